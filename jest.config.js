@@ -1,0 +1,36 @@
+// Test tiers by file suffix: *.spec.ts beside the code (unit), test/e2e (a booted app over HTTP),
+// test/integration (real Kafka, Postgres and the ClickHouse engine).
+process.env.TZ = 'UTC';
+
+const swc = [
+  '@swc/jest',
+  {
+    jsc: {
+      target: 'es2022',
+      parser: { syntax: 'typescript', decorators: true },
+      transform: { legacyDecorator: true, decoratorMetadata: true, useDefineForClassFields: false },
+      keepClassNames: true,
+    },
+    module: { type: 'commonjs' },
+    sourceMaps: 'inline',
+  },
+];
+
+const moduleNameMapper = {
+  '^@app/(contracts|common|event-bus|query|ingest|persistence|auth|api)$': '<rootDir>/libs/$1/src',
+};
+
+const base = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };
+
+module.exports = {
+  testTimeout: 120_000,
+  projects: [
+    { ...base, displayName: 'unit', testMatch: ['<rootDir>/{apps,libs,bench}/**/*.spec.ts', '<rootDir>/test/packaging/**/*.spec.ts'] },
+    { ...base, displayName: 'e2e', testMatch: ['<rootDir>/test/e2e/**/*.e2e-spec.ts'] },
+    {
+      ...base,
+      displayName: 'integration',
+      testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'],
+    },
+  ],
+};

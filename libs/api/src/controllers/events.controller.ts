@@ -1,0 +1,145 @@
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
+import { FastifyReply, FastifyRequest } from 'fastify';
+import { AuditError, ErrorCode, isUuid, NotFoundError, nowMicros } from '@app/contracts';
+import { parseEventFilter } from '@app/query';
+import { RequireScope } from '../http/auth.guard';
+import { NDJSON_MARK } from '../http/body-parsers';
+import { INGEST_PORT, IngestPort, QUERY_PORT, QueryPort } from '../ports';
+import { SelfAuditService } from '../self-audit.service';
+import { Metrics } from '../metrics';
+import { requestInfo } from './request-context';
+
+export const EVENT_QUERY_DOCS = [
+  { name: 'category', description: 'Category or alias (security, device, ...); comma list allowed' },
+  { name: 'event_type', description: 'Event type; comma list allowed' },
+  { name: 'severity', description: 'debug, info, warning, error, critical; comma list allowed' },
+  { name: 'since', description: 'A duration back from now (30m, 24h, 7d, 30d, 2w) or an ISO 8601 timestamp' },
+  { name: 'start', description: 'ISO 8601 lower bound of the event time' },
+  { name: 'end', description: 'ISO 8601 upper bound of the event time' },
+  { name: 'q', description: 'Case-insensitive text search in the description' },
+  { name: 'source', description: 'Producing service' },
+  { name: 'ip_address', description: 'Client address' },
+  { name: 'session_id', description: 'Session id' },
+];
+
+@ApiTags('events')
+@Controller('audit/events')
+export class EventsController {
+  constructor(
+    @Inject(INGEST_PORT) private readonly ingest: IngestPort,
+    @Inject(QUERY_PORT) private readonly query: QueryPort,
+    private readonly selfAudit: SelfAuditService,
+    private readonly metrics: Metrics,
+  ) {}
+
+  @Post()
+  @RequireScope('events:write')
+  @ApiOperation({
+    summary: 'Record one event, or a batch (a JSON array or NDJSON, up to 5000 events)',
+    description:
+      'Answers only after the event is durable on the log. A single event returns 201 with the stored event; a batch returns a result per event: 201 when all were accepted, 207 when some were rejected (the valid ones are stored), 400 when none was valid. An Idempotency-Key header (or idempotency_key field) makes a retry return the first result (200, Idempotent-Replayed: true).',
+  })
+  @ApiHeader({ name: 'Idempotency-Key', required: false })
+  @ApiBody({ schema: { oneOf: [{ $ref: '#/components/schemas/AuditEventInput' }, { type: 'array', items: { $ref: '#/components/schemas/AuditEventInput' } }] } })
+  async create(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
+    const info = requestInfo(req);
+    const batch = Array.isArray(body);
+    if (!batch && (body === null || typeof body !== 'object')) {
+      throw new AuditError(ErrorCode.ValidationFailed, 'the body must be an event object, an array of events, or NDJSON', 400, [
+        { field: '/', message: 'expected a JSON object or array' },
+      ]);
+    }
+    const events = batch ? (body as unknown[]) : [body];
+    const res = await this.ingest.ingest({
+      events,
+      batch,
+      tenantId: info.principal.tenantId,
+      ipAddress: info.ipAddress,
+      userAgent: info.userAgent,
+      sessionId: info.sessionId,
+      source: info.source,
+      idempotencyKey: info.idempotencyKey,
+    });
+    this.metrics.eventsIngested.inc({ status: 'accepted' }, res.accepted);
+    if (res.duplicates) this.metrics.eventsIngested.inc({ status: 'duplicate' }, res.duplicates);
+    if (res.rejected) this.metrics.eventsIngested.inc({ status: 'rejected' }, res.rejected);
+
+    if (!batch) {
+      const r = res.results[0];
+      if (r.status === 'rejected') {
+        const reused = r.errors.some((e) => e.code === ErrorCode.IdempotencyKeyReused);
+        throw new AuditError(
+          reused ? ErrorCode.IdempotencyKeyReused : ErrorCode.ValidationFailed,
+          `the event is invalid: ${r.errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`,
+          reused ? 422 : 400,
+          r.errors,
+        );
+      }
+      if (r.status === 'duplicate') {
+        void reply.status(200).header('idempotent-replayed', 'true');
+        return { id: r.id, status: 'duplicate' };
+      }
+      void reply.status(201).header('location', `/audit/events/${r.id}`);
+      return { ...r.event, status: 'accepted' };
+    }
+    const status = res.rejected === 0 ? 201 : res.rejected === res.results.length ? 400 : 207;
+    void reply.status(status);
+    if (res.duplicates > 0 && res.accepted === 0 && res.rejected === 0) void reply.status(200).header('idempotent-replayed', 'true');
+    const body2 = {
+      accepted: res.accepted,
+      duplicates: res.duplicates,
+      rejected: res.rejected,
+      format: (body as { [NDJSON_MARK]?: boolean })[NDJSON_MARK] ? 'ndjson' : 'json',
+      results: res.results.map((r) => (r.status === 'accepted' ? { index: r.index, status: r.status, id: r.id } : r)),
+    };
+    if (status === 400) {
+      return { error: { code: ErrorCode.ValidationFailed, message: 'no event in the batch is valid', details: res.results.flatMap((r) => (r.status === 'rejected' ? r.errors.map((e) => ({ ...e, field: `/${r.index}${e.field === '/' ? '' : e.field}` })) : [])) }, ...body2 };
+    }
+    return body2;
+  }
+
+  @Get()
+  @RequireScope('events:read')
+  @ApiOperation({ summary: 'Search events, newest first (default 100, at most 1000 per page); any metadata.<key>=<value> filters too' })
+  @ApiQuery({ name: 'limit', required: false })
+  @ApiQuery({ name: 'offset', required: false })
+  @ApiQuery({ name: 'order', required: false, enum: ['desc', 'asc'] })
+  async search(@Query() query: Record<string, unknown>, @Req() req: FastifyRequest): Promise<unknown> {
+    const info = requestInfo(req);
+    const { filter, page } = parseEventFilter(query, nowMicros());
+    const res = await this.query.search(info.principal.tenantId, filter, page);
+    const nextOffset = page.offset + res.events.length < res.total ? page.offset + res.events.length : null;
+    let next: string | null = null;
+    if (nextOffset !== null) {
+      const params = new URLSearchParams();
+      for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== 'offset') params.append(k, String(x));
+      params.set('offset', String(nextOffset));
+      next = `/audit/events?${params.toString()}`;
+    }
+    this.recordRead(req, info.principal.tenantId, 'searched audit events', { result_count: res.events.length });
+    return { events: res.events.map(stripPosition), total: res.total, limit: page.limit, offset: page.offset, next_offset: nextOffset, next };
+  }
+
+  @Get(':id')
+  @RequireScope('events:read')
+  @ApiOperation({ summary: 'One event by id' })
+  async findOne(@Param('id') id: string, @Req() req: FastifyRequest): Promise<unknown> {
+    const info = requestInfo(req);
+    if (!isUuid(id)) throw new AuditError(ErrorCode.ValidationFailed, `'${id.slice(0, 64)}' is not an event id (a UUID)`, 400, [{ field: 'id', message: 'must be a UUID' }]);
+    const event = await this.query.findById(info.principal.tenantId, id.toLowerCase());
+    if (!event) throw new NotFoundError(`no event with id ${id}`);
+    this.recordRead(req, info.principal.tenantId, `read audit event ${id}`, { event_id: id });
+    return stripPosition(event);
+  }
+
+  private recordRead(req: FastifyRequest, tenantId: string, description: string, extra: Record<string, string | number>): void {
+    const info = requestInfo(req);
+    this.selfAudit.recordRead(req, tenantId, description, info, extra);
+  }
+}
+
+export function stripPosition<T extends { position?: unknown }>(e: T): Omit<T, 'position'> {
+  const { position: _position, ...rest } = e;
+  return rest;
+}

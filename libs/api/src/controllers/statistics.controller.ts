@@ -1,0 +1,36 @@
+import { Controller, Get, Inject, Req } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { FastifyRequest } from 'fastify';
+import { RequireScope } from '../http/auth.guard';
+import { QUERY_PORT, QueryPort } from '../ports';
+import { SelfAuditService } from '../self-audit.service';
+import { requestInfo } from './request-context';
+
+@ApiTags('statistics')
+@Controller('audit/statistics')
+export class StatisticsController {
+  constructor(
+    @Inject(QUERY_PORT) private readonly query: QueryPort,
+    private readonly selfAudit: SelfAuditService,
+  ) {}
+
+  @Get()
+  @RequireScope('events:read')
+  @ApiOperation({ summary: 'Totals by category and severity, and recent activity (last hour, 24 hours, week)' })
+  async statistics(@Req() req: FastifyRequest): Promise<unknown> {
+    const info = requestInfo(req);
+    const stats = await this.query.statistics(info.principal.tenantId);
+    this.selfAudit.recordRead(req, info.principal.tenantId, 'read audit statistics', info);
+    return stats;
+  }
+
+  @Get('detailed')
+  @RequireScope('events:read')
+  @ApiOperation({ summary: 'Statistics plus counts by event type and source, hourly counts over 24 hours, and top sites, devices and users over 7 days' })
+  async detailed(@Req() req: FastifyRequest): Promise<unknown> {
+    const info = requestInfo(req);
+    const stats = await this.query.detailedStatistics(info.principal.tenantId);
+    this.selfAudit.recordRead(req, info.principal.tenantId, 'read detailed audit statistics', info);
+    return stats;
+  }
+}

@@ -1,0 +1,79 @@
+import { INestApplication, ValidationPipe, ValidationError as ClassValidationError } from '@nestjs/common';
+import { NestFactory } from '@nestjs/core';
+import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
+import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
+import { Logger } from 'pino';
+import { auditEventJsonSchema, ValidationError } from '@app/contracts';
+import { PinoNestLogger } from '@app/common';
+import { ApiDependencies, ApiModule } from './api.module';
+import { registerBodyParsers } from './http/body-parsers';
+import { ErrorFilter } from './http/error.filter';
+import { Metrics } from './metrics';
+
+export interface HttpAppOptions {
+  host: string;
+  port: number;
+  bodyLimitBytes: number;
+  logger: Logger;
+  title: string;
+}
+
+function flattenValidation(errors: ClassValidationError[], prefix = ''): Array<{ field: string; message: string }> {
+  return errors.flatMap((e) => [
+    ...Object.values(e.constraints ?? {}).map((message) => ({ field: `${prefix}/${e.property}`, message })),
+    ...flattenValidation(e.children ?? [], `${prefix}/${e.property}`),
+  ]);
+}
+
+/** Builds and starts the public HTTP API on Fastify: parsers, validation, errors, auth, OpenAPI at /docs. */
+export async function startHttpApi(deps: ApiDependencies, options: HttpAppOptions): Promise<NestFastifyApplication> {
+  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes, trustProxy: true });
+  const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(deps), adapter, {
+    logger: new PinoNestLogger(options.logger),
+    abortOnError: false,
+    bodyParser: false,
+  });
+  const fastify = app.getHttpAdapter().getInstance();
+  registerBodyParsers(fastify, options.bodyLimitBytes);
+  instrument(fastify, deps.metrics);
+  app.useGlobalFilters(new ErrorFilter());
+  app.useGlobalPipes(
+    new ValidationPipe({
+      whitelist: true,
+      forbidNonWhitelisted: true,
+      transform: true,
+      exceptionFactory: (errors) => {
+        const details = flattenValidation(errors);
+        return new ValidationError(`invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
+      },
+    }),
+  );
+  const doc = SwaggerModule.createDocument(
+    app,
+    new DocumentBuilder()
+      .setTitle(options.title)
+      .setDescription('HOMEPOT Audit: audit logging and compliance. Errors are { "error": { "code", "message", "details" } }.')
+      .setVersion('1.0')
+      .addBearerAuth()
+      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
+      .build(),
+  );
+  const { $schema: _s, $id: _i, ...schema } = auditEventJsonSchema as Record<string, unknown>;
+  doc.components = { ...doc.components, schemas: { ...(doc.components?.schemas ?? {}), AuditEventInput: schema as never } };
+  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
+  app.enableShutdownHooks();
+  await app.listen(options.port, options.host);
+  return app;
+}
+
+function instrument(fastify: ReturnType<NestFastifyApplication['getHttpAdapter']>['getInstance'] extends () => infer F ? F : never, metrics: Metrics): void {
+  fastify.addHook('onResponse', (req, reply, done) => {
+    metrics.httpDuration.observe(
+      { method: req.method, route: req.routeOptions?.url ?? 'unmatched', status: String(reply.statusCode) },
+      reply.elapsedTime / 1000,
+    );
+    done();
+  });
+}
+
+export type { INestApplication };

@@ -1,0 +1,58 @@
+import { nowMicros, StoredAuditEvent } from '@app/contracts';
+import { EventBus } from '@app/event-bus';
+import { IngestRequest, IngestResponse, IngestService } from '@app/ingest';
+import { DetailedStatistics, EventFilter, EventStoreRepository, PageRequest, QueryStoreConsumer, Statistics, StreamCursor } from '@app/query';
+import { ComponentHealth, IngestPort, QueryPort, SearchResult, TailResult } from './ports';
+
+/** Ingest in-process: the embedded app, and the ingest-gateway's own handlers. */
+export class LocalIngest implements IngestPort {
+  constructor(private readonly service: IngestService, private readonly bus: EventBus) {}
+
+  ingest(request: IngestRequest): Promise<IngestResponse> {
+    return this.service.ingest(request);
+  }
+
+  async health(): Promise<ComponentHealth> {
+    const h = await this.bus.health();
+    return { ok: h.ok, detail: h.detail };
+  }
+}
+
+/** Queries in-process: the embedded app, and the query-store's own handlers. */
+export class LocalQuery implements QueryPort {
+  constructor(private readonly store: EventStoreRepository, private readonly consumer: QueryStoreConsumer) {}
+
+  search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<SearchResult> {
+    return this.store.search(tenantId, filter, page);
+  }
+
+  async findById(tenantId: string, id: string): Promise<StoredAuditEvent | null> {
+    return (await this.store.findById(tenantId, id)) ?? null;
+  }
+
+  statistics(tenantId: string): Promise<Statistics> {
+    return this.store.statistics(tenantId, nowMicros());
+  }
+
+  detailedStatistics(tenantId: string): Promise<DetailedStatistics> {
+    return this.store.detailedStatistics(tenantId, nowMicros());
+  }
+
+  async tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult> {
+    if (cursor === null) return { events: [], cursor: await this.store.progress() };
+    return this.store.tail(tenantId, cursor, filter, limit);
+  }
+
+  async health(): Promise<ComponentHealth> {
+    const ok = await this.store.ping();
+    return {
+      ok: ok && this.consumer.lastError === undefined,
+      detail: {
+        clickhouse: ok ? 'up' : 'down',
+        last_insert_at: this.consumer.lastInsertAt ? new Date(this.consumer.lastInsertAt).toISOString() : null,
+        last_error: this.consumer.lastError ?? null,
+        storage: ok ? await this.store.storage() : null,
+      },
+    };
+  }
+}

@@ -1,0 +1,49 @@
+import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+
+/** Prometheus metrics, named audit_<name>_<unit>; one registry per process. */
+export class Metrics {
+  readonly registry = new Registry();
+  readonly httpDuration = new Histogram({
+    name: 'audit_http_request_duration_seconds',
+    help: 'HTTP request latency by route and status',
+    labelNames: ['method', 'route', 'status'],
+    buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5],
+    registers: [this.registry],
+  });
+  readonly eventsIngested = new Counter({
+    name: 'audit_events_ingested_total',
+    help: 'Events by ingest outcome',
+    labelNames: ['status'],
+    registers: [this.registry],
+  });
+  readonly consumerRows = new Counter({
+    name: 'audit_consumer_rows_total',
+    help: 'Rows written, rejected to the DLQ, or dropped as duplicates by the query-store consumer',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly consumerBatchSeconds = new Histogram({
+    name: 'audit_consumer_batch_duration_seconds',
+    help: 'Time to validate and insert one consumed batch',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
+  readonly consumerErrors = new Counter({ name: 'audit_consumer_errors_total', help: 'Failed batch writes (retried)', registers: [this.registry] });
+  readonly streamClients = new Gauge({ name: 'audit_stream_clients', help: 'Open SSE streams', registers: [this.registry] });
+
+  constructor(defaults = true) {
+    if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'audit_process_' });
+  }
+
+  consumerMetrics(): { onBatch(rows: number, rejected: number, duplicates: number, ms: number): void; onError(): void } {
+    return {
+      onBatch: (rows, rejected, duplicates, ms) => {
+        this.consumerRows.inc({ outcome: 'written' }, rows);
+        if (rejected) this.consumerRows.inc({ outcome: 'dlq' }, rejected);
+        if (duplicates) this.consumerRows.inc({ outcome: 'duplicate' }, duplicates);
+        this.consumerBatchSeconds.observe(ms / 1000);
+      },
+      onError: () => this.consumerErrors.inc(),
+    };
+  }
+}

@@ -1,0 +1,3 @@
+export * from './api-key.entity';
+export * from './api-key.service';
+export * from './migrations';

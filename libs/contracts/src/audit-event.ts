@@ -1,0 +1,57 @@
+export const SCHEMA_VERSION = 1 as const;
+
+export const SEVERITIES = ['debug', 'info', 'warning', 'error', 'critical'] as const;
+export type Severity = (typeof SEVERITIES)[number];
+
+export type MetadataValue = string | number | boolean | null | MetadataValue[] | { [key: string]: MetadataValue };
+export type Metadata = Record<string, MetadataValue>;
+
+/** The body a producer sends: one element of POST /audit/events, or one Kafka message value. */
+export interface AuditEventInput {
+  schema_version?: 1;
+  id?: string;
+  event_type: string;
+  category?: string;
+  severity?: Severity;
+  description?: string;
+  metadata?: Metadata;
+  timestamp?: string;
+  received_at?: string;
+  ip_address?: string;
+  user_agent?: string;
+  session_id?: string;
+  source?: string;
+  tenant_id?: string;
+  idempotency_key?: string;
+}
+
+/** An event as it sits on the log after validation and enrichment: every field is set. */
+export interface AuditEvent {
+  schema_version: 1;
+  id: string;
+  tenant_id: string;
+  event_type: string;
+  category: string;
+  severity: Severity;
+  description: string;
+  metadata: Metadata;
+  /** The producer's time (ISO 8601, UTC, microseconds). */
+  timestamp: string;
+  /** The server's receive time (ISO 8601, UTC, microseconds). */
+  received_at: string;
+  ip_address: string;
+  user_agent: string;
+  session_id: string;
+  source: string;
+  idempotency_key: string;
+}
+
+/** Where an event sits on the log; kept with each stored row so replays and the stream can resume exactly. */
+export interface LogPosition {
+  partition: number;
+  offset: string;
+}
+
+export interface StoredAuditEvent extends AuditEvent {
+  position?: LogPosition;
+}

@@ -1,0 +1,67 @@
+/** Stable error codes: part of the public API, listed in docs/api.md. */
+export const ErrorCode = {
+  ValidationFailed: 'validation_failed',
+  InvalidJson: 'invalid_json',
+  PayloadTooLarge: 'payload_too_large',
+  UnsupportedMediaType: 'unsupported_media_type',
+  BatchTooLarge: 'batch_too_large',
+  InvalidQuery: 'invalid_query',
+  NotFound: 'not_found',
+  Unauthorized: 'unauthorized',
+  Forbidden: 'forbidden',
+  IdempotencyKeyReused: 'idempotency_key_reused',
+  IdempotencyKeyInFlight: 'idempotency_key_in_flight',
+  RateLimited: 'rate_limited',
+  Unavailable: 'unavailable',
+  Internal: 'internal_error',
+} as const;
+export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
+
+export interface ErrorDetail {
+  /** JSON pointer-ish path of the offending field, e.g. /metadata/site_id or /3/event_type for batches. */
+  field?: string;
+  message: string;
+  [extra: string]: unknown;
+}
+
+/** Base of every error the services raise on purpose; the HTTP layer maps `status` and renders `code`. */
+export class AuditError extends Error {
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly status: number,
+    readonly details: ErrorDetail[] = [],
+    readonly headers: Record<string, string> = {},
+  ) {
+    super(message);
+    this.name = new.target.name;
+  }
+
+  toBody(): { error: { code: ErrorCode; message: string; details: ErrorDetail[] } } {
+    return { error: { code: this.code, message: this.message, details: this.details } };
+  }
+}
+
+export class ValidationError extends AuditError {
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super(ErrorCode.ValidationFailed, message, 400, details);
+  }
+}
+
+export class InvalidQueryError extends AuditError {
+  constructor(message: string, details: ErrorDetail[] = []) {
+    super(ErrorCode.InvalidQuery, message, 400, details);
+  }
+}
+
+export class NotFoundError extends AuditError {
+  constructor(message: string) {
+    super(ErrorCode.NotFound, message, 404);
+  }
+}
+
+export class UnavailableError extends AuditError {
+  constructor(message: string, retryAfterSeconds = 5) {
+    super(ErrorCode.Unavailable, message, 503, [], { 'retry-after': String(retryAfterSeconds) });
+  }
+}

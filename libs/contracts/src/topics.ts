@@ -1,0 +1,13 @@
+export const TOPIC_EVENTS = 'audit.events.v1';
+export const TOPIC_EVENTS_DLQ = 'audit.events.dlq.v1';
+
+export const CONSUMER_GROUP_QUERY_STORE = 'audit.query-store.v1';
+
+/** Headers put on every DLQ record so an operator can see why it was refused without decoding the value. */
+export const DLQ_HEADERS = {
+  errorCode: 'x-audit-error-code',
+  errorMessage: 'x-audit-error-message',
+  sourceTopic: 'x-audit-source-topic',
+  sourcePartition: 'x-audit-source-partition',
+  sourceOffset: 'x-audit-source-offset',
+} as const;

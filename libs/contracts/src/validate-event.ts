@@ -1,0 +1,189 @@
+import Ajv2020, { ErrorObject } from 'ajv/dist/2020';
+import addFormats from 'ajv-formats';
+import schema from './audit-event.schema.json';
+import { AuditEvent, AuditEventInput, Metadata, SCHEMA_VERSION, Severity } from './audit-event';
+import { canonicalCategory, findEventType } from './catalogue';
+import { ErrorDetail } from './errors';
+import { deterministicUuid, uuidv7 } from './ids';
+import { formatMicros, MAX_FUTURE_SKEW_US, MIN_TIMESTAMP_US, parseTimestampMicros } from './time';
+
+export const LIMITS = {
+  metadataDepth: 5,
+  metadataKeysPerObject: 100,
+  metadataBytes: 32 * 1024,
+  descriptionChars: 8192,
+  /** One event's encoded size; bigger bodies are almost always a producer bug (a dumped payload). */
+  eventBytes: 64 * 1024,
+} as const;
+
+const METADATA_KEY_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+
+const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+addFormats(ajv, ['uuid', 'ipv4', 'ipv6']);
+const validateSchema = ajv.compile<AuditEventInput>(schema);
+
+export { schema as auditEventJsonSchema };
+
+/** Who sent the event and when, as the ingest edge saw it. */
+export interface IngestContext {
+  tenantId: string;
+  receivedAtMicros: number;
+  ipAddress?: string;
+  userAgent?: string;
+  sessionId?: string;
+  source?: string;
+  /** Direct Kafka producers name their tenant; HTTP callers get the tenant of their API key. */
+  trustTenantField: boolean;
+  /** Id to use when the event carries none and has no idempotency key (e.g. derived from a Kafka offset). */
+  fallbackId?: string;
+  /** The request-level idempotency key (Idempotency-Key header) and the event's index within the request. */
+  requestIdempotencyKey?: string;
+  index?: number;
+}
+
+export type NormalizeResult = { ok: true; event: AuditEvent } | { ok: false; errors: ErrorDetail[] };
+
+function describeAjvError(e: ErrorObject): ErrorDetail {
+  const field = e.instancePath || '/';
+  switch (e.keyword) {
+    case 'additionalProperties':
+      return { field, message: `unknown field '${String(e.params.additionalProperty)}'` };
+    case 'required':
+      return { field: `${e.instancePath}/${String(e.params.missingProperty)}`, message: 'is required' };
+    case 'enum':
+      return { field, message: `must be one of ${(e.params.allowedValues as unknown[]).join(', ')}` };
+    case 'propertyNames':
+      return { field, message: `metadata key '${String(e.params.propertyName)}' must match ${METADATA_KEY_RE.source}` };
+    case 'pattern':
+      return { field, message: `must match ${String(e.params.pattern)}` };
+    case 'format':
+      return { field, message: `must be a valid ${String(e.params.format)}` };
+    default:
+      return { field, message: e.message ?? e.keyword };
+  }
+}
+
+function checkMetadata(value: unknown, path: string, depth: number, errors: ErrorDetail[]): void {
+  if (errors.length > 20) return;
+  if (Array.isArray(value)) {
+    if (depth > LIMITS.metadataDepth) {
+      errors.push({ field: path, message: `metadata is nested deeper than ${LIMITS.metadataDepth} levels` });
+      return;
+    }
+    value.forEach((v, i) => checkMetadata(v, `${path}/${i}`, depth + 1, errors));
+    return;
+  }
+  if (value !== null && typeof value === 'object') {
+    if (depth > LIMITS.metadataDepth) {
+      errors.push({ field: path, message: `metadata is nested deeper than ${LIMITS.metadataDepth} levels` });
+      return;
+    }
+    const keys = Object.keys(value);
+    if (keys.length > LIMITS.metadataKeysPerObject) {
+      errors.push({ field: path, message: `an object in metadata has more than ${LIMITS.metadataKeysPerObject} keys` });
+      return;
+    }
+    for (const k of keys) {
+      if (!METADATA_KEY_RE.test(k)) {
+        errors.push({ field: path, message: `metadata key '${k.slice(0, 80)}' must match ${METADATA_KEY_RE.source}` });
+        continue;
+      }
+      checkMetadata((value as Record<string, unknown>)[k], `${path}/${k}`, depth + 1, errors);
+    }
+    return;
+  }
+  if (typeof value === 'number' && !Number.isFinite(value)) {
+    errors.push({ field: path, message: 'numbers in metadata must be finite' });
+  }
+}
+
+const CONTROL_CHARS_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+
+/**
+ * The one validation path for events from HTTP and from Kafka: schema check, the limits a schema cannot
+ * express, then enrichment from the catalogue and the ingest context. Pure: the clock and ids come in.
+ */
+export function normalizeEvent(input: unknown, ctx: IngestContext): NormalizeResult {
+  if (input === null || typeof input !== 'object' || Array.isArray(input)) {
+    return { ok: false, errors: [{ field: '/', message: 'an event must be a JSON object' }] };
+  }
+  if (!validateSchema(input)) {
+    return { ok: false, errors: (validateSchema.errors ?? []).slice(0, 20).map(describeAjvError) };
+  }
+  const errors: ErrorDetail[] = [];
+  const ev = input;
+
+  let timestampUs = ctx.receivedAtMicros;
+  if (ev.timestamp !== undefined) {
+    const parsed = parseTimestampMicros(ev.timestamp);
+    if (parsed === undefined) {
+      errors.push({ field: '/timestamp', message: 'must be an ISO 8601 date-time such as 2025-09-01T15:30:45.123456Z' });
+    } else if (parsed < MIN_TIMESTAMP_US) {
+      errors.push({ field: '/timestamp', message: 'must not be before 2000-01-01T00:00:00Z' });
+    } else if (parsed > ctx.receivedAtMicros + MAX_FUTURE_SKEW_US) {
+      errors.push({ field: '/timestamp', message: 'must not be more than 24 hours ahead of the server clock' });
+    } else {
+      timestampUs = parsed;
+    }
+  }
+  if (ev.metadata !== undefined) {
+    checkMetadata(ev.metadata, '/metadata', 1, errors);
+    if (errors.length === 0 && Buffer.byteLength(JSON.stringify(ev.metadata)) > LIMITS.metadataBytes) {
+      errors.push({ field: '/metadata', message: `metadata must encode to at most ${LIMITS.metadataBytes} bytes of JSON` });
+    }
+  }
+  for (const field of ['description', 'user_agent', 'session_id'] as const) {
+    const v = ev[field];
+    if (v !== undefined && CONTROL_CHARS_RE.test(v)) {
+      errors.push({ field: `/${field}`, message: 'must not contain control characters other than tab, CR and LF' });
+    }
+  }
+
+  const known = findEventType(ev.event_type);
+  const category = ev.category !== undefined ? canonicalCategory(ev.category) : known?.category;
+  if (category === undefined) {
+    errors.push({
+      field: '/category',
+      message: `is required for event type '${ev.event_type}', which is not in the catalogue (GET /audit/event-types)`,
+    });
+  }
+  if (errors.length > 0 || category === undefined) return { ok: false, errors };
+
+  const idempotencyKey =
+    ev.idempotency_key ?? (ctx.requestIdempotencyKey !== undefined ? `${ctx.requestIdempotencyKey}#${ctx.index ?? 0}` : '');
+  const tenantId = ctx.trustTenantField && ev.tenant_id ? ev.tenant_id : ctx.tenantId;
+  // A retried request must land on the first attempt's id, so consumers drop the copy even if the
+  // idempotency record of the first attempt was lost in a crash.
+  const id = ev.id ?? (idempotencyKey ? deterministicUuid(`${tenantId}\u0000${idempotencyKey}`) : (ctx.fallbackId ?? uuidv7()));
+  const severity: Severity = ev.severity ?? known?.severity ?? 'info';
+
+  return {
+    ok: true,
+    event: {
+      schema_version: SCHEMA_VERSION,
+      id: id.toLowerCase(),
+      tenant_id: tenantId,
+      event_type: ev.event_type,
+      category,
+      severity,
+      description: ev.description ?? known?.description ?? '',
+      metadata: (ev.metadata ?? {}) as Metadata,
+      timestamp: formatMicros(timestampUs),
+      received_at: formatMicros(ctx.receivedAtMicros),
+      ip_address: ev.ip_address ?? ctx.ipAddress ?? '',
+      user_agent: ev.user_agent ?? ctx.userAgent ?? '',
+      session_id: ev.session_id ?? ctx.sessionId ?? '',
+      source: ev.source ?? ctx.source ?? '',
+      idempotency_key: idempotencyKey,
+    },
+  };
+}
+
+const OPTIONAL_STRINGS = ['ip_address', 'user_agent', 'session_id', 'source', 'idempotency_key'] as const;
+
+/** The JSON put on the log: a normalized event minus empty optional fields, so it re-validates as input. */
+export function serializeEvent(event: AuditEvent): string {
+  const wire: Partial<AuditEvent> = { ...event };
+  for (const k of OPTIONAL_STRINGS) if (wire[k] === '') delete wire[k];
+  return JSON.stringify(wire);
+}

@@ -1,0 +1,60 @@
+/** A record as a consumer sees it: the raw value, so invalid direct-producer messages can be sent to the DLQ. */
+export interface BusRecord {
+  topic: string;
+  partition: number;
+  /** Decimal string: Kafka offsets are 64-bit. */
+  offset: string;
+  /** Broker (or log) append time, ms since the epoch. */
+  timestampMs: number;
+  key: string | null;
+  value: Buffer;
+  headers: Record<string, string>;
+}
+
+export interface BusBatch {
+  topic: string;
+  partition: number;
+  records: BusRecord[];
+  firstOffset: string;
+  lastOffset: string;
+  /** Keeps the consumer's group membership alive during a long write (no-op for the embedded log). */
+  heartbeat(): Promise<void>;
+}
+
+export type BatchHandler = (batch: BusBatch) => Promise<void>;
+
+export interface OutgoingRecord {
+  key: string;
+  value: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface SubscribeOptions {
+  /** Read the topic from its beginning when the group has no committed position (projections do). */
+  fromBeginning?: boolean;
+  topic?: string;
+}
+
+export interface Subscription {
+  close(): Promise<void>;
+}
+
+export interface BusHealth {
+  ok: boolean;
+  detail: Record<string, unknown>;
+}
+
+/**
+ * The event log port. `publish` resolves only once the records are durable (fsync for the embedded log,
+ * acks=-1 for Kafka); `subscribe` delivers at least once, in order per partition, and commits a batch's
+ * position only after the handler resolved. A handler that throws gets the same batch again after back-off.
+ */
+export interface EventBus {
+  readonly kind: 'embedded' | 'kafka';
+  publish(topic: string, records: OutgoingRecord[]): Promise<void>;
+  subscribe(group: string, handler: BatchHandler, options?: SubscribeOptions): Promise<Subscription>;
+  health(): Promise<BusHealth>;
+  close(): Promise<void>;
+}
+
+export const EVENT_BUS = Symbol('EVENT_BUS');

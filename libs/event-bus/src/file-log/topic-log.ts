@@ -1,0 +1,250 @@
+import { promises as fsp } from 'node:fs';
+import * as path from 'node:path';
+import { decodeRecord, encodeRecord } from './segment-codec';
+
+export interface LogCursor {
+  /** Offset of the next record to read. */
+  offset: number;
+  /** Base offset of the segment the next record is in, and its byte position there. */
+  segment: number;
+  position: number;
+}
+
+export interface ReadRecord {
+  offset: number;
+  timestampMs: number;
+  key: string | null;
+  headers: Record<string, string>;
+  value: Buffer;
+}
+
+export interface AppendRecord {
+  key: string | null;
+  value: Buffer;
+  headers?: Record<string, string>;
+}
+
+interface Pending {
+  records: AppendRecord[];
+  resolve: () => void;
+  reject: (e: unknown) => void;
+}
+
+const segmentName = (base: number): string => `${String(base).padStart(20, '0')}.log`;
+
+/**
+ * A single-partition append-only log in segment files, the embedded stand-in for a Kafka partition.
+ * Appends are group-committed: every append waiting while one write+fdatasync runs goes into the next,
+ * and `append` resolves only after its bytes are synced. Readers never see bytes that are not yet synced.
+ */
+export class TopicLog {
+  private segments: number[] = [];
+  private fd: fsp.FileHandle | null = null;
+  private activeBase = 0;
+  private activeSize = 0;
+  private next = 0;
+  private pending: Pending[] = [];
+  private flushing = false;
+  private closed = false;
+  private readonly listeners = new Set<() => void>();
+  private readonly readHandles = new Map<number, fsp.FileHandle>();
+
+  constructor(
+    readonly dir: string,
+    private readonly segmentBytes: number,
+    private readonly fsync: boolean,
+  ) {}
+
+  get nextOffset(): number {
+    return this.next;
+  }
+
+  get firstOffset(): number {
+    return this.segments[0] ?? 0;
+  }
+
+  async open(): Promise<void> {
+    await fsp.mkdir(this.dir, { recursive: true });
+    const names = (await fsp.readdir(this.dir)).filter((n) => /^\d{20}\.log$/.test(n));
+    this.segments = names.map((n) => Number(n.slice(0, 20))).sort((a, b) => a - b);
+    if (this.segments.length === 0) this.segments = [0];
+    this.activeBase = this.segments[this.segments.length - 1];
+    const file = this.segmentPath(this.activeBase);
+    this.fd = await fsp.open(file, 'a+');
+    const { count, validBytes, fileBytes } = await this.scan(file);
+    if (validBytes < fileBytes) {
+      // A crash mid-write left a torn record; those bytes were never acknowledged.
+      await this.fd.truncate(validBytes);
+      await this.fd.sync();
+    }
+    this.activeSize = validBytes;
+    this.next = this.activeBase + count;
+  }
+
+  private segmentPath(base: number): string {
+    return path.join(this.dir, segmentName(base));
+  }
+
+  private async scan(file: string): Promise<{ count: number; validBytes: number; fileBytes: number }> {
+    const buf = await fsp.readFile(file);
+    let pos = 0;
+    let count = 0;
+    for (;;) {
+      const rec = decodeRecord(buf, pos);
+      if (!rec) break;
+      pos += rec.size;
+      count++;
+    }
+    return { count, validBytes: pos, fileBytes: buf.length };
+  }
+
+  append(records: AppendRecord[]): Promise<void> {
+    if (this.closed) return Promise.reject(new Error(`log ${this.dir} is closed`));
+    return new Promise((resolve, reject) => {
+      this.pending.push({ records, resolve, reject });
+      if (!this.flushing) void this.flush();
+    });
+  }
+
+  private async flush(): Promise<void> {
+    this.flushing = true;
+    try {
+      while (this.pending.length > 0) {
+        const batch = this.pending;
+        this.pending = [];
+        try {
+          await this.writeBatch(batch);
+          for (const p of batch) p.resolve();
+        } catch (e) {
+          for (const p of batch) p.reject(e);
+        }
+        for (const l of this.listeners) l();
+      }
+    } finally {
+      this.flushing = false;
+    }
+  }
+
+  private async writeBatch(batch: Pending[]): Promise<void> {
+    if (!this.fd) throw new Error('log not open');
+    if (this.activeSize >= this.segmentBytes) await this.roll();
+    const now = Date.now();
+    const bufs: Buffer[] = [];
+    let count = 0;
+    for (const p of batch) {
+      for (const r of p.records) {
+        bufs.push(encodeRecord(now, r.key, r.headers, r.value));
+        count++;
+      }
+    }
+    const data = Buffer.concat(bufs);
+    const { bytesWritten } = await this.fd.write(data, 0, data.length, null);
+    if (bytesWritten !== data.length) throw new Error(`short write to ${this.dir}`);
+    if (this.fsync) await this.fd.datasync();
+    this.activeSize += data.length;
+    this.next += count;
+  }
+
+  private async roll(): Promise<void> {
+    await this.fd?.close();
+    this.activeBase = this.next;
+    this.segments.push(this.activeBase);
+    this.fd = await fsp.open(this.segmentPath(this.activeBase), 'a+');
+    this.activeSize = 0;
+    await this.syncDir();
+  }
+
+  private async syncDir(): Promise<void> {
+    const dirFd = await fsp.open(this.dir, 'r');
+    try {
+      await dirFd.sync();
+    } finally {
+      await dirFd.close();
+    }
+  }
+
+  cursorAt(offset: 'beginning' | 'end'): LogCursor {
+    if (offset === 'beginning') return { offset: this.firstOffset, segment: this.firstOffset, position: 0 };
+    return { offset: this.next, segment: this.activeBase, position: this.activeSize };
+  }
+
+  /** Reads synced records from `cursor`, at most `maxRecords` and about `maxBytes`. */
+  async read(cursor: LogCursor, maxRecords: number, maxBytes: number): Promise<{ records: ReadRecord[]; next: LogCursor }> {
+    const records: ReadRecord[] = [];
+    let cur = { ...cursor };
+    if (!this.segments.includes(cur.segment)) {
+      // The segment was removed by retention: continue from the oldest one kept.
+      cur = this.cursorAt('beginning');
+    }
+    while (records.length < maxRecords && cur.offset < this.next) {
+      const isActive = cur.segment === this.activeBase;
+      const handle = await this.readHandle(cur.segment);
+      const end = isActive ? this.activeSize : (await handle.stat()).size;
+      if (cur.position >= end) {
+        const idx = this.segments.indexOf(cur.segment);
+        const nextSeg = this.segments[idx + 1];
+        if (nextSeg === undefined) break;
+        cur = { offset: nextSeg, segment: nextSeg, position: 0 };
+        continue;
+      }
+      const len = Math.min(end - cur.position, Math.max(maxBytes, 4 << 20));
+      const buf = Buffer.allocUnsafe(len);
+      const { bytesRead } = await handle.read(buf, 0, len, cur.position);
+      const view = buf.subarray(0, bytesRead);
+      let pos = 0;
+      while (records.length < maxRecords) {
+        const rec = decodeRecord(view, pos);
+        if (!rec) break;
+        records.push({ offset: cur.offset, timestampMs: rec.timestampMs, key: rec.key, headers: rec.headers, value: rec.value });
+        pos += rec.size;
+        cur = { offset: cur.offset + 1, segment: cur.segment, position: cur.position + rec.size };
+      }
+      if (pos === 0) {
+        // Everything below `end` was synced whole, so an undecodable record there is corruption, not a torn tail.
+        throw new Error(`corrupt record in ${this.dir} segment ${cur.segment} at byte ${cur.position}`);
+      }
+      if (records.length >= maxRecords || pos >= maxBytes) break;
+    }
+    return { records, next: cur };
+  }
+
+  private async readHandle(segment: number): Promise<fsp.FileHandle> {
+    let h = this.readHandles.get(segment);
+    if (!h) {
+      h = await fsp.open(this.segmentPath(segment), 'r');
+      this.readHandles.set(segment, h);
+    }
+    return h;
+  }
+
+  onAppend(listener: () => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Deletes whole segments that every reader has passed and that are older than `olderThanMs`. */
+  async deleteSegmentsBefore(offset: number, olderThanMs: number): Promise<number> {
+    let removed = 0;
+    while (this.segments.length > 1 && this.segments[1] <= offset) {
+      const base = this.segments[0];
+      const file = this.segmentPath(base);
+      const stat = await fsp.stat(file);
+      if (stat.mtimeMs > olderThanMs) break;
+      await this.readHandles.get(base)?.close();
+      this.readHandles.delete(base);
+      await fsp.unlink(file);
+      this.segments.shift();
+      removed++;
+    }
+    return removed;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    while (this.flushing || this.pending.length > 0) await new Promise((r) => setTimeout(r, 5));
+    for (const h of this.readHandles.values()) await h.close();
+    this.readHandles.clear();
+    await this.fd?.close();
+    this.fd = null;
+  }
+}

@@ -1,0 +1,4 @@
+export * from './backoff';
+export * from './event-bus.port';
+export * from './file-log/file-log.bus';
+export * from './file-log/topic-log';

@@ -1,0 +1,3 @@
+export * from './batching-publisher';
+export * from './idempotency';
+export * from './ingest.service';

@@ -1,0 +1,134 @@
+import { createHash } from 'node:crypto';
+import {
+  AuditError,
+  AuditEvent,
+  ErrorCode,
+  ErrorDetail,
+  IngestContext,
+  LIMITS,
+  normalizeEvent,
+  nowMicros,
+} from '@app/contracts';
+import { BatchingPublisher } from './batching-publisher';
+import { IdempotencyRecord, IdempotencyRepository } from './idempotency';
+
+export const MAX_BATCH_EVENTS = 5000;
+
+/** Who sent a request, as the API edge saw it; crosses the transport to the ingest gateway as JSON. */
+export interface IngestRequest {
+  events: unknown[];
+  /** True when the body was a JSON array or NDJSON: the response then carries a result per event. */
+  batch: boolean;
+  tenantId: string;
+  ipAddress?: string;
+  userAgent?: string;
+  sessionId?: string;
+  source?: string;
+  idempotencyKey?: string;
+}
+
+export type EventResult =
+  | { index: number; status: 'accepted'; id: string; event: AuditEvent }
+  | { index: number; status: 'duplicate'; id: string }
+  | { index: number; status: 'rejected'; errors: ErrorDetail[] };
+
+export interface IngestResponse {
+  accepted: number;
+  duplicates: number;
+  rejected: number;
+  results: EventResult[];
+}
+
+const hashInput = (input: unknown): string => createHash('sha256').update(JSON.stringify(input)).digest('hex');
+
+/**
+ * Validates, enriches and publishes events. Valid events of a batch are written even when others in it are
+ * rejected; each gets its own result. A response is returned only after the log acknowledged the write.
+ */
+export class IngestService {
+  constructor(
+    private readonly publisher: BatchingPublisher,
+    private readonly idempotency: IdempotencyRepository | undefined,
+  ) {}
+
+  async ingest(req: IngestRequest): Promise<IngestResponse> {
+    if (req.events.length > MAX_BATCH_EVENTS) {
+      throw new AuditError(ErrorCode.BatchTooLarge, `a batch may hold at most ${MAX_BATCH_EVENTS} events; got ${req.events.length}`, 413);
+    }
+    if (req.events.length === 0) {
+      throw new AuditError(ErrorCode.ValidationFailed, 'the batch is empty', 400, [{ field: '/', message: 'send at least one event' }]);
+    }
+    const receivedAtMicros = nowMicros();
+    const results: EventResult[] = new Array(req.events.length);
+    const valid: Array<{ index: number; event: AuditEvent; hash: string }> = [];
+    req.events.forEach((input, index) => {
+      const size = Buffer.byteLength(JSON.stringify(input) ?? '');
+      if (size > LIMITS.eventBytes) {
+        results[index] = { index, status: 'rejected', errors: [{ field: '/', message: `the event is ${size} bytes; at most ${LIMITS.eventBytes} are allowed` }] };
+        return;
+      }
+      const ctx: IngestContext = {
+        tenantId: req.tenantId,
+        receivedAtMicros,
+        ipAddress: req.ipAddress,
+        userAgent: req.userAgent,
+        sessionId: req.sessionId,
+        source: req.source,
+        trustTenantField: false,
+        requestIdempotencyKey: req.idempotencyKey,
+        index,
+      };
+      const r = normalizeEvent(input, ctx);
+      if (!r.ok) results[index] = { index, status: 'rejected', errors: r.errors };
+      else valid.push({ index, event: r.event, hash: r.event.idempotency_key ? hashInput(input) : '' });
+    });
+
+    const keyed = valid.filter((v) => v.event.idempotency_key !== '');
+    let seen = new Map<string, IdempotencyRecord>();
+    if (keyed.length > 0 && this.idempotency) {
+      seen = await this.idempotency.find(req.tenantId, keyed.map((v) => v.event.idempotency_key));
+    }
+    const toPublish: typeof valid = [];
+    const inRequest = new Set<string>();
+    for (const v of valid) {
+      const key = v.event.idempotency_key;
+      const prior = key ? seen.get(key) : undefined;
+      if (prior) {
+        if (prior.requestHash !== v.hash) {
+          results[v.index] = {
+            index: v.index,
+            status: 'rejected',
+            errors: [{ field: '/idempotency_key', message: `idempotency key '${key}' was already used for a different event`, code: ErrorCode.IdempotencyKeyReused }],
+          };
+        } else {
+          results[v.index] = { index: v.index, status: 'duplicate', id: prior.eventId };
+        }
+        continue;
+      }
+      if (key && inRequest.has(key)) {
+        results[v.index] = { index: v.index, status: 'duplicate', id: v.event.id };
+        continue;
+      }
+      if (key) inRequest.add(key);
+      toPublish.push(v);
+    }
+
+    await this.publisher.publish(toPublish.map((v) => v.event));
+    for (const v of toPublish) results[v.index] = { index: v.index, status: 'accepted', id: v.event.id, event: v.event };
+    if (this.idempotency && toPublish.some((v) => v.event.idempotency_key)) {
+      // Recorded after the write: if this is lost in a crash, the retry is still harmless because its
+      // event id is derived from the key and the consumer drops ids it already stored.
+      await this.idempotency.save(
+        req.tenantId,
+        toPublish.filter((v) => v.event.idempotency_key).map((v) => ({ key: v.event.idempotency_key, requestHash: v.hash, eventId: v.event.id })),
+      );
+    }
+    let accepted = 0;
+    let duplicates = 0;
+    for (const r of results) {
+      if (r.status === 'accepted') accepted++;
+      else if (r.status === 'duplicate') duplicates++;
+    }
+    return { accepted, duplicates, rejected: results.length - accepted - duplicates, results };
+  }
+}

@@ -1,0 +1,47 @@
+import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
+
+export type PostgresTarget = { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string };
+
+export interface PersistenceOptions {
+  target: PostgresTarget;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  entities: MixedList<Function | string | EntitySchema>;
+  // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+  migrations: MixedList<Function | string>;
+}
+
+/**
+ * The configuration store: Postgres through `pg`, or PGlite in-process under the same TypeORM postgres
+ * dialect. Schema changes only through numbered migrations, run at start-up; never `synchronize`.
+ */
+export async function createDataSource(options: PersistenceOptions): Promise<DataSource> {
+  const common = {
+    type: 'postgres' as const,
+    entities: options.entities,
+    migrations: options.migrations,
+    migrationsTableName: 'audit_migrations',
+    synchronize: false,
+    logging: false,
+  };
+  let config: DataSourceOptions;
+  if (options.target.kind === 'pglite') {
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    const { PGliteDriver } = require('typeorm-pglite') as typeof import('typeorm-pglite');
+    config = { ...common, driver: new PGliteDriver({ dataDir: options.target.dataDir }).driver } as DataSourceOptions;
+  } else {
+    config = { ...common, url: options.target.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
+  }
+  const ds = new DataSource(config);
+  await ds.initialize();
+  await ds.runMigrations({ transaction: 'each' });
+  return ds;
+}
+
+export async function pingDataSource(ds: DataSource): Promise<boolean> {
+  try {
+    await ds.query('SELECT 1');
+    return true;
+  } catch {
+    return false;
+  }
+}

@@ -1,0 +1,78 @@
+/**
+ * The query store's DDL, in one place for both modes (chdb in-process and a ClickHouse server).
+ * Statements are idempotent; `schemaStatements` runs them in order at start-up.
+ */
+export const DATABASE = 'audit';
+
+export function schemaStatements(db = DATABASE): string[] {
+  return [
+    `CREATE DATABASE IF NOT EXISTS ${db}`,
+    // One wide table. The sort key starts with tenant and hour so time-bounded, newest-first pages read
+    // in order and stop early; category and event type next so their filters prune granules within an hour.
+    // ReplacingMergeTree is only the backstop for duplicates: the projector drops redelivered ids before insert.
+    `CREATE TABLE IF NOT EXISTS ${db}.events
+    (
+      tenant_id       LowCardinality(String),
+      id              UUID,
+      schema_version  UInt8,
+      event_type      LowCardinality(String),
+      category        LowCardinality(String),
+      severity        LowCardinality(String),
+      description     String CODEC(ZSTD(1)),
+      metadata        Map(LowCardinality(String), String) CODEC(ZSTD(1)),
+      metadata_json   String CODEC(ZSTD(1)),
+      timestamp       DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+      received_at     DateTime64(6, 'UTC') CODEC(Delta, ZSTD(1)),
+      ip_address      String,
+      user_agent      LowCardinality(String),
+      session_id      String,
+      source          LowCardinality(String),
+      idempotency_key String,
+      log_partition   UInt16,
+      log_offset      UInt64,
+      site_id         String MATERIALIZED metadata['site_id'],
+      device_id       String MATERIALIZED metadata['device_id'],
+      user_id         String MATERIALIZED if(metadata['user_id'] != '', metadata['user_id'], metadata['operator_id']),
+      INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
+      INDEX idx_meta_keys mapKeys(metadata) TYPE bloom_filter(0.01) GRANULARITY 1,
+      INDEX idx_meta_values mapValues(metadata) TYPE bloom_filter(0.01) GRANULARITY 1,
+      INDEX idx_site site_id TYPE bloom_filter(0.01) GRANULARITY 1,
+      INDEX idx_device device_id TYPE bloom_filter(0.01) GRANULARITY 1,
+      INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 1,
+      INDEX idx_severity severity TYPE set(8) GRANULARITY 1,
+      INDEX idx_offset log_offset TYPE minmax GRANULARITY 1,
+      INDEX idx_description description TYPE ngrambf_v1(3, 65536, 2, 0) GRANULARITY 4
+    )
+    ENGINE = ReplacingMergeTree(received_at)
+    PARTITION BY toYYYYMM(timestamp)
+    ORDER BY (tenant_id, toStartOfHour(timestamp), category, event_type, timestamp, id)
+    SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 10000`,
+    // Pre-aggregated counts so the statistics endpoints never scan raw rows.
+    `CREATE TABLE IF NOT EXISTS ${db}.events_hourly
+    (
+      tenant_id  LowCardinality(String),
+      hour       DateTime('UTC'),
+      category   LowCardinality(String),
+      event_type LowCardinality(String),
+      severity   LowCardinality(String),
+      events     UInt64
+    )
+    ENGINE = SummingMergeTree(events)
+    PARTITION BY toYYYYMM(hour)
+    ORDER BY (tenant_id, hour, category, event_type, severity)`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.events_hourly_mv TO ${db}.events_hourly AS
+    SELECT tenant_id, toStartOfHour(timestamp) AS hour, category, event_type, severity, count() AS events
+    FROM ${db}.events
+    GROUP BY tenant_id, hour, category, event_type, severity`,
+    // How far each log partition has been written: the live stream never reads past it, so it cannot
+    // skip an event whose batch was still being inserted.
+    `CREATE TABLE IF NOT EXISTS ${db}.consumer_progress
+    (
+      log_partition UInt16,
+      log_offset    UInt64,
+      updated_at    DateTime64(3, 'UTC') DEFAULT now64(3)
+    )
+    ENGINE = ReplacingMergeTree(log_offset)
+    ORDER BY log_partition`,
+  ];
+}

@@ -1,0 +1,99 @@
+import { AuditEvent, clickHouseToIso, LogPosition, Metadata, MetadataValue, parseTimestampMicros, microsToClickHouse, StoredAuditEvent } from '@app/contracts';
+
+export interface EventRow {
+  tenant_id: string;
+  id: string;
+  schema_version: number;
+  event_type: string;
+  category: string;
+  severity: string;
+  description: string;
+  metadata: Record<string, string>;
+  metadata_json: string;
+  timestamp: string;
+  received_at: string;
+  ip_address: string;
+  user_agent: string;
+  session_id: string;
+  source: string;
+  idempotency_key: string;
+  log_partition: number;
+  log_offset: string;
+}
+
+/** The columns every read selects, in the shape `rowToEvent` expects. */
+export const SELECT_COLUMNS =
+  'id, tenant_id, schema_version, event_type, category, severity, description, metadata_json, timestamp, received_at, ' +
+  'ip_address, user_agent, session_id, source, idempotency_key, log_partition, log_offset';
+
+export type SelectedRow = Omit<EventRow, 'metadata'>;
+
+function scalar(v: MetadataValue): string {
+  if (v === null) return '';
+  if (typeof v === 'string') return v;
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
+  return JSON.stringify(v);
+}
+
+/**
+ * Flattens metadata for the Map column: nested objects become dotted keys ({a:{b:1}} -> a.b = "1"), scalars
+ * become strings, arrays stay JSON. `metadata.<key>=<value>` filters compare against these strings.
+ */
+export function flattenMetadata(metadata: Metadata, prefix = '', out: Record<string, string> = {}): Record<string, string> {
+  for (const [k, v] of Object.entries(metadata)) {
+    const key = prefix ? `${prefix}.${k}` : k;
+    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flattenMetadata(v, key, out);
+    else out[key] = scalar(v);
+  }
+  return out;
+}
+
+function toClickHouseTime(iso: string): string {
+  const us = parseTimestampMicros(iso);
+  if (us === undefined) throw new Error(`not a timestamp: ${iso}`);
+  return microsToClickHouse(us);
+}
+
+export function eventToRow(event: AuditEvent, position: LogPosition): EventRow {
+  return {
+    tenant_id: event.tenant_id,
+    id: event.id,
+    schema_version: event.schema_version,
+    event_type: event.event_type,
+    category: event.category,
+    severity: event.severity,
+    description: event.description,
+    metadata: flattenMetadata(event.metadata),
+    metadata_json: JSON.stringify(event.metadata),
+    timestamp: toClickHouseTime(event.timestamp),
+    received_at: toClickHouseTime(event.received_at),
+    ip_address: event.ip_address,
+    user_agent: event.user_agent,
+    session_id: event.session_id,
+    source: event.source,
+    idempotency_key: event.idempotency_key,
+    log_partition: position.partition,
+    log_offset: position.offset,
+  };
+}
+
+export function rowToEvent(row: SelectedRow): StoredAuditEvent {
+  return {
+    id: row.id,
+    event_type: row.event_type,
+    category: row.category,
+    description: row.description,
+    metadata: JSON.parse(row.metadata_json || '{}') as Metadata,
+    timestamp: clickHouseToIso(row.timestamp),
+    received_at: clickHouseToIso(row.received_at),
+    ip_address: row.ip_address,
+    user_agent: row.user_agent,
+    session_id: row.session_id,
+    severity: row.severity as StoredAuditEvent['severity'],
+    source: row.source,
+    tenant_id: row.tenant_id,
+    schema_version: 1,
+    idempotency_key: row.idempotency_key,
+    position: { partition: Number(row.log_partition), offset: String(row.log_offset) },
+  };
+}

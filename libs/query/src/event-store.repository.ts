@@ -1,0 +1,267 @@
+import { ClickHouseClient } from '@clickhouse/client';
+import { microsToClickHouse, StoredAuditEvent } from '@app/contracts';
+import { DATABASE } from './clickhouse/schema';
+import { EventFilter, filterToSql, orderBy, PageRequest } from './event-query';
+import { EventRow, rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
+
+export interface Statistics {
+  total_events: number;
+  events_by_category: Record<string, number>;
+  events_by_severity: Record<string, number>;
+  recent_activity: { last_hour: number; last_24_hours: number; last_week: number };
+}
+
+export interface DetailedStatistics extends Statistics {
+  events_by_event_type: Record<string, number>;
+  events_by_source: Record<string, number>;
+  hourly_last_24_hours: Array<{ hour: string; events: number }>;
+  top_sites: Array<{ site_id: string; events: number }>;
+  top_devices: Array<{ device_id: string; events: number }>;
+  top_users: Array<{ user_id: string; events: number }>;
+  window_for_top_lists: string;
+}
+
+/** Positions of the log, per partition: the live stream's cursor. */
+export type StreamCursor = Record<number, string>;
+
+const HOUR_US = 3600e6;
+const floorHourUs = (us: number): number => Math.floor(us / HOUR_US) * HOUR_US;
+const chTime = (us: number): string => microsToClickHouse(us);
+
+/** All reads and writes of the ClickHouse query store; the only class that holds SQL for it. */
+export class EventStoreRepository {
+  constructor(private readonly ch: ClickHouseClient) {}
+
+  private async rows<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
+    const rs = await this.ch.query({ query, query_params: params, format: 'JSONEachRow' });
+    return rs.json<T>();
+  }
+
+  async ping(): Promise<boolean> {
+    try {
+      await this.rows('SELECT 1');
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  /**
+   * One insert per batch. The dedup token makes a retry of the same batch (same log range) a no-op, for the
+   * table and the statistics view alike.
+   */
+  async insert(rows: EventRow[], dedupToken: string): Promise<void> {
+    if (rows.length === 0) return;
+    await this.ch.insert({
+      table: `${DATABASE}.events`,
+      values: rows,
+      format: 'JSONEachRow',
+      clickhouse_settings: {
+        insert_deduplicate: 1,
+        insert_deduplication_token: dedupToken,
+        deduplicate_blocks_in_dependent_materialized_views: 1,
+        max_partitions_per_insert_block: '1000',
+      },
+    });
+  }
+
+  async recordProgress(partition: number, offset: string): Promise<void> {
+    await this.ch.insert({
+      table: `${DATABASE}.consumer_progress`,
+      values: [{ log_partition: partition, log_offset: offset }],
+      format: 'JSONEachRow',
+    });
+  }
+
+  /** Highest offset stored for a log partition, or -1: everything at or below may be a redelivery. */
+  async maxStoredOffset(partition: number): Promise<bigint> {
+    const [r] = await this.rows<{ m: string; n: string }>(
+      `SELECT max(log_offset) AS m, count() AS n FROM ${DATABASE}.events WHERE log_partition = {p:UInt16}`,
+      { p: partition },
+    );
+    return r && Number(r.n) > 0 ? BigInt(r.m) : -1n;
+  }
+
+  async existingIds(ids: string[]): Promise<Set<string>> {
+    if (ids.length === 0) return new Set();
+    const rows = await this.rows<{ id: string }>(`SELECT id FROM ${DATABASE}.events WHERE id IN {ids:Array(UUID)}`, { ids });
+    return new Set(rows.map((r) => r.id));
+  }
+
+  async search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<{ events: StoredAuditEvent[]; total: number }> {
+    const { where, params } = filterToSql(tenantId, filter);
+    const [rows, count] = await Promise.all([
+      this.rows<SelectedRow>(
+        `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events WHERE ${where} ORDER BY ${orderBy(page.order)} LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
+        { ...params, limit: page.limit, offset: page.offset },
+      ),
+      this.rows<{ n: string }>(`SELECT count() AS n FROM ${DATABASE}.events WHERE ${where}`, params),
+    ]);
+    return { events: rows.map(rowToEvent), total: Number(count[0]?.n ?? 0) };
+  }
+
+  async findById(tenantId: string, id: string): Promise<StoredAuditEvent | undefined> {
+    const rows = await this.rows<SelectedRow>(
+      `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events WHERE tenant_id = {tenant:String} AND id = {id:UUID} LIMIT 1`,
+      { tenant: tenantId, id },
+    );
+    return rows[0] ? rowToEvent(rows[0]) : undefined;
+  }
+
+  async statistics(tenantId: string, nowUs: number): Promise<Statistics> {
+    const hourAgo = nowUs - HOUR_US;
+    const dayAgo = nowUs - 24 * HOUR_US;
+    const weekAgo = nowUs - 7 * 24 * HOUR_US;
+    // Whole hours come from the hourly roll-up; only the partial hour at each window's start is counted raw.
+    const dayEdge = floorHourUs(dayAgo) + HOUR_US;
+    const weekEdge = floorHourUs(weekAgo) + HOUR_US;
+    const p = { tenant: tenantId, hourAgo: chTime(hourAgo), dayAgo: chTime(dayAgo), weekAgo: chTime(weekAgo), dayEdge: chTime(dayEdge), weekEdge: chTime(weekEdge) };
+    const [groups, rolled, raw] = await Promise.all([
+      this.rows<{ category: string; severity: string; n: string }>(
+        `SELECT category, severity, sum(events) AS n FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} GROUP BY category, severity`,
+        p,
+      ),
+      this.rows<{ day: string; week: string }>(
+        `SELECT sumIf(events, hour >= toDateTime({dayEdge:String}, 'UTC')) AS day, sum(events) AS week
+         FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} AND hour >= toDateTime({weekEdge:String}, 'UTC')`,
+        p,
+      ),
+      this.rows<{ hour: string; day: string; week: string }>(
+        `WITH toDateTime64({hourAgo:String}, 6, 'UTC') AS h1, toDateTime64({dayAgo:String}, 6, 'UTC') AS d1,
+              toDateTime64({dayEdge:String}, 6, 'UTC') AS d2, toDateTime64({weekAgo:String}, 6, 'UTC') AS w1,
+              toDateTime64({weekEdge:String}, 6, 'UTC') AS w2
+         SELECT countIf(timestamp >= h1) AS hour, countIf(timestamp >= d1 AND timestamp < d2) AS day,
+                countIf(timestamp >= w1 AND timestamp < w2) AS week
+         FROM ${DATABASE}.events
+         WHERE tenant_id = {tenant:String} AND (timestamp >= h1 OR (timestamp >= d1 AND timestamp < d2) OR (timestamp >= w1 AND timestamp < w2))`,
+        p,
+      ),
+    ]);
+    const byCategory: Record<string, number> = {};
+    const bySeverity: Record<string, number> = {};
+    let total = 0;
+    for (const g of groups) {
+      const n = Number(g.n);
+      total += n;
+      byCategory[g.category] = (byCategory[g.category] ?? 0) + n;
+      bySeverity[g.severity] = (bySeverity[g.severity] ?? 0) + n;
+    }
+    return {
+      total_events: total,
+      events_by_category: byCategory,
+      events_by_severity: bySeverity,
+      recent_activity: {
+        last_hour: Number(raw[0]?.hour ?? 0),
+        last_24_hours: Number(rolled[0]?.day ?? 0) + Number(raw[0]?.day ?? 0),
+        last_week: Number(rolled[0]?.week ?? 0) + Number(raw[0]?.week ?? 0),
+      },
+    };
+  }
+
+  async detailedStatistics(tenantId: string, nowUs: number): Promise<DetailedStatistics> {
+    const weekAgo = chTime(nowUs - 7 * 24 * HOUR_US);
+    const firstHour = chTime(floorHourUs(nowUs) - 23 * HOUR_US);
+    const p = { tenant: tenantId, weekAgo, firstHour };
+    const top = (col: string): Promise<Array<{ k: string; n: string }>> =>
+      this.rows(
+        `SELECT ${col} AS k, count() AS n FROM ${DATABASE}.events
+         WHERE tenant_id = {tenant:String} AND timestamp >= toDateTime64({weekAgo:String}, 6, 'UTC') AND ${col} != ''
+         GROUP BY k ORDER BY n DESC, k LIMIT 10`,
+        p,
+      );
+    const [base, byType, hourly, sites, devices, users, sources] = await Promise.all([
+      this.statistics(tenantId, nowUs),
+      this.rows<{ k: string; n: string }>(
+        `SELECT event_type AS k, sum(events) AS n FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} GROUP BY k ORDER BY n DESC, k`,
+        p,
+      ),
+      this.rows<{ hour: string; n: string }>(
+        `SELECT hour, sum(events) AS n FROM ${DATABASE}.events_hourly
+         WHERE tenant_id = {tenant:String} AND hour >= toDateTime({firstHour:String}, 'UTC') AND hour <= now()
+         GROUP BY hour ORDER BY hour`,
+        p,
+      ),
+      top('site_id'),
+      top('device_id'),
+      top('user_id'),
+      top('source'),
+    ]);
+    const counts = new Map(hourly.map((h) => [h.hour, Number(h.n)]));
+    const hours: Array<{ hour: string; events: number }> = [];
+    for (let i = 23; i >= 0; i--) {
+      const us = floorHourUs(nowUs) - i * HOUR_US;
+      const key = chTime(us).slice(0, 19);
+      hours.push({ hour: new Date(us / 1000).toISOString(), events: counts.get(key) ?? 0 });
+    }
+    return {
+      ...base,
+      events_by_event_type: Object.fromEntries(byType.map((r) => [r.k, Number(r.n)])),
+      events_by_source: Object.fromEntries(sources.map((r) => [r.k, Number(r.n)])),
+      hourly_last_24_hours: hours,
+      top_sites: sites.map((r) => ({ site_id: r.k, events: Number(r.n) })),
+      top_devices: devices.map((r) => ({ device_id: r.k, events: Number(r.n) })),
+      top_users: users.map((r) => ({ user_id: r.k, events: Number(r.n) })),
+      window_for_top_lists: 'last_7_days',
+    };
+  }
+
+  /** The written position of every log partition, from the progress table the projector keeps. */
+  async progress(): Promise<StreamCursor> {
+    const rows = await this.rows<{ p: number; o: string }>(
+      `SELECT log_partition AS p, max(log_offset) AS o FROM ${DATABASE}.consumer_progress GROUP BY p`,
+    );
+    return Object.fromEntries(rows.map((r) => [Number(r.p), String(r.o)]));
+  }
+
+  /**
+   * Events after `cursor` and at or before the written position, in log order per partition. When the page
+   * is full, each partition's cursor moves only as far as the rows returned for it, so nothing is skipped.
+   */
+  async tail(
+    tenantId: string,
+    cursor: StreamCursor,
+    filter: EventFilter,
+    limit: number,
+  ): Promise<{ events: StoredAuditEvent[]; cursor: StreamCursor }> {
+    const high = await this.progress();
+    const partitions = Object.keys(high).map(Number);
+    if (partitions.length === 0) return { events: [], cursor };
+    const { where, params } = filterToSql(tenantId, filter);
+    const ranges: string[] = [];
+    const rangeParams: Record<string, string | number> = {};
+    const next: StreamCursor = { ...cursor };
+    let minFrom: bigint | undefined;
+    for (const part of partitions) {
+      const from = BigInt(cursor[part] ?? '-1');
+      const to = BigInt(high[part]);
+      if (to <= from) continue;
+      const i = ranges.length;
+      ranges.push(`(log_partition = {p${i}:UInt16} AND log_offset > {f${i}:Int64} AND log_offset <= {t${i}:UInt64})`);
+      Object.assign(rangeParams, { [`p${i}`]: part, [`f${i}`]: String(from), [`t${i}`]: String(to) });
+      minFrom = minFrom === undefined || from < minFrom ? from : minFrom;
+    }
+    if (ranges.length === 0) return { events: [], cursor };
+    const rows = await this.rows<SelectedRow>(
+      `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events
+       WHERE ${where} AND log_offset > {minFrom:Int64} AND (${ranges.join(' OR ')})
+       ORDER BY log_partition, log_offset LIMIT {limit:UInt32}`,
+      { ...params, ...rangeParams, minFrom: String(minFrom ?? -1n), limit },
+    );
+    const events = rows.map(rowToEvent);
+    if (events.length < limit) {
+      for (const part of partitions) next[part] = high[part];
+    } else {
+      for (const e of events) if (e.position) next[e.position.partition] = e.position.offset;
+    }
+    return { events, cursor: next };
+  }
+
+  async storage(): Promise<Record<string, unknown>> {
+    const rows = await this.rows<{ table: string; rows: string; bytes: string; parts: string }>(
+      `SELECT table, sum(rows) AS rows, sum(bytes_on_disk) AS bytes, count() AS parts
+       FROM system.parts WHERE database = {db:String} AND active GROUP BY table`,
+      { db: DATABASE },
+    );
+    return Object.fromEntries(rows.map((r) => [r.table, { rows: Number(r.rows), bytes_on_disk: Number(r.bytes), active_parts: Number(r.parts) }]));
+  }
+}
