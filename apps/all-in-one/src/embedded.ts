@@ -66,7 +66,14 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
     });
     await migrateClickHouse(ch);
     const store = new EventStoreRepository(ch);
-    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics());
+    const counters = metrics.consumerMetrics();
+    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, {
+      ...counters,
+      onBatch: (rows, rejected, duplicates, ms) => {
+        counters.onBatch(rows, rejected, duplicates, ms);
+        if (rejected > 0) logger.warn({ rejected }, 'invalid records moved to the dead-letter topic audit.events.dlq.v1');
+      },
+    });
     await consumer.start();
     closers.push(() => consumer.stop());
 

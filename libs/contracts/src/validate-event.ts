@@ -36,9 +36,10 @@ export interface IngestContext {
   trustTenantField: boolean;
   /** Id to use when the event carries none and has no idempotency key (e.g. derived from a Kafka offset). */
   fallbackId?: string;
-  /** The request-level idempotency key (Idempotency-Key header) and the event's index within the request. */
+  /** The request-level idempotency key (Idempotency-Key header). */
   requestIdempotencyKey?: string;
-  index?: number;
+  /** The event's index when the request was a batch: each event gets `<key>:<index>`. */
+  batchIndex?: number;
 }
 
 export type NormalizeResult = { ok: true; event: AuditEvent } | { ok: false; errors: ErrorDetail[] };
@@ -149,8 +150,10 @@ export function normalizeEvent(input: unknown, ctx: IngestContext): NormalizeRes
   }
   if (errors.length > 0 || category === undefined) return { ok: false, errors };
 
-  const idempotencyKey =
-    ev.idempotency_key ?? (ctx.requestIdempotencyKey !== undefined ? `${ctx.requestIdempotencyKey}#${ctx.index ?? 0}` : '');
+  let idempotencyKey = ev.idempotency_key ?? '';
+  if (!idempotencyKey && ctx.requestIdempotencyKey !== undefined) {
+    idempotencyKey = ctx.batchIndex === undefined ? ctx.requestIdempotencyKey : `${ctx.requestIdempotencyKey}:${ctx.batchIndex}`;
+  }
   const tenantId = ctx.trustTenantField && ev.tenant_id ? ev.tenant_id : ctx.tenantId;
   // A retried request must land on the first attempt's id, so consumers drop the copy even if the
   // idempotency record of the first attempt was lost in a crash.

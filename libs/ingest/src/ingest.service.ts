@@ -76,7 +76,7 @@ export class IngestService {
         source: req.source,
         trustTenantField: false,
         requestIdempotencyKey: req.idempotencyKey,
-        index,
+        batchIndex: req.batch ? index : undefined,
       };
       const r = normalizeEvent(input, ctx);
       if (!r.ok) results[index] = { index, status: 'rejected', errors: r.errors };

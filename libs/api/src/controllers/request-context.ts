@@ -3,7 +3,8 @@ import { AuditError, ErrorCode } from '@app/contracts';
 import { Principal } from '@app/auth';
 import { AuthedRequest, clientIp } from '../http/auth.guard';
 
-const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9_.:-]{1,128}$/;
+// Shorter than the event field's 128 so `<key>:<index>` of a batch still fits.
+const IDEMPOTENCY_KEY_RE = /^[A-Za-z0-9_.:-]{1,120}$/;
 
 function header(req: FastifyRequest, name: string, max: number): string | undefined {
   const v = req.headers[name];

@@ -9,7 +9,7 @@ interface FastifyLikeError {
 }
 
 const FASTIFY_CODES: Record<string, { code: ErrorCode; message?: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: ErrorCode.PayloadTooLarge },
+  FST_ERR_CTP_BODY_TOO_LARGE: { code: ErrorCode.PayloadTooLarge, message: 'the request body is larger than the limit (AUDIT_BODY_LIMIT_BYTES, 5 MiB by default)' },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     code: ErrorCode.UnsupportedMediaType,
     message: 'unsupported Content-Type; send application/json or application/x-ndjson',
@@ -27,6 +27,11 @@ const STATUS_CODES: Record<number, ErrorCode> = {
   415: ErrorCode.UnsupportedMediaType,
   429: ErrorCode.RateLimited,
   503: ErrorCode.Unavailable,
+};
+
+const STATUS_MESSAGES: Record<number, string> = {
+  413: 'the request body is larger than the limit (AUDIT_BODY_LIMIT_BYTES, 5 MiB by default)',
+  415: 'unsupported Content-Type; send application/json or application/x-ndjson',
 };
 
 /** Renders every error as { error: { code, message, details } }; unexpected ones as a 500 without internals. */
@@ -49,7 +54,8 @@ export class ErrorFilter implements ExceptionFilter {
     if (exception instanceof HttpException) {
       const status = exception.getStatus();
       const res = exception.getResponse();
-      const message = typeof res === 'string' ? res : String((res as { message?: unknown }).message ?? exception.message);
+      const message =
+        STATUS_MESSAGES[status] ?? (typeof res === 'string' ? res : String((res as { message?: unknown }).message ?? exception.message));
       return { status, body: { error: { code: STATUS_CODES[status] ?? ErrorCode.Internal, message, details: [] } }, headers: {} };
     }
     const fe = exception as FastifyLikeError;
