@@ -13,6 +13,7 @@ const swc = [
     },
     module: { type: 'commonjs' },
     sourceMaps: 'inline',
+    swcrc: false,
   },
 ];
 

@@ -1,0 +1,95 @@
+import { normalizeEvent, serializeEvent } from './validate-event';
+import { formatMicros, parseTimestampMicros } from './time';
+import { deterministicUuid, isUuid, uuidv7 } from './ids';
+import { canonicalCategory, EVENT_TYPES, findEventType } from './catalogue';
+
+const ctx = { tenantId: 'default', receivedAtMicros: Date.UTC(2026, 0, 2) * 1000, trustTenantField: false };
+
+describe('normalizeEvent', () => {
+  it('should fill category, severity and description from the catalogue', () => {
+    const r = normalizeEvent({ event_type: 'login_failed' }, ctx);
+    expect(r.ok && r.event).toMatchObject({ category: 'security_events', severity: 'warning', description: 'Failed login attempt', tenant_id: 'default' });
+  });
+
+  it('should take request facts only where the body lacks them', () => {
+    const r = normalizeEvent({ event_type: 'login_failed', ip_address: '10.0.0.1' }, { ...ctx, ipAddress: '127.0.0.1', userAgent: 'ua', sessionId: 's' });
+    expect(r.ok && r.event).toMatchObject({ ip_address: '10.0.0.1', user_agent: 'ua', session_id: 's' });
+  });
+
+  it('should read a timestamp without a zone as UTC and keep microseconds', () => {
+    const r = normalizeEvent({ event_type: 'login_failed', timestamp: '2025-09-01T15:30:45.123456' }, ctx);
+    expect(r.ok && r.event.timestamp).toBe('2025-09-01T15:30:45.123456Z');
+  });
+
+  it('should map category aliases and require a category for custom types', () => {
+    const ok = normalizeEvent({ event_type: 'transaction_processed', category: 'business' }, ctx);
+    expect(ok.ok && ok.event.category).toBe('business_events');
+    const bad = normalizeEvent({ event_type: 'transaction_processed' }, ctx);
+    expect(bad.ok).toBe(false);
+    expect(!bad.ok && bad.errors[0].field).toBe('/category');
+  });
+
+  it('should ignore a tenant in the body unless the source is trusted', () => {
+    const http = normalizeEvent({ event_type: 'login_failed', tenant_id: 'other' }, ctx);
+    expect(http.ok && http.event.tenant_id).toBe('default');
+    const kafka = normalizeEvent({ event_type: 'login_failed', tenant_id: 'other' }, { ...ctx, trustTenantField: true });
+    expect(kafka.ok && kafka.event.tenant_id).toBe('other');
+  });
+
+  it('should derive the same id from the same idempotency key, per event of a batch', () => {
+    const a = normalizeEvent({ event_type: 'login_failed' }, { ...ctx, requestIdempotencyKey: 'k', batchIndex: 2 });
+    const b = normalizeEvent({ event_type: 'login_failed' }, { ...ctx, requestIdempotencyKey: 'k', batchIndex: 2 });
+    const c = normalizeEvent({ event_type: 'login_failed' }, { ...ctx, requestIdempotencyKey: 'k', batchIndex: 3 });
+    expect(a.ok && b.ok && a.event.id === b.event.id).toBe(true);
+    expect(a.ok && c.ok && a.event.id !== c.event.id).toBe(true);
+    expect(a.ok && a.event.idempotency_key).toBe('k:2');
+  });
+
+  it.each([
+    [{ event_type: 'x', metadata: { a: { b: { c: { d: { e: { f: 1 } } } } } } }, '/metadata/a/b/c/d/e', /deeper/],
+    [{ event_type: 'x', category: 'c', metadata: { 'bad key': 1 } }, '/metadata', /metadata key/],
+    [{ event_type: 'x', category: 'c', description: 'a\u0000b' }, '/description', /control characters/],
+    [{ event_type: 'x', category: 'c', timestamp: '1999-12-31T23:59:59Z' }, '/timestamp', /2000/],
+    [{ event_type: 'x', category: 'c', severity: 'fatal' }, '/severity', /must be one of/],
+    [{ event_type: 'x', category: 'c', surprise: 1 }, '/', /unknown field 'surprise'/],
+  ])('should refuse %j at %s', (input, field, message) => {
+    const r = normalizeEvent(input, ctx);
+    expect(r.ok).toBe(false);
+    if (!r.ok) {
+      expect(r.errors.map((e) => e.field)).toContain(field);
+      expect(r.errors.map((e) => e.message).join(' ')).toMatch(message);
+    }
+  });
+
+  it('should serialize to JSON that validates again as input', () => {
+    const r = normalizeEvent({ event_type: 'device_registered', metadata: { site_id: 'S' } }, ctx);
+    if (!r.ok) throw new Error('expected ok');
+    const again = normalizeEvent(JSON.parse(serializeEvent(r.event)), { ...ctx, trustTenantField: true });
+    expect(again.ok && again.event).toEqual(r.event);
+  });
+});
+
+describe('time and ids', () => {
+  it('should parse zones, fractions and refuse impossible dates', () => {
+    expect(parseTimestampMicros('2025-01-01T01:00:00+01:00')).toBe(Date.UTC(2025, 0, 1) * 1000);
+    expect(parseTimestampMicros('2025-01-01 00:00:00.5Z')).toBe(Date.UTC(2025, 0, 1) * 1000 + 500_000);
+    expect(parseTimestampMicros('2025-02-30T00:00:00Z')).toBeUndefined();
+    expect(parseTimestampMicros('24h')).toBeUndefined();
+    expect(formatMicros(Date.UTC(2025, 0, 1) * 1000 + 7)).toBe('2025-01-01T00:00:00.000007Z');
+  });
+
+  it('should make time-ordered v7 ids and stable name-based ids', () => {
+    const ids = Array.from({ length: 1000 }, () => uuidv7(1_700_000_000_000));
+    expect([...ids].sort()).toEqual(ids);
+    expect(ids.every(isUuid)).toBe(true);
+    expect(deterministicUuid('a')).toBe(deterministicUuid('a'));
+    expect(deterministicUuid('a')).not.toBe(deterministicUuid('b'));
+  });
+
+  it('should have a catalogue of 40+ unique types whose categories are canonical', () => {
+    expect(EVENT_TYPES.length).toBeGreaterThanOrEqual(40);
+    expect(new Set(EVENT_TYPES.map((t) => t.event_type)).size).toBe(EVENT_TYPES.length);
+    for (const t of EVENT_TYPES) expect(canonicalCategory(t.category)).toBe(t.category);
+    expect(findEventType('config_updated')?.category).toBe('system_events');
+  });
+});
