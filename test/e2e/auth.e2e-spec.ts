@@ -11,7 +11,10 @@ const ADMIN_KEY = 'bootstrap-admin-key-for-e2e-0123456789';
 describe('API keys and self-audit', () => {
   let app: TestApp;
   const as = (key: string | undefined, path: string, init: Parameters<typeof http>[1] = {}): ReturnType<typeof http> =>
-    http(`${app.url}${path}`, { ...init, headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(init.headers as Record<string, string>) } });
+    http(`${app.url}${path}`, {
+      ...init,
+      headers: { ...(key ? { authorization: `Bearer ${key}` } : {}), ...(init.headers as Record<string, string>) },
+    });
 
   beforeAll(async () => {
     app = await bootApp({ AUDIT_BOOTSTRAP_API_KEY: ADMIN_KEY, AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false' });
@@ -28,7 +31,10 @@ describe('API keys and self-audit', () => {
     expect(r.body.error.code).toBe('unauthorized');
     const bad = await as('hpa_aaaaaaaaaaaa_bbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbbb', '/audit/events');
     expect(bad.status).toBe(401);
-    const withKey = await until(() => as(ADMIN_KEY, '/audit/events?event_type=unauthorized_access'), (r) => r.body.total === 2);
+    const withKey = await until(
+      () => as(ADMIN_KEY, '/audit/events?event_type=unauthorized_access'),
+      (r) => r.body.total === 2,
+    );
     expect(withKey.body.events[0]).toMatchObject({ category: 'security_events', severity: 'critical', ip_address: '127.0.0.1' });
   });
 
@@ -46,7 +52,10 @@ describe('API keys and self-audit', () => {
     expect((await as(ADMIN_KEY, '/audit/api-keys', { method: 'POST', json: { name: 'x', scopes: ['root'] } })).status).toBe(400);
     expect((await as(ADMIN_KEY, '/audit/api-keys', { method: 'POST', json: { name: 'x', scopes: ['admin'], extra: 1 } })).status).toBe(400);
 
-    const pd = await until(() => as(ADMIN_KEY, '/audit/events?event_type=permission_denied'), (r) => r.body.total === 1);
+    const pd = await until(
+      () => as(ADMIN_KEY, '/audit/events?event_type=permission_denied'),
+      (r) => r.body.total === 1,
+    );
     expect(pd.body.events[0]).toMatchObject({ severity: 'warning', metadata: { api_key: 'dashboard', required_scope: 'events:write' } });
 
     const revoked = await as(ADMIN_KEY, `/audit/api-keys/${created.body.id}`, { method: 'DELETE' });
@@ -56,13 +65,21 @@ describe('API keys and self-audit', () => {
 
   it('should record reads of the log as api_access, without recording those records being read', async () => {
     await as(ADMIN_KEY, '/audit/events?category=device');
-    const access = await until(() => as(ADMIN_KEY, '/audit/events?event_type=api_access&metadata.query=category%3Ddevice'), (r) => r.body.total >= 1);
+    const access = await until(
+      () => as(ADMIN_KEY, '/audit/events?event_type=api_access&metadata.query=category%3Ddevice'),
+      (r) => r.body.total >= 1,
+    );
     await new Promise((r) => setTimeout(r, 300));
     const again = await as(ADMIN_KEY, '/audit/events?event_type=api_access&metadata.query=category%3Ddevice');
     expect(again.body.total).toBe(1);
     expect(access.body.events[0]).toMatchObject({ metadata: { method: 'GET', path: '/audit/events', api_key: 'bootstrap-admin' } });
-    const admin = await until(() => as(ADMIN_KEY, '/audit/events?event_type=admin_action'), (r) => r.body.total === 2);
-    expect(admin.body.events.map((e: { metadata: { action: string } }) => e.metadata.action)).toEqual(expect.arrayContaining(['api_key_created', 'api_key_revoked']));
+    const admin = await until(
+      () => as(ADMIN_KEY, '/audit/events?event_type=admin_action'),
+      (r) => r.body.total === 2,
+    );
+    expect(admin.body.events.map((e: { metadata: { action: string } }) => e.metadata.action)).toEqual(
+      expect.arrayContaining(['api_key_created', 'api_key_revoked']),
+    );
   });
 });
 

@@ -45,10 +45,14 @@ describe('durability of acknowledged events', () => {
 
     app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false' }, app.dataDir);
     try {
-      const ids = await eventually(async () => {
-        const got = await allIds(app, run);
-        return [...acked].every((id) => got.includes(id)) ? got : undefined;
-      }, 30_000, 'every acknowledged event after the restart');
+      const ids = await eventually(
+        async () => {
+          const got = await allIds(app, run);
+          return [...acked].every((id) => got.includes(id)) ? got : undefined;
+        },
+        30_000,
+        'every acknowledged event after the restart',
+      );
       expect(new Set(ids).size).toBe(ids.length);
       const missing = [...acked].filter((id) => !ids.includes(id));
       expect(missing).toEqual([]);

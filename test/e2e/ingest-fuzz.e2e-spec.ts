@@ -9,7 +9,11 @@ const eventLike = fc.record(
     severity: fc.oneof(fc.constantFrom('info', 'critical', 'loud'), fc.string()),
     description: fc.oneof(fc.string({ maxLength: 50 }), fc.string({ minLength: 8000, maxLength: 9000 })),
     metadata: fc.oneof(fc.jsonValue({ maxDepth: 7 }), fc.dictionary(fc.string(), fc.jsonValue({ maxDepth: 3 }))),
-    timestamp: fc.oneof(fc.date({ noInvalidDate: true }).map((d) => d.toISOString()), fc.string(), fc.integer()),
+    timestamp: fc.oneof(
+      fc.date({ noInvalidDate: true }).map((d) => d.toISOString()),
+      fc.string(),
+      fc.integer(),
+    ),
     ip_address: fc.oneof(fc.ipV4(), fc.ipV6(), fc.string()),
     idempotency_key: fc.oneof(fc.string({ maxLength: 200 }), fc.uuid()),
     extra: fc.anything(),
@@ -41,7 +45,11 @@ describe('POST /audit/events under random input', () => {
         async (value, contentType) => {
           const raw = value !== null && typeof value === 'object' ? (value as { raw?: unknown }).raw : undefined;
           const body =
-            typeof raw === 'string' ? raw : contentType === 'application/x-ndjson' && Array.isArray(value) ? value.map((v) => JSON.stringify(v)).join('\n') : JSON.stringify(value);
+            typeof raw === 'string'
+              ? raw
+              : contentType === 'application/x-ndjson' && Array.isArray(value)
+                ? value.map((v) => JSON.stringify(v)).join('\n')
+                : JSON.stringify(value);
           const r = await http(`${app.url}/audit/events`, { method: 'POST', body, headers: { 'content-type': contentType } });
           expect([200, 201, 207, 400, 413, 415, 422]).toContain(r.status);
           if (r.status >= 400) {

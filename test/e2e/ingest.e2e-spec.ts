@@ -9,7 +9,16 @@ import { bootApp, http, Json, TestApp, waitForTotal } from './support/embedded-a
 async function curlPost(url: string, body: string): Promise<Json> {
   const file = path.join(tmpdir(), `big-${process.pid}.json`);
   writeFileSync(file, body);
-  const { stdout } = await promisify(execFile)('curl', ['-s', '-w', '\n%{http_code}', '-H', 'content-type: application/json', '--data-binary', `@${file}`, `${url}/audit/events`]);
+  const { stdout } = await promisify(execFile)('curl', [
+    '-s',
+    '-w',
+    '\n%{http_code}',
+    '-H',
+    'content-type: application/json',
+    '--data-binary',
+    `@${file}`,
+    `${url}/audit/events`,
+  ]);
   const i = stdout.lastIndexOf('\n');
   return { status: Number(stdout.slice(i + 1)), headers: new Headers(), body: JSON.parse(stdout.slice(0, i)) };
 }
@@ -28,7 +37,10 @@ describe('POST /audit/events', () => {
   });
 
   it('should accept one event, fill server fields from the request and the catalogue, and return it', async () => {
-    const res = await post({ event_type: 'device_offline', metadata: { device_id: 'D1' } }, { 'user-agent': 'pos-agent/1.2', 'x-session-id': 'sess_1' });
+    const res = await post(
+      { event_type: 'device_offline', metadata: { device_id: 'D1' } },
+      { 'user-agent': 'pos-agent/1.2', 'x-session-id': 'sess_1' },
+    );
     expect(res.status).toBe(201);
     expect(res.headers.get('location')).toBe(`/audit/events/${res.body.id}`);
     expect(res.body).toMatchObject({
@@ -52,8 +64,14 @@ describe('POST /audit/events', () => {
     expect(res.body).toMatchObject({ accepted: 1000, rejected: 0, duplicates: 0 });
     expect(new Set(res.body.results.map((r: { id: string }) => r.id)).size).toBe(1000);
 
-    const ndjson = Array.from({ length: 3 }, (_, i) => JSON.stringify({ event_type: 'job_progress', metadata: { n: i, batch: 'nd' } })).join('\n');
-    const nd = await http(`${app.url}/audit/events`, { method: 'POST', body: `${ndjson}\n`, headers: { 'content-type': 'application/x-ndjson' } });
+    const ndjson = Array.from({ length: 3 }, (_, i) =>
+      JSON.stringify({ event_type: 'job_progress', metadata: { n: i, batch: 'nd' } }),
+    ).join('\n');
+    const nd = await http(`${app.url}/audit/events`, {
+      method: 'POST',
+      body: `${ndjson}\n`,
+      headers: { 'content-type': 'application/x-ndjson' },
+    });
     expect(nd.status).toBe(201);
     expect(nd.body).toMatchObject({ accepted: 3, format: 'ndjson' });
     await waitForTotal(app.url, 'event_type=job_progress&metadata.batch=array', 1000);
@@ -95,25 +113,113 @@ describe('POST /audit/events', () => {
   });
 
   const bad: Array<[string, () => Promise<Awaited<ReturnType<typeof http>>>, number, string, RegExp]> = [
-    ['malformed JSON', () => http(`${app.url}/audit/events`, { method: 'POST', body: '{"event_type": ', headers: { 'content-type': 'application/json' } }), 400, 'invalid_json', /not valid JSON/],
-    ['an empty body', () => http(`${app.url}/audit/events`, { method: 'POST', body: '', headers: { 'content-type': 'application/json' } }), 400, 'invalid_json', /empty/],
-    ['a form body', () => http(`${app.url}/audit/events`, { method: 'POST', body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported_media_type', /Content-Type/],
+    [
+      'malformed JSON',
+      () => http(`${app.url}/audit/events`, { method: 'POST', body: '{"event_type": ', headers: { 'content-type': 'application/json' } }),
+      400,
+      'invalid_json',
+      /not valid JSON/,
+    ],
+    [
+      'an empty body',
+      () => http(`${app.url}/audit/events`, { method: 'POST', body: '', headers: { 'content-type': 'application/json' } }),
+      400,
+      'invalid_json',
+      /empty/,
+    ],
+    [
+      'a form body',
+      () =>
+        http(`${app.url}/audit/events`, { method: 'POST', body: 'a=b', headers: { 'content-type': 'application/x-www-form-urlencoded' } }),
+      415,
+      'unsupported_media_type',
+      /Content-Type/,
+    ],
     ['a missing event_type', () => post({ description: 'x' }), 400, 'validation_failed', /event_type: is required/],
     ['an unknown field', () => post({ event_type: 'login_success', colour: 'red' }), 400, 'validation_failed', /unknown field 'colour'/],
     ['a bad event type name', () => post({ event_type: 'Drop Table' }), 400, 'validation_failed', /event_type: must match/],
-    ['an oversized description', () => post({ event_type: 'login_success', description: 'x'.repeat(9000) }), 400, 'validation_failed', /description/],
-    ['too-deep metadata', () => post({ event_type: 'login_success', metadata: { a: { b: { c: { d: { e: { f: 1 } } } } } } }), 400, 'validation_failed', /deeper than 5/],
-    ['too-large metadata', () => post({ event_type: 'login_success', metadata: Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`k${i}`, 'v'.repeat(500)])) }), 400, 'validation_failed', /at most 32768 bytes/],
-    ['a bad metadata key', () => post({ event_type: 'login_success', metadata: { "x'; DROP": 1 } }), 400, 'validation_failed', /metadata key/],
-    ['a bad timestamp', () => post({ event_type: 'login_success', timestamp: '2025-13-45T00:00:00Z' }), 400, 'validation_failed', /timestamp: must be an ISO 8601/],
-    ['a timestamp far in the future', () => post({ event_type: 'login_success', timestamp: '2999-01-01T00:00:00Z' }), 400, 'validation_failed', /ahead of the server clock/],
+    [
+      'an oversized description',
+      () => post({ event_type: 'login_success', description: 'x'.repeat(9000) }),
+      400,
+      'validation_failed',
+      /description/,
+    ],
+    [
+      'too-deep metadata',
+      () => post({ event_type: 'login_success', metadata: { a: { b: { c: { d: { e: { f: 1 } } } } } } }),
+      400,
+      'validation_failed',
+      /deeper than 5/,
+    ],
+    [
+      'too-large metadata',
+      () =>
+        post({
+          event_type: 'login_success',
+          metadata: Object.fromEntries(Array.from({ length: 90 }, (_, i) => [`k${i}`, 'v'.repeat(500)])),
+        }),
+      400,
+      'validation_failed',
+      /at most 32768 bytes/,
+    ],
+    [
+      'a bad metadata key',
+      () => post({ event_type: 'login_success', metadata: { "x'; DROP": 1 } }),
+      400,
+      'validation_failed',
+      /metadata key/,
+    ],
+    [
+      'a bad timestamp',
+      () => post({ event_type: 'login_success', timestamp: '2025-13-45T00:00:00Z' }),
+      400,
+      'validation_failed',
+      /timestamp: must be an ISO 8601/,
+    ],
+    [
+      'a timestamp far in the future',
+      () => post({ event_type: 'login_success', timestamp: '2999-01-01T00:00:00Z' }),
+      400,
+      'validation_failed',
+      /ahead of the server clock/,
+    ],
     ['a bad ip address', () => post({ event_type: 'login_success', ip_address: '999.1.1.1' }), 400, 'validation_failed', /ip_address/],
-    ['a bad idempotency key header', () => post({ event_type: 'login_success' }, { 'idempotency-key': 'has spaces' }), 400, 'validation_failed', /Idempotency-Key/],
+    [
+      'a bad idempotency key header',
+      () => post({ event_type: 'login_success' }, { 'idempotency-key': 'has spaces' }),
+      400,
+      'validation_failed',
+      /Idempotency-Key/,
+    ],
     ['a scalar body', () => post(42), 400, 'validation_failed', /object, an array of events, or NDJSON/],
     ['an empty batch', () => post([]), 400, 'validation_failed', /empty/],
-    ['a batch over 5000 events', () => post(Array.from({ length: 5001 }, () => ({ event_type: 'login_success' }))), 413, 'batch_too_large', /at most 5000/],
-    ['a body over the size limit', () => curlPost(app.url, JSON.stringify({ event_type: 'login_success', description: 'x'.repeat(6 * 1024 * 1024) })), 413, 'payload_too_large', /larger than the limit/],
-    ['an invalid NDJSON line', () => http(`${app.url}/audit/events`, { method: 'POST', body: '{"event_type":"login_success"}\n{oops}\n', headers: { 'content-type': 'application/x-ndjson' } }), 400, 'invalid_json', /line 2/],
+    [
+      'a batch over 5000 events',
+      () => post(Array.from({ length: 5001 }, () => ({ event_type: 'login_success' }))),
+      413,
+      'batch_too_large',
+      /at most 5000/,
+    ],
+    [
+      'a body over the size limit',
+      () => curlPost(app.url, JSON.stringify({ event_type: 'login_success', description: 'x'.repeat(6 * 1024 * 1024) })),
+      413,
+      'payload_too_large',
+      /larger than the limit/,
+    ],
+    [
+      'an invalid NDJSON line',
+      () =>
+        http(`${app.url}/audit/events`, {
+          method: 'POST',
+          body: '{"event_type":"login_success"}\n{oops}\n',
+          headers: { 'content-type': 'application/x-ndjson' },
+        }),
+      400,
+      'invalid_json',
+      /line 2/,
+    ],
   ];
 
   it.each(bad)('should refuse %s with a 4xx that names the problem, storing nothing', async (_name, send, status, code, message) => {

@@ -14,12 +14,20 @@ describe('operations endpoints', () => {
   it('should report status per component', async () => {
     const r = await http(`${app.url}/audit/status`);
     expect(r.status).toBe(200);
-    expect(r.body).toMatchObject({ status: 'ok', mode: 'embedded', components: { event_log: { ok: true }, query_store: { ok: true }, config_store: { ok: true } } });
+    expect(r.body).toMatchObject({
+      status: 'ok',
+      mode: 'embedded',
+      components: { event_log: { ok: true }, query_store: { ok: true }, config_store: { ok: true } },
+    });
   });
 
   it('should show the effective configuration without secrets', async () => {
     const r = await http(`${app.url}/audit/config`);
-    expect(r.body).toMatchObject({ mode: 'embedded', limits: { max_batch_events: 5000, max_page_size: 1000 }, authentication: { anonymous_on_loopback: true } });
+    expect(r.body).toMatchObject({
+      mode: 'embedded',
+      limits: { max_batch_events: 5000, max_page_size: 1000 },
+      authentication: { anonymous_on_loopback: true },
+    });
     expect(JSON.stringify(r.body)).not.toMatch(/password|secret_hash/i);
   });
 
@@ -43,7 +51,9 @@ describe('operations endpoints', () => {
     expect(metrics).toContain('audit_consumer_rows_total');
     const doc = await http(`${app.url}/docs/openapi.json`);
     expect(doc.status).toBe(200);
-    expect(Object.keys(doc.body.paths)).toEqual(expect.arrayContaining(['/audit/events', '/audit/events/stream', '/audit/statistics', '/audit/status', '/audit/test']));
+    expect(Object.keys(doc.body.paths)).toEqual(
+      expect.arrayContaining(['/audit/events', '/audit/events/stream', '/audit/statistics', '/audit/status', '/audit/test']),
+    );
     expect(doc.body.components.schemas.AuditEventInput.required).toEqual(['event_type']);
   });
 

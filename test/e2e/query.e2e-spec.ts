@@ -9,7 +9,11 @@ describe('GET /audit/events and statistics', () => {
     app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false' });
     const now = nowMicros();
     const events = [
-      ...Array.from({ length: 30 }, (_, i) => ({ event_type: 'device_health_check', metadata: { device_id: `D${i % 3}`, site_id: 'S1', seq: i }, timestamp: formatMicros(now - (30 - i) * 1e6) })),
+      ...Array.from({ length: 30 }, (_, i) => ({
+        event_type: 'device_health_check',
+        metadata: { device_id: `D${i % 3}`, site_id: 'S1', seq: i },
+        timestamp: formatMicros(now - (30 - i) * 1e6),
+      })),
       { event_type: 'device_error', description: 'Card reader FAILURE on lane 3', metadata: { device_id: 'D1', nested: { lane: 3 } } },
       { event_type: 'login_failed', metadata: { user_id: 'eve' }, timestamp: formatMicros(now - 3 * 3600e6) },
       { event_type: 'login_failed', metadata: { user_id: 'eve' }, timestamp: formatMicros(now - 40 * 60e6) },
@@ -107,9 +111,23 @@ describe('GET /audit/events and statistics', () => {
     const c = await http(`${app.url}/audit/event-types`);
     expect(c.body.event_types.length).toBeGreaterThanOrEqual(40);
     const byType = Object.fromEntries(c.body.event_types.map((t: { event_type: string; severity: string }) => [t.event_type, t.severity]));
-    expect(byType).toMatchObject({ login_failed: 'warning', unauthorized_access: 'critical', device_error: 'error', job_cancelled: 'warning', job_timeout: 'error', api_access: 'info' });
+    expect(byType).toMatchObject({
+      login_failed: 'warning',
+      unauthorized_access: 'critical',
+      device_error: 'error',
+      job_cancelled: 'warning',
+      job_timeout: 'error',
+      api_access: 'info',
+    });
     expect(c.body.categories.map((x: { category: string }) => x.category)).toEqual(
-      expect.arrayContaining(['security_events', 'user_actions', 'site_management', 'device_management', 'job_management', 'system_events']),
+      expect.arrayContaining([
+        'security_events',
+        'user_actions',
+        'site_management',
+        'device_management',
+        'job_management',
+        'system_events',
+      ]),
     );
   });
 });

@@ -20,10 +20,26 @@ describe('the user guide examples', () => {
   let app: TestApp;
   const now = nowMicros();
   const seed = [
-    { event_type: 'device_registered', category: 'device_management', description: 'Device POS_TERMINAL_001 registered at RESTAURANT_001', metadata: { site_id: 'RESTAURANT_001', device_id: 'POS_TERMINAL_001', device_type: 'pos_terminal', operator_id: 'admin', location: 'Counter 1' } },
+    {
+      event_type: 'device_registered',
+      category: 'device_management',
+      description: 'Device POS_TERMINAL_001 registered at RESTAURANT_001',
+      metadata: {
+        site_id: 'RESTAURANT_001',
+        device_id: 'POS_TERMINAL_001',
+        device_type: 'pos_terminal',
+        operator_id: 'admin',
+        location: 'Counter 1',
+      },
+    },
     { event_type: 'device_error', description: 'Printer jam', metadata: { device_id: 'POS_TERMINAL_002', site_id: 'RESTAURANT_001' } },
     { event_type: 'login_failed', description: 'Bad password for alice', metadata: { user_id: 'alice' } },
-    { event_type: 'login_failed', description: 'Bad password, two days ago', metadata: { user_id: 'alice' }, timestamp: formatMicros(now - 2 * 86400e6) },
+    {
+      event_type: 'login_failed',
+      description: 'Bad password, two days ago',
+      metadata: { user_id: 'alice' },
+      timestamp: formatMicros(now - 2 * 86400e6),
+    },
     { event_type: 'unauthorized_access', description: 'Token replay', metadata: { user_id: 'mallory' } },
     { event_type: 'job_failed', description: 'Firmware push failed', metadata: { job_id: 'job-7' } },
     { event_type: 'job_failed', description: 'Old failure', timestamp: formatMicros(now - 10 * 86400e6) },
@@ -75,9 +91,27 @@ describe('the user guide examples', () => {
     const r = await http(`${app.url}/audit/events?event_type=device_registered`);
     const e = r.body.events[0];
     expect(Object.keys(e)).toEqual(
-      expect.arrayContaining(['id', 'event_type', 'category', 'description', 'metadata', 'timestamp', 'ip_address', 'user_agent', 'session_id', 'severity', 'received_at', 'source', 'schema_version']),
+      expect.arrayContaining([
+        'id',
+        'event_type',
+        'category',
+        'description',
+        'metadata',
+        'timestamp',
+        'ip_address',
+        'user_agent',
+        'session_id',
+        'severity',
+        'received_at',
+        'source',
+        'schema_version',
+      ]),
     );
-    expect(e).toMatchObject({ category: 'device_management', severity: 'info', metadata: { site_id: 'RESTAURANT_001', location: 'Counter 1' } });
+    expect(e).toMatchObject({
+      category: 'device_management',
+      severity: 'info',
+      metadata: { site_id: 'RESTAURANT_001', location: 'Counter 1' },
+    });
     expect(e.timestamp).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/);
   });
 
@@ -110,5 +144,4 @@ describe('the user guide examples', () => {
     const out = await run('bash', ['-c', `${rewritten}; true`]);
     expect(out.stdout).toContain('event: ready');
   });
-
 });

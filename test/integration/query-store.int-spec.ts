@@ -8,7 +8,10 @@ import { createClickHouse, EventStoreRepository, migrateClickHouse, parseEventFi
 import { FileLogBus } from '@app/event-bus';
 
 function event(over: Record<string, unknown>): AuditEvent {
-  const r = normalizeEvent({ event_type: 'device_registered', ...over }, { tenantId: 'default', receivedAtMicros: nowMicros(), trustTenantField: true });
+  const r = normalizeEvent(
+    { event_type: 'device_registered', ...over },
+    { tenantId: 'default', receivedAtMicros: nowMicros(), trustTenantField: true },
+  );
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return r.event;
 }

@@ -23,7 +23,8 @@ export class StartupError extends Error {}
  * with all data under AUDIT_DATA_DIR. The same libraries run as separate services in the distributed mode.
  */
 export async function startEmbedded(config: AppConfig, logger: Logger): Promise<RunningService> {
-  if (config.kafka.kind !== 'embedded') throw new StartupError('the all-in-one app runs on its embedded event log; unset KAFKA_BROKERS or run the distributed apps');
+  if (config.kafka.kind !== 'embedded')
+    throw new StartupError('the all-in-one app runs on its embedded event log; unset KAFKA_BROKERS or run the distributed apps');
   mkdirSync(config.dataDir, { recursive: true });
   const metrics = new Metrics();
   const closers: Array<() => Promise<unknown>> = [];
@@ -37,7 +38,11 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
     }
   };
   try {
-    const ds = await createDataSource({ target: config.postgres, entities: [ApiKeyEntity], migrations: [...AUTH_MIGRATIONS, ...INGEST_MIGRATIONS] });
+    const ds = await createDataSource({
+      target: config.postgres,
+      entities: [ApiKeyEntity],
+      migrations: [...AUTH_MIGRATIONS, ...INGEST_MIGRATIONS],
+    });
     closers.push(() => ds.destroy());
     const apiKeys = new ApiKeyService(ds);
     if (config.auth.bootstrapKey) await apiKeys.ensureBootstrapKey(config.auth.bootstrapKey, config.defaultTenant);
@@ -55,7 +60,8 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
       maxBatchRecords: config.batching.maxEvents,
       batchIntervalMs: config.batching.intervalMs,
       retentionMs: 7 * 24 * 3600 * 1000,
-      onHandlerError: (group, error, attempt) => logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
+      onHandlerError: (group, error, attempt) =>
+        logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
     });
     closers.push(() => bus.close());
 
@@ -77,7 +83,11 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
     await consumer.start();
     closers.push(() => consumer.stop());
 
-    const publisher = new BatchingPublisher(bus, { lingerMs: config.batching.produceLingerMs, maxBatchRecords: 5000, maxQueuedRecords: 200_000 });
+    const publisher = new BatchingPublisher(bus, {
+      lingerMs: config.batching.produceLingerMs,
+      maxBatchRecords: 5000,
+      maxQueuedRecords: 200_000,
+    });
     closers.push(() => publisher.drain());
     const ingest = new LocalIngest(new IngestService(publisher, new IdempotencyRepository(ds)), bus);
     const query = new LocalQuery(store, consumer);
@@ -100,8 +110,15 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
           event_log: { kind: 'embedded', fsync: config.kafka.fsync, retention_hours: 168 },
           query_store: { kind: config.clickhouse.kind },
           config_store: { kind: config.postgres.kind },
-          batching: { max_events: config.batching.maxEvents, interval_ms: config.batching.intervalMs, produce_linger_ms: config.batching.produceLingerMs },
-          authentication: { anonymous_on_loopback: loopback && config.auth.allowAnonymousOnLoopback, api_keys_configured: await apiKeys.hasAnyKey() },
+          batching: {
+            max_events: config.batching.maxEvents,
+            interval_ms: config.batching.intervalMs,
+            produce_linger_ms: config.batching.produceLingerMs,
+          },
+          authentication: {
+            anonymous_on_loopback: loopback && config.auth.allowAnonymousOnLoopback,
+            api_keys_configured: await apiKeys.hasAnyKey(),
+          },
           self_audit: { reads: config.selfAuditReads, denials: true },
           max_body_bytes: config.http.bodyLimitBytes,
         },
@@ -116,7 +133,14 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
     const port = typeof address === 'object' && address ? address.port : config.http.port;
     const url = `http://${config.http.host.includes(':') ? `[${config.http.host}]` : config.http.host}:${port}`;
     await ingest.ingest({
-      events: [{ event_type: 'system_startup', description: `HOMEPOT Audit ${version} started (embedded)`, source: 'homepot-audit', metadata: { version, mode: 'embedded' } }],
+      events: [
+        {
+          event_type: 'system_startup',
+          description: `HOMEPOT Audit ${version} started (embedded)`,
+          source: 'homepot-audit',
+          metadata: { version, mode: 'embedded' },
+        },
+      ],
       batch: false,
       tenantId: config.defaultTenant,
     });
@@ -125,7 +149,11 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
       url,
       close: async () => {
         await ingest
-          .ingest({ events: [{ event_type: 'system_shutdown', description: 'HOMEPOT Audit stopping', source: 'homepot-audit' }], batch: false, tenantId: config.defaultTenant })
+          .ingest({
+            events: [{ event_type: 'system_shutdown', description: 'HOMEPOT Audit stopping', source: 'homepot-audit' }],
+            batch: false,
+            tenantId: config.defaultTenant,
+          })
           .catch(() => undefined);
         await closeAll();
       },

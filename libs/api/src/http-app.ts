@@ -66,7 +66,10 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
   return app;
 }
 
-function instrument(fastify: ReturnType<NestFastifyApplication['getHttpAdapter']>['getInstance'] extends () => infer F ? F : never, metrics: Metrics): void {
+function instrument(
+  fastify: ReturnType<NestFastifyApplication['getHttpAdapter']>['getInstance'] extends () => infer F ? F : never,
+  metrics: Metrics,
+): void {
   fastify.addHook('onResponse', (req, reply, done) => {
     metrics.httpDuration.observe(
       { method: req.method, route: req.routeOptions?.url ?? 'unmatched', status: String(reply.statusCode) },

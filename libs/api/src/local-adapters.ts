@@ -1,12 +1,23 @@
 import { nowMicros, StoredAuditEvent } from '@app/contracts';
 import { EventBus } from '@app/event-bus';
 import { IngestRequest, IngestResponse, IngestService } from '@app/ingest';
-import { DetailedStatistics, EventFilter, EventStoreRepository, PageRequest, QueryStoreConsumer, Statistics, StreamCursor } from '@app/query';
+import {
+  DetailedStatistics,
+  EventFilter,
+  EventStoreRepository,
+  PageRequest,
+  QueryStoreConsumer,
+  Statistics,
+  StreamCursor,
+} from '@app/query';
 import { ComponentHealth, IngestPort, QueryPort, SearchResult, TailResult } from './ports';
 
 /** Ingest in-process: the embedded app, and the ingest-gateway's own handlers. */
 export class LocalIngest implements IngestPort {
-  constructor(private readonly service: IngestService, private readonly bus: EventBus) {}
+  constructor(
+    private readonly service: IngestService,
+    private readonly bus: EventBus,
+  ) {}
 
   ingest(request: IngestRequest): Promise<IngestResponse> {
     return this.service.ingest(request);
@@ -20,7 +31,10 @@ export class LocalIngest implements IngestPort {
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
-  constructor(private readonly store: EventStoreRepository, private readonly consumer: QueryStoreConsumer) {}
+  constructor(
+    private readonly store: EventStoreRepository,
+    private readonly consumer: QueryStoreConsumer,
+  ) {}
 
   search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<SearchResult> {
     return this.store.search(tenantId, filter, page);

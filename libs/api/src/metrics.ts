@@ -28,7 +28,11 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly consumerErrors = new Counter({ name: 'audit_consumer_errors_total', help: 'Failed batch writes (retried)', registers: [this.registry] });
+  readonly consumerErrors = new Counter({
+    name: 'audit_consumer_errors_total',
+    help: 'Failed batch writes (retried)',
+    registers: [this.registry],
+  });
   readonly streamClients = new Gauge({ name: 'audit_stream_clients', help: 'Open SSE streams', registers: [this.registry] });
 
   constructor(defaults = true) {

@@ -34,12 +34,19 @@ export class ApiKeyService {
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
   private keyCount: number | undefined;
 
-  constructor(ds: DataSource, private readonly cacheMs = 30_000) {
+  constructor(
+    ds: DataSource,
+    private readonly cacheMs = 30_000,
+  ) {
     this.repo = ds.getRepository(ApiKeyEntity);
   }
 
   static generate(): { key: string; prefix: string } {
-    const prefix = randomBytes(9).toString('base64url').toLowerCase().replace(/[^a-z0-9]/g, '0').slice(0, 12);
+    const prefix = randomBytes(9)
+      .toString('base64url')
+      .toLowerCase()
+      .replace(/[^a-z0-9]/g, '0')
+      .slice(0, 12);
     return { key: `hpa_${prefix}_${randomBytes(32).toString('base64url')}`, prefix };
   }
 

@@ -11,7 +11,9 @@ export interface AppConfig {
   defaultTenant: string;
   postgres: { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string };
   clickhouse: { kind: 'chdb'; path: string } | { kind: 'http'; url: string; username?: string; password?: string };
-  kafka: { kind: 'embedded'; fsync: boolean } | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
+  kafka:
+    | { kind: 'embedded'; fsync: boolean }
+    | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
   batching: { maxEvents: number; intervalMs: number; produceLingerMs: number };
   services: { ingest: { host: string; port: number }; query: { host: string; port: number } };
   healthPort: number;
@@ -21,7 +23,10 @@ export interface AppConfig {
 }
 
 export class ConfigError extends Error {
-  constructor(readonly variable: string, message: string) {
+  constructor(
+    readonly variable: string,
+    message: string,
+  ) {
     super(`configuration error: ${variable} ${message}`);
   }
 }
@@ -72,7 +77,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
 
   const pgUrl = url(env, 'DATABASE_URL', ['postgres:', 'postgresql:']);
   const chUrl = url(env, 'CLICKHOUSE_URL', ['http:', 'https:']);
-  const brokers = (env.KAFKA_BROKERS || '').split(',').map((b) => b.trim()).filter(Boolean);
+  const brokers = (env.KAFKA_BROKERS || '')
+    .split(',')
+    .map((b) => b.trim())
+    .filter(Boolean);
   for (const b of brokers) if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(b)) throw new ConfigError('KAFKA_BROKERS', `entry '${b}' is not host:port`);
 
   const bootstrapKey = env.AUDIT_BOOTSTRAP_API_KEY || undefined;
@@ -82,7 +90,11 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const host = env.HOST || '127.0.0.1';
 
   return {
-    http: { host, port: int(env, 'PORT', 8000, 0, 65535), bodyLimitBytes: int(env, 'AUDIT_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024) },
+    http: {
+      host,
+      port: int(env, 'PORT', 8000, 0, 65535),
+      bodyLimitBytes: int(env, 'AUDIT_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+    },
     dataDir,
     logLevel,
     defaultTenant: tenant,

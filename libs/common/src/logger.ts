@@ -7,7 +7,10 @@ export function createLogger(level: string, name: string): Logger {
     level,
     name,
     base: { service: name },
-    redact: { paths: ['*.authorization', '*.password', '*.key', '*.secret', 'req.headers.authorization', 'req.headers["x-api-key"]'], censor: '[redacted]' },
+    redact: {
+      paths: ['*.authorization', '*.password', '*.key', '*.secret', 'req.headers.authorization', 'req.headers["x-api-key"]'],
+      censor: '[redacted]',
+    },
   });
 }
 

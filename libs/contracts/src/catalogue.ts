@@ -14,12 +14,32 @@ export interface CategoryDefinition {
 }
 
 export const CATEGORIES: CategoryDefinition[] = [
-  { category: 'security_events', description: 'Authentication, API access, authorization, policy, certificates and encryption', aliases: ['security'] },
-  { category: 'user_actions', description: 'Logins and logouts, profiles, administrative actions, permissions, accounts', aliases: ['user', 'users', 'user_action'] },
+  {
+    category: 'security_events',
+    description: 'Authentication, API access, authorization, policy, certificates and encryption',
+    aliases: ['security'],
+  },
+  {
+    category: 'user_actions',
+    description: 'Logins and logouts, profiles, administrative actions, permissions, accounts',
+    aliases: ['user', 'users', 'user_action'],
+  },
   { category: 'site_management', description: 'Sites: creation, configuration, deletion, location, health', aliases: ['site', 'sites'] },
-  { category: 'device_management', description: 'Devices: registration, status, health checks, configuration, firmware', aliases: ['device', 'devices'] },
-  { category: 'job_management', description: 'Jobs: creation, scheduling, progress, completion, queues, priorities', aliases: ['job', 'jobs'] },
-  { category: 'system_events', description: 'Start-up and shutdown, restarts, database, backups, errors, configuration', aliases: ['system'] },
+  {
+    category: 'device_management',
+    description: 'Devices: registration, status, health checks, configuration, firmware',
+    aliases: ['device', 'devices'],
+  },
+  {
+    category: 'job_management',
+    description: 'Jobs: creation, scheduling, progress, completion, queues, priorities',
+    aliases: ['job', 'jobs'],
+  },
+  {
+    category: 'system_events',
+    description: 'Start-up and shutdown, restarts, database, backups, errors, configuration',
+    aliases: ['system'],
+  },
   { category: 'business_events', description: 'Custom business events such as transactions', aliases: ['business'] },
 ];
 

@@ -1,7 +1,6 @@
 /** Timestamps travel as ISO 8601 strings in UTC with microseconds: 2025-09-01T15:30:45.123456Z. */
 
-const ISO_RE =
-  /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;
+const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;
 
 /** The earliest producer time accepted; older values are almost always unit mistakes (seconds vs ms). */
 export const MIN_TIMESTAMP_US = Date.UTC(2000, 0, 1) * 1000;

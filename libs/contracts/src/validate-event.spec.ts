@@ -8,11 +8,19 @@ const ctx = { tenantId: 'default', receivedAtMicros: Date.UTC(2026, 0, 2) * 1000
 describe('normalizeEvent', () => {
   it('should fill category, severity and description from the catalogue', () => {
     const r = normalizeEvent({ event_type: 'login_failed' }, ctx);
-    expect(r.ok && r.event).toMatchObject({ category: 'security_events', severity: 'warning', description: 'Failed login attempt', tenant_id: 'default' });
+    expect(r.ok && r.event).toMatchObject({
+      category: 'security_events',
+      severity: 'warning',
+      description: 'Failed login attempt',
+      tenant_id: 'default',
+    });
   });
 
   it('should take request facts only where the body lacks them', () => {
-    const r = normalizeEvent({ event_type: 'login_failed', ip_address: '10.0.0.1' }, { ...ctx, ipAddress: '127.0.0.1', userAgent: 'ua', sessionId: 's' });
+    const r = normalizeEvent(
+      { event_type: 'login_failed', ip_address: '10.0.0.1' },
+      { ...ctx, ipAddress: '127.0.0.1', userAgent: 'ua', sessionId: 's' },
+    );
     expect(r.ok && r.event).toMatchObject({ ip_address: '10.0.0.1', user_agent: 'ua', session_id: 's' });
   });
 

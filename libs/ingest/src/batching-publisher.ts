@@ -26,12 +26,16 @@ export class BatchingPublisher {
   private timer: NodeJS.Timeout | undefined;
   private inFlight = 0;
 
-  constructor(private readonly bus: EventBus, private readonly options: PublisherOptions) {}
+  constructor(
+    private readonly bus: EventBus,
+    private readonly options: PublisherOptions,
+  ) {}
 
   /** The partition key: events of one device, site or session stay in order relative to each other. */
   static keyOf(event: AuditEvent): string {
     const m = event.metadata;
-    const scope = (typeof m.device_id === 'string' && m.device_id) || (typeof m.site_id === 'string' && m.site_id) || event.session_id || event.id;
+    const scope =
+      (typeof m.device_id === 'string' && m.device_id) || (typeof m.site_id === 'string' && m.site_id) || event.session_id || event.id;
     return `${event.tenant_id}/${scope}`;
   }
 
@@ -70,7 +74,10 @@ export class BatchingPublisher {
       .then(
         () => waiters.forEach((w) => w.resolve()),
         (e: unknown) => {
-          const err = e instanceof UnavailableError ? e : new UnavailableError(`the event log did not acknowledge the write: ${(e as Error).message}`);
+          const err =
+            e instanceof UnavailableError
+              ? e
+              : new UnavailableError(`the event log did not acknowledge the write: ${(e as Error).message}`);
           waiters.forEach((w) => w.reject(err));
         },
       )

@@ -30,7 +30,10 @@ export interface IdempotencyRecord {
 
 /** Idempotency keys seen in the last `ttlHours`; a retry inside that window returns the first result. */
 export class IdempotencyRepository {
-  constructor(private readonly ds: DataSource, private readonly ttlHours = 24) {}
+  constructor(
+    private readonly ds: DataSource,
+    private readonly ttlHours = 24,
+  ) {}
 
   async find(tenantId: string, keys: string[]): Promise<Map<string, IdempotencyRecord>> {
     if (keys.length === 0) return new Map();

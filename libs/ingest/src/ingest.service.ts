@@ -1,14 +1,5 @@
 import { createHash } from 'node:crypto';
-import {
-  AuditError,
-  AuditEvent,
-  ErrorCode,
-  ErrorDetail,
-  IngestContext,
-  LIMITS,
-  normalizeEvent,
-  nowMicros,
-} from '@app/contracts';
+import { AuditError, AuditEvent, ErrorCode, ErrorDetail, IngestContext, LIMITS, normalizeEvent, nowMicros } from '@app/contracts';
 import { BatchingPublisher } from './batching-publisher';
 import { IdempotencyRecord, IdempotencyRepository } from './idempotency';
 
@@ -64,7 +55,11 @@ export class IngestService {
     req.events.forEach((input, index) => {
       const size = Buffer.byteLength(JSON.stringify(input) ?? '');
       if (size > LIMITS.eventBytes) {
-        results[index] = { index, status: 'rejected', errors: [{ field: '/', message: `the event is ${size} bytes; at most ${LIMITS.eventBytes} are allowed` }] };
+        results[index] = {
+          index,
+          status: 'rejected',
+          errors: [{ field: '/', message: `the event is ${size} bytes; at most ${LIMITS.eventBytes} are allowed` }],
+        };
         return;
       }
       const ctx: IngestContext = {
@@ -86,7 +81,10 @@ export class IngestService {
     const keyed = valid.filter((v) => v.event.idempotency_key !== '');
     let seen = new Map<string, IdempotencyRecord>();
     if (keyed.length > 0 && this.idempotency) {
-      seen = await this.idempotency.find(req.tenantId, keyed.map((v) => v.event.idempotency_key));
+      seen = await this.idempotency.find(
+        req.tenantId,
+        keyed.map((v) => v.event.idempotency_key),
+      );
     }
     const toPublish: typeof valid = [];
     const inRequest = new Set<string>();
@@ -98,7 +96,13 @@ export class IngestService {
           results[v.index] = {
             index: v.index,
             status: 'rejected',
-            errors: [{ field: '/idempotency_key', message: `idempotency key '${key}' was already used for a different event`, code: ErrorCode.IdempotencyKeyReused }],
+            errors: [
+              {
+                field: '/idempotency_key',
+                message: `idempotency key '${key}' was already used for a different event`,
+                code: ErrorCode.IdempotencyKeyReused,
+              },
+            ],
           };
         } else {
           results[v.index] = { index: v.index, status: 'duplicate', id: prior.eventId };
@@ -120,7 +124,9 @@ export class IngestService {
       // event id is derived from the key and the consumer drops ids it already stored.
       await this.idempotency.save(
         req.tenantId,
-        toPublish.filter((v) => v.event.idempotency_key).map((v) => ({ key: v.event.idempotency_key, requestHash: v.hash, eventId: v.event.id })),
+        toPublish
+          .filter((v) => v.event.idempotency_key)
+          .map((v) => ({ key: v.event.idempotency_key, requestHash: v.hash, eventId: v.event.id })),
       );
     }
     let accepted = 0;

@@ -6,8 +6,16 @@ const now = Date.UTC(2026, 0, 10) * 1000;
 
 describe('parseEventFilter', () => {
   it('should read aliases, lists, durations and metadata filters', () => {
-    const { filter, page } = parseEventFilter({ category: 'security', severity: 'warning,critical', since: '24h', 'metadata.user_id': 'admin', limit: '50', offset: '100' }, now);
-    expect(filter).toMatchObject({ categories: ['security_events'], severities: ['warning', 'critical'], fromUs: now - 86400e6, metadata: [['user_id', 'admin']] });
+    const { filter, page } = parseEventFilter(
+      { category: 'security', severity: 'warning,critical', since: '24h', 'metadata.user_id': 'admin', limit: '50', offset: '100' },
+      now,
+    );
+    expect(filter).toMatchObject({
+      categories: ['security_events'],
+      severities: ['warning', 'critical'],
+      fromUs: now - 86400e6,
+      metadata: [['user_id', 'admin']],
+    });
     expect(page).toEqual({ limit: 50, offset: 100, order: 'desc' });
   });
 
@@ -28,9 +36,12 @@ describe('parseEventFilter', () => {
 
 describe('filterToSql', () => {
   it('should bind every user value as a parameter', () => {
-    const { filter } = parseEventFilter({ event_type: "x'); DROP TABLE events; --".slice(0, 0) || 'login_failed', 'metadata.k': "v' OR 1=1", q: '50%_off' }, now);
+    const { filter } = parseEventFilter(
+      { event_type: "x'); DROP TABLE events; --".slice(0, 0) || 'login_failed', 'metadata.k': "v' OR 1=1", q: '50%_off' },
+      now,
+    );
     const sql = filterToSql('t1', filter);
-    expect(sql.where).not.toContain("OR 1=1");
+    expect(sql.where).not.toContain('OR 1=1');
     expect(sql.where).not.toContain('50');
     expect(sql.params).toMatchObject({ tenant: 't1', eventTypes: ['login_failed'], m0k: 'k', m0v: "v' OR 1=1", text: '%50\\%\\_off%' });
   });
@@ -46,11 +57,30 @@ describe('event rows', () => {
     expect(flattenMetadata({ a: { b: 1, c: [1, 2] }, d: null, e: true })).toEqual({ 'a.b': '1', 'a.c': '[1,2]', d: '', e: 'true' });
     const row = eventToRow(
       {
-        schema_version: 1, id: '0190f0f0-0000-7000-8000-000000000000', tenant_id: 't', event_type: 'x', category: 'c', severity: 'info', description: '',
-        metadata: { a: { b: 1 } }, timestamp: '2025-09-01T15:30:45.123456Z', received_at: '2025-09-01T15:30:46.000000Z', ip_address: '', user_agent: '', session_id: '', source: '', idempotency_key: '',
+        schema_version: 1,
+        id: '0190f0f0-0000-7000-8000-000000000000',
+        tenant_id: 't',
+        event_type: 'x',
+        category: 'c',
+        severity: 'info',
+        description: '',
+        metadata: { a: { b: 1 } },
+        timestamp: '2025-09-01T15:30:45.123456Z',
+        received_at: '2025-09-01T15:30:46.000000Z',
+        ip_address: '',
+        user_agent: '',
+        session_id: '',
+        source: '',
+        idempotency_key: '',
       },
       { partition: 2, offset: '99' },
     );
-    expect(row).toMatchObject({ timestamp: '2025-09-01 15:30:45.123456', metadata: { 'a.b': '1' }, metadata_json: '{"a":{"b":1}}', log_partition: 2, log_offset: '99' });
+    expect(row).toMatchObject({
+      timestamp: '2025-09-01 15:30:45.123456',
+      metadata: { 'a.b': '1' },
+      metadata_json: '{"a":{"b":1}}',
+      log_partition: 2,
+      log_offset: '99',
+    });
   });
 });

@@ -1,4 +1,12 @@
-import { canonicalCategory, ErrorDetail, InvalidQueryError, parseTimestampMicros, SEVERITIES, Severity, microsToClickHouse } from '@app/contracts';
+import {
+  canonicalCategory,
+  ErrorDetail,
+  InvalidQueryError,
+  parseTimestampMicros,
+  SEVERITIES,
+  Severity,
+  microsToClickHouse,
+} from '@app/contracts';
 
 export const PAGE_LIMITS = { defaultLimit: 100, maxLimit: 1000, maxOffset: 1_000_000 } as const;
 
@@ -66,7 +74,11 @@ function parseTime(text: string, name: string, nowUs: number, errors: ErrorDetai
  * Parses the filters of GET /audit/events (and of the stream). Unknown parameters and bad values are
  * refused with a 400 naming them, rather than silently ignored and returning the wrong rows.
  */
-export function parseEventFilter(query: Record<string, unknown>, nowUs: number, allowPaging = true): { filter: EventFilter; page: PageRequest } {
+export function parseEventFilter(
+  query: Record<string, unknown>,
+  nowUs: number,
+  allowPaging = true,
+): { filter: EventFilter; page: PageRequest } {
   const errors: ErrorDetail[] = [];
   const allowed = allowPaging ? [...FILTER_PARAMS, ...PAGE_PARAMS] : FILTER_PARAMS;
   const filter: EventFilter = { categories: [], eventTypes: [], severities: [], metadata: [] };

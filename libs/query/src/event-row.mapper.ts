@@ -1,4 +1,13 @@
-import { AuditEvent, clickHouseToIso, LogPosition, Metadata, MetadataValue, parseTimestampMicros, microsToClickHouse, StoredAuditEvent } from '@app/contracts';
+import {
+  AuditEvent,
+  clickHouseToIso,
+  LogPosition,
+  Metadata,
+  MetadataValue,
+  parseTimestampMicros,
+  microsToClickHouse,
+  StoredAuditEvent,
+} from '@app/contracts';
 
 export interface EventRow {
   tenant_id: string;

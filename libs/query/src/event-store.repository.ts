@@ -115,7 +115,14 @@ export class EventStoreRepository {
     // Whole hours come from the hourly roll-up; only the partial hour at each window's start is counted raw.
     const dayEdge = floorHourUs(dayAgo) + HOUR_US;
     const weekEdge = floorHourUs(weekAgo) + HOUR_US;
-    const p = { tenant: tenantId, hourAgo: chTime(hourAgo), dayAgo: chTime(dayAgo), weekAgo: chTime(weekAgo), dayEdge: chTime(dayEdge), weekEdge: chTime(weekEdge) };
+    const p = {
+      tenant: tenantId,
+      hourAgo: chTime(hourAgo),
+      dayAgo: chTime(dayAgo),
+      weekAgo: chTime(weekAgo),
+      dayEdge: chTime(dayEdge),
+      weekEdge: chTime(weekEdge),
+    };
     const [groups, rolled, raw] = await Promise.all([
       this.rows<{ category: string; severity: string; n: string }>(
         `SELECT category, severity, sum(events) AS n FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} GROUP BY category, severity`,
@@ -262,6 +269,8 @@ export class EventStoreRepository {
        FROM system.parts WHERE database = {db:String} AND active GROUP BY table`,
       { db: DATABASE },
     );
-    return Object.fromEntries(rows.map((r) => [r.table, { rows: Number(r.rows), bytes_on_disk: Number(r.bytes), active_parts: Number(r.parts) }]));
+    return Object.fromEntries(
+      rows.map((r) => [r.table, { rows: Number(r.rows), bytes_on_disk: Number(r.bytes), active_parts: Number(r.parts) }]),
+    );
   }
 }

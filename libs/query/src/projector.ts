@@ -1,4 +1,12 @@
-import { AuditEvent, deterministicUuid, DLQ_HEADERS, ErrorDetail, normalizeEvent, parseTimestampMicros, TOPIC_EVENTS_DLQ } from '@app/contracts';
+import {
+  AuditEvent,
+  deterministicUuid,
+  DLQ_HEADERS,
+  ErrorDetail,
+  normalizeEvent,
+  parseTimestampMicros,
+  TOPIC_EVENTS_DLQ,
+} from '@app/contracts';
 import { BusBatch, BusRecord, OutgoingRecord } from '@app/event-bus';
 import { EventRow, eventToRow } from './event-row.mapper';
 
@@ -15,7 +23,10 @@ function decode(record: BusRecord): unknown {
 }
 
 function toDlq(record: BusRecord, code: string, errors: ErrorDetail[]): OutgoingRecord {
-  const message = errors.map((e) => `${e.field ?? ''}: ${e.message}`).join('; ').slice(0, 1000);
+  const message = errors
+    .map((e) => `${e.field ?? ''}: ${e.message}`)
+    .join('; ')
+    .slice(0, 1000);
   return {
     key: record.key ?? `${record.partition}:${record.offset}`,
     value: record.value,

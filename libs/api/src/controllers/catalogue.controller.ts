@@ -8,7 +8,9 @@ import { RequireScope } from '../http/auth.guard';
 export class CatalogueController {
   @Get()
   @RequireScope('events:read')
-  @ApiOperation({ summary: 'The event catalogue: every known type with its category and default severity, and the categories with their aliases' })
+  @ApiOperation({
+    summary: 'The event catalogue: every known type with its category and default severity, and the categories with their aliases',
+  })
   list(): unknown {
     return { event_types: EVENT_TYPES, categories: CATEGORIES, total: EVENT_TYPES.length };
   }

@@ -1,4 +1,4 @@
-import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { AuditError, ErrorCode, isUuid, NotFoundError, nowMicros } from '@app/contracts';
@@ -41,7 +41,11 @@ export class EventsController {
       'Answers only after the event is durable on the log. A single event returns 201 with the stored event; a batch returns a result per event: 201 when all were accepted, 207 when some were rejected (the valid ones are stored), 400 when none was valid. An Idempotency-Key header (or idempotency_key field) makes a retry return the first result (200, Idempotent-Replayed: true).',
   })
   @ApiHeader({ name: 'Idempotency-Key', required: false })
-  @ApiBody({ schema: { oneOf: [{ $ref: '#/components/schemas/AuditEventInput' }, { type: 'array', items: { $ref: '#/components/schemas/AuditEventInput' } }] } })
+  @ApiBody({
+    schema: {
+      oneOf: [{ $ref: '#/components/schemas/AuditEventInput' }, { type: 'array', items: { $ref: '#/components/schemas/AuditEventInput' } }],
+    },
+  })
   async create(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const info = requestInfo(req);
     const batch = Array.isArray(body);
@@ -94,7 +98,16 @@ export class EventsController {
       results: res.results.map((r) => (r.status === 'accepted' ? { index: r.index, status: r.status, id: r.id } : r)),
     };
     if (status === 400) {
-      return { error: { code: ErrorCode.ValidationFailed, message: 'no event in the batch is valid', details: res.results.flatMap((r) => (r.status === 'rejected' ? r.errors.map((e) => ({ ...e, field: `/${r.index}${e.field === '/' ? '' : e.field}` })) : [])) }, ...body2 };
+      return {
+        error: {
+          code: ErrorCode.ValidationFailed,
+          message: 'no event in the batch is valid',
+          details: res.results.flatMap((r) =>
+            r.status === 'rejected' ? r.errors.map((e) => ({ ...e, field: `/${r.index}${e.field === '/' ? '' : e.field}` })) : [],
+          ),
+        },
+        ...body2,
+      };
     }
     return body2;
   }
@@ -113,12 +126,20 @@ export class EventsController {
     let next: string | null = null;
     if (nextOffset !== null) {
       const params = new URLSearchParams();
-      for (const [k, v] of Object.entries(query)) for (const x of Array.isArray(v) ? v : [v]) if (k !== 'offset') params.append(k, String(x));
+      for (const [k, v] of Object.entries(query))
+        for (const x of Array.isArray(v) ? v : [v]) if (k !== 'offset') params.append(k, String(x));
       params.set('offset', String(nextOffset));
       next = `/audit/events?${params.toString()}`;
     }
     this.recordRead(req, info.principal.tenantId, 'searched audit events', { result_count: res.events.length });
-    return { events: res.events.map(stripPosition), total: res.total, limit: page.limit, offset: page.offset, next_offset: nextOffset, next };
+    return {
+      events: res.events.map(stripPosition),
+      total: res.total,
+      limit: page.limit,
+      offset: page.offset,
+      next_offset: nextOffset,
+      next,
+    };
   }
 
   @Get(':id')
@@ -126,7 +147,10 @@ export class EventsController {
   @ApiOperation({ summary: 'One event by id' })
   async findOne(@Param('id') id: string, @Req() req: FastifyRequest): Promise<unknown> {
     const info = requestInfo(req);
-    if (!isUuid(id)) throw new AuditError(ErrorCode.ValidationFailed, `'${id.slice(0, 64)}' is not an event id (a UUID)`, 400, [{ field: 'id', message: 'must be a UUID' }]);
+    if (!isUuid(id))
+      throw new AuditError(ErrorCode.ValidationFailed, `'${id.slice(0, 64)}' is not an event id (a UUID)`, 400, [
+        { field: 'id', message: 'must be a UUID' },
+      ]);
     const event = await this.query.findById(info.principal.tenantId, id.toLowerCase());
     if (!event) throw new NotFoundError(`no event with id ${id}`);
     this.recordRead(req, info.principal.tenantId, `read audit event ${id}`, { event_id: id });

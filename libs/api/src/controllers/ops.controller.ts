@@ -46,7 +46,9 @@ export class OpsController {
 
   @Get('config')
   @RequireScope('events:read')
-  @ApiOperation({ summary: 'The effective event logging configuration (limits, batching, authentication mode, catalogue); secrets are never shown' })
+  @ApiOperation({
+    summary: 'The effective event logging configuration (limits, batching, authentication mode, catalogue); secrets are never shown',
+  })
   configuration(): unknown {
     return {
       ...this.config,
@@ -72,7 +74,9 @@ export class OpsController {
   @ApiOperation({ summary: 'Write a test event (audit_test), read it back, and report the round trip' })
   async test(@Body() body: unknown, @Req() req: FastifyRequest): Promise<unknown> {
     if (body !== undefined && (body === null || typeof body !== 'object' || Array.isArray(body))) {
-      throw new AuditError(ErrorCode.ValidationFailed, 'the body must be a JSON object such as {"test_event": true}', 400, [{ field: '/', message: 'expected an object' }]);
+      throw new AuditError(ErrorCode.ValidationFailed, 'the body must be a JSON object such as {"test_event": true}', 400, [
+        { field: '/', message: 'expected an object' },
+      ]);
     }
     const info = requestInfo(req);
     const metadata: Record<string, string | number | boolean | null> = {};
@@ -106,6 +110,8 @@ export class OpsController {
       }
       await new Promise((resolve) => setTimeout(resolve, 50));
     }
-    throw new UnavailableError(`the test event ${r.id} was written (${writeMs} ms) but was not readable within 15 s: the query store is behind or down; see GET /audit/status`);
+    throw new UnavailableError(
+      `the test event ${r.id} was written (${writeMs} ms) but was not readable within 15 s: the query store is behind or down; see GET /audit/status`,
+    );
   }
 }

@@ -26,7 +26,9 @@ export class StatisticsController {
 
   @Get('detailed')
   @RequireScope('events:read')
-  @ApiOperation({ summary: 'Statistics plus counts by event type and source, hourly counts over 24 hours, and top sites, devices and users over 7 days' })
+  @ApiOperation({
+    summary: 'Statistics plus counts by event type and source, hourly counts over 24 hours, and top sites, devices and users over 7 days',
+  })
   async detailed(@Req() req: FastifyRequest): Promise<unknown> {
     const info = requestInfo(req);
     const stats = await this.query.detailedStatistics(info.principal.tenantId);

@@ -21,7 +21,9 @@ export function encodeCursor(cursor: StreamCursor): string {
 
 export function decodeCursor(text: string): StreamCursor {
   if (!CURSOR_RE.test(text)) {
-    throw new InvalidQueryError('Last-Event-ID is not a stream position from this service', [{ field: 'Last-Event-ID', message: 'expected partition:offset pairs' }]);
+    throw new InvalidQueryError('Last-Event-ID is not a stream position from this service', [
+      { field: 'Last-Event-ID', message: 'expected partition:offset pairs' },
+    ]);
   }
   const out: StreamCursor = {};
   for (const pair of text.split(',')) {
@@ -56,13 +58,17 @@ export class StreamController {
   @Get()
   @RequireScope('events:read')
   @ApiProduces('text/event-stream')
-  @ApiOperation({ summary: 'Live events as Server-Sent Events, with the same filters as GET /audit/events; resume with Last-Event-ID (or ?last_event_id=)' })
+  @ApiOperation({
+    summary:
+      'Live events as Server-Sent Events, with the same filters as GET /audit/events; resume with Last-Event-ID (or ?last_event_id=)',
+  })
   async stream(@Query() query: Record<string, unknown>, @Req() req: FastifyRequest, @Res() reply: FastifyReply): Promise<void> {
     const info = requestInfo(req);
     const { last_event_id: lastEventQuery, ...filters } = query;
     const { filter } = parseEventFilter(filters, nowMicros(), false);
     const header = req.headers['last-event-id'];
-    const resumeFrom = typeof header === 'string' && header !== '' ? header : typeof lastEventQuery === 'string' ? lastEventQuery : undefined;
+    const resumeFrom =
+      typeof header === 'string' && header !== '' ? header : typeof lastEventQuery === 'string' ? lastEventQuery : undefined;
     let cursor: StreamCursor | null = resumeFrom !== undefined ? decodeCursor(resumeFrom) : null;
     const tenantId = info.principal.tenantId;
     if (cursor === null) cursor = (await this.query.tail(tenantId, null, filter, 1)).cursor;

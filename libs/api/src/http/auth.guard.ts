@@ -61,15 +61,32 @@ export class AuthGuard implements CanActivate {
     return true;
   }
 
-  private deny(req: AuthedRequest, status: 401 | 403, eventType: 'unauthorized_access' | 'permission_denied', message: string, scope: Scope): never {
+  private deny(
+    req: AuthedRequest,
+    status: 401 | 403,
+    eventType: 'unauthorized_access' | 'permission_denied',
+    message: string,
+    scope: Scope,
+  ): never {
     this.selfAudit.record({
       tenantId: req.principal?.tenantId ?? this.settings.defaultTenant,
       eventType,
       description: `${req.method} ${req.routeOptions?.url ?? req.url} denied: ${message}`,
       ipAddress: clientIp(req),
       userAgent: typeof req.headers['user-agent'] === 'string' ? req.headers['user-agent'].slice(0, 512) : undefined,
-      metadata: { method: req.method, path: req.url.split('?')[0].slice(0, 256), required_scope: scope, api_key: req.principal?.name ?? null },
+      metadata: {
+        method: req.method,
+        path: req.url.split('?')[0].slice(0, 256),
+        required_scope: scope,
+        api_key: req.principal?.name ?? null,
+      },
     });
-    throw new AuditError(status === 401 ? ErrorCode.Unauthorized : ErrorCode.Forbidden, message, status, [], status === 401 ? { 'www-authenticate': 'Bearer' } : {});
+    throw new AuditError(
+      status === 401 ? ErrorCode.Unauthorized : ErrorCode.Forbidden,
+      message,
+      status,
+      [],
+      status === 401 ? { 'www-authenticate': 'Bearer' } : {},
+    );
   }
 }

@@ -3,7 +3,10 @@ import { decodeCursor, encodeCursor } from '../controllers/stream.controller';
 
 describe('body parsers', () => {
   it('should accept the guide bodies with // comments but never change strings', () => {
-    expect(parseJsonBody('{"retention_days": 2555, // 7 years\n"url": "http://a//b"}')).toEqual({ retention_days: 2555, url: 'http://a//b' });
+    expect(parseJsonBody('{"retention_days": 2555, // 7 years\n"url": "http://a//b"}')).toEqual({
+      retention_days: 2555,
+      url: 'http://a//b',
+    });
     expect(stripJsonComments('{"a": "x\\"//y"} /* c */')).toBe('{"a": "x\\"//y"}  ');
   });
 

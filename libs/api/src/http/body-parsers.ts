@@ -74,20 +74,28 @@ export const NDJSON_MARK = Symbol('ndjson');
 
 export function registerBodyParsers(fastify: FastifyInstance, bodyLimit: number): void {
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
-  fastify.addContentTypeParser(['application/json', 'text/plain'], { parseAs: 'string', bodyLimit }, (_req: FastifyRequest, body: string | Buffer, done) => {
-    try {
-      done(null, parseJsonBody(String(body)));
-    } catch (e) {
-      done(e as Error, undefined);
-    }
-  });
-  fastify.addContentTypeParser(['application/x-ndjson', 'application/jsonl', 'application/ndjson'], { parseAs: 'string', bodyLimit }, (_req: FastifyRequest, body: string | Buffer, done) => {
-    try {
-      const events = parseNdjsonBody(String(body));
-      Object.defineProperty(events, NDJSON_MARK, { value: true });
-      done(null, events);
-    } catch (e) {
-      done(e as Error, undefined);
-    }
-  });
+  fastify.addContentTypeParser(
+    ['application/json', 'text/plain'],
+    { parseAs: 'string', bodyLimit },
+    (_req: FastifyRequest, body: string | Buffer, done) => {
+      try {
+        done(null, parseJsonBody(String(body)));
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    },
+  );
+  fastify.addContentTypeParser(
+    ['application/x-ndjson', 'application/jsonl', 'application/ndjson'],
+    { parseAs: 'string', bodyLimit },
+    (_req: FastifyRequest, body: string | Buffer, done) => {
+      try {
+        const events = parseNdjsonBody(String(body));
+        Object.defineProperty(events, NDJSON_MARK, { value: true });
+        done(null, events);
+      } catch (e) {
+        done(e as Error, undefined);
+      }
+    },
+  );
 }

@@ -9,7 +9,10 @@ interface FastifyLikeError {
 }
 
 const FASTIFY_CODES: Record<string, { code: ErrorCode; message?: string }> = {
-  FST_ERR_CTP_BODY_TOO_LARGE: { code: ErrorCode.PayloadTooLarge, message: 'the request body is larger than the limit (AUDIT_BODY_LIMIT_BYTES, 5 MiB by default)' },
+  FST_ERR_CTP_BODY_TOO_LARGE: {
+    code: ErrorCode.PayloadTooLarge,
+    message: 'the request body is larger than the limit (AUDIT_BODY_LIMIT_BYTES, 5 MiB by default)',
+  },
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     code: ErrorCode.UnsupportedMediaType,
     message: 'unsupported Content-Type; send application/json or application/x-ndjson',
@@ -62,9 +65,17 @@ export class ErrorFilter implements ExceptionFilter {
     if (fe && typeof fe.statusCode === 'number' && fe.statusCode >= 400 && fe.statusCode < 500) {
       const known = fe.code ? FASTIFY_CODES[fe.code] : undefined;
       const code = known?.code ?? STATUS_CODES[fe.statusCode] ?? ErrorCode.ValidationFailed;
-      return { status: fe.statusCode, body: { error: { code, message: known?.message ?? fe.message ?? 'bad request', details: [] } }, headers: {} };
+      return {
+        status: fe.statusCode,
+        body: { error: { code, message: known?.message ?? fe.message ?? 'bad request', details: [] } },
+        headers: {},
+      };
     }
     this.logger.error({ err: exception }, 'unhandled error');
-    return { status: 500, body: { error: { code: ErrorCode.Internal, message: 'internal error; see the service log', details: [] } }, headers: {} };
+    return {
+      status: 500,
+      body: { error: { code: ErrorCode.Internal, message: 'internal error; see the service log', details: [] } },
+      headers: {},
+    };
   }
 }

@@ -10,11 +10,15 @@ async function collect(bus: FileLogBus, group: string, want: number, failFirst =
   const got: string[] = [];
   let failures = failFirst;
   return new Promise((resolve) => {
-    void bus.subscribe(group, async (b: BusBatch) => {
-      if (failures-- > 0) throw new Error('store down');
-      got.push(...b.records.map((r) => r.value.toString()));
-      if (got.length >= want) resolve(got);
-    }, { topic: 't' });
+    void bus.subscribe(
+      group,
+      async (b: BusBatch) => {
+        if (failures-- > 0) throw new Error('store down');
+        got.push(...b.records.map((r) => r.value.toString()));
+        if (got.length >= want) resolve(got);
+      },
+      { topic: 't' },
+    );
   });
 }
 
@@ -27,7 +31,11 @@ describe(FileLogBus.name, () => {
 
   it('should deliver in order across segments, redeliver after a handler failure, and resume from the commit', async () => {
     const bus = new FileLogBus(options(dir));
-    for (let i = 0; i < 10; i++) await bus.publish('t', Array.from({ length: 30 }, (_, j) => ({ key: 'k', value: `${i * 30 + j}` })));
+    for (let i = 0; i < 10; i++)
+      await bus.publish(
+        't',
+        Array.from({ length: 30 }, (_, j) => ({ key: 'k', value: `${i * 30 + j}` })),
+      );
     expect(readdirSync(path.join(dir, 'topics', 't')).length).toBeGreaterThan(1);
     const got = await collect(bus, 'g', 300, 1);
     expect(got.map(Number).sort((a, b) => a - b)).toEqual(Array.from({ length: 300 }, (_, i) => i));
@@ -43,7 +51,10 @@ describe(FileLogBus.name, () => {
 
   it('should drop a torn tail left by a crash and keep every complete record', async () => {
     const bus = new FileLogBus(options(dir));
-    await bus.publish('t', [{ key: null as unknown as string, value: 'a' }, { key: 'k', value: 'b' }]);
+    await bus.publish('t', [
+      { key: null as unknown as string, value: 'a' },
+      { key: 'k', value: 'b' },
+    ]);
     await bus.close();
     const seg = path.join(dir, 'topics', 't', readdirSync(path.join(dir, 'topics', 't'))[0]);
     const fd = openSync(seg, 'a');

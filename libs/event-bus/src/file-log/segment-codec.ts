@@ -16,12 +16,7 @@ export interface DecodedRecord {
 
 const FRAME = 8;
 
-export function encodeRecord(
-  timestampMs: number,
-  key: string | null,
-  headers: Record<string, string> | undefined,
-  value: Buffer,
-): Buffer {
+export function encodeRecord(timestampMs: number, key: string | null, headers: Record<string, string> | undefined, value: Buffer): Buffer {
   const keyBuf = key === null ? Buffer.alloc(0) : Buffer.from(key);
   const hdrBuf = headers && Object.keys(headers).length > 0 ? Buffer.from(JSON.stringify(headers)) : Buffer.alloc(0);
   const bodyLen = 8 + 2 + keyBuf.length + 4 + hdrBuf.length + value.length;

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# The one test command (npm test): static checks, then unit, e2e and integration tiers in turn.
+# The integration tier starts the Kafka broker itself (scripts/kafka.sh via jest's global setup);
+# a broker that cannot start fails the run. Ends with one "N passed, N failed" line.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+
+results=$(mktemp -d)
+status=0
+
+step() {
+  echo
+  echo "== $*"
+}
+
+step "typecheck"
+npx tsc -p tsconfig.json --noEmit || status=1
+step "lint"
+npm run --silent lint || status=1
+
+run_tier() {
+  local tier=$1
+  shift
+  step "jest: $tier"
+  npx jest --ci --selectProjects "$tier" --json --outputFile "$results/$tier.json" "$@" || status=1
+}
+
+run_tier unit
+run_tier e2e --maxWorkers=2
+run_tier integration --runInBand
+
+node -e '
+  const fs = require("fs");
+  let passed = 0, failed = 0;
+  for (const t of ["unit", "e2e", "integration"]) {
+    const f = process.argv[1] + "/" + t + ".json";
+    if (!fs.existsSync(f)) { console.log(t + ": no results (the tier did not run)"); failed++; continue; }
+    const r = JSON.parse(fs.readFileSync(f, "utf8"));
+    console.log(`${t}: ${r.numPassedTests} passed, ${r.numFailedTests} failed, ${r.numPendingTests} skipped`);
+    passed += r.numPassedTests; failed += r.numFailedTests + (r.numRuntimeErrorTestSuites || 0);
+  }
+  console.log(`${passed} passed, ${failed} failed`);
+' "$results"
+rm -rf "$results"
+exit $status
