@@ -126,7 +126,7 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
         stream: { pollMs: 250, heartbeatMs: 15_000 },
         selfAuditReads: config.selfAuditReads,
       },
-      { host: config.http.host, port: config.http.port, bodyLimitBytes: config.http.bodyLimitBytes, logger, title: 'HOMEPOT Audit' },
+      { host: config.http.host, port: config.http.port, bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy, logger, title: 'HOMEPOT Audit' },
     );
     closers.push(() => app.close());
     const address = app.getHttpServer().address();

@@ -14,6 +14,8 @@ export interface HttpAppOptions {
   host: string;
   port: number;
   bodyLimitBytes: number;
+  /** Believe X-Forwarded-For from these proxies (true: any); off by default so clients cannot forge ip_address. */
+  trustProxy?: boolean | string[];
   logger: Logger;
   title: string;
 }
@@ -27,7 +29,7 @@ function flattenValidation(errors: ClassValidationError[], prefix = ''): Array<{
 
 /** Builds and starts the public HTTP API on Fastify: parsers, validation, errors, auth, OpenAPI at /docs. */
 export async function startHttpApi(deps: ApiDependencies, options: HttpAppOptions): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes, trustProxy: true });
+  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes, trustProxy: options.trustProxy ?? false });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(deps), adapter, {
     logger: new PinoNestLogger(options.logger),
     abortOnError: false,

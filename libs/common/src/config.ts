@@ -5,7 +5,8 @@ import * as path from 'node:path';
  * A bad value stops the process with a message naming the variable.
  */
 export interface AppConfig {
-  http: { host: string; port: number; bodyLimitBytes: number };
+  /** trustProxy: whether X-Forwarded-For is believed (true, or a list of proxy addresses/CIDRs). */
+  http: { host: string; port: number; bodyLimitBytes: number; trustProxy: boolean | string[] };
   dataDir: string;
   logLevel: string;
   defaultTenant: string;
@@ -63,6 +64,17 @@ function url(env: Env, name: string, protocols: string[]): string | undefined {
   return raw;
 }
 
+function trustProxy(env: Env): boolean | string[] {
+  const raw = env.AUDIT_TRUST_PROXY;
+  if (raw === undefined || raw === '') return false;
+  if (/^(true|false|1|0|yes|no|on|off)$/i.test(raw)) return bool(env, 'AUDIT_TRUST_PROXY', false);
+  const list = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  for (const x of list) {
+    if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(x)) throw new ConfigError('AUDIT_TRUST_PROXY', `entry '${x}' is not an address or CIDR`);
+  }
+  return list;
+}
+
 const LOOPBACK = new Set(['127.0.0.1', '::1', 'localhost']);
 export const isLoopback = (host: string): boolean => LOOPBACK.has(host) || host.startsWith('127.');
 
@@ -94,6 +106,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       host,
       port: int(env, 'PORT', 8000, 0, 65535),
       bodyLimitBytes: int(env, 'AUDIT_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
+      trustProxy: trustProxy(env),
     },
     dataDir,
     logLevel,
@@ -135,6 +148,7 @@ export const KNOWN_ENV_VARS = [
   'HOST',
   'PORT',
   'AUDIT_BODY_LIMIT_BYTES',
+  'AUDIT_TRUST_PROXY',
   'AUDIT_DATA_DIR',
   'LOG_LEVEL',
   'AUDIT_DEFAULT_TENANT',
