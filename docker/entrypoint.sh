@@ -1,0 +1,21 @@
+#!/bin/sh
+# Starts one HOMEPOT Audit app in this image: `<image> api-gateway`, `<image> query-store`, ...
+# The names and entry files are the ones in APPS (libs/common/src/config.ts); an unknown name stops here
+# with a usage message instead of starting a default the operator did not ask for.
+set -eu
+
+app="${1:-}"
+case "$app" in
+  all-in-one) entry=dist/apps/all-in-one/src/main.js ;;
+  api-gateway) entry=dist/apps/api-gateway/src/main.js ;;
+  ingest-gateway) entry=dist/apps/ingest-gateway/src/main.js ;;
+  query-store) entry=dist/apps/query-store/src/main.js ;;
+  *)
+    echo "homepot-audit: unknown app '${app}'" >&2
+    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store [node arguments...]" >&2
+    exit 64
+    ;;
+esac
+shift
+
+exec node "$entry" "$@"
