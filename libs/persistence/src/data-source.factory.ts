@@ -1,5 +1,8 @@
 import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
 
+/** Arbitrary constant naming this product's migration lock in pg_advisory_lock. */
+const MIGRATION_LOCK_ID = 7_341_002;
+
 export type PostgresTarget = { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string };
 
 export interface PersistenceOptions {
@@ -33,7 +36,19 @@ export async function createDataSource(options: PersistenceOptions): Promise<Dat
   }
   const ds = new DataSource(config);
   await ds.initialize();
-  await ds.runMigrations({ transaction: 'each' });
+  if (options.target.kind === 'pg') {
+    // Replicas start together: one runs the migrations, the others wait on the lock and find nothing to do.
+    const runner = ds.createQueryRunner();
+    try {
+      await runner.query('SELECT pg_advisory_lock($1)', [MIGRATION_LOCK_ID]);
+      await ds.runMigrations({ transaction: 'each' });
+    } finally {
+      await runner.query('SELECT pg_advisory_unlock($1)', [MIGRATION_LOCK_ID]).catch(() => undefined);
+      await runner.release();
+    }
+  } else {
+    await ds.runMigrations({ transaction: 'each' });
+  }
   return ds;
 }
 
