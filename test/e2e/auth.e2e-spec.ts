@@ -17,7 +17,11 @@ describe('API keys and self-audit', () => {
     });
 
   beforeAll(async () => {
-    app = await bootApp({ AUDIT_BOOTSTRAP_API_KEY: ADMIN_KEY, AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false' });
+    app = await bootApp({
+      AUDIT_BOOTSTRAP_API_KEY: ADMIN_KEY,
+      AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false',
+      AUDIT_RATE_LIMIT_PER_MINUTE: '300',
+    });
   });
 
   afterAll(async () => {
@@ -80,6 +84,32 @@ describe('API keys and self-audit', () => {
     expect(admin.body.events.map((e: { metadata: { action: string } }) => e.metadata.action)).toEqual(
       expect.arrayContaining(['api_key_created', 'api_key_revoked']),
     );
+  });
+});
+
+describe('rate limits', () => {
+  it('should answer 429 with Retry-After once a key spends its budget, without touching other keys', async () => {
+    const app = await bootApp({ AUDIT_BOOTSTRAP_API_KEY: ADMIN_KEY, AUDIT_RATE_LIMIT_PER_MINUTE: '20' });
+    try {
+      const created = await http(`${app.url}/audit/api-keys`, {
+        method: 'POST',
+        json: { name: 'busy', scopes: ['events:read'] },
+        headers: { 'x-api-key': ADMIN_KEY },
+      });
+      const statuses: number[] = [];
+      let limited: Json | undefined;
+      for (let i = 0; i < 25; i++) {
+        const r = await http(`${app.url}/audit/event-types`, { headers: { 'x-api-key': created.body.key } });
+        statuses.push(r.status);
+        if (r.status === 429) limited = r;
+      }
+      expect(statuses.filter((s) => s === 200)).toHaveLength(20);
+      expect(limited?.body.error.code).toBe('rate_limited');
+      expect(Number(limited?.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await http(`${app.url}/audit/event-types`, { headers: { 'x-api-key': ADMIN_KEY } })).status).toBe(200);
+    } finally {
+      await app.close();
+    }
   });
 });
 

@@ -122,11 +122,22 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
           self_audit: { reads: config.selfAuditReads, denials: true },
           max_body_bytes: config.http.bodyLimitBytes,
         },
-        auth: { anonymousAllowed: loopback && config.auth.allowAnonymousOnLoopback, defaultTenant: config.defaultTenant },
+        auth: {
+          anonymousAllowed: loopback && config.auth.allowAnonymousOnLoopback,
+          defaultTenant: config.defaultTenant,
+          rateLimitPerMinute: config.rateLimitPerMinute,
+        },
         stream: { pollMs: 250, heartbeatMs: 15_000 },
         selfAuditReads: config.selfAuditReads,
       },
-      { host: config.http.host, port: config.http.port, bodyLimitBytes: config.http.bodyLimitBytes, trustProxy: config.http.trustProxy, logger, title: 'HOMEPOT Audit' },
+      {
+        host: config.http.host,
+        port: config.http.port,
+        bodyLimitBytes: config.http.bodyLimitBytes,
+        trustProxy: config.http.trustProxy,
+        logger,
+        title: 'HOMEPOT Audit',
+      },
     );
     closers.push(() => app.close());
     const address = app.getHttpServer().address();

@@ -13,6 +13,27 @@ export interface AuthSettings {
   /** True when the server listens on loopback only and anonymous access is allowed there. */
   anonymousAllowed: boolean;
   defaultTenant: string;
+  /** Requests per minute per API key (anonymous loopback access is not limited). */
+  rateLimitPerMinute?: number;
+}
+
+/** A fixed one-minute window per key: cheap, and enough to stop one producer from starving the others. */
+export class RateLimiter {
+  private windows = new Map<string, { start: number; count: number }>();
+
+  constructor(private readonly perMinute: number) {}
+
+  /** Seconds to wait, or 0 when the request may proceed. */
+  take(key: string, now = Date.now()): number {
+    let w = this.windows.get(key);
+    if (!w || now - w.start >= 60_000) {
+      if (this.windows.size > 100_000) this.windows = new Map();
+      w = { start: now, count: 0 };
+      this.windows.set(key, w);
+    }
+    if (++w.count <= this.perMinute) return 0;
+    return Math.max(1, Math.ceil((w.start + 60_000 - now) / 1000));
+  }
 }
 
 export const AUTH_SETTINGS = Symbol('AUTH_SETTINGS');
@@ -37,7 +58,11 @@ export class AuthGuard implements CanActivate {
     private readonly keys: ApiKeyService,
     private readonly selfAudit: SelfAuditService,
     @Inject(AUTH_SETTINGS) private readonly settings: AuthSettings,
-  ) {}
+  ) {
+    this.limiter = settings.rateLimitPerMinute ? new RateLimiter(settings.rateLimitPerMinute) : undefined;
+  }
+
+  private readonly limiter: RateLimiter | undefined;
 
   async canActivate(context: ExecutionContext): Promise<boolean> {
     const scope = this.reflector.getAllAndOverride<Scope | undefined>(SCOPE_KEY, [context.getHandler(), context.getClass()]);
@@ -58,6 +83,20 @@ export class AuthGuard implements CanActivate {
       this.deny(req, 403, 'permission_denied', `the API key lacks the '${scope}' scope`, scope);
     }
     req.principal = principal ?? undefined;
+    if (principal && principal.keyId !== 'anonymous' && this.limiter) {
+      const wait = this.limiter.take(principal.keyId);
+      if (wait > 0) {
+        throw new AuditError(
+          ErrorCode.RateLimited,
+          `rate limit of ${this.settings.rateLimitPerMinute} requests a minute exceeded for this API key`,
+          429,
+          [],
+          {
+            'retry-after': String(wait),
+          },
+        );
+      }
+    }
     return true;
   }
 

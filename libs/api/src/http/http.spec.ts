@@ -1,5 +1,6 @@
 import { parseJsonBody, parseNdjsonBody, stripJsonComments } from './body-parsers';
 import { decodeCursor, encodeCursor } from '../controllers/stream.controller';
+import { RateLimiter } from './auth.guard';
 
 describe('body parsers', () => {
   it('should accept the guide bodies with // comments but never change strings', () => {
@@ -24,5 +25,16 @@ describe('stream cursors', () => {
   it('should round-trip and refuse anything else', () => {
     expect(decodeCursor(encodeCursor({ 0: '12', 3: '-1' }))).toEqual({ 0: '12', 3: '-1' });
     expect(() => decodeCursor('0:1;DROP')).toThrow(/Last-Event-ID/);
+  });
+});
+
+describe('RateLimiter', () => {
+  it('should allow the budget per minute, then say how long to wait, then reset', () => {
+    const limiter = new RateLimiter(2);
+    expect(limiter.take('k', 0)).toBe(0);
+    expect(limiter.take('k', 1000)).toBe(0);
+    expect(limiter.take('k', 2000)).toBe(58);
+    expect(limiter.take('other', 2000)).toBe(0);
+    expect(limiter.take('k', 60_000)).toBe(0);
   });
 });
