@@ -1,0 +1,54 @@
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
+
+interface AutocannonResult {
+  start: Date;
+  finish: Date;
+  errors: number;
+  timeouts: number;
+  non2xx: number;
+  '2xx': number;
+  latency: { p50: number; p99: number; average: number; max: number };
+}
+
+export interface LoadOptions {
+  url: string;
+  body: string;
+  connections: number;
+  /** Seconds of load, or a fixed number of requests. */
+  durationS?: number;
+  amount?: number;
+  headers?: Record<string, string>;
+}
+
+export interface LoadResult {
+  ok: number;
+  failed: number;
+  elapsedS: number;
+  okPerS: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
+/** One autocannon run (pipelining 1): the same settings for the service and for the bare server it is compared with. */
+export async function postLoad(o: LoadOptions): Promise<LoadResult> {
+  const r = await autocannon({
+    url: o.url,
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...o.headers },
+    body: o.body,
+    connections: o.connections,
+    pipelining: 1,
+    timeout: 30,
+    ...(o.amount !== undefined ? { amount: o.amount } : { duration: o.durationS }),
+  });
+  const elapsedS = (r.finish.getTime() - r.start.getTime()) / 1000;
+  const ok = r['2xx'];
+  return { ok, failed: r.non2xx + r.errors + r.timeouts, elapsedS, okPerS: ok / elapsedS, p50Ms: r.latency.p50, p99Ms: r.latency.p99 };
+}
+
+export function percentile(sorted: number[], p: number): number {
+  if (sorted.length === 0) return NaN;
+  const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
+  return sorted[i];
+}
