@@ -17,6 +17,13 @@ export interface BusBatch {
   records: BusRecord[];
   firstOffset: string;
   lastOffset: string;
+  /**
+   * Which assignment of partitions to this consumer the batch belongs to; it changes after every rebalance.
+   * Whatever a handler cached about a partition (how far it was stored) holds only within one generation,
+   * because another consumer may have written the partition meanwhile. The embedded log has one consumer
+   * per group and leaves it unset.
+   */
+  generation?: number;
   /** Keeps the consumer's group membership alive during a long write (no-op for the embedded log). */
   heartbeat(): Promise<void>;
 }

@@ -14,7 +14,8 @@ export interface ConsumerMetrics {
  * backs off and redelivers the same batch instead of skipping it.
  */
 export class QueryStoreConsumer {
-  private readonly watermarks = new Map<number, bigint>();
+  /** Per partition: the highest offset stored when this consumer got it (in a bus generation). */
+  private readonly watermarks = new Map<number, { generation: number; offset: bigint }>();
   private subscription: Subscription | undefined;
   lastInsertAt: number | undefined;
   lastError: string | undefined;
@@ -46,12 +47,13 @@ export class QueryStoreConsumer {
   async handle(batch: BusBatch): Promise<void> {
     const started = Date.now();
     try {
+      const generation = batch.generation ?? 0;
       let watermark = this.watermarks.get(batch.partition);
-      if (watermark === undefined) {
-        watermark = await this.store.maxStoredOffset(batch.partition);
+      if (watermark === undefined || watermark.generation !== generation) {
+        watermark = { generation, offset: await this.store.maxStoredOffset(batch.partition) };
         this.watermarks.set(batch.partition, watermark);
       }
-      const processed = processBatch(batch, watermark, this.defaultTenant);
+      const processed = processBatch(batch, watermark.offset, this.defaultTenant);
       if (processed.rejected.length > 0) await this.bus.publish(TOPIC_EVENTS_DLQ, processed.rejected);
       let rows = processed.rows;
       let duplicates = 0;
