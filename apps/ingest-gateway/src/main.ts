@@ -1,0 +1,71 @@
+import 'reflect-metadata';
+import { VERSION } from '@app/common';
+import {
+  Closers,
+  INGEST_PORT,
+  IngestRpcController,
+  LocalIngest,
+  Metrics,
+  requireKafka,
+  requirePostgres,
+  runService,
+  startHealthServer,
+  startRpcServer,
+} from '@app/api';
+import { KafkaBus } from '@app/event-bus';
+import { BatchingPublisher, IdempotencyRepository, INGEST_MIGRATIONS, IngestService } from '@app/ingest';
+import { createDataSource, pingDataSource } from '@app/persistence';
+
+/**
+ * Validates and enriches events from the API gateway (TCP) and publishes them to Kafka, answering only after
+ * acks=-1. Concurrent requests share one produce call (BatchingPublisher). Idempotency keys live in Postgres.
+ */
+runService('ingest-gateway', async (config, logger) => {
+  const kafka = requireKafka(config, 'ingest-gateway');
+  const pg = requirePostgres(config, 'ingest-gateway');
+  const closers = new Closers(logger);
+  try {
+    const metrics = new Metrics();
+    const ds = await createDataSource({ target: pg, entities: [], migrations: INGEST_MIGRATIONS });
+    closers.add('postgres', () => ds.destroy());
+
+    const bus = new KafkaBus({ ...kafka, maxBatchRecords: config.batching.maxEvents, logger });
+    closers.add('kafka', () => bus.close());
+    await bus.connect();
+    await bus.ensureTopics();
+
+    const publisher = new BatchingPublisher(bus, {
+      lingerMs: config.batching.produceLingerMs,
+      maxBatchRecords: 5000,
+      maxQueuedRecords: 200_000,
+    });
+    closers.add('publisher', () => publisher.drain());
+    const ingest = new LocalIngest(new IngestService(publisher, new IdempotencyRepository(ds)), bus);
+
+    const rpc = await startRpcServer({
+      service: 'ingest-gateway',
+      ...config.services.ingest,
+      logger,
+      controllers: [IngestRpcController],
+      providers: [{ provide: INGEST_PORT, useValue: ingest }],
+    });
+    closers.add('rpc', () => rpc.close());
+    const health = await startHealthServer({
+      host: config.http.host,
+      port: config.healthPort,
+      metrics,
+      checks: [
+        { name: 'event_log', check: () => ingest.health() },
+        { name: 'config_store', check: async () => ({ ok: await pingDataSource(ds) }) },
+      ],
+    });
+    closers.add('health', () => health.close());
+    return {
+      close: () => closers.closeAll(),
+      describe: { version: VERSION, rpc: config.services.ingest, health_port: health.port, brokers: kafka.brokers },
+    };
+  } catch (e) {
+    await closers.closeAll();
+    throw e;
+  }
+});
