@@ -1,5 +1,5 @@
 import { InvalidQueryError } from '@app/contracts';
-import { filterToSql, parseEventFilter } from './event-query';
+import { filterToSql, parseEventFilter, rollupCount } from './event-query';
 import { eventToRow, flattenMetadata } from './event-row.mapper';
 
 const now = Date.UTC(2026, 0, 10) * 1000;
@@ -47,8 +47,52 @@ describe('filterToSql', () => {
   });
 
   it('should use the materialized column for promoted metadata keys', () => {
-    const { filter } = parseEventFilter({ 'metadata.site_id': 'S1' }, now);
-    expect(filterToSql('t', filter).where).toContain('site_id = {m0v:String}');
+    const { filter } = parseEventFilter({ 'metadata.site_id': 'S1', 'metadata.user_id': 'admin' }, now);
+    const { where } = filterToSql('t', filter);
+    expect(where).toContain('site_id = {m0v:String}');
+    expect(where).toContain('metadata_user_id = {m1v:String}');
+    expect(where).not.toContain('metadata[');
+  });
+
+  it('should state time bounds on the sort key expression too', () => {
+    const { filter } = parseEventFilter({ since: '24h' }, now);
+    expect(filterToSql('t', filter).where).toContain("toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({from:String}, 6, 'UTC'))");
+  });
+});
+
+describe('rollupCount', () => {
+  const at = now + 20 * 60e6;
+
+  it('should count whole hours from the roll-up and the partial first hour from raw rows', () => {
+    const { filter } = parseEventFilter({ event_type: 'login_failed', since: '24h' }, at);
+    const plan = rollupCount('t', filter);
+    expect(plan?.rollup.where).toBe(
+      "tenant_id = {tenant:String} AND event_type IN {eventTypes:Array(String)} AND hour >= toDateTime({firstWhole:String}, 'UTC')",
+    );
+    expect(plan?.rollup.params).toMatchObject({ tenant: 't', eventTypes: ['login_failed'], firstWhole: '2026-01-09 01:00:00.000000' });
+    expect(plan?.remainder?.where).toContain("AND (toStartOfHour(timestamp) < toDateTime64({firstWhole:String}, 6, 'UTC'))");
+    expect(plan?.remainder?.params).toMatchObject({ from: '2026-01-09 00:20:00.000000', firstWhole: '2026-01-09 01:00:00.000000' });
+  });
+
+  it('should need no raw rows when both bounds fall on whole hours', () => {
+    const { filter } = parseEventFilter({ start: '2026-01-09T00:00:00Z', end: '2026-01-09T05:59:59.999999Z' }, at);
+    const plan = rollupCount('t', filter);
+    expect(plan?.rollup.params).toMatchObject({ firstWhole: '2026-01-09 00:00:00.000000', endWhole: '2026-01-09 06:00:00.000000' });
+    expect(plan?.remainder).toBeUndefined();
+  });
+
+  it('should count the partial last hour of an end bound from raw rows', () => {
+    const { filter } = parseEventFilter({ end: '2026-01-09T05:30:00Z' }, at);
+    const plan = rollupCount('t', filter);
+    expect(plan?.rollup.where).toContain("hour < toDateTime({endWhole:String}, 'UTC')");
+    expect(plan?.remainder?.where).toContain("toStartOfHour(timestamp) >= toDateTime64({endWhole:String}, 6, 'UTC')");
+    expect(plan?.remainder?.params).toMatchObject({ endWhole: '2026-01-09 05:00:00.000000' });
+  });
+
+  it('should leave filters the roll-up cannot answer, and ranges inside one hour, to raw rows', () => {
+    expect(rollupCount('t', parseEventFilter({ 'metadata.site_id': 'S1' }, at).filter)).toBeUndefined();
+    expect(rollupCount('t', parseEventFilter({ q: 'door' }, at).filter)).toBeUndefined();
+    expect(rollupCount('t', parseEventFilter({ start: '2026-01-09T10:05:00Z', end: '2026-01-09T10:55:00Z' }, at).filter)).toBeUndefined();
   });
 });
 

@@ -178,14 +178,22 @@ export interface SqlFragment {
   params: Record<string, unknown>;
 }
 
-const PROMOTED_METADATA = new Set(['site_id', 'device_id']);
+/**
+ * Metadata keys with a column of their own (see the schema): a filter on them reads one narrow column, and
+ * lookups by site, device or user use their projections, instead of reading the whole metadata map of every row.
+ */
+const PROMOTED_METADATA = new Map([
+  ['site_id', 'site_id'],
+  ['device_id', 'device_id'],
+  ['user_id', 'metadata_user_id'],
+]);
 
 function likeEscape(text: string): string {
   return text.replace(/[\\%_]/g, (c) => `\\${c}`);
 }
 
-/** Turns a filter into a WHERE clause with bound parameters only: user input never enters the SQL text. */
-export function filterToSql(tenantId: string, filter: EventFilter): SqlFragment {
+/** Conditions on the columns the events table and the hourly roll-up share: tenant, category, type, severity. */
+function catalogueConditions(tenantId: string, filter: EventFilter): { where: string[]; params: Record<string, unknown> } {
   const where = ['tenant_id = {tenant:String}'];
   const params: Record<string, unknown> = { tenant: tenantId };
   if (filter.categories.length) {
@@ -200,17 +208,32 @@ export function filterToSql(tenantId: string, filter: EventFilter): SqlFragment 
     where.push('severity IN {severities:Array(String)}');
     params.severities = filter.severities;
   }
+  return { where, params };
+}
+
+/** Turns a filter into a WHERE clause with bound parameters only: user input never enters the SQL text. */
+export function filterToSql(tenantId: string, filter: EventFilter): SqlFragment {
+  const { where, params } = catalogueConditions(tenantId, filter);
+  // The sort key holds toStartOfHour(timestamp), and ClickHouse prunes granules by a bound on timestamp only
+  // when the bound is also stated on that expression (EXPLAIN indexes=1: 593/593 granules without, 145 with).
   if (filter.fromUs !== undefined) {
-    where.push("timestamp >= toDateTime64({from:String}, 6, 'UTC')");
+    where.push(
+      "toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({from:String}, 6, 'UTC'))",
+      "timestamp >= toDateTime64({from:String}, 6, 'UTC')",
+    );
     params.from = microsToClickHouse(filter.fromUs);
   }
   if (filter.toUs !== undefined) {
-    where.push("timestamp <= toDateTime64({to:String}, 6, 'UTC')");
+    where.push(
+      "toStartOfHour(timestamp) <= toStartOfHour(toDateTime64({to:String}, 6, 'UTC'))",
+      "timestamp <= toDateTime64({to:String}, 6, 'UTC')",
+    );
     params.to = microsToClickHouse(filter.toUs);
   }
   filter.metadata.forEach(([key, value], i) => {
-    if (PROMOTED_METADATA.has(key)) {
-      where.push(`${key} = {m${i}v:String}`);
+    const column = PROMOTED_METADATA.get(key);
+    if (column) {
+      where.push(`${column} = {m${i}v:String}`);
     } else {
       where.push(`metadata[{m${i}k:String}] = {m${i}v:String}`);
       params[`m${i}k`] = key;
@@ -234,6 +257,51 @@ export function filterToSql(tenantId: string, filter: EventFilter): SqlFragment 
     params.session = filter.sessionId;
   }
   return { where: where.join(' AND '), params };
+}
+
+const HOUR_US = 3600e6;
+
+/**
+ * How to count the events matching `filter` from the hourly roll-up instead of the raw rows: the roll-up holds
+ * counts per tenant, hour, category, event type and severity, so a filter on nothing else is answered from
+ * it for every whole hour inside the time bounds, and from the raw rows only for the partial hours at the
+ * bounds. Undefined when the filter needs columns the roll-up lacks, or lies within partial hours only.
+ */
+export function rollupCount(tenantId: string, filter: EventFilter): { rollup: SqlFragment; remainder?: SqlFragment } | undefined {
+  if (
+    filter.metadata.length ||
+    filter.text !== undefined ||
+    filter.source !== undefined ||
+    filter.ipAddress !== undefined ||
+    filter.sessionId !== undefined
+  ) {
+    return undefined;
+  }
+  const from = filter.fromUs;
+  const to = filter.toUs;
+  // First whole hour at or after `from`; first hour not wholly at or before `to` (the bound is inclusive).
+  const firstWhole = from === undefined ? undefined : Math.ceil(from / HOUR_US) * HOUR_US;
+  const endWhole = to === undefined ? undefined : Math.floor((to + 1) / HOUR_US) * HOUR_US;
+  if (firstWhole !== undefined && endWhole !== undefined && firstWhole >= endWhole) return undefined;
+
+  const { where, params } = catalogueConditions(tenantId, filter);
+  const edges: string[] = [];
+  const edgeParams: Record<string, string> = {};
+  if (from !== undefined && firstWhole !== undefined) {
+    where.push("hour >= toDateTime({firstWhole:String}, 'UTC')");
+    params.firstWhole = edgeParams.firstWhole = microsToClickHouse(firstWhole);
+    // Both edges are whole hours, so a bound on toStartOfHour(timestamp) is exact and prunes by the sort key.
+    if (firstWhole > from) edges.push("toStartOfHour(timestamp) < toDateTime64({firstWhole:String}, 6, 'UTC')");
+  }
+  if (to !== undefined && endWhole !== undefined) {
+    where.push("hour < toDateTime({endWhole:String}, 'UTC')");
+    params.endWhole = edgeParams.endWhole = microsToClickHouse(endWhole);
+    if (endWhole <= to) edges.push("toStartOfHour(timestamp) >= toDateTime64({endWhole:String}, 6, 'UTC')");
+  }
+  const rollup = { where: where.join(' AND '), params };
+  if (edges.length === 0) return { rollup };
+  const raw = filterToSql(tenantId, filter);
+  return { rollup, remainder: { where: `${raw.where} AND (${edges.join(' OR ')})`, params: { ...raw.params, ...edgeParams } } };
 }
 
 /** Newest first, written so the sort key's (tenant, hour) prefix lets ClickHouse read in order and stop early. */

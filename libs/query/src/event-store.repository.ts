@@ -1,7 +1,7 @@
 import { ClickHouseClient } from '@clickhouse/client';
 import { microsToClickHouse, StoredAuditEvent } from '@app/contracts';
 import { DATABASE } from './clickhouse/schema';
-import { EventFilter, filterToSql, orderBy, PageRequest } from './event-query';
+import { EventFilter, filterToSql, orderBy, PageRequest, rollupCount } from './event-query';
 import { EventRow, rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
 
 export interface Statistics {
@@ -90,14 +90,30 @@ export class EventStoreRepository {
 
   async search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<{ events: StoredAuditEvent[]; total: number }> {
     const { where, params } = filterToSql(tenantId, filter);
-    const [rows, count] = await Promise.all([
+    const [rows, total] = await Promise.all([
+      // Without buffering, a read in sort-key order stops after the granules that fill the page; with it
+      // (the default) every stream reads ahead first: 36 ms instead of 11 ms for a newest-first page of 1M rows.
       this.rows<SelectedRow>(
-        `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events WHERE ${where} ORDER BY ${orderBy(page.order)} LIMIT {limit:UInt32} OFFSET {offset:UInt32}`,
+        `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events WHERE ${where} ORDER BY ${orderBy(page.order)}
+         LIMIT {limit:UInt32} OFFSET {offset:UInt32} SETTINGS read_in_order_use_buffering = 0`,
         { ...params, limit: page.limit, offset: page.offset },
       ),
-      this.rows<{ n: string }>(`SELECT count() AS n FROM ${DATABASE}.events WHERE ${where}`, params),
+      this.count(tenantId, filter),
     ]);
-    return { events: rows.map(rowToEvent), total: Number(count[0]?.n ?? 0) };
+    return { events: rows.map(rowToEvent), total };
+  }
+
+  /** The number of events matching `filter`: from the hourly roll-up where it can answer, else from raw rows. */
+  private async count(tenantId: string, filter: EventFilter): Promise<number> {
+    const plan = rollupCount(tenantId, filter);
+    const raw = plan ? plan.remainder : filterToSql(tenantId, filter);
+    const [rolled, counted] = await Promise.all([
+      plan
+        ? this.rows<{ n: string }>(`SELECT sum(events) AS n FROM ${DATABASE}.events_hourly WHERE ${plan.rollup.where}`, plan.rollup.params)
+        : [],
+      raw ? this.rows<{ n: string }>(`SELECT count() AS n FROM ${DATABASE}.events WHERE ${raw.where}`, raw.params) : [],
+    ]);
+    return Number(rolled[0]?.n ?? 0) + Number(counted[0]?.n ?? 0);
   }
 
   async findById(tenantId: string, id: string): Promise<StoredAuditEvent | undefined> {
@@ -113,6 +129,8 @@ export class EventStoreRepository {
     const dayAgo = nowUs - 24 * HOUR_US;
     const weekAgo = nowUs - 7 * 24 * HOUR_US;
     // Whole hours come from the hourly roll-up; only the partial hour at each window's start is counted raw.
+    // The raw conditions name the sort key's toStartOfHour(timestamp) so they read those hours' granules only
+    // (stated on timestamp alone, all of the month's granules were read, or a whole site/device projection).
     const dayEdge = floorHourUs(dayAgo) + HOUR_US;
     const weekEdge = floorHourUs(weekAgo) + HOUR_US;
     const p = {
@@ -140,7 +158,8 @@ export class EventStoreRepository {
          SELECT countIf(timestamp >= h1) AS hour, countIf(timestamp >= d1 AND timestamp < d2) AS day,
                 countIf(timestamp >= w1 AND timestamp < w2) AS week
          FROM ${DATABASE}.events
-         WHERE tenant_id = {tenant:String} AND (timestamp >= h1 OR (timestamp >= d1 AND timestamp < d2) OR (timestamp >= w1 AND timestamp < w2))`,
+         WHERE tenant_id = {tenant:String} AND ((toStartOfHour(timestamp) >= toStartOfHour(h1) AND timestamp >= h1)
+           OR (toStartOfHour(timestamp) = toStartOfHour(d1) AND timestamp >= d1) OR (toStartOfHour(timestamp) = toStartOfHour(w1) AND timestamp >= w1))`,
         p,
       ),
     ]);
@@ -172,7 +191,8 @@ export class EventStoreRepository {
     const top = (col: string): Promise<Array<{ k: string; n: string }>> =>
       this.rows(
         `SELECT ${col} AS k, count() AS n FROM ${DATABASE}.events
-         WHERE tenant_id = {tenant:String} AND timestamp >= toDateTime64({weekAgo:String}, 6, 'UTC') AND ${col} != ''
+         WHERE tenant_id = {tenant:String} AND toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({weekAgo:String}, 6, 'UTC'))
+           AND timestamp >= toDateTime64({weekAgo:String}, 6, 'UTC') AND ${col} != ''
          GROUP BY k ORDER BY n DESC, k LIMIT 10`,
         p,
       );

@@ -4,6 +4,18 @@
  */
 export const DATABASE = 'audit';
 
+/**
+ * Site, device and user lookups. The events of one device are spread over half the granules of a time-ordered
+ * table (630 rows of 10M in 585 of 1,226 granules), so a bloom filter skip index prunes nothing. Each of these
+ * projections holds the key, the catalogue columns and the row's position (_part_offset), sorted by the key:
+ * counts are answered from it (a device's events: 110 ms to 4 ms at 10M rows; user_actions of one user: 38 ms
+ * to 8 ms) and pages read only the granules that hold the key's rows. ReplacingMergeTree needs
+ * `deduplicate_merge_projection_mode` to keep projections through merges.
+ */
+const LOOKUP_PROJECTIONS = ['site_id', 'device_id', 'metadata_user_id'].map(
+  (key) => `PROJECTION p_${key} (SELECT _part_offset, category, event_type, severity ORDER BY tenant_id, ${key}, timestamp)`,
+);
+
 export function schemaStatements(db = DATABASE): string[] {
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
@@ -33,20 +45,26 @@ export function schemaStatements(db = DATABASE): string[] {
       site_id         String MATERIALIZED metadata['site_id'],
       device_id       String MATERIALIZED metadata['device_id'],
       user_id         String MATERIALIZED if(metadata['user_id'] != '', metadata['user_id'], metadata['operator_id']),
+      metadata_user_id String MATERIALIZED metadata['user_id'],
       INDEX idx_id id TYPE bloom_filter(0.001) GRANULARITY 1,
       INDEX idx_meta_keys mapKeys(metadata) TYPE bloom_filter(0.01) GRANULARITY 1,
       INDEX idx_meta_values mapValues(metadata) TYPE bloom_filter(0.01) GRANULARITY 1,
-      INDEX idx_site site_id TYPE bloom_filter(0.01) GRANULARITY 1,
-      INDEX idx_device device_id TYPE bloom_filter(0.01) GRANULARITY 1,
       INDEX idx_user user_id TYPE bloom_filter(0.01) GRANULARITY 1,
       INDEX idx_severity severity TYPE set(8) GRANULARITY 1,
       INDEX idx_offset log_offset TYPE minmax GRANULARITY 1,
-      INDEX idx_description description TYPE ngrambf_v1(3, 65536, 2, 0) GRANULARITY 4
+      INDEX idx_description description TYPE ngrambf_v1(3, 65536, 2, 0) GRANULARITY 4,
+      ${LOOKUP_PROJECTIONS.join(',\n      ')}
     )
     ENGINE = ReplacingMergeTree(received_at)
     PARTITION BY toYYYYMM(timestamp)
     ORDER BY (tenant_id, toStartOfHour(timestamp), category, event_type, timestamp, id)
-    SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 10000`,
+    SETTINGS index_granularity = 8192, non_replicated_deduplication_window = 10000, deduplicate_merge_projection_mode = 'rebuild'`,
+    // Tables created before the user column and the lookup projections: the same shape, reached by ALTER.
+    `ALTER TABLE ${db}.events ADD COLUMN IF NOT EXISTS metadata_user_id String MATERIALIZED metadata['user_id'] AFTER user_id`,
+    `ALTER TABLE ${db}.events MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
+    ...LOOKUP_PROJECTIONS.map((p) => `ALTER TABLE ${db}.events ADD ${p.replace('PROJECTION', 'PROJECTION IF NOT EXISTS')}`),
+    `ALTER TABLE ${db}.events DROP INDEX IF EXISTS idx_site`,
+    `ALTER TABLE ${db}.events DROP INDEX IF EXISTS idx_device`,
     // Pre-aggregated counts so the statistics endpoints never scan raw rows.
     `CREATE TABLE IF NOT EXISTS ${db}.events_hourly
     (
