@@ -1,3 +1,5 @@
+import { AUTH_HEADERS } from './processes';
+
 // eslint-disable-next-line @typescript-eslint/no-require-imports
 const autocannon = require('autocannon') as (opts: Record<string, unknown>) => Promise<AutocannonResult>;
 
@@ -35,7 +37,7 @@ export async function postLoad(o: LoadOptions): Promise<LoadResult> {
   const r = await autocannon({
     url: o.url,
     method: 'POST',
-    headers: { 'content-type': 'application/json', ...o.headers },
+    headers: { 'content-type': 'application/json', ...AUTH_HEADERS, ...o.headers },
     body: o.body,
     connections: o.connections,
     pipelining: 1,

@@ -130,6 +130,13 @@ export function sampleRss(pid: number, everyMs = 200): { stop(): { peak: number;
   };
 }
 
+/**
+ * Requests carry an API key as production clients do, so key checks and the per-key rate limiter are on the
+ * measured path; the limit is set high enough never to bind.
+ */
+export const BENCH_API_KEY = 'bench-0123456789abcdef0123456789abcdef';
+export const AUTH_HEADERS = { authorization: `Bearer ${BENCH_API_KEY}` };
+
 /** Starts the embedded all-in-one app on a data directory and waits until it is ready. */
 export async function startEmbeddedApp(
   name: string,
@@ -141,7 +148,16 @@ export async function startEmbeddedApp(
   const child = startNode(
     name,
     APP_MAIN,
-    { PORT: String(port), HOST: '127.0.0.1', AUDIT_DATA_DIR: dataDir, LOG_LEVEL: 'warn', AUDIT_SELF_AUDIT_READS: 'false', ...extraEnv },
+    {
+      PORT: String(port),
+      HOST: '127.0.0.1',
+      AUDIT_DATA_DIR: dataDir,
+      LOG_LEVEL: 'warn',
+      AUDIT_SELF_AUDIT_READS: 'false',
+      AUDIT_BOOTSTRAP_API_KEY: BENCH_API_KEY,
+      AUDIT_RATE_LIMIT_PER_MINUTE: '10000000',
+      ...extraEnv,
+    },
     nodeArgs,
   );
   const url = `http://127.0.0.1:${port}`;

@@ -3,14 +3,14 @@ import { performance } from 'node:perf_hooks';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { postLoad } from '../lib/load';
 import { eventBatch } from '../lib/mix';
-import { DIST, runWorker, sleep, startEmbeddedApp, stop } from '../lib/processes';
+import { AUTH_HEADERS, DIST, runWorker, sleep, startEmbeddedApp, stop } from '../lib/processes';
 import { Row } from '../lib/report';
 
 const BATCH = 1000;
 const CONNECTIONS = 4;
 
 async function visibleTotal(url: string): Promise<number> {
-  const res = await fetch(`${url}/audit/events?limit=1`);
+  const res = await fetch(`${url}/audit/events?limit=1`, { headers: AUTH_HEADERS });
   const body = (await res.json()) as { total: number };
   return body.total;
 }
