@@ -37,6 +37,9 @@ module.exports = {
       ...base,
       displayName: 'integration',
       testMatch: ['<rootDir>/test/integration/**/*.int-spec.ts'],
+      // Starts the Kafka broker (a failure to start fails the run) and builds dist/ for the spawned apps.
+      globalSetup: '<rootDir>/test/integration/global-setup.ts',
+      globalTeardown: '<rootDir>/test/integration/global-teardown.ts',
     },
   ],
 };

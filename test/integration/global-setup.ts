@@ -1,0 +1,32 @@
+import { spawnSync } from 'node:child_process';
+import { Client } from 'pg';
+import { ROOT, TEST_DATABASE_URL } from './support/environment';
+
+function run(command: string, args: string[], timeoutMs: number): { ok: boolean; output: string } {
+  const r = spawnSync(command, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs });
+  return { ok: r.status === 0, output: `${r.stdout ?? ''}${r.stderr ?? ''}${r.error ? String(r.error) : ''}`.trim() };
+}
+
+/**
+ * The integration tier needs a real broker and Postgres: when either is missing the run fails here with the
+ * reason, it never skips. The apps are spawned from dist/, so it is rebuilt first (swc, about two seconds).
+ */
+export default async function globalSetup(): Promise<void> {
+  const wasRunning = run('bash', ['scripts/kafka.sh', 'status'], 30_000).ok;
+  const start = run('bash', ['scripts/kafka.sh', 'start'], 300_000);
+  if (!start.ok) throw new Error(`the Kafka broker could not be started (bash scripts/kafka.sh start):\n${start.output}`);
+  (globalThis as Record<string, unknown>).__auditKafkaStartedBySetup = !wasRunning;
+
+  const build = run('npm', ['run', 'build'], 300_000);
+  if (!build.ok) throw new Error(`npm run build failed:\n${build.output}`);
+
+  const pg = new Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 5000 });
+  try {
+    await pg.connect();
+    await pg.query('SELECT 1');
+  } catch (e) {
+    throw new Error(`Postgres is not reachable at ${TEST_DATABASE_URL} (set AUDIT_TEST_DATABASE_URL): ${(e as Error).message}`);
+  } finally {
+    await pg.end().catch(() => undefined);
+  }
+}

@@ -1,0 +1,142 @@
+import { mkdtempSync, rmSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { HEALTH_PATHS } from '@app/common';
+import { AppName, AppProcess } from './app-process';
+import { KAFKA_BROKERS, TEST_DATABASE_URL } from './environment';
+
+export async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address();
+      const port = typeof address === 'object' && address ? address.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+export interface ClusterOptions {
+  /** Prefix of the temporary directory holding every app's data and log. */
+  name: string;
+  gateways?: number;
+  /** Extra environment for the query-store, e.g. a smaller batch size. */
+  queryStoreEnv?: Record<string, string>;
+}
+
+/**
+ * The distributed deployment on this machine: ingest-gateway, query-store and one or more api-gateways, each
+ * its own process on the real broker and Postgres, with a fresh AUDIT_DATA_DIR (the query-store's chdb
+ * lives there) under one temporary directory.
+ */
+export class DistributedCluster {
+  readonly ingest: AppProcess;
+  readonly query: AppProcess;
+  readonly gateways: AppProcess[] = [];
+  private readonly gatewayPorts: number[] = [];
+
+  private constructor(
+    readonly dir: string,
+    private readonly ports: { ingestRpc: number; ingestHealth: number; queryRpc: number; queryHealth: number },
+    gatewayPorts: number[],
+    options: ClusterOptions,
+  ) {
+    // Only what the apps need: nothing from the test runner's own environment leaks into their config.
+    const base: Record<string, string> = {
+      PATH: process.env.PATH ?? '',
+      HOME: process.env.HOME ?? dir,
+      TZ: 'UTC',
+      LOG_LEVEL: 'info',
+      HOST: '127.0.0.1',
+      KAFKA_BROKERS,
+      KAFKA_CLIENT_ID: 'audit-int',
+      INGEST_SERVICE_HOST: '127.0.0.1',
+      INGEST_SERVICE_PORT: String(ports.ingestRpc),
+      QUERY_SERVICE_HOST: '127.0.0.1',
+      QUERY_SERVICE_PORT: String(ports.queryRpc),
+    };
+    const env = (app: AppName, name: string, extra: Record<string, string>): Record<string, string> => ({
+      ...base,
+      AUDIT_DATA_DIR: path.join(dir, name),
+      ...extra,
+    });
+    this.ingest = new AppProcess(
+      'ingest-gateway',
+      'ingest-gateway',
+      env('ingest-gateway', 'ingest-gateway', { DATABASE_URL: TEST_DATABASE_URL, HEALTH_PORT: String(ports.ingestHealth) }),
+      dir,
+    );
+    this.query = new AppProcess(
+      'query-store',
+      'query-store',
+      env('query-store', 'query-store', { HEALTH_PORT: String(ports.queryHealth), ...options.queryStoreEnv }),
+      dir,
+    );
+    gatewayPorts.forEach((port, i) => {
+      const name = `api-gateway-${i}`;
+      this.gatewayPorts.push(port);
+      this.gateways.push(
+        new AppProcess(
+          name,
+          'api-gateway',
+          env('api-gateway', name, { DATABASE_URL: TEST_DATABASE_URL, PORT: String(port), AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'true' }),
+          dir,
+        ),
+      );
+    });
+  }
+
+  static async start(options: ClusterOptions): Promise<DistributedCluster> {
+    const dir = mkdtempSync(path.join(tmpdir(), `audit-${options.name}-`));
+    const ports = {
+      ingestRpc: await freePort(),
+      ingestHealth: await freePort(),
+      queryRpc: await freePort(),
+      queryHealth: await freePort(),
+    };
+    const gatewayPorts: number[] = [];
+    for (let i = 0; i < (options.gateways ?? 1); i++) gatewayPorts.push(await freePort());
+    const cluster = new DistributedCluster(dir, ports, gatewayPorts, options);
+    try {
+      cluster.ingest.start();
+      cluster.query.start();
+      await Promise.all([cluster.ingest.waitUntilReady(cluster.ingestHealthUrl), cluster.query.waitUntilReady(cluster.queryHealthUrl)]);
+      for (const g of cluster.gateways) g.start();
+      await Promise.all(cluster.gateways.map((g, i) => g.waitUntilReady(`${cluster.gatewayUrl(i)}${HEALTH_PATHS.ready}`)));
+    } catch (e) {
+      await cluster.stop(false);
+      throw e;
+    }
+    return cluster;
+  }
+
+  get ingestHealthUrl(): string {
+    return `http://127.0.0.1:${this.ports.ingestHealth}${HEALTH_PATHS.ready}`;
+  }
+
+  get queryHealthUrl(): string {
+    return `http://127.0.0.1:${this.ports.queryHealth}${HEALTH_PATHS.ready}`;
+  }
+
+  get queryMetricsUrl(): string {
+    return `http://127.0.0.1:${this.ports.queryHealth}${HEALTH_PATHS.metrics}`;
+  }
+
+  gatewayUrl(i = 0): string {
+    return `http://127.0.0.1:${this.gatewayPorts[i]}`;
+  }
+
+  /** Logs of every app, for a failure message. */
+  logs(lines = 30): string {
+    return [this.ingest, this.query, ...this.gateways].map((a) => `---- ${a.name} ----\n${a.logTail(lines)}`).join('\n');
+  }
+
+  /** Stops every app (gateways first), and removes the data unless asked to keep it for a post-mortem. */
+  async stop(removeData = true): Promise<void> {
+    await Promise.all(this.gateways.map((g) => g.stop()));
+    await Promise.all([this.ingest.stop(), this.query.stop()]);
+    if (removeData) rmSync(this.dir, { recursive: true, force: true });
+  }
+}
