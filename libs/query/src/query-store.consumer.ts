@@ -1,4 +1,4 @@
-import { CONSUMER_GROUP_QUERY_STORE, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
+import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BusBatch, EventBus, Subscription } from '@app/event-bus';
 import { EventStoreRepository } from './event-store.repository';
 import { dedupToken, processBatch } from './projector';
@@ -14,8 +14,11 @@ export interface ConsumerMetrics {
  * backs off and redelivers the same batch instead of skipping it.
  */
 export class QueryStoreConsumer {
-  /** Per partition: the highest offset stored when this consumer got it (in a bus generation). */
-  private readonly watermarks = new Map<number, { generation: number; offset: bigint }>();
+  /**
+   * Per partition, within one bus generation: records at or below `stored` may already be in the store (so
+   * they are checked by id), and refused records at or below `refused` were already sent to the DLQ.
+   */
+  private readonly marks = new Map<number, { generation: number; stored: bigint; refused: bigint }>();
   private subscription: Subscription | undefined;
   lastInsertAt: number | undefined;
   lastError: string | undefined;
@@ -41,20 +44,27 @@ export class QueryStoreConsumer {
 
   /** Forget what is known of a partition (called when Kafka takes it away), so it is re-read on return. */
   forgetPartition(partition: number): void {
-    this.watermarks.delete(partition);
+    this.marks.delete(partition);
   }
 
   async handle(batch: BusBatch): Promise<void> {
     const started = Date.now();
     try {
       const generation = batch.generation ?? 0;
-      let watermark = this.watermarks.get(batch.partition);
-      if (watermark === undefined || watermark.generation !== generation) {
-        watermark = { generation, offset: await this.store.maxStoredOffset(batch.partition) };
-        this.watermarks.set(batch.partition, watermark);
+      const last = BigInt(batch.lastOffset);
+      let mark = this.marks.get(batch.partition);
+      if (mark === undefined || mark.generation !== generation) {
+        // The DLQ write precedes the insert, so whatever is stored was also refused where it had to be.
+        const stored = await this.store.maxStoredOffset(batch.partition);
+        mark = { generation, stored, refused: stored };
+        this.marks.set(batch.partition, mark);
       }
-      const processed = processBatch(batch, watermark.offset, this.defaultTenant);
-      if (processed.rejected.length > 0) await this.bus.publish(TOPIC_EVENTS_DLQ, processed.rejected);
+      const processed = processBatch(batch, mark.stored, this.defaultTenant);
+      // A batch that failed after its DLQ write comes back: refuse each message once, not once per retry.
+      const refused = mark.refused;
+      const rejected = processed.rejected.filter((r) => BigInt(r.headers?.[DLQ_HEADERS.sourceOffset] ?? '-1') > refused);
+      if (rejected.length > 0) await this.bus.publish(TOPIC_EVENTS_DLQ, rejected);
+      if (last > mark.refused) mark.refused = last;
       let rows = processed.rows;
       let duplicates = 0;
       if (processed.suspectIds.length > 0) {
@@ -66,6 +76,9 @@ export class QueryStoreConsumer {
       }
       await batch.heartbeat();
       await this.store.insert(rows, dedupToken(batch));
+      // Kafka re-fetches a failed range and may cut it differently (so the dedup token differs): from now on
+      // these offsets are checked by id like any redelivery.
+      if (last > mark.stored) mark.stored = last;
       await this.store.recordProgress(batch.partition, batch.lastOffset);
       this.lastInsertAt = Date.now();
       this.lastError = undefined;
