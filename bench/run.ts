@@ -14,11 +14,12 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   distributed: distributedIngest,
 };
 
-const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep]
+const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]
   default   quick mode: 1M events for queries, 10 s loads (about 5 minutes on 2 cores)
   --full    10M events for queries, 30 s loads, 1M-event batch ingest
   --only    run only the named scenarios
-  --keep    keep the scratch data directories`;
+  --keep    keep the scratch data directories
+  --cpu-prof  profile the service processes (bench/results/profiles; summarise with node dist/bench/profile-summary.js <file>)`;
 
 async function main(): Promise<void> {
   const args = process.argv.slice(2);
@@ -26,7 +27,7 @@ async function main(): Promise<void> {
     process.stdout.write(`${USAGE}\n`);
     return;
   }
-  const unknown = args.filter((a) => !['--full', '--keep'].includes(a) && !a.startsWith('--only='));
+  const unknown = args.filter((a) => !['--full', '--keep', '--cpu-prof'].includes(a) && !a.startsWith('--only='));
   if (unknown.length > 0) throw new Error(`unknown argument ${unknown.join(' ')}\n${USAGE}`);
   const full = args.includes('--full');
   const only = args
@@ -35,7 +36,10 @@ async function main(): Promise<void> {
     .split(',');
   for (const name of only ?? []) if (!SCENARIOS[name]) throw new Error(`unknown scenario '${name}'\n${USAGE}`);
 
-  const ctx = createContext(full);
+  const ctx = createContext(
+    full,
+    args.includes('--cpu-prof') ? ['--cpu-prof', `--cpu-prof-dir=${path.join(RESULTS_DIR, 'profiles')}`] : [],
+  );
   const machine = machineInfo();
   const started = Date.now();
   ctx.log(

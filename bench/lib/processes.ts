@@ -1,5 +1,5 @@
 import { ChildProcess, spawn } from 'node:child_process';
-import { createWriteStream, mkdirSync, readFileSync } from 'node:fs';
+import { createWriteStream, mkdirSync, readdirSync, readFileSync } from 'node:fs';
 import * as net from 'node:net';
 import * as path from 'node:path';
 
@@ -163,4 +163,75 @@ export async function startEmbeddedApp(
   const url = `http://127.0.0.1:${port}`;
   await waitForHttp(`${url}/health/ready`, child);
   return { child, url };
+}
+
+/** CPU seconds a process has used so far, split into its main (JS) thread, Node's other threads, and the rest. */
+export interface CpuSplit {
+  main: number;
+  node: number;
+  engine: number;
+}
+
+/**
+ * Per-thread CPU from /proc: the main thread runs all JavaScript; threads Node names "node" are V8's GC and
+ * compiler helpers and libuv's pool; every other thread in an app process belongs to the embedded
+ * ClickHouse engine (ThreadPool, MergeMutate, ...).
+ */
+export function cpuSplit(pid: number): CpuSplit {
+  const tick = 100;
+  const out: CpuSplit = { main: 0, node: 0, engine: 0 };
+  for (const tid of readdirSync(`/proc/${pid}/task`)) {
+    try {
+      const stat = readFileSync(`/proc/${pid}/task/${tid}/stat`, 'utf8');
+      const name = stat.slice(stat.indexOf('(') + 1, stat.lastIndexOf(')'));
+      const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+      const seconds = (Number(fields[11]) + Number(fields[12])) / tick;
+      if (Number(tid) === pid) out.main += seconds;
+      else if (name === 'node' || name.startsWith('libuv')) out.node += seconds;
+      else out.engine += seconds;
+    } catch {
+      // the thread ended between listing and reading
+    }
+  }
+  return out;
+}
+
+export function cpuSince(pid: number, start: CpuSplit): CpuSplit {
+  const now = cpuSplit(pid);
+  return { main: now.main - start.main, node: now.node - start.node, engine: now.engine - start.engine };
+}
+
+export const formatCpu = (c: CpuSplit, wallS: number): string =>
+  `CPU over ${wallS.toFixed(0)} s: JS thread ${c.main.toFixed(1)} s, engine ${c.engine.toFixed(1)} s, GC/libuv ${c.node.toFixed(1)} s`;
+
+/** CPU seconds (user + system) a whole process has used so far, or NaN when it is gone. */
+export function processCpuSeconds(pid: number): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return (Number(fields[11]) + Number(fields[12])) / 100;
+  } catch {
+    return NaN;
+  }
+}
+
+/** The query-store consumer's own counters from a /metrics page: batches, rows written, mean batch size and time. */
+export async function consumerStats(metricsUrl: string): Promise<{ batches: number; rows: number; seconds: number }> {
+  const text = await (await fetch(metricsUrl, { headers: AUTH_HEADERS })).text();
+  const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
+  return {
+    batches: value(/^audit_consumer_batch_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m),
+    seconds: value(/^audit_consumer_batch_duration_seconds_sum(?:\{[^}]*\})? (\S+)$/m),
+    rows: value(/^audit_consumer_rows_total\{outcome="written"\} (\S+)$/m),
+  };
+}
+
+export function describeConsumer(
+  before: { batches: number; rows: number; seconds: number },
+  after: { batches: number; rows: number; seconds: number },
+): string {
+  const batches = after.batches - before.batches;
+  const rows = after.rows - before.rows;
+  const seconds = after.seconds - before.seconds;
+  return `consumer: ${batches} batches, ${Math.round(rows / batches)} rows and ${Math.round((seconds / batches) * 1000)} ms each (${Math.round(rows / seconds)} rows/s while in a batch)`;
 }

@@ -79,6 +79,8 @@ export interface MachineInfo {
   cpu: string;
   node: string;
   platform: string;
+  /** 1-minute load average when the run started: other work on the machine skews every figure. */
+  loadAvg: number;
 }
 
 export function machineInfo(): MachineInfo {
@@ -89,6 +91,7 @@ export function machineInfo(): MachineInfo {
     cpu: os.cpus()[0]?.model.trim() ?? 'unknown',
     node: process.version,
     platform: `${os.type()} ${os.release()}`,
+    loadAvg: os.loadavg()[0],
   };
 }
 
@@ -96,7 +99,8 @@ export function writeReport(file: string, mode: string, rows: Row[], machine: Ma
   const md = [
     `# HOMEPOT Audit benchmark (${mode})`,
     '',
-    `${machine.date} · ${machine.nproc} CPUs (${machine.cpu}) · ${machine.ramGiB} GiB RAM · Node ${machine.node} · ${machine.platform} · ran ${Math.round(durationS)} s`,
+    `${machine.date} · ${machine.nproc} CPUs (${machine.cpu}) · ${machine.ramGiB} GiB RAM · Node ${machine.node} · ${machine.platform} · ` +
+      `ran ${Math.round(durationS)} s · load average ${machine.loadAvg.toFixed(1)} at start, ${os.loadavg()[0].toFixed(1)} at end`,
     '',
     markdownTable(rows),
     '',

@@ -3,7 +3,19 @@ import { performance } from 'node:perf_hooks';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { postLoad } from '../lib/load';
 import { eventBatch } from '../lib/mix';
-import { AUTH_HEADERS, DIST, runWorker, sleep, startEmbeddedApp, stop } from '../lib/processes';
+import {
+  AUTH_HEADERS,
+  consumerStats,
+  cpuSince,
+  cpuSplit,
+  describeConsumer,
+  DIST,
+  formatCpu,
+  runWorker,
+  sleep,
+  startEmbeddedApp,
+  stop,
+} from '../lib/processes';
 import { Row } from '../lib/report';
 
 const BATCH = 1000;
@@ -43,7 +55,7 @@ export async function batchIngest(ctx: BenchContext): Promise<Row[]> {
 
   ctx.log(`batch ingest: embedded app, ${requests} POSTs of ${BATCH} events over ${CONNECTIONS} connections`);
   const dataDir = freshDir(ctx, 'batch-ingest');
-  const app = await startEmbeddedApp('app-batch-ingest', dataDir);
+  const app = await startEmbeddedApp('app-batch-ingest', dataDir, {}, ctx.serviceNodeArgs);
   let acked: { perS: number; ok: number; failed: number; p99Ms: number };
   let visiblePerS: number;
   try {
@@ -51,11 +63,17 @@ export async function batchIngest(ctx: BenchContext): Promise<Row[]> {
     await postLoad({ url, body, connections: CONNECTIONS, amount: 5 });
     await sleep(1000);
     const before = await visibleTotal(app.url);
+    const pid = app.child.proc.pid!;
+    const consumer0 = await consumerStats(`${app.url}/metrics`);
+    const cpu = cpuSplit(pid);
     const t0 = performance.now();
     const load = await postLoad({ url, body, connections: CONNECTIONS, amount: requests });
+    ctx.log(`  until acknowledged: ${formatCpu(cpuSince(pid, cpu), load.elapsedS)}`);
     acked = { perS: (load.ok * BATCH) / load.elapsedS, ok: load.ok, failed: load.failed, p99Ms: load.p99Ms };
     const tVisible = await waitVisible(app.url, before + load.ok * BATCH, 300_000);
     visiblePerS = (load.ok * BATCH) / ((tVisible - t0) / 1000);
+    ctx.log(`  until visible: ${formatCpu(cpuSince(pid, cpu), (tVisible - t0) / 1000)}`);
+    ctx.log(`  ${describeConsumer(consumer0, await consumerStats(`${app.url}/metrics`))}`);
     ctx.log(
       `  acknowledged ${acked.perS.toFixed(0)} events/s (p99 ${load.p99Ms} ms per request), visible ${visiblePerS.toFixed(0)} events/s`,
     );

@@ -7,7 +7,22 @@ import { Client } from 'pg';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { percentile, postLoad } from '../lib/load';
 import { eventBatch, SINGLE_EVENT } from '../lib/mix';
-import { AUTH_HEADERS, BENCH_API_KEY, Child, DIST, freePort, ROOT, runWorker, sleep, startNode, stop, waitForHttp } from '../lib/processes';
+import {
+  AUTH_HEADERS,
+  BENCH_API_KEY,
+  Child,
+  consumerStats,
+  describeConsumer,
+  DIST,
+  freePort,
+  processCpuSeconds,
+  ROOT,
+  runWorker,
+  sleep,
+  startNode,
+  stop,
+  waitForHttp,
+} from '../lib/processes';
 import { Row } from '../lib/report';
 
 const APPS = path.join(DIST, 'apps');
@@ -201,7 +216,12 @@ export async function distributedIngest(ctx: BenchContext): Promise<Row[]> {
       AUDIT_RATE_LIMIT_PER_MINUTE: '10000000',
     };
     const app = (name: string, env: Record<string, string>): Child => {
-      const child = startNode(name, path.join(APPS, name, 'src', 'main.js'), { ...base, AUDIT_DATA_DIR: path.join(dir, name), ...env });
+      const child = startNode(
+        name,
+        path.join(APPS, name, 'src', 'main.js'),
+        { ...base, AUDIT_DATA_DIR: path.join(dir, name), ...env },
+        ctx.serviceNodeArgs,
+      );
       cleanups.push(() => stop(child));
       return child;
     };
@@ -232,6 +252,18 @@ export async function distributedIngest(ctx: BenchContext): Promise<Row[]> {
     }
 
     ctx.log(`distributed ingest: ${durationS} s of batches over ${CONNECTIONS} connections, with a visibility probe every 250 ms`);
+    const brokerPid = Number(
+      spawnSync('bash', ['-c', 'cat "${KAFKA_HOME_DIR:-$HOME/.cache/homepot-kafka}/run/kafka.pid"'], { encoding: 'utf8' }).stdout.trim(),
+    );
+    const pids: Record<string, number> = {
+      'api-gateway': gatewayChild.proc.pid!,
+      'ingest-gateway': ingest.proc.pid!,
+      'query-store': query.proc.pid!,
+      broker: brokerPid,
+    };
+    const cpu0 = Object.fromEntries(Object.entries(pids).map(([k, pid]) => [k, processCpuSeconds(pid)]));
+    const metricsUrl = `http://127.0.0.1:${ports.queryHealth}/metrics`;
+    const consumer0 = await consumerStats(metricsUrl);
     const probes = startProbes(gateway, 250, 50);
     const t0 = performance.now();
     const load = await postLoad({ url: `${gateway}/audit/events`, body, connections: CONNECTIONS, durationS });
@@ -251,6 +283,9 @@ export async function distributedIngest(ctx: BenchContext): Promise<Row[]> {
       } else if (seen >= expected && performance.now() - reachedAt > 3000) break;
     }
     const stored = seen - before - probed.sent;
+    const cpu = Object.entries(pids).map(([k, pid]) => `${k} ${(processCpuSeconds(pid) - cpu0[k]).toFixed(1)} s`);
+    ctx.log(`  ${describeConsumer(consumer0, await consumerStats(metricsUrl))}`);
+    ctx.log(`  CPU until visible (${((reachedAt - t0) / 1000).toFixed(0)} s wall, 2 cores): ${cpu.join(', ')}`);
     const acked = (load.ok * BATCH) / load.elapsedS;
     const visible = stored / ((reachedAt - t0) / 1000);
     const lat = [...probed.latencies].sort((a, b) => a - b);

@@ -49,7 +49,7 @@ export async function queries(ctx: BenchContext): Promise<Row[]> {
   );
 
   ctx.log(`queries: embedded app on the generated data, ${iterations} rounds over HTTP`);
-  const app = await startEmbeddedApp('app-queries', dataDir);
+  const app = await startEmbeddedApp('app-queries', dataDir, {}, ctx.serviceNodeArgs);
   const times: Record<string, number[]> = Object.fromEntries(QUERIES.map((q) => [q.name, []]));
   const matches: Record<string, number> = {};
   let consistency = '';

@@ -2,7 +2,20 @@ import * as path from 'node:path';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { LoadResult, postLoad } from '../lib/load';
 import { SINGLE_EVENT } from '../lib/mix';
-import { DIST, freePort, rssMiB, sampleRss, sleep, startEmbeddedApp, startNode, stop, waitForHttp } from '../lib/processes';
+import {
+  cpuSince,
+  cpuSplit,
+  DIST,
+  formatCpu,
+  freePort,
+  rssMiB,
+  sampleRss,
+  sleep,
+  startEmbeddedApp,
+  startNode,
+  stop,
+  waitForHttp,
+} from '../lib/processes';
 import { Row } from '../lib/report';
 
 const CONNECTIONS = 50;
@@ -20,8 +33,10 @@ async function measure(ctx: BenchContext, url: string, pid: number, durationS: n
   // Warm-up: JIT, connection set-up, first segment and first inserts; not counted.
   await postLoad({ url: `${url}/audit/events`, body: BODY, connections: CONNECTIONS, durationS: 3 });
   const sampler = sampleRss(pid);
+  const cpu = cpuSplit(pid);
   const load = await postLoad({ url: `${url}/audit/events`, body: BODY, connections: CONNECTIONS, durationS });
   const loadRss = sampler.stop();
+  ctx.log(`  ${formatCpu(cpuSince(pid, cpu), load.elapsedS)}`);
   ctx.log(
     `  ${load.okPerS.toFixed(0)} req/s, p99 ${load.p99Ms} ms, ${load.failed} failed, RSS idle ${idleRss.toFixed(0)} MiB, peak ${loadRss.peak.toFixed(0)} MiB`,
   );
@@ -45,7 +60,7 @@ export async function singleIngest(ctx: BenchContext): Promise<Row[]> {
 
   ctx.log(`single-event ingest: embedded app (fresh data dir), ${CONNECTIONS} connections, ${durationS} s`);
   const dataDir = freshDir(ctx, 'single-ingest');
-  const app = await startEmbeddedApp('app-single-ingest', dataDir);
+  const app = await startEmbeddedApp('app-single-ingest', dataDir, {}, ctx.serviceNodeArgs);
   let svc: Measured;
   try {
     svc = await measure(ctx, app.url, app.child.proc.pid!, durationS);
