@@ -1,6 +1,30 @@
 import { spawnSync } from 'node:child_process';
+import { readdirSync, statSync } from 'node:fs';
+import * as path from 'node:path';
 import { Client } from 'pg';
 import { ROOT, TEST_DATABASE_URL } from './support/environment';
+
+const SPAWNED_APPS = ['api-gateway', 'ingest-gateway', 'query-store'].map((app) => path.join(ROOT, 'dist/apps', app, 'src/main.js'));
+
+function newestSource(dir: string): number {
+  let newest = 0;
+  for (const entry of readdirSync(dir, { withFileTypes: true })) {
+    const p = path.join(dir, entry.name);
+    if (entry.isDirectory()) newest = Math.max(newest, newestSource(p));
+    else if (/\.(ts|json)$/.test(entry.name)) newest = Math.max(newest, statSync(p).mtimeMs);
+  }
+  return newest;
+}
+
+/** swc rewrites every output on a build, so an entry file older than any source means dist/ is stale. */
+function distIsStale(): boolean {
+  const sources = Math.max(newestSource(path.join(ROOT, 'apps')), newestSource(path.join(ROOT, 'libs')));
+  try {
+    return SPAWNED_APPS.some((entry) => statSync(entry).mtimeMs < sources);
+  } catch {
+    return true;
+  }
+}
 
 function run(command: string, args: string[], timeoutMs: number): { ok: boolean; output: string } {
   const r = spawnSync(command, args, { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs });
@@ -9,7 +33,7 @@ function run(command: string, args: string[], timeoutMs: number): { ok: boolean;
 
 /**
  * The integration tier needs a real broker and Postgres: when either is missing the run fails here with the
- * reason, it never skips. The apps are spawned from dist/, so it is rebuilt first (swc, about two seconds).
+ * reason, it never skips. The apps are spawned from dist/, so it is rebuilt first when older than the sources.
  */
 export default async function globalSetup(): Promise<void> {
   const wasRunning = run('bash', ['scripts/kafka.sh', 'status'], 30_000).ok;
@@ -17,8 +41,11 @@ export default async function globalSetup(): Promise<void> {
   if (!start.ok) throw new Error(`the Kafka broker could not be started (bash scripts/kafka.sh start):\n${start.output}`);
   (globalThis as Record<string, unknown>).__auditKafkaStartedBySetup = !wasRunning;
 
-  const build = run('npm', ['run', 'build'], 300_000);
-  if (!build.ok) throw new Error(`npm run build failed:\n${build.output}`);
+  // Rebuilt only when stale: other processes (a benchmark, a dev server) may be running from dist/.
+  if (distIsStale()) {
+    const build = run('npm', ['run', 'build'], 300_000);
+    if (!build.ok) throw new Error(`npm run build failed:\n${build.output}`);
+  }
 
   const pg = new Client({ connectionString: TEST_DATABASE_URL, connectionTimeoutMillis: 5000 });
   try {
