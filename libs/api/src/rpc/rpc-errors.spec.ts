@@ -3,7 +3,7 @@ import { TimeoutError } from 'rxjs';
 import { AuditError, ErrorCode, UnavailableError, ValidationError } from '@app/contracts';
 import { fromRpcError, isRpcErrorPayload, toRpcErrorPayload } from './rpc-errors';
 
-const quiet = { error: jest.fn() } as unknown as Logger;
+const quiet = { error: jest.fn(), warn: jest.fn() } as unknown as Logger;
 /** What the TCP transport does to a payload: JSON and back. */
 const overTheWire = (value: unknown): unknown => JSON.parse(JSON.stringify(value));
 
@@ -26,6 +26,12 @@ describe('RPC error mapping', () => {
     const payload = toRpcErrorPayload(new Error('password=hunter2 in a stack'), 'query-store', quiet);
     expect(payload.audit_error).toMatchObject({ status: 500, code: ErrorCode.Internal });
     expect(JSON.stringify(payload)).not.toContain('hunter2');
+  });
+
+  it('should answer a store the service cannot reach as 503, not as an internal error', () => {
+    const lost = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+    expect(toRpcErrorPayload(lost, 'ingest-gateway', quiet).audit_error).toMatchObject({ status: 503, headers: { 'retry-after': '5' } });
+    expect(toRpcErrorPayload(new Error('Connection terminated unexpectedly'), 'ingest-gateway', quiet).audit_error.status).toBe(503);
   });
 
   it.each([

@@ -30,6 +30,12 @@ export function toRpcErrorPayload(error: unknown, service: string, logger: Logge
       audit_error: { code: error.code, message: error.message, status: error.status, details: error.details, headers: error.headers },
     };
   }
+  if (isConnectionFailure(error)) {
+    // A store of the service (Postgres, a ClickHouse server) is unreachable: the client should retry later.
+    logger.warn({ err: error }, 'a store is unreachable');
+    const e = new UnavailableError(`a store of the ${service} is unavailable; retry shortly`, 5);
+    return { audit_error: { code: e.code, message: e.message, status: e.status, details: [], headers: e.headers } };
+  }
   logger.error({ err: error }, 'unhandled error in an RPC handler');
   return {
     audit_error: {
@@ -54,7 +60,7 @@ export class RpcErrorFilter implements RpcExceptionFilter<unknown> {
   }
 }
 
-/** Socket errors meaning the service could not be reached or went away mid-request. */
+/** Socket errors meaning a peer (a service, or a service's store) could not be reached or went away. */
 const CONNECTION_ERRORS = new Set([
   'ECONNREFUSED',
   'ECONNRESET',
@@ -66,6 +72,14 @@ const CONNECTION_ERRORS = new Set([
   'EAI_AGAIN',
 ]);
 const NO_HANDLER = 'There is no matching message handler defined in the remote service.';
+/** How node-postgres reports a lost or impossible connection (it sets no code on these). */
+const PG_CONNECTION_MESSAGES = /^(Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error)/;
+
+function isConnectionFailure(error: unknown): boolean {
+  if (error === null || typeof error !== 'object') return false;
+  const { code, message } = error as { code?: unknown; message?: unknown };
+  return (typeof code === 'string' && CONNECTION_ERRORS.has(code)) || (typeof message === 'string' && PG_CONNECTION_MESSAGES.test(message));
+}
 
 /**
  * Caller side: what a failed request to a service becomes. The service's own AuditError comes back with its
