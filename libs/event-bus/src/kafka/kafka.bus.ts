@@ -294,7 +294,16 @@ export class KafkaBus implements EventBus {
         firstOffset: chunk[0].offset,
         lastOffset: chunk[chunk.length - 1].offset,
         generation: state.generation,
-        heartbeat: () => payload.heartbeat(),
+        heartbeat: async () => {
+          try {
+            await payload.heartbeat();
+          } catch (e) {
+            // A rebalance is not the handler's failure: its write may finish (a redelivery is deduplicated,
+            // and the partition's next owner waits for this member to rejoin); the commit after it then
+            // fails and kafkajs rejoins the group.
+            if (!REBALANCE_ERRORS.has(errorType(e) ?? '')) throw e;
+          }
+        },
       };
       try {
         await handler(busBatch);
