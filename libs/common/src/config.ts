@@ -68,7 +68,10 @@ function trustProxy(env: Env): boolean | string[] {
   const raw = env.AUDIT_TRUST_PROXY;
   if (raw === undefined || raw === '') return false;
   if (/^(true|false|1|0|yes|no|on|off)$/i.test(raw)) return bool(env, 'AUDIT_TRUST_PROXY', false);
-  const list = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  const list = raw
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
   for (const x of list) {
     if (!/^[0-9a-fA-F.:]+(\/\d{1,3})?$/.test(x)) throw new ConfigError('AUDIT_TRUST_PROXY', `entry '${x}' is not an address or CIDR`);
   }

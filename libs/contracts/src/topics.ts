@@ -11,3 +11,9 @@ export const DLQ_HEADERS = {
   sourcePartition: 'x-audit-source-partition',
   sourceOffset: 'x-audit-source-offset',
 } as const;
+
+/**
+ * Set by the ingest gateway on the records it publishes. Its `received_at` is the server's receive time and
+ * is kept; on records without it (direct producers) the Kafka message time is the receive time.
+ */
+export const INGEST_HEADER = { name: 'x-audit-ingest', value: 'gateway' } as const;

@@ -1,4 +1,4 @@
-import { AuditEvent, serializeEvent, TOPIC_EVENTS, UnavailableError } from '@app/contracts';
+import { AuditEvent, INGEST_HEADER, serializeEvent, TOPIC_EVENTS, UnavailableError } from '@app/contracts';
 import { EventBus, OutgoingRecord } from '@app/event-bus';
 
 interface Waiter {
@@ -44,7 +44,8 @@ export class BatchingPublisher {
     if (this.queued + events.length > this.options.maxQueuedRecords) {
       return Promise.reject(new UnavailableError('the ingest queue is full; retry shortly', 1));
     }
-    const records = events.map((e) => ({ key: BatchingPublisher.keyOf(e), value: serializeEvent(e) }));
+    const headers = { [INGEST_HEADER.name]: INGEST_HEADER.value };
+    const records = events.map((e) => ({ key: BatchingPublisher.keyOf(e), value: serializeEvent(e), headers }));
     return new Promise((resolve, reject) => {
       this.queue.push({ records, resolve, reject });
       this.queued += records.length;

@@ -3,6 +3,8 @@ import {
   deterministicUuid,
   DLQ_HEADERS,
   ErrorDetail,
+  INGEST_HEADER,
+  LIMITS,
   normalizeEvent,
   parseTimestampMicros,
   TOPIC_EVENTS_DLQ,
@@ -52,6 +54,14 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, defaultTe
   const suspectIds: string[] = [];
   const seen = new Set<string>();
   for (const record of batch.records) {
+    if (record.value.length > LIMITS.eventBytes) {
+      rejected.push(
+        toDlq(record, 'payload_too_large', [
+          { field: '/', message: `the message is ${record.value.length} bytes; at most ${LIMITS.eventBytes} are allowed` },
+        ]),
+      );
+      continue;
+    }
     let raw: unknown;
     try {
       raw = decode(record);
@@ -60,8 +70,9 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, defaultTe
       continue;
     }
     const declared = raw !== null && typeof raw === 'object' ? (raw as { received_at?: unknown; id?: unknown }) : {};
+    const fromGateway = record.headers[INGEST_HEADER.name] === INGEST_HEADER.value;
     const receivedAtMicros =
-      (typeof declared.received_at === 'string' ? parseTimestampMicros(declared.received_at) : undefined) ??
+      (fromGateway && typeof declared.received_at === 'string' ? parseTimestampMicros(declared.received_at) : undefined) ??
       Math.floor(record.timestampMs * 1000);
     const result = normalizeEvent(raw, {
       tenantId: defaultTenant,
