@@ -20,7 +20,6 @@ describe('API keys and self-audit', () => {
     app = await bootApp({
       AUDIT_BOOTSTRAP_API_KEY: ADMIN_KEY,
       AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false',
-      AUDIT_RATE_LIMIT_PER_MINUTE: '300',
     });
   });
 

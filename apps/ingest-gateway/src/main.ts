@@ -9,8 +9,7 @@ import {
   requireKafka,
   requirePostgres,
   runService,
-  startHealthServer,
-  startRpcServer,
+  startServiceEndpoints,
 } from '@app/api';
 import { KafkaBus } from '@app/event-bus';
 import { BatchingPublisher, IdempotencyRepository, INGEST_MIGRATIONS, IngestService } from '@app/ingest';
@@ -42,27 +41,28 @@ runService('ingest-gateway', async (config, logger) => {
     closers.add('publisher', () => publisher.drain());
     const ingest = new LocalIngest(new IngestService(publisher, new IdempotencyRepository(ds)), bus);
 
-    const rpc = await startRpcServer({
-      service: 'ingest-gateway',
-      ...config.services.ingest,
-      logger,
-      controllers: [IngestRpcController],
-      providers: [{ provide: INGEST_PORT, useValue: ingest }],
-    });
-    closers.add('rpc', () => rpc.close());
-    const health = await startHealthServer({
-      host: config.http.host,
-      port: config.healthPort,
-      metrics,
-      checks: [
-        { name: 'event_log', check: () => ingest.health() },
-        { name: 'config_store', check: async () => ({ ok: await pingDataSource(ds) }) },
-      ],
-    });
-    closers.add('health', () => health.close());
+    const { healthPort } = await startServiceEndpoints(
+      {
+        service: 'ingest-gateway',
+        ...config.services.ingest,
+        logger,
+        controllers: [IngestRpcController],
+        providers: [{ provide: INGEST_PORT, useValue: ingest }],
+        health: {
+          host: config.http.host,
+          port: config.healthPort,
+          metrics,
+          checks: [
+            { name: 'event_log', check: () => ingest.health() },
+            { name: 'config_store', check: async () => ({ ok: await pingDataSource(ds) }) },
+          ],
+        },
+      },
+      closers,
+    );
     return {
       close: () => closers.closeAll(),
-      describe: { version: VERSION, rpc: config.services.ingest, health_port: health.port, brokers: kafka.brokers },
+      describe: { version: VERSION, rpc: config.services.ingest, health_port: healthPort, brokers: kafka.brokers },
     };
   } catch (e) {
     await closers.closeAll();

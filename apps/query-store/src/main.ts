@@ -1,17 +1,7 @@
 import 'reflect-metadata';
 import { mkdirSync } from 'node:fs';
 import { VERSION } from '@app/common';
-import {
-  Closers,
-  LocalQuery,
-  Metrics,
-  QUERY_PORT,
-  QueryRpcController,
-  requireKafka,
-  runService,
-  startHealthServer,
-  startRpcServer,
-} from '@app/api';
+import { Closers, LocalQuery, Metrics, QUERY_PORT, QueryRpcController, requireKafka, runService, startServiceEndpoints } from '@app/api';
 import { KafkaBus } from '@app/event-bus';
 import { createClickHouse, EventStoreRepository, migrateClickHouse, QueryStoreConsumer, releaseChdb } from '@app/query';
 
@@ -51,24 +41,25 @@ runService('query-store', async (config, logger, context) => {
     const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics());
     const query = new LocalQuery(store, consumer);
 
-    const rpc = await startRpcServer({
-      service: 'query-store',
-      ...config.services.query,
-      logger,
-      controllers: [QueryRpcController],
-      providers: [{ provide: QUERY_PORT, useValue: query }],
-    });
-    closers.add('rpc', () => rpc.close());
-    const health = await startHealthServer({
-      host: config.http.host,
-      port: config.healthPort,
-      metrics,
-      checks: [
-        { name: 'query_store', check: () => query.health() },
-        { name: 'event_log', check: () => bus.health() },
-      ],
-    });
-    closers.add('health', () => health.close());
+    const { healthPort } = await startServiceEndpoints(
+      {
+        service: 'query-store',
+        ...config.services.query,
+        logger,
+        controllers: [QueryRpcController],
+        providers: [{ provide: QUERY_PORT, useValue: query }],
+        health: {
+          host: config.http.host,
+          port: config.healthPort,
+          metrics,
+          checks: [
+            { name: 'query_store', check: () => query.health() },
+            { name: 'event_log', check: () => bus.health() },
+          ],
+        },
+      },
+      closers,
+    );
     // Joining the group can take up to the session timeout (30 s) when a crashed member still holds the
     // partitions; queries are served meanwhile, which is why the servers start first.
     await consumer.start();
@@ -78,7 +69,7 @@ runService('query-store', async (config, logger, context) => {
       describe: {
         version: VERSION,
         rpc: config.services.query,
-        health_port: health.port,
+        health_port: healthPort,
         clickhouse: config.clickhouse.kind,
         brokers: kafka.brokers,
       },

@@ -4,7 +4,9 @@ import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'pino';
 import { auditEventJsonSchema, ValidationError } from '@app/contracts';
-import { PinoNestLogger } from '@app/common';
+import { AppConfig, isLoopback, PinoNestLogger, VERSION } from '@app/common';
+import { ApiKeyService } from '@app/auth';
+import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
 import { registerBodyParsers } from './http/body-parsers';
 import { ErrorFilter } from './http/error.filter';
@@ -82,3 +84,68 @@ function instrument(
 }
 
 export type { INestApplication };
+
+export interface HttpApiParts {
+  mode: 'embedded' | 'distributed';
+  ingest: ApiDependencies['ingest'];
+  query: ApiDependencies['query'];
+  apiKeys: ApiKeyService;
+  metrics: Metrics;
+  readiness: ApiDependencies['readiness'];
+  /** What GET /audit/config shows beyond the settings every mode shares. */
+  describe: Record<string, unknown>;
+}
+
+/** The public API as both the embedded app and the API gateway run it, wired from the validated config. */
+export async function serveHttpApi(config: AppConfig, logger: Logger, parts: HttpApiParts): Promise<NestFastifyApplication> {
+  const anonymousAllowed = isLoopback(config.http.host) && config.auth.allowAnonymousOnLoopback;
+  return startHttpApi(
+    {
+      ingest: parts.ingest,
+      query: parts.query,
+      apiKeys: parts.apiKeys,
+      metrics: parts.metrics,
+      readiness: parts.readiness,
+      publicConfig: {
+        mode: parts.mode,
+        version: VERSION,
+        ...parts.describe,
+        batching: {
+          max_events: config.batching.maxEvents,
+          interval_ms: config.batching.intervalMs,
+          produce_linger_ms: config.batching.produceLingerMs,
+        },
+        authentication: { anonymous_on_loopback: anonymousAllowed, api_keys_configured: await parts.apiKeys.hasAnyKey() },
+        rate_limit_per_minute: config.rateLimitPerMinute,
+        self_audit: { reads: config.selfAuditReads, denials: true },
+        max_body_bytes: config.http.bodyLimitBytes,
+      },
+      auth: { anonymousAllowed, defaultTenant: config.defaultTenant, rateLimitPerMinute: config.rateLimitPerMinute },
+      stream: { pollMs: 250, heartbeatMs: 15_000 },
+      selfAuditReads: config.selfAuditReads,
+    },
+    {
+      host: config.http.host,
+      port: config.http.port,
+      bodyLimitBytes: config.http.bodyLimitBytes,
+      trustProxy: config.http.trustProxy,
+      logger,
+      title: 'HOMEPOT Audit',
+    },
+  );
+}
+
+/**
+ * API keys as the public API needs them: the bootstrap key in place, and a refusal to serve anything but
+ * loopback while no key exists.
+ */
+export async function prepareApiKeys(ds: DataSource, config: AppConfig): Promise<ApiKeyService> {
+  const apiKeys = new ApiKeyService(ds);
+  if (config.auth.bootstrapKey) await apiKeys.ensureBootstrapKey(config.auth.bootstrapKey, config.defaultTenant);
+  if (!isLoopback(config.http.host) && !(await apiKeys.hasAnyKey())) {
+    throw new Error(
+      `refusing to listen on ${config.http.host} without API keys: set AUDIT_BOOTSTRAP_API_KEY (e.g. openssl rand -hex 24) or listen on 127.0.0.1`,
+    );
+  }
+  return apiKeys;
+}

@@ -192,3 +192,16 @@ export async function startHealthServer(options: {
       }),
   };
 }
+
+export interface ServiceEndpointsOptions extends RpcServerOptions {
+  health: { host: string; port: number; checks: ReadinessCheck[]; metrics: Metrics };
+}
+
+/** The two listeners of a service behind the gateway: its TCP transport and its probes; both closed by `closers`. */
+export async function startServiceEndpoints(options: ServiceEndpointsOptions, closers: Closers): Promise<{ healthPort: number }> {
+  const rpc = await startRpcServer(options);
+  closers.add('rpc', () => rpc.close());
+  const health = await startHealthServer(options.health);
+  closers.add('health', () => health.close());
+  return { healthPort: health.port };
+}
