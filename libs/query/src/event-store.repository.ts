@@ -141,12 +141,15 @@ export class EventStoreRepository {
       dayEdge: chTime(dayEdge),
       weekEdge: chTime(weekEdge),
     };
-    // One pass over the roll-up gives the totals by category and severity and the whole hours of the day and week.
-    const [groups, raw] = await Promise.all([
-      this.rows<{ category: string; severity: string; n: string; day: string; week: string }>(
-        `SELECT category, severity, sum(events) AS n, sumIf(events, hour >= toDateTime({dayEdge:String}, 'UTC')) AS day,
-                sumIf(events, hour >= toDateTime({weekEdge:String}, 'UTC')) AS week
-         FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} GROUP BY category, severity`,
+    // The totals read the roll-up's p_totals projection; the whole hours of the day and week only the last week.
+    const [groups, rolled, raw] = await Promise.all([
+      this.rows<{ category: string; severity: string; n: string }>(
+        `SELECT category, severity, sum(events) AS n FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} GROUP BY category, severity`,
+        p,
+      ),
+      this.rows<{ day: string; week: string }>(
+        `SELECT sumIf(events, hour >= toDateTime({dayEdge:String}, 'UTC')) AS day, sum(events) AS week
+         FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} AND hour >= toDateTime({weekEdge:String}, 'UTC')`,
         p,
       ),
       this.rows<{ hour: string; day: string; week: string }>(
@@ -164,13 +167,9 @@ export class EventStoreRepository {
     const byCategory: Record<string, number> = {};
     const bySeverity: Record<string, number> = {};
     let total = 0;
-    let day = Number(raw[0]?.day ?? 0);
-    let week = Number(raw[0]?.week ?? 0);
     for (const g of groups) {
       const n = Number(g.n);
       total += n;
-      day += Number(g.day);
-      week += Number(g.week);
       byCategory[g.category] = (byCategory[g.category] ?? 0) + n;
       bySeverity[g.severity] = (bySeverity[g.severity] ?? 0) + n;
     }
@@ -180,8 +179,8 @@ export class EventStoreRepository {
       events_by_severity: bySeverity,
       recent_activity: {
         last_hour: Number(raw[0]?.hour ?? 0),
-        last_24_hours: day,
-        last_week: week,
+        last_24_hours: Number(rolled[0]?.day ?? 0) + Number(raw[0]?.day ?? 0),
+        last_week: Number(rolled[0]?.week ?? 0) + Number(raw[0]?.week ?? 0),
       },
     };
   }
