@@ -87,7 +87,7 @@ export async function queries(ctx: BenchContext): Promise<Row[]> {
       measure: `GET ${q.path.replace('/audit/events?', '?').replace('/audit/', '')} p95`,
       service: p95,
       limit: engine.p95,
-      limitIs: 'same repository call on the engine, no HTTP',
+      limitIs: 'same calls on the engine, no HTTP',
       unit: 'ms',
       target: `p95 < ${target} ms${rows < 10_000_000 ? ' (at 10M)' : ''}`,
       met: p95 < target,
