@@ -7,6 +7,9 @@ import { BusBatch, FileLogBus } from '@app/event-bus';
 import { createClickHouse, EventStoreRepository, migrateClickHouse, parseEventFilter, QueryStoreConsumer, releaseChdb } from '@app/query';
 import { newRunId } from './support/audit-api';
 
+/** A record's broker time, as Kafka keeps it: the same on every redelivery of that offset. */
+const LOG_START_MS = Date.now();
+
 /** Records as a direct producer writes them: no id, so the store derives one from the log position. */
 function batchOf(
   values: string[],
@@ -26,7 +29,7 @@ function batchOf(
       topic: TOPIC_EVENTS,
       partition,
       offset: String(firstOffset + i),
-      timestampMs: Date.now(),
+      timestampMs: LOG_START_MS + firstOffset + i,
       key: null,
       value: Buffer.from(value),
       headers: {},

@@ -82,9 +82,21 @@ export class EventStoreRepository {
     return r && Number(r.n) > 0 ? BigInt(r.m) : -1n;
   }
 
-  async existingIds(ids: string[]): Promise<Set<string>> {
+  /**
+   * Which of `ids` are stored. With `within` (tenants and an event-time range, ClickHouse DateTime64 text) the
+   * sort key prunes the read to those hours; without it every part's id index is consulted.
+   */
+  async existingIds(ids: string[], within?: { tenants: string[]; from: string; to: string }): Promise<Set<string>> {
     if (ids.length === 0) return new Set();
-    const rows = await this.rows<{ id: string }>(`SELECT id FROM ${DATABASE}.events WHERE id IN {ids:Array(UUID)}`, { ids });
+    const bounds = within
+      ? `tenant_id IN {tenants:Array(String)}
+         AND toStartOfHour(timestamp) BETWEEN toStartOfHour(toDateTime64({from:String}, 6, 'UTC')) AND toStartOfHour(toDateTime64({to:String}, 6, 'UTC'))
+         AND timestamp BETWEEN toDateTime64({from:String}, 6, 'UTC') AND toDateTime64({to:String}, 6, 'UTC') AND `
+      : '';
+    const rows = await this.rows<{ id: string }>(`SELECT id FROM ${DATABASE}.events WHERE ${bounds}id IN {ids:Array(UUID)}`, {
+      ids,
+      ...within,
+    });
     return new Set(rows.map((r) => r.id));
   }
 

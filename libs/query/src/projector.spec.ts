@@ -41,6 +41,22 @@ describe('processBatch', () => {
     expect(b.suspectIds).toEqual([b.events[0].id]);
   });
 
+  it('should check a copy of the same bytes by time, and a retried request or producer-chosen id at any time', () => {
+    const gateway = { [INGEST_HEADER.name]: INGEST_HEADER.value };
+    const id = '0190f0f0-0000-7000-8000-000000000001';
+    const out = processBatch(
+      batch([
+        record(0, { event_type: 'job_created', id }, gateway),
+        record(1, { event_type: 'job_created', idempotency_key: 'k1' }, gateway),
+        record(2, { event_type: 'job_created', id: '0190f0f0-0000-7000-8000-000000000002' }),
+      ]),
+      -1n,
+      'default',
+    );
+    expect(out.suspectIds).toEqual([id]);
+    expect(out.anyTimeSuspectIds).toEqual([out.events[1].id, '0190f0f0-0000-7000-8000-000000000002']);
+  });
+
   it('should send unparsable, invalid and oversized messages to the DLQ with the reason', () => {
     const big = { event_type: 'login_failed', description: 'x'.repeat(8000), metadata: { pad: 'y'.repeat(LIMITS.eventBytes) } };
     const out = processBatch(

@@ -16,8 +16,16 @@ export interface ProcessedBatch {
   rows: EventRow[];
   events: AuditEvent[];
   rejected: OutgoingRecord[];
-  /** Events whose id may already be stored: redeliveries, retried requests, producer-chosen ids. */
+  /**
+   * Events whose id may already be stored, as a redelivery or a retried send of the same bytes (so a stored
+   * copy has the same event time): checked only within the batch's time range, which the sort key prunes.
+   */
   suspectIds: string[];
+  /**
+   * Events whose copy may carry another event time: a retried request with an idempotency key, or a direct
+   * producer's retry with its own id. Checked by id alone.
+   */
+  anyTimeSuspectIds: string[];
 }
 
 function decode(record: BusRecord): unknown {
@@ -52,6 +60,7 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, defaultTe
   const events: AuditEvent[] = [];
   const rejected: OutgoingRecord[] = [];
   const suspectIds: string[] = [];
+  const anyTimeSuspectIds: string[] = [];
   const seen = new Set<string>();
   for (const record of batch.records) {
     if (record.value.length > LIMITS.eventBytes) {
@@ -88,13 +97,16 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, defaultTe
     const event = result.event;
     if (seen.has(event.id)) continue;
     seen.add(event.id);
-    if (BigInt(record.offset) <= replayWatermark || event.idempotency_key !== '' || typeof declared.id === 'string') {
+    const redelivered = BigInt(record.offset) <= replayWatermark;
+    if (event.idempotency_key !== '' || (!fromGateway && !redelivered && typeof declared.id === 'string')) {
+      anyTimeSuspectIds.push(event.id);
+    } else if (redelivered || fromGateway) {
       suspectIds.push(event.id);
     }
     rows.push(eventToRow(event, { partition: record.partition, offset: record.offset }));
     events.push(event);
   }
-  return { rows, events, rejected, suspectIds };
+  return { rows, events, rejected, suspectIds, anyTimeSuspectIds };
 }
 
 /** Same log range, same token: a retried insert of an unchanged batch is dropped by ClickHouse. */

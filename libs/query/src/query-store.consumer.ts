@@ -1,6 +1,7 @@
 import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BusBatch, EventBus, Subscription } from '@app/event-bus';
 import { EventStoreRepository } from './event-store.repository';
+import { EventRow } from './event-row.mapper';
 import { dedupToken, processBatch } from './projector';
 
 export interface ConsumerMetrics {
@@ -47,6 +48,25 @@ export class QueryStoreConsumer {
     this.marks.delete(partition);
   }
 
+  private async findStored(rows: EventRow[], suspectIds: string[], anyTimeSuspectIds: string[]): Promise<Set<string>> {
+    const suspects = new Set(suspectIds);
+    const tenants = new Set<string>();
+    let from = '';
+    let to = '';
+    for (const r of rows) {
+      if (!suspects.has(r.id)) continue;
+      tenants.add(r.tenant_id);
+      if (from === '' || r.timestamp < from) from = r.timestamp;
+      if (r.timestamp > to) to = r.timestamp;
+    }
+    const [inRange, anyTime] = await Promise.all([
+      this.store.existingIds(suspectIds, { tenants: [...tenants], from, to }),
+      this.store.existingIds(anyTimeSuspectIds),
+    ]);
+    for (const id of anyTime) inRange.add(id);
+    return inRange;
+  }
+
   async handle(batch: BusBatch): Promise<void> {
     const started = Date.now();
     try {
@@ -67,8 +87,8 @@ export class QueryStoreConsumer {
       if (last > mark.refused) mark.refused = last;
       let rows = processed.rows;
       let duplicates = 0;
-      if (processed.suspectIds.length > 0) {
-        const existing = await this.store.existingIds(processed.suspectIds);
+      if (processed.suspectIds.length > 0 || processed.anyTimeSuspectIds.length > 0) {
+        const existing = await this.findStored(processed.rows, processed.suspectIds, processed.anyTimeSuspectIds);
         if (existing.size > 0) {
           rows = rows.filter((r) => !existing.has(r.id));
           duplicates = processed.rows.length - rows.length;
