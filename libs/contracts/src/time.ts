@@ -30,11 +30,18 @@ export function parseTimestampMicros(text: string): number | undefined {
   return (ms - offsetMinutes * 60_000) * 1000 + micros;
 }
 
+let cachedSecond = NaN;
+let cachedPrefix = '';
+
 export function formatMicros(us: number): string {
-  const ms = Math.floor(us / 1000);
-  const iso = new Date(ms).toISOString();
-  const micros = String(Math.floor(us) % 1_000_000).padStart(6, '0');
-  return `${iso.slice(0, 19)}.${micros}Z`;
+  const second = Math.floor(us / 1_000_000);
+  // Events arrive in bursts within the same second: reuse its date-time text (toISOString was a top cost).
+  if (second !== cachedSecond) {
+    cachedSecond = second;
+    cachedPrefix = new Date(second * 1000).toISOString().slice(0, 19);
+  }
+  const micros = String(Math.floor(us) - second * 1_000_000).padStart(6, '0');
+  return `${cachedPrefix}.${micros}Z`;
 }
 
 /** ClickHouse DateTime64(6) literal: 2025-09-01 15:30:45.123456 */

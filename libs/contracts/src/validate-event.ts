@@ -182,11 +182,25 @@ export function normalizeEvent(input: unknown, ctx: IngestContext): NormalizeRes
   };
 }
 
-const OPTIONAL_STRINGS = ['ip_address', 'user_agent', 'session_id', 'source', 'idempotency_key'] as const;
-
 /** The JSON put on the log: a normalized event minus empty optional fields, so it re-validates as input. */
-export function serializeEvent(event: AuditEvent): string {
-  const wire: Partial<AuditEvent> = { ...event };
-  for (const k of OPTIONAL_STRINGS) if (wire[k] === '') delete wire[k];
+export function serializeEvent(e: AuditEvent): string {
+  // Built field by field rather than copied and pruned with `delete`, which made it a top cost of ingest.
+  const wire: Partial<AuditEvent> = {
+    schema_version: e.schema_version,
+    id: e.id,
+    tenant_id: e.tenant_id,
+    event_type: e.event_type,
+    category: e.category,
+    severity: e.severity,
+    description: e.description,
+    metadata: e.metadata,
+    timestamp: e.timestamp,
+    received_at: e.received_at,
+  };
+  if (e.ip_address !== '') wire.ip_address = e.ip_address;
+  if (e.user_agent !== '') wire.user_agent = e.user_agent;
+  if (e.session_id !== '') wire.session_id = e.session_id;
+  if (e.source !== '') wire.source = e.source;
+  if (e.idempotency_key !== '') wire.idempotency_key = e.idempotency_key;
   return JSON.stringify(wire);
 }

@@ -57,7 +57,11 @@ export function flattenMetadata(metadata: Metadata, prefix = '', out: Record<str
   return out;
 }
 
+const CANONICAL_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
+
 function toClickHouseTime(iso: string): string {
+  // Normalized events carry the canonical form already; only then is a text rewrite enough.
+  if (iso.length === 27 && CANONICAL_RE.test(iso)) return `${iso.slice(0, 10)} ${iso.slice(11, 26)}`;
   const us = parseTimestampMicros(iso);
   if (us === undefined) throw new Error(`not a timestamp: ${iso}`);
   return microsToClickHouse(us);
