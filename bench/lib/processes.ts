@@ -217,7 +217,7 @@ export function processCpuSeconds(pid: number): number {
 
 /** The query-store consumer's own counters from a /metrics page: batches, rows written, mean batch size and time. */
 export async function consumerStats(metricsUrl: string): Promise<{ batches: number; rows: number; seconds: number }> {
-  const text = await (await fetch(metricsUrl, { headers: AUTH_HEADERS })).text();
+  const text = await (await authedGet(metricsUrl)).text();
   const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
   return {
     batches: value(/^audit_consumer_batch_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m),
@@ -234,4 +234,19 @@ export function describeConsumer(
   const rows = after.rows - before.rows;
   const seconds = after.seconds - before.seconds;
   return `consumer: ${batches} batches, ${Math.round(rows / batches)} rows and ${Math.round((seconds / batches) * 1000)} ms each (${Math.round(rows / seconds)} rows/s while in a batch)`;
+}
+
+/**
+ * A GET with the bench's API key, retried on a network error: the server may close an idle keep-alive
+ * connection just as the next poll reuses it ("fetch failed"), which says nothing about the service.
+ */
+export async function authedGet(url: string, timeoutMs = 60_000): Promise<Response> {
+  for (let attempt = 0; ; attempt++) {
+    try {
+      return await fetch(url, { headers: AUTH_HEADERS, signal: AbortSignal.timeout(timeoutMs) });
+    } catch (e) {
+      if (attempt >= 3 || (e as Error).name === 'TimeoutError') throw e;
+      await sleep(100);
+    }
+  }
 }

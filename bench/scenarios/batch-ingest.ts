@@ -4,7 +4,7 @@ import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { postLoad } from '../lib/load';
 import { eventBatch } from '../lib/mix';
 import {
-  AUTH_HEADERS,
+  authedGet,
   consumerStats,
   cpuSince,
   cpuSplit,
@@ -22,7 +22,7 @@ const BATCH = 1000;
 const CONNECTIONS = 4;
 
 async function visibleTotal(url: string): Promise<number> {
-  const res = await fetch(`${url}/audit/events?limit=1`, { headers: AUTH_HEADERS });
+  const res = await authedGet(`${url}/audit/events?limit=1`);
   const body = (await res.json()) as { total: number };
   return body.total;
 }

@@ -8,6 +8,7 @@ import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { percentile, postLoad } from '../lib/load';
 import { eventBatch, SINGLE_EVENT } from '../lib/mix';
 import {
+  authedGet,
   AUTH_HEADERS,
   BENCH_API_KEY,
   Child,
@@ -77,7 +78,7 @@ function kafkaScript(command: string): { ok: boolean; output: string } {
 }
 
 async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
-  const res = await fetch(url, { headers: AUTH_HEADERS, signal: AbortSignal.timeout(30_000) });
+  const res = await authedGet(url, 30_000);
   return { status: res.status, body: (await res.json()) as T };
 }
 
@@ -110,7 +111,7 @@ function startProbes(
     const deadline = acked + 120_000;
     while (performance.now() < deadline) {
       await sleep(pollMs);
-      const r = await fetch(`${gateway}/audit/events/${body.id}`, { headers: AUTH_HEADERS });
+      const r = await authedGet(`${gateway}/audit/events/${body.id}`);
       await r.arrayBuffer();
       if (r.status === 200) {
         latencies.push(performance.now() - acked);

@@ -2,7 +2,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { percentile } from '../lib/load';
-import { AUTH_HEADERS, DIST, runWorker, startEmbeddedApp, stop } from '../lib/processes';
+import { authedGet, DIST, runWorker, startEmbeddedApp, stop } from '../lib/processes';
 import { QUERIES, TARGET_P95_MS } from '../lib/queries';
 import { Row } from '../lib/report';
 
@@ -17,7 +17,7 @@ interface SeedResult {
 
 async function get(url: string): Promise<{ ms: number; body: unknown }> {
   const t0 = performance.now();
-  const res = await fetch(url, { headers: AUTH_HEADERS });
+  const res = await authedGet(url);
   const body: unknown = await res.json();
   const ms = performance.now() - t0;
   if (!res.ok) throw new Error(`GET ${url} answered ${res.status}: ${JSON.stringify(body).slice(0, 300)}`);
