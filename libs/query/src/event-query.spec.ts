@@ -1,5 +1,5 @@
 import { InvalidQueryError } from '@app/contracts';
-import { filterToSql, parseEventFilter, rollupCount } from './event-query';
+import { filterToSql, parseEventFilter, rollupCount, usesLookupProjection } from './event-query';
 import { eventToRow, flattenMetadata } from './event-row.mapper';
 
 const now = Date.UTC(2026, 0, 10) * 1000;
@@ -54,6 +54,12 @@ describe('filterToSql', () => {
     expect(where).not.toContain('metadata[');
   });
 
+  it('should tell which filters a lookup projection can serve', () => {
+    expect(usesLookupProjection(parseEventFilter({ 'metadata.device_id': 'D1' }, now).filter)).toBe(true);
+    expect(usesLookupProjection(parseEventFilter({ 'metadata.user_id': 'admin', category: 'user' }, now).filter)).toBe(true);
+    expect(usesLookupProjection(parseEventFilter({ 'metadata.job_id': 'j1', since: '24h' }, now).filter)).toBe(false);
+  });
+
   it('should state time bounds on the sort key expression too', () => {
     const { filter } = parseEventFilter({ since: '24h' }, now);
     expect(filterToSql('t', filter).where).toContain("toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({from:String}, 6, 'UTC'))");
@@ -63,36 +69,47 @@ describe('filterToSql', () => {
 describe('rollupCount', () => {
   const at = now + 20 * 60e6;
 
-  it('should count whole hours from the roll-up and the partial first hour from raw rows', () => {
+  it('should count past whole hours from the roll-up, and the partial first hour and the current hour raw', () => {
     const { filter } = parseEventFilter({ event_type: 'login_failed', since: '24h' }, at);
-    const plan = rollupCount('t', filter);
+    const plan = rollupCount('t', filter, at);
     expect(plan?.rollup.where).toBe(
-      "tenant_id = {tenant:String} AND event_type IN {eventTypes:Array(String)} AND hour >= toDateTime({firstWhole:String}, 'UTC')",
+      'tenant_id = {tenant:String} AND event_type IN {eventTypes:Array(String)} ' +
+        "AND hour >= toDateTime({firstWhole:String}, 'UTC') AND hour < toDateTime({endWhole:String}, 'UTC')",
     );
-    expect(plan?.rollup.params).toMatchObject({ tenant: 't', eventTypes: ['login_failed'], firstWhole: '2026-01-09 01:00:00.000000' });
-    expect(plan?.remainder?.where).toContain("AND (toStartOfHour(timestamp) < toDateTime64({firstWhole:String}, 6, 'UTC'))");
+    expect(plan?.rollup.params).toMatchObject({
+      tenant: 't',
+      eventTypes: ['login_failed'],
+      firstWhole: '2026-01-09 01:00:00.000000',
+      endWhole: '2026-01-10 00:00:00.000000',
+    });
+    expect(plan?.remainder?.where).toContain(
+      "AND (toStartOfHour(timestamp) < toDateTime64({firstWhole:String}, 6, 'UTC') OR toStartOfHour(timestamp) >= toDateTime64({endWhole:String}, 6, 'UTC'))",
+    );
     expect(plan?.remainder?.params).toMatchObject({ from: '2026-01-09 00:20:00.000000', firstWhole: '2026-01-09 01:00:00.000000' });
   });
 
-  it('should need no raw rows when both bounds fall on whole hours', () => {
+  it('should need no raw rows when both bounds fall on whole past hours', () => {
     const { filter } = parseEventFilter({ start: '2026-01-09T00:00:00Z', end: '2026-01-09T05:59:59.999999Z' }, at);
-    const plan = rollupCount('t', filter);
+    const plan = rollupCount('t', filter, at);
     expect(plan?.rollup.params).toMatchObject({ firstWhole: '2026-01-09 00:00:00.000000', endWhole: '2026-01-09 06:00:00.000000' });
     expect(plan?.remainder).toBeUndefined();
   });
 
   it('should count the partial last hour of an end bound from raw rows', () => {
     const { filter } = parseEventFilter({ end: '2026-01-09T05:30:00Z' }, at);
-    const plan = rollupCount('t', filter);
-    expect(plan?.rollup.where).toContain("hour < toDateTime({endWhole:String}, 'UTC')");
+    const plan = rollupCount('t', filter, at);
+    expect(plan?.rollup.where).toBe("tenant_id = {tenant:String} AND hour < toDateTime({endWhole:String}, 'UTC')");
     expect(plan?.remainder?.where).toContain("toStartOfHour(timestamp) >= toDateTime64({endWhole:String}, 6, 'UTC')");
     expect(plan?.remainder?.params).toMatchObject({ endWhole: '2026-01-09 05:00:00.000000' });
   });
 
-  it('should leave filters the roll-up cannot answer, and ranges inside one hour, to raw rows', () => {
-    expect(rollupCount('t', parseEventFilter({ 'metadata.site_id': 'S1' }, at).filter)).toBeUndefined();
-    expect(rollupCount('t', parseEventFilter({ q: 'door' }, at).filter)).toBeUndefined();
-    expect(rollupCount('t', parseEventFilter({ start: '2026-01-09T10:05:00Z', end: '2026-01-09T10:55:00Z' }, at).filter)).toBeUndefined();
+  it('should leave filters the roll-up cannot answer, and ranges without a whole past hour, to raw rows', () => {
+    expect(rollupCount('t', parseEventFilter({ 'metadata.site_id': 'S1' }, at).filter, at)).toBeUndefined();
+    expect(rollupCount('t', parseEventFilter({ q: 'door' }, at).filter, at)).toBeUndefined();
+    expect(
+      rollupCount('t', parseEventFilter({ start: '2026-01-09T10:05:00Z', end: '2026-01-09T10:55:00Z' }, at).filter, at),
+    ).toBeUndefined();
+    expect(rollupCount('t', parseEventFilter({ since: '30m' }, at).filter, at)).toBeUndefined();
   });
 });
 
