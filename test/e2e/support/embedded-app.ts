@@ -116,7 +116,10 @@ export async function waitForTotal(url: string, query: string, total: number, ti
   return eventually(
     async () => {
       const r = await http(`${url}/audit/events?${query}`);
-      return r.status === 200 && r.body.total === total ? r : undefined;
+      // The page and its total are two queries: an insert landing between them can make them disagree for a
+      // moment, so wait until both show the events.
+      const pageFull = r.status === 200 && r.body.events.length === Math.min(total, r.body.limit);
+      return pageFull && r.body.total === total ? r : undefined;
     },
     timeoutMs,
     `total ${total} for ${query}`,
