@@ -33,7 +33,11 @@ const CONNECTIONS = 4;
 const PARTITIONS = 6;
 const BROKERS = process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`;
 const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-/** The integration tests' lock: suites that run the services share one broker and one consumer group. */
+/**
+ * The integration tests' lock (test/integration/support/exclusive-lock.ts holds the other side of the same
+ * protocol: a file created exclusively, holding the holder's pid, taken over when that pid is gone): suites
+ * that run the services share one broker and one consumer group, and so does this scenario.
+ */
 const LOCK = path.join(os.tmpdir(), 'homepot-audit-integration.lock');
 
 class Skip extends Error {}
