@@ -336,6 +336,10 @@ export async function distributedIngest(ctx: BenchContext): Promise<Row[]> {
     ];
   } catch (e) {
     if (e instanceof Skip) return skipped(e.message);
+    // The broker is shared: a test run that started it stops it when it ends, whoever else is using it.
+    if (!kafkaScript('status').ok) {
+      return skipped(`the Kafka broker stopped during the run (another process sharing it stopped it): ${(e as Error).message}`);
+    }
     throw e;
   } finally {
     for (const c of cleanups.reverse()) {
