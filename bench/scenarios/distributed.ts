@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
-import { closeSync, existsSync, openSync, readFileSync, unlinkSync, writeSync } from 'node:fs';
-import * as os from 'node:os';
+import { existsSync } from 'node:fs';
+import { acquireExclusiveLock, LockTimeoutError } from '@app/common';
 import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { Client } from 'pg';
@@ -33,46 +33,15 @@ const CONNECTIONS = 4;
 const PARTITIONS = 6;
 const BROKERS = process.env.KAFKA_BROKERS ?? `127.0.0.1:${process.env.KAFKA_PORT ?? '9092'}`;
 const POSTGRES_ADMIN_URL = process.env.BENCH_POSTGRES_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres';
-/**
- * The integration tests' lock (test/integration/support/exclusive-lock.ts holds the other side of the same
- * protocol: a file created exclusively, holding the holder's pid, taken over when that pid is gone): suites
- * that run the services share one broker and one consumer group, and so does this scenario.
- */
-const LOCK = path.join(os.tmpdir(), 'homepot-audit-integration.lock');
-
 class Skip extends Error {}
 
+/** The integration suites share the broker and the consumer group: wait for them, or skip. */
 async function acquireLock(timeoutMs: number): Promise<() => void> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    try {
-      const fd = openSync(LOCK, 'wx');
-      writeSync(fd, String(process.pid));
-      closeSync(fd);
-      return () => {
-        try {
-          if (readFileSync(LOCK, 'utf8') === String(process.pid)) unlinkSync(LOCK);
-        } catch {
-          // already gone
-        }
-      };
-    } catch (e) {
-      if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw e;
-      let holder = 0;
-      try {
-        holder = Number(readFileSync(LOCK, 'utf8'));
-        process.kill(holder, 0);
-      } catch {
-        try {
-          unlinkSync(LOCK);
-        } catch {
-          // another waiter took it
-        }
-        continue;
-      }
-      if (Date.now() > deadline) throw new Skip(`the broker is in use by integration tests (${LOCK} held by pid ${holder})`);
-      await sleep(500);
-    }
+  try {
+    return await acquireExclusiveLock(timeoutMs);
+  } catch (e) {
+    if (e instanceof LockTimeoutError) throw new Skip(`the broker is in use by integration tests (${e.message})`);
+    throw e;
   }
 }
 

@@ -5,7 +5,7 @@ import { Logger } from 'pino';
 import { ApiKeyEntity, AUTH_MIGRATIONS } from '@app/auth';
 import { AppConfig, ConfigError, VERSION as version } from '@app/common';
 import { EventBus, FileLogBus } from '@app/event-bus';
-import { BatchingPublisher, IdempotencyRepository, INGEST_MIGRATIONS, IngestService } from '@app/ingest';
+import { INGEST_MIGRATIONS } from '@app/ingest';
 import { createDataSource, pingDataSource } from '@app/persistence';
 import { createClickHouse, EventStoreRepository, migrateClickHouse, QueryStoreConsumer, releaseChdb } from '@app/query';
 import { Closers, LocalIngest, LocalQuery, Metrics, prepareApiKeys, serveHttpApi } from '@app/api';
@@ -69,13 +69,7 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
     await consumer.start();
     closers.add('consumer', () => consumer.stop());
 
-    const publisher = new BatchingPublisher(bus, {
-      lingerMs: config.batching.produceLingerMs,
-      maxBatchRecords: 5000,
-      maxQueuedRecords: 200_000,
-    });
-    closers.add('publisher', () => publisher.drain());
-    const ingest = new LocalIngest(new IngestService(publisher, new IdempotencyRepository(ds)), bus);
+    const ingest = LocalIngest.create(bus, ds, config.batching.produceLingerMs, (drain) => closers.add('publisher', drain));
     const query = new LocalQuery(store, consumer);
 
     const app = await serveHttpApi(config, logger, {

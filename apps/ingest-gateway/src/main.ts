@@ -12,7 +12,7 @@ import {
   startServiceEndpoints,
 } from '@app/api';
 import { KafkaBus } from '@app/event-bus';
-import { BatchingPublisher, IdempotencyRepository, INGEST_MIGRATIONS, IngestService } from '@app/ingest';
+import { INGEST_MIGRATIONS } from '@app/ingest';
 import { createDataSource, pingDataSource } from '@app/persistence';
 
 /**
@@ -33,13 +33,7 @@ runService('ingest-gateway', async (config, logger) => {
     await bus.connect();
     await bus.ensureTopics();
 
-    const publisher = new BatchingPublisher(bus, {
-      lingerMs: config.batching.produceLingerMs,
-      maxBatchRecords: 5000,
-      maxQueuedRecords: 200_000,
-    });
-    closers.add('publisher', () => publisher.drain());
-    const ingest = new LocalIngest(new IngestService(publisher, new IdempotencyRepository(ds)), bus);
+    const ingest = LocalIngest.create(bus, ds, config.batching.produceLingerMs, (drain) => closers.add('publisher', drain));
 
     const { healthPort } = await startServiceEndpoints(
       {

@@ -1,6 +1,7 @@
 import { nowMicros, StoredAuditEvent } from '@app/contracts';
 import { EventBus } from '@app/event-bus';
-import { IngestRequest, IngestResponse, IngestService } from '@app/ingest';
+import { BatchingPublisher, IdempotencyRepository, IngestRequest, IngestResponse, IngestService } from '@app/ingest';
+import { DataSource } from 'typeorm';
 import {
   DetailedStatistics,
   EventFilter,
@@ -14,6 +15,16 @@ import { ComponentHealth, IngestPort, QueryPort, SearchResult, TailResult } from
 
 /** Ingest in-process: the embedded app, and the ingest-gateway's own handlers. */
 export class LocalIngest implements IngestPort {
+  /**
+   * The ingest side on an event bus: validation, idempotency keys in `ds`, and the batching publisher whose
+   * queued events `onClose` lets the caller drain at shutdown.
+   */
+  static create(bus: EventBus, ds: DataSource, lingerMs: number, onClose: (drain: () => Promise<void>) => void): LocalIngest {
+    const publisher = new BatchingPublisher(bus, { lingerMs, maxBatchRecords: 5000, maxQueuedRecords: 200_000 });
+    onClose(() => publisher.drain());
+    return new LocalIngest(new IngestService(publisher, new IdempotencyRepository(ds)), bus);
+  }
+
   constructor(
     private readonly service: IngestService,
     private readonly bus: EventBus,

@@ -1,3 +1,4 @@
 export * from './config';
 export * from './logger';
 export * from './version';
+export * from './exclusive-lock';
