@@ -1,9 +1,11 @@
 import { bootApp, eventually, http, Json, TestApp } from './support/embedded-app';
 
+/** Polls a search until `ok`, and until its page agrees with its total (two queries; an insert can land between). */
 const until = (read: () => Promise<Json>, ok: (r: Json) => boolean): Promise<Json> =>
   eventually(async () => {
     const r = await read();
-    return ok(r) ? r : undefined;
+    const agrees = r.status === 200 && r.body.events.length === Math.min(r.body.total, r.body.limit);
+    return agrees && ok(r) ? r : undefined;
   });
 
 const ADMIN_KEY = 'bootstrap-admin-key-for-e2e-0123456789';
