@@ -112,6 +112,20 @@ describe('POST /audit/events', () => {
     expect(stored.body.events.map((e: { id: string }) => e.id).sort()).toEqual([first.body.id, field.body.id].sort());
   });
 
+  it('should store an event once when a request that chose its own id is sent again later', async () => {
+    const id = '0190f0f0-0000-7000-8000-00000000e2e1';
+    const body = { id, event_type: 'job_created', metadata: { job_id: 'own-id-retry' } };
+    expect((await post(body)).status).toBe(201);
+    await waitForTotal(app.url, 'metadata.job_id=own-id-retry', 1);
+    // No timestamp: the retry carries another event time, so only a check by id finds the stored copy.
+    expect((await post(body)).status).toBe(201);
+    expect((await post({ event_type: 'job_created', metadata: { job_id: 'own-id-marker' } })).status).toBe(201);
+    await waitForTotal(app.url, 'metadata.job_id=own-id-marker', 1);
+    const stored = await http(`${app.url}/audit/events?metadata.job_id=own-id-retry`);
+    expect(stored.body.total).toBe(1);
+    expect(stored.body.events.map((e: { id: string }) => e.id)).toEqual([id]);
+  });
+
   const bad: Array<[string, () => Promise<Awaited<ReturnType<typeof http>>>, number, string, RegExp]> = [
     [
       'malformed JSON',

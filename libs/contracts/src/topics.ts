@@ -17,3 +17,10 @@ export const DLQ_HEADERS = {
  * is kept; on records without it (direct producers) the Kafka message time is the receive time.
  */
 export const INGEST_HEADER = { name: 'x-audit-ingest', value: 'gateway' } as const;
+
+/**
+ * Set by the ingest gateway beside INGEST_HEADER when the request chose the event's id itself: a retry may
+ * then carry the same id at another time, so the query store checks it by id alone (as it does for a direct
+ * producer's own ids).
+ */
+export const PRODUCER_ID_HEADER = { name: 'x-audit-id', value: 'producer' } as const;

@@ -1,4 +1,4 @@
-import { normalizeEvent, serializeEvent } from './validate-event';
+import { deserializeNormalizedEvent, normalizeEvent, serializeEvent } from './validate-event';
 import { formatMicros, parseTimestampMicros } from './time';
 import { deterministicUuid, isUuid, uuidv7 } from './ids';
 import { canonicalCategory, EVENT_TYPES, findEventType } from './catalogue';
@@ -74,6 +74,17 @@ describe('normalizeEvent', () => {
     if (!r.ok) throw new Error('expected ok');
     const again = normalizeEvent(JSON.parse(serializeEvent(r.event)), { ...ctx, trustTenantField: true });
     expect(again.ok && again.event).toEqual(r.event);
+  });
+
+  it('should read its own serialization back as written, and refuse anything of another shape', () => {
+    const r = normalizeEvent({ event_type: 'login_failed', metadata: { user_id: 'u' }, source: 'pos', idempotency_key: 'k' }, ctx);
+    if (!r.ok) throw new Error('expected ok');
+    expect(deserializeNormalizedEvent(JSON.parse(serializeEvent(r.event)))).toEqual(r.event);
+    const wire = JSON.parse(serializeEvent(r.event)) as Record<string, unknown>;
+    for (const bad of [{ schema_version: 2 }, { id: 1 }, { metadata: [] }, { metadata: null }, { source: 5 }, { timestamp: undefined }]) {
+      expect(deserializeNormalizedEvent({ ...wire, ...bad })).toBeUndefined();
+    }
+    expect(deserializeNormalizedEvent('x')).toBeUndefined();
   });
 });
 

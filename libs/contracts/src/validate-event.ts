@@ -204,3 +204,64 @@ export function serializeEvent(e: AuditEvent): string {
   if (e.idempotency_key !== '') wire.idempotency_key = e.idempotency_key;
   return JSON.stringify(wire);
 }
+
+const str = (v: unknown): v is string => typeof v === 'string';
+const optionalStr = (v: unknown): string | undefined => (v === undefined ? '' : typeof v === 'string' ? v : undefined);
+
+/**
+ * The inverse of `serializeEvent`, for a log this process alone writes (the embedded one), where every record
+ * was normalized moments before it was appended: the shape is checked, the rules are not run again. Returns
+ * undefined for anything not in that shape, which then goes through `normalizeEvent` like any message.
+ */
+export function deserializeNormalizedEvent(raw: unknown): AuditEvent | undefined {
+  if (raw === null || typeof raw !== 'object') return undefined;
+  const e = raw as Record<string, unknown>;
+  const metadata = e.metadata;
+  if (
+    e.schema_version !== SCHEMA_VERSION ||
+    !str(e.id) ||
+    !str(e.tenant_id) ||
+    !str(e.event_type) ||
+    !str(e.category) ||
+    !str(e.severity) ||
+    !str(e.description) ||
+    !str(e.timestamp) ||
+    !str(e.received_at) ||
+    metadata === null ||
+    typeof metadata !== 'object' ||
+    Array.isArray(metadata)
+  ) {
+    return undefined;
+  }
+  const ip_address = optionalStr(e.ip_address);
+  const user_agent = optionalStr(e.user_agent);
+  const session_id = optionalStr(e.session_id);
+  const source = optionalStr(e.source);
+  const idempotency_key = optionalStr(e.idempotency_key);
+  if (
+    ip_address === undefined ||
+    user_agent === undefined ||
+    session_id === undefined ||
+    source === undefined ||
+    idempotency_key === undefined
+  ) {
+    return undefined;
+  }
+  return {
+    schema_version: SCHEMA_VERSION,
+    id: e.id,
+    tenant_id: e.tenant_id,
+    event_type: e.event_type,
+    category: e.category,
+    severity: e.severity as Severity,
+    description: e.description,
+    metadata: metadata as Metadata,
+    timestamp: e.timestamp,
+    received_at: e.received_at,
+    ip_address,
+    user_agent,
+    session_id,
+    source,
+    idempotency_key,
+  };
+}

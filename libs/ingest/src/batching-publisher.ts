@@ -1,5 +1,9 @@
-import { AuditEvent, INGEST_HEADER, serializeEvent, TOPIC_EVENTS, UnavailableError } from '@app/contracts';
+import { AuditEvent, INGEST_HEADER, PRODUCER_ID_HEADER, serializeEvent, TOPIC_EVENTS, UnavailableError } from '@app/contracts';
 import { EventBus, OutgoingRecord } from '@app/event-bus';
+
+const GATEWAY_HEADERS = { [INGEST_HEADER.name]: INGEST_HEADER.value };
+const PRODUCER_ID_HEADERS = { ...GATEWAY_HEADERS, [PRODUCER_ID_HEADER.name]: PRODUCER_ID_HEADER.value };
+const NONE: ReadonlySet<string> = new Set();
 
 interface Waiter {
   records: OutgoingRecord[];
@@ -39,13 +43,17 @@ export class BatchingPublisher {
     return `${event.tenant_id}/${scope}`;
   }
 
-  publish(events: AuditEvent[]): Promise<void> {
+  /** `producerIds`: the ids the request chose itself (see PRODUCER_ID_HEADER). */
+  publish(events: AuditEvent[], producerIds: ReadonlySet<string> = NONE): Promise<void> {
     if (events.length === 0) return Promise.resolve();
     if (this.queued + events.length > this.options.maxQueuedRecords) {
       return Promise.reject(new UnavailableError('the ingest queue is full; retry shortly', 1));
     }
-    const headers = { [INGEST_HEADER.name]: INGEST_HEADER.value };
-    const records = events.map((e) => ({ key: BatchingPublisher.keyOf(e), value: serializeEvent(e), headers }));
+    const records = events.map((e) => ({
+      key: BatchingPublisher.keyOf(e),
+      value: serializeEvent(e),
+      headers: producerIds.has(e.id) ? PRODUCER_ID_HEADERS : GATEWAY_HEADERS,
+    }));
     return new Promise((resolve, reject) => {
       this.queue.push({ records, resolve, reject });
       this.queued += records.length;

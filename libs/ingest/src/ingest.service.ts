@@ -117,7 +117,12 @@ export class IngestService {
       toPublish.push(v);
     }
 
-    await this.publisher.publish(toPublish.map((v) => v.event));
+    const producerIds = new Set<string>();
+    for (const v of toPublish) if (typeof (req.events[v.index] as { id?: unknown }).id === 'string') producerIds.add(v.event.id);
+    await this.publisher.publish(
+      toPublish.map((v) => v.event),
+      producerIds,
+    );
     for (const v of toPublish) results[v.index] = { index: v.index, status: 'accepted', id: v.event.id, event: v.event };
     if (this.idempotency && toPublish.some((v) => v.event.idempotency_key)) {
       // Recorded after the write: if this is lost in a crash, the retry is still harmless because its

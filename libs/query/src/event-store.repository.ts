@@ -1,5 +1,6 @@
 import { ClickHouseClient } from '@clickhouse/client';
 import { microsToClickHouse, nowMicros, StoredAuditEvent } from '@app/contracts';
+import { insertJsonLines } from './clickhouse/clickhouse.factory';
 import { DATABASE } from './clickhouse/schema';
 import { EventFilter, filterToSql, orderBy, PageRequest, rollupCount, usesLookupProjection } from './event-query';
 import { EventRow, rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
@@ -52,31 +53,34 @@ export class EventStoreRepository {
     }
   }
 
-  /**
-   * One insert per batch. The dedup token makes a retry of the same batch (same log range) a no-op, for the
-   * table and the statistics view alike.
-   */
+  /** Rows as objects: encoded here, then inserted as `insertLines` does. */
   async insert(rows: EventRow[], dedupToken: string): Promise<void> {
-    if (rows.length === 0) return;
-    await this.ch.insert({
-      table: `${DATABASE}.events`,
-      values: rows,
-      format: 'JSONEachRow',
-      clickhouse_settings: {
-        insert_deduplicate: 1,
-        insert_deduplication_token: dedupToken,
-        deduplicate_blocks_in_dependent_materialized_views: 1,
-        max_partitions_per_insert_block: '1000',
-      },
+    await this.insertLines(
+      rows.map((r) => JSON.stringify(r)),
+      dedupToken,
+    );
+  }
+
+  /**
+   * One insert of rows already encoded as JSONEachRow lines. The dedup token makes a retry of the same
+   * insert (same log ranges) a no-op, for the table and the statistics view alike.
+   */
+  async insertLines(lines: string[], dedupToken: string): Promise<void> {
+    await insertJsonLines(this.ch, `${DATABASE}.events`, lines, {
+      insert_deduplicate: 1,
+      insert_deduplication_token: dedupToken,
+      deduplicate_blocks_in_dependent_materialized_views: 1,
+      max_partitions_per_insert_block: 1000,
     });
   }
 
-  async recordProgress(partition: number, offset: string): Promise<void> {
-    await this.ch.insert({
-      table: `${DATABASE}.consumer_progress`,
-      values: [{ log_partition: partition, log_offset: offset }],
-      format: 'JSONEachRow',
-    });
+  /** How far each log partition has been written, one row per partition, in one insert. */
+  async recordProgress(positions: Array<{ partition: number; offset: string }>): Promise<void> {
+    await insertJsonLines(
+      this.ch,
+      `${DATABASE}.consumer_progress`,
+      positions.map((p) => JSON.stringify({ log_partition: p.partition, log_offset: p.offset })),
+    );
   }
 
   /** Highest offset stored for a log partition, or -1: everything at or below may be a redelivery. */

@@ -5,3 +5,4 @@ export * from './event-row.mapper';
 export * from './event-store.repository';
 export * from './projector';
 export * from './query-store.consumer';
+export * from './store-writer';

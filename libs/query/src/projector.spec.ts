@@ -1,4 +1,4 @@
-import { INGEST_HEADER, LIMITS, TOPIC_EVENTS } from '@app/contracts';
+import { INGEST_HEADER, LIMITS, normalizeEvent, PRODUCER_ID_HEADER, serializeEvent, TOPIC_EVENTS } from '@app/contracts';
 import { BusBatch, BusRecord } from '@app/event-bus';
 import { processBatch } from './projector';
 
@@ -25,17 +25,15 @@ describe('processBatch', () => {
   const declared = { event_type: 'login_failed', received_at: '2025-01-01T00:00:00Z', timestamp: '2025-01-01T00:00:00Z' };
 
   it('should keep received_at only from the ingest gateway, else take the broker time', () => {
-    const out = processBatch(
-      batch([record(0, declared, { [INGEST_HEADER.name]: INGEST_HEADER.value }), record(1, declared)]),
-      -1n,
-      'default',
-    );
+    const out = processBatch(batch([record(0, declared, { [INGEST_HEADER.name]: INGEST_HEADER.value }), record(1, declared)]), -1n, {
+      defaultTenant: 'default',
+    });
     expect(out.events.map((e) => e.received_at)).toEqual(['2025-01-01T00:00:00.000000Z', '2026-01-01T12:00:00.000000Z']);
   });
 
   it('should give an id-less message a stable id from its position, and mark redeliveries as suspects', () => {
-    const a = processBatch(batch([record(5, { event_type: 'job_created' })]), -1n, 'default');
-    const b = processBatch(batch([record(5, { event_type: 'job_created' })]), 5n, 'default');
+    const a = processBatch(batch([record(5, { event_type: 'job_created' })]), -1n, { defaultTenant: 'default' });
+    const b = processBatch(batch([record(5, { event_type: 'job_created' })]), 5n, { defaultTenant: 'default' });
     expect(a.events[0].id).toBe(b.events[0].id);
     expect(a.suspectIds).toEqual([]);
     expect(b.suspectIds).toEqual([b.events[0].id]);
@@ -43,18 +41,23 @@ describe('processBatch', () => {
 
   it('should check a copy of the same bytes by time, and a retried request or producer-chosen id at any time', () => {
     const gateway = { [INGEST_HEADER.name]: INGEST_HEADER.value };
-    const id = '0190f0f0-0000-7000-8000-000000000001';
-    const out = processBatch(
-      batch([
-        record(0, { event_type: 'job_created', id }, gateway),
-        record(1, { event_type: 'job_created', idempotency_key: 'k1' }, gateway),
-        record(2, { event_type: 'job_created', id: '0190f0f0-0000-7000-8000-000000000002' }),
-      ]),
-      -1n,
-      'default',
-    );
-    expect(out.suspectIds).toEqual([id]);
-    expect(out.anyTimeSuspectIds).toEqual([out.events[1].id, '0190f0f0-0000-7000-8000-000000000002']);
+    const chosen = { ...gateway, [PRODUCER_ID_HEADER.name]: PRODUCER_ID_HEADER.value };
+    const id = (n: number) => `0190f0f0-0000-7000-8000-00000000000${n}`;
+    const records = [
+      record(0, { event_type: 'job_created', id: id(1) }, gateway),
+      record(1, { event_type: 'job_created', idempotency_key: 'k1' }, gateway),
+      record(2, { event_type: 'job_created', id: id(2) }),
+      record(3, { event_type: 'job_created', id: id(3) }, chosen),
+    ];
+    const kafka = processBatch(batch(records), -1n, { defaultTenant: 'default' });
+    expect(kafka.suspectIds).toEqual([id(1)]);
+    expect(kafka.anyTimeSuspectIds).toEqual([kafka.events[1].id, id(2), id(3)]);
+    // On the embedded log a gateway record is appended once: only a redelivery of it can be a copy.
+    const embedded = processBatch(batch(records), -1n, { defaultTenant: 'default', trustGatewayRecords: true });
+    expect(embedded.suspectIds).toEqual([]);
+    expect(embedded.anyTimeSuspectIds).toEqual(kafka.anyTimeSuspectIds);
+    const replayed = processBatch(batch(records), 0n, { defaultTenant: 'default', trustGatewayRecords: true });
+    expect(replayed.suspectIds).toEqual([id(1)]);
   });
 
   it('should send unparsable, invalid and oversized messages to the DLQ with the reason', () => {
@@ -62,10 +65,29 @@ describe('processBatch', () => {
     const out = processBatch(
       batch([record(0, '{nope'), record(1, { event_type: 'Bad' }), record(2, big), record(3, { event_type: 'login_failed' })]),
       -1n,
-      'default',
+      { defaultTenant: 'default' },
     );
     expect(out.rows).toHaveLength(1);
     expect(out.rejected.map((r) => r.headers?.['x-audit-error-code'])).toEqual(['invalid_json', 'validation_failed', 'payload_too_large']);
     expect(out.rejected[1].headers?.['x-audit-source-offset']).toBe('1');
+  });
+
+  it('should take a record of its own embedded log as written, and still validate one that is not in that shape', () => {
+    const gateway = { [INGEST_HEADER.name]: INGEST_HEADER.value };
+    const ok = normalizeEvent(
+      { event_type: 'device_registered', metadata: { site_id: 'S1', nested: { a: 1 } }, ip_address: '10.0.0.1' },
+      { tenantId: 't1', receivedAtMicros: Date.UTC(2026, 0, 1) * 1000, trustTenantField: false },
+    );
+    if (!ok.ok) throw new Error('expected a valid event');
+    const written = JSON.parse(serializeEvent(ok.event)) as unknown;
+    const forged = { event_type: 'Not a type', tenant_id: 't1' };
+    const options = { defaultTenant: 'default', trustGatewayRecords: true };
+    const out = processBatch(batch([record(0, written, gateway), record(1, forged, gateway)]), -1n, options);
+    expect(out.events).toEqual([ok.event]);
+    expect(out.rejected.map((r) => r.headers?.['x-audit-error-code'])).toEqual(['validation_failed']);
+    // The same record validated in full gives the same row.
+    const full = processBatch(batch([record(0, written, gateway)]), -1n, { defaultTenant: 'default' });
+    expect(full.rows).toEqual(out.rows);
+    expect(JSON.parse(out.rows[0].line)).toMatchObject({ tenant_id: 't1', metadata: { site_id: 'S1', 'nested.a': '1' } });
   });
 });

@@ -1,19 +1,31 @@
 import {
   AuditEvent,
+  deserializeNormalizedEvent,
   deterministicUuid,
   DLQ_HEADERS,
   ErrorDetail,
   INGEST_HEADER,
   LIMITS,
   normalizeEvent,
+  NormalizeResult,
   parseTimestampMicros,
+  PRODUCER_ID_HEADER,
   TOPIC_EVENTS_DLQ,
 } from '@app/contracts';
 import { BusBatch, BusRecord, OutgoingRecord } from '@app/event-bus';
-import { EventRow, eventToRow } from './event-row.mapper';
+import { eventToRow } from './event-row.mapper';
+
+/** A row ready for the store: its JSONEachRow line, and what the duplicate check needs to know of it. */
+export interface EncodedRow {
+  id: string;
+  tenant_id: string;
+  /** ClickHouse DateTime64 text, as in the row. */
+  timestamp: string;
+  line: string;
+}
 
 export interface ProcessedBatch {
-  rows: EventRow[];
+  rows: EncodedRow[];
   events: AuditEvent[];
   rejected: OutgoingRecord[];
   /**
@@ -51,12 +63,37 @@ function toDlq(record: BusRecord, code: string, errors: ErrorDetail[]): Outgoing
   };
 }
 
+export interface ProcessOptions {
+  defaultTenant: string;
+  /**
+   * The log is written only by this process's ingest gateway (the embedded log): its records were
+   * normalized just before they were appended, so their shape is checked and the rules are not run again.
+   * On Kafka any producer may set the gateway header, so every message is validated.
+   */
+  trustGatewayRecords?: boolean;
+}
+
+function validate(record: BusRecord, raw: unknown, fromGateway: boolean, defaultTenant: string): NormalizeResult {
+  const declared = raw !== null && typeof raw === 'object' ? (raw as { received_at?: unknown }) : {};
+  const receivedAtMicros =
+    (fromGateway && typeof declared.received_at === 'string' ? parseTimestampMicros(declared.received_at) : undefined) ??
+    Math.floor(record.timestampMs * 1000);
+  return normalizeEvent(raw, {
+    tenantId: defaultTenant,
+    receivedAtMicros,
+    trustTenantField: true,
+    // A message without an id gets one from its log position, so its redelivery keeps the same id.
+    fallbackId: deterministicUuid(`${record.topic}:${record.partition}:${record.offset}`),
+  });
+}
+
 /**
  * Pure message-to-row step of the query-store consumer. Messages are validated exactly like HTTP bodies
  * (direct producers are first-class); invalid ones become DLQ records carrying the reason.
  */
-export function processBatch(batch: BusBatch, replayWatermark: bigint, defaultTenant: string): ProcessedBatch {
-  const rows: EventRow[] = [];
+export function processBatch(batch: BusBatch, replayWatermark: bigint, options: ProcessOptions): ProcessedBatch {
+  const { defaultTenant, trustGatewayRecords = false } = options;
+  const rows: EncodedRow[] = [];
   const events: AuditEvent[] = [];
   const rejected: OutgoingRecord[] = [];
   const suspectIds: string[] = [];
@@ -78,18 +115,10 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, defaultTe
       rejected.push(toDlq(record, 'invalid_json', [{ field: '/', message: `not JSON: ${(e as Error).message}` }]));
       continue;
     }
-    const declared = raw !== null && typeof raw === 'object' ? (raw as { received_at?: unknown; id?: unknown }) : {};
+    const declared = raw !== null && typeof raw === 'object' ? (raw as { id?: unknown }) : {};
     const fromGateway = record.headers[INGEST_HEADER.name] === INGEST_HEADER.value;
-    const receivedAtMicros =
-      (fromGateway && typeof declared.received_at === 'string' ? parseTimestampMicros(declared.received_at) : undefined) ??
-      Math.floor(record.timestampMs * 1000);
-    const result = normalizeEvent(raw, {
-      tenantId: defaultTenant,
-      receivedAtMicros,
-      trustTenantField: true,
-      // A message without an id gets one from its log position, so its redelivery keeps the same id.
-      fallbackId: deterministicUuid(`${record.topic}:${record.partition}:${record.offset}`),
-    });
+    const trusted = fromGateway && trustGatewayRecords ? deserializeNormalizedEvent(raw) : undefined;
+    const result = trusted ? ({ ok: true, event: trusted } as const) : validate(record, raw, fromGateway, defaultTenant);
     if (!result.ok) {
       rejected.push(toDlq(record, 'validation_failed', result.errors));
       continue;
@@ -98,12 +127,18 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, defaultTe
     if (seen.has(event.id)) continue;
     seen.add(event.id);
     const redelivered = BigInt(record.offset) <= replayWatermark;
-    if (event.idempotency_key !== '' || (!fromGateway && !redelivered && typeof declared.id === 'string')) {
+    const producerChoseId = fromGateway
+      ? record.headers[PRODUCER_ID_HEADER.name] === PRODUCER_ID_HEADER.value
+      : typeof declared.id === 'string';
+    if (event.idempotency_key !== '' || (producerChoseId && !redelivered)) {
       anyTimeSuspectIds.push(event.id);
-    } else if (redelivered || fromGateway) {
+    } else if (redelivered || (fromGateway && !trustGatewayRecords)) {
+      // A gateway's Kafka producer may retry a send that had landed (the copy keeps its id and time); the
+      // embedded log is appended once per event, so there only a redelivery can be a copy.
       suspectIds.push(event.id);
     }
-    rows.push(eventToRow(event, { partition: record.partition, offset: record.offset }));
+    const row = eventToRow(event, { partition: record.partition, offset: record.offset });
+    rows.push({ id: row.id, tenant_id: row.tenant_id, timestamp: row.timestamp, line: JSON.stringify(row) });
     events.push(event);
   }
   return { rows, events, rejected, suspectIds, anyTimeSuspectIds };

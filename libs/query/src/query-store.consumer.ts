@@ -1,8 +1,8 @@
 import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BusBatch, EventBus, Subscription } from '@app/event-bus';
 import { EventStoreRepository } from './event-store.repository';
-import { EventRow } from './event-row.mapper';
-import { dedupToken, processBatch } from './projector';
+import { dedupToken, EncodedRow, processBatch } from './projector';
+import { StoreWriter } from './store-writer';
 
 export interface ConsumerMetrics {
   onBatch(rows: number, rejected: number, duplicates: number, ms: number): void;
@@ -10,7 +10,8 @@ export interface ConsumerMetrics {
 }
 
 /**
- * Projects audit.events.v1 into ClickHouse: one insert per delivered batch, the position recorded after the
+ * Projects audit.events.v1 into ClickHouse: each delivered batch is validated and encoded, then stored by
+ * the group-commit writer (batches of several partitions share an insert), its position recorded after the
  * insert, and the batch committed by the bus only when all of that resolved. A failure throws, so the bus
  * backs off and redelivers the same batch instead of skipping it.
  */
@@ -21,6 +22,7 @@ export class QueryStoreConsumer {
    */
   private readonly marks = new Map<number, { generation: number; stored: bigint; refused: bigint }>();
   private subscription: Subscription | undefined;
+  private readonly writer: StoreWriter;
   lastInsertAt: number | undefined;
   lastError: string | undefined;
 
@@ -29,7 +31,9 @@ export class QueryStoreConsumer {
     private readonly store: EventStoreRepository,
     private readonly defaultTenant: string,
     private readonly metrics?: ConsumerMetrics,
-  ) {}
+  ) {
+    this.writer = new StoreWriter(store);
+  }
 
   async start(): Promise<void> {
     this.subscription = await this.bus.subscribe(CONSUMER_GROUP_QUERY_STORE, (b) => this.handle(b), {
@@ -48,7 +52,7 @@ export class QueryStoreConsumer {
     this.marks.delete(partition);
   }
 
-  private async findStored(rows: EventRow[], suspectIds: string[], anyTimeSuspectIds: string[]): Promise<Set<string>> {
+  private async findStored(rows: EncodedRow[], suspectIds: string[], anyTimeSuspectIds: string[]): Promise<Set<string>> {
     const suspects = new Set(suspectIds);
     const tenants = new Set<string>();
     let from = '';
@@ -69,17 +73,22 @@ export class QueryStoreConsumer {
 
   async handle(batch: BusBatch): Promise<void> {
     const started = Date.now();
+    const last = BigInt(batch.lastOffset);
+    let mark: { generation: number; stored: bigint; refused: bigint } | undefined;
+    let written = false;
     try {
       const generation = batch.generation ?? 0;
-      const last = BigInt(batch.lastOffset);
-      let mark = this.marks.get(batch.partition);
+      mark = this.marks.get(batch.partition);
       if (mark === undefined || mark.generation !== generation) {
         // The DLQ write precedes the insert, so whatever is stored was also refused where it had to be.
         const stored = await this.store.maxStoredOffset(batch.partition);
         mark = { generation, stored, refused: stored };
         this.marks.set(batch.partition, mark);
       }
-      const processed = processBatch(batch, mark.stored, this.defaultTenant);
+      const processed = processBatch(batch, mark.stored, {
+        defaultTenant: this.defaultTenant,
+        trustGatewayRecords: this.bus.kind === 'embedded',
+      });
       // A batch that failed after its DLQ write comes back: refuse each message once, not once per retry.
       const refused = mark.refused;
       const rejected = processed.rejected.filter((r) => BigInt(r.headers?.[DLQ_HEADERS.sourceOffset] ?? '-1') > refused);
@@ -95,15 +104,22 @@ export class QueryStoreConsumer {
         }
       }
       await batch.heartbeat();
-      await this.store.insert(rows, dedupToken(batch));
-      // Kafka re-fetches a failed range and may cut it differently (so the dedup token differs): from now on
-      // these offsets are checked by id like any redelivery.
+      written = true;
+      await this.writer.write(
+        rows.map((r) => r.line),
+        dedupToken(batch),
+        batch.partition,
+        batch.lastOffset,
+      );
       if (last > mark.stored) mark.stored = last;
-      await this.store.recordProgress(batch.partition, batch.lastOffset);
       this.lastInsertAt = Date.now();
       this.lastError = undefined;
       this.metrics?.onBatch(rows.length, processed.rejected.length, duplicates, Date.now() - started);
     } catch (e) {
+      // A failed insert may have stored part of the batch, and the bus may cut the retried range differently
+      // or it may share another insert (so the dedup token differs): from now on these offsets are checked
+      // by id like any redelivery.
+      if (written && mark !== undefined && last > mark.stored) mark.stored = last;
       this.lastError = (e as Error).message;
       this.metrics?.onError(e);
       throw e;

@@ -32,6 +32,12 @@ export interface KafkaBusOptions {
   replicationFactor: number;
   /** A handler gets at most this many records at once; a bigger fetched batch is split. */
   maxBatchRecords: number;
+  /**
+   * How many partitions' batches are handed to the handler at once (default: all of the topic's partitions),
+   * so a handler can store several partitions' batches in one write. Each partition still has at most one
+   * batch in flight, so its records stay in order.
+   */
+  partitionsConsumedConcurrently?: number;
   logger: Logger;
   /** A publish not acknowledged within this time fails (503) instead of holding the request. */
   publishTimeoutMs?: number;
@@ -266,7 +272,7 @@ export class KafkaBus implements EventBus {
       // Every resolved offset is committed by the commit call right after it: one commit per handled batch.
       autoCommitThreshold: 1,
       eachBatchAutoResolve: false,
-      partitionsConsumedConcurrently: 1,
+      partitionsConsumedConcurrently: this.options.partitionsConsumedConcurrently ?? this.options.partitions,
       eachBatch: (payload) => this.onBatch(state, handler, payload),
     });
     this.consumers.push(state);
