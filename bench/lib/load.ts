@@ -20,6 +20,8 @@ export interface LoadOptions {
   /** Seconds of load, or a fixed number of requests. */
   durationS?: number;
   amount?: number;
+  /** Requests per second over all connections; unset: as fast as the server answers. */
+  overallRate?: number;
   headers?: Record<string, string>;
 }
 
@@ -43,6 +45,7 @@ export async function postLoad(o: LoadOptions): Promise<LoadResult> {
     pipelining: 1,
     timeout: 30,
     ...(o.amount !== undefined ? { amount: o.amount } : { duration: o.durationS }),
+    ...(o.overallRate !== undefined ? { overallRate: o.overallRate } : {}),
   });
   const elapsedS = (r.finish.getTime() - r.start.getTime()) / 1000;
   const ok = r['2xx'];

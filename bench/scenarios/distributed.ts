@@ -57,9 +57,14 @@ async function getJson<T>(url: string): Promise<{ status: number; body: T }> {
 
 const total = async (gateway: string): Promise<number> => (await getJson<{ total: number }>(`${gateway}/audit/events?limit=1`)).body.total;
 
+const PROBE_TYPE = 'bench_visibility_probe';
+
 /**
- * One event every `everyMs` while the load runs, each polled by id until the query path returns it: the time
- * from its 2xx to visible, under load. Resolution is the poll interval.
+ * One event every `everyMs` while the load runs; one poller asks every `pollMs` for all probes the query path
+ * returns (an event type of their own, which the sort key finds in a few granules) and takes each new one's
+ * time from its 2xx to visible, under load. One cheap query per poll however many probes are outstanding, so
+ * the probe does not load the store with lookups that grow with the lag it measures. Resolution is the poll
+ * interval.
  */
 function startProbes(
   gateway: string,
@@ -67,46 +72,58 @@ function startProbes(
   pollMs: number,
 ): { stop(): Promise<{ latencies: number[]; sent: number; lost: number }> } {
   const latencies: number[] = [];
-  const pending = new Set<Promise<void>>();
+  const outstanding = new Map<string, number>();
+  const posts = new Set<Promise<void>>();
   let running = true;
   let sent = 0;
-  let lost = 0;
   const probe = async (): Promise<void> => {
     const res = await fetch(`${gateway}/audit/events`, {
       method: 'POST',
       headers: { 'content-type': 'application/json', ...AUTH_HEADERS },
-      body: JSON.stringify({ ...SINGLE_EVENT, event_type: 'device_health_check' }),
+      body: JSON.stringify({ ...SINGLE_EVENT, event_type: PROBE_TYPE, category: 'system_events' }),
     });
     const acked = performance.now();
     const body = (await res.json()) as { id?: string };
     if (res.status !== 201 || !body.id) return;
     sent++;
-    const deadline = acked + 120_000;
-    while (performance.now() < deadline) {
-      await sleep(pollMs);
-      const r = await authedGet(`${gateway}/audit/events/${body.id}`);
-      await r.arrayBuffer();
-      if (r.status === 200) {
-        latencies.push(performance.now() - acked);
-        return;
-      }
-    }
-    lost++;
+    outstanding.set(body.id, acked);
   };
-  const loop = (async () => {
+  const poll = async (): Promise<void> => {
+    const r = await getJson<{ events: Array<{ id: string }> }>(`${gateway}/audit/events?event_type=${PROBE_TYPE}&since=15m&limit=1000`);
+    const now = performance.now();
+    if (r.status !== 200) return;
+    for (const e of r.body.events) {
+      const acked = outstanding.get(e.id);
+      if (acked === undefined) continue;
+      latencies.push(now - acked);
+      outstanding.delete(e.id);
+    }
+  };
+  const sender = (async () => {
     while (running) {
       const p = probe().catch(() => undefined);
-      pending.add(p);
-      void p.finally(() => pending.delete(p));
+      posts.add(p);
+      void p.finally(() => posts.delete(p));
       await sleep(everyMs);
+    }
+  })();
+  let polling = true;
+  const poller = (async () => {
+    while (polling) {
+      await sleep(pollMs);
+      await poll().catch(() => undefined);
     }
   })();
   return {
     stop: async () => {
       running = false;
-      await loop;
-      await Promise.all(pending);
-      return { latencies, sent, lost };
+      await sender;
+      await Promise.all(posts);
+      const deadline = performance.now() + 120_000;
+      while (outstanding.size > 0 && performance.now() < deadline) await sleep(pollMs);
+      polling = false;
+      await poller;
+      return { latencies, sent, lost: outstanding.size };
     },
   };
 }
@@ -269,6 +286,21 @@ export async function distributedIngest(ctx: BenchContext): Promise<Row[]> {
       `  acknowledged ${acked.toFixed(0)} events/s, visible ${visible.toFixed(0)} events/s (${stored} stored), ` +
         `2xx→visible p50 ${p50.toFixed(0)} ms p99 ${p99.toFixed(0)} ms over ${lat.length} probes (${probed.lost} not seen in 120 s)`,
     );
+    // The same path at half the rate it just sustained, so it is not falling behind: the time to visible that
+    // a deployment sized for its load sees (under the overload above it is the length of the queue).
+    const pacedRate = Math.max(1, Math.round((visible / BATCH) * 0.5));
+    ctx.log(`distributed ingest: ${durationS} s paced at ${pacedRate * BATCH} events/s, with a visibility probe every 250 ms`);
+    const pacedProbes = startProbes(gateway, 250, 50);
+    const paced = await postLoad({ url: `${gateway}/audit/events`, body, connections: 1, durationS, overallRate: pacedRate });
+    const pacedProbed = await pacedProbes.stop();
+    const pacedLat = [...pacedProbed.latencies].sort((a, b) => a - b);
+    const pacedP50 = percentile(pacedLat, 50);
+    const pacedP99 = percentile(pacedLat, 99);
+    const pacedPerS = (paced.ok * BATCH) / paced.elapsedS;
+    ctx.log(
+      `  paced: acknowledged ${pacedPerS.toFixed(0)} events/s, 2xx→visible p50 ${pacedP50.toFixed(0)} ms p99 ${pacedP99.toFixed(0)} ms ` +
+        `over ${pacedLat.length} probes (${pacedProbed.lost} not seen in 120 s)`,
+    );
     const note = `${(load.ok * BATCH).toLocaleString('en-US')} events in ${durationS} s, ${CONNECTIONS} connections, ${PARTITIONS} partitions${load.failed ? `, ${load.failed} failed requests` : ''}`;
     const limitIs = 'kafkajs produce, same messages & broker';
     return [
@@ -290,7 +322,7 @@ export async function distributedIngest(ctx: BenchContext): Promise<Row[]> {
         limit: null,
         limitIs: '',
         unit: 'ms',
-        note: `${lat.length} probes, polled every 50 ms`,
+        note: `${lat.length} probes, all polled by one query every 50 ms`,
       },
       {
         scenario,
@@ -301,6 +333,25 @@ export async function distributedIngest(ctx: BenchContext): Promise<Row[]> {
         unit: 'ms',
         target: '< 2,000 ms',
         met: p99 < 2000 && probed.lost === 0,
+      },
+      {
+        scenario,
+        measure: `2xx → visible p50 at ${Math.round(pacedPerS).toLocaleString('en-US')} events/s (half the visible rate)`,
+        service: pacedP50,
+        limit: null,
+        limitIs: '',
+        unit: 'ms',
+        note: `${pacedLat.length} probes`,
+      },
+      {
+        scenario,
+        measure: `2xx → visible p99 at ${Math.round(pacedPerS).toLocaleString('en-US')} events/s (half the visible rate)`,
+        service: pacedP99,
+        limit: null,
+        limitIs: '',
+        unit: 'ms',
+        target: '< 2,000 ms',
+        met: pacedP99 < 2000 && pacedProbed.lost === 0,
       },
     ];
   } catch (e) {

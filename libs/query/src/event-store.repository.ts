@@ -92,6 +92,17 @@ export class EventStoreRepository {
     return r && Number(r.n) > 0 ? BigInt(r.m) : -1n;
   }
 
+  /** Ids of a log partition's rows after `afterOffset` up to `upToOffset`, oldest first. */
+  async idsInOffsetRange(partition: number, afterOffset: bigint, upToOffset: bigint): Promise<string[]> {
+    const rows = await this.rows<{ id: string }>(
+      `SELECT id FROM ${DATABASE}.events
+       WHERE log_partition = {p:UInt16} AND log_offset > {after:Int64} AND log_offset <= {upTo:Int64}
+       ORDER BY log_offset SETTINGS ${NO_PROJECTIONS}`,
+      { p: partition, after: String(afterOffset), upTo: String(upToOffset) },
+    );
+    return rows.map((r) => r.id);
+  }
+
   /**
    * Which of `ids` are stored. With `within` (tenants and an event-time range, ClickHouse DateTime64 text) the
    * sort key prunes the read to those hours; without it every part's id index is consulted.

@@ -6,3 +6,4 @@ export * from './event-store.repository';
 export * from './projector';
 export * from './query-store.consumer';
 export * from './store-writer';
+export * from './recent-ids';

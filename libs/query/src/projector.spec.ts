@@ -50,11 +50,13 @@ describe('processBatch', () => {
       record(3, { event_type: 'job_created', id: id(3) }, chosen),
     ];
     const kafka = processBatch(batch(records), -1n, { defaultTenant: 'default' });
-    expect(kafka.suspectIds).toEqual([id(1)]);
+    expect(kafka.suspectIds).toEqual([]);
+    expect(kafka.retrySuspectIds).toEqual([id(1)]);
     expect(kafka.anyTimeSuspectIds).toEqual([kafka.events[1].id, id(2), id(3)]);
     // On the embedded log a gateway record is appended once: only a redelivery of it can be a copy.
     const embedded = processBatch(batch(records), -1n, { defaultTenant: 'default', trustGatewayRecords: true });
     expect(embedded.suspectIds).toEqual([]);
+    expect(embedded.retrySuspectIds).toEqual([]);
     expect(embedded.anyTimeSuspectIds).toEqual(kafka.anyTimeSuspectIds);
     const replayed = processBatch(batch(records), 0n, { defaultTenant: 'default', trustGatewayRecords: true });
     expect(replayed.suspectIds).toEqual([id(1)]);

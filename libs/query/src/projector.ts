@@ -29,10 +29,16 @@ export interface ProcessedBatch {
   events: AuditEvent[];
   rejected: OutgoingRecord[];
   /**
-   * Events whose id may already be stored, as a redelivery or a retried send of the same bytes (so a stored
-   * copy has the same event time): checked only within the batch's time range, which the sort key prunes.
+   * Redelivered events, whose id may already be stored with the same bytes (so a stored copy has the same
+   * event time): checked only within the batch's time range, which the sort key prunes.
    */
   suspectIds: string[];
+  /**
+   * Gateway records read from Kafka for the first time: the gateway's producer may have retried a send that
+   * had landed, and the copy follows the original closely on the same partition. Checked against the ids
+   * the partition stored recently, in memory.
+   */
+  retrySuspectIds: string[];
   /**
    * Events whose copy may carry another event time: a retried request with an idempotency key, or a direct
    * producer's retry with its own id. Checked by id alone.
@@ -74,7 +80,7 @@ export interface ProcessOptions {
 }
 
 function validate(record: BusRecord, raw: unknown, fromGateway: boolean, defaultTenant: string): NormalizeResult {
-  const declared = raw !== null && typeof raw === 'object' ? (raw as { received_at?: unknown }) : {};
+  const declared = raw !== null && typeof raw === 'object' ? (raw as { received_at?: unknown; id?: unknown }) : {};
   const receivedAtMicros =
     (fromGateway && typeof declared.received_at === 'string' ? parseTimestampMicros(declared.received_at) : undefined) ??
     Math.floor(record.timestampMs * 1000);
@@ -83,7 +89,7 @@ function validate(record: BusRecord, raw: unknown, fromGateway: boolean, default
     receivedAtMicros,
     trustTenantField: true,
     // A message without an id gets one from its log position, so its redelivery keeps the same id.
-    fallbackId: deterministicUuid(`${record.topic}:${record.partition}:${record.offset}`),
+    fallbackId: typeof declared.id === 'string' ? undefined : deterministicUuid(`${record.topic}:${record.partition}:${record.offset}`),
   });
 }
 
@@ -97,6 +103,7 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, options: 
   const events: AuditEvent[] = [];
   const rejected: OutgoingRecord[] = [];
   const suspectIds: string[] = [];
+  const retrySuspectIds: string[] = [];
   const anyTimeSuspectIds: string[] = [];
   const seen = new Set<string>();
   for (const record of batch.records) {
@@ -132,16 +139,17 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, options: 
       : typeof declared.id === 'string';
     if (event.idempotency_key !== '' || (producerChoseId && !redelivered)) {
       anyTimeSuspectIds.push(event.id);
-    } else if (redelivered || (fromGateway && !trustGatewayRecords)) {
-      // A gateway's Kafka producer may retry a send that had landed (the copy keeps its id and time); the
-      // embedded log is appended once per event, so there only a redelivery can be a copy.
+    } else if (redelivered) {
       suspectIds.push(event.id);
+    } else if (fromGateway && !trustGatewayRecords) {
+      // The embedded log is appended once per event, so there only a redelivery can be a copy.
+      retrySuspectIds.push(event.id);
     }
     const row = eventToRow(event, { partition: record.partition, offset: record.offset });
     rows.push({ id: row.id, tenant_id: row.tenant_id, timestamp: row.timestamp, line: JSON.stringify(row) });
     events.push(event);
   }
-  return { rows, events, rejected, suspectIds, anyTimeSuspectIds };
+  return { rows, events, rejected, suspectIds, retrySuspectIds, anyTimeSuspectIds };
 }
 
 /** Same log range, same token: a retried insert of an unchanged batch is dropped by ClickHouse. */

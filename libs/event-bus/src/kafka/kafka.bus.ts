@@ -50,8 +50,10 @@ export interface KafkaBusOptions {
 }
 
 export const DEFAULT_FETCH: KafkaFetchSettings = {
-  minBytes: 1024 * 1024,
-  maxWaitTimeInMs: 1000,
+  // At most two inserts a second when the load is light (the store merges the partitions of one fetch), and
+  // an event waits at most half a second for its fetch.
+  minBytes: 512 * 1024,
+  maxWaitTimeInMs: 500,
   maxBytes: 16 * 1024 * 1024,
   maxBytesPerPartition: 2 * 1024 * 1024,
 };
