@@ -1,23 +1,36 @@
 import { performance } from 'node:perf_hooks';
 import { normalizeEvent, nowMicros, uuidv7 } from '@app/contracts';
-import { createClickHouse, DATABASE, EventRow, eventToRow, migrateClickHouse, releaseChdb } from '@app/query';
+import { createClickHouse, DATABASE, EventRow, eventToRow, insertJsonLines, migrateClickHouse, releaseChdb } from '@app/query';
 import { eventBatch } from '../lib/mix';
 
 interface Input {
   dataDir: string;
   batches: number;
   batchSize: number;
+  /**
+   * client: `@clickhouse/client`'s insert of row objects (JSONEachRow), one at a time: the plain insert the
+   * issue names. passthrough: pre-encoded JSON lines through chdb's passthrough insert, `concurrency` at a
+   * time: the most this engine takes with this DDL. parse-only: the same into a Null table with the same
+   * columns, so only the JSON parsing is left.
+   */
+  mode: 'client' | 'passthrough' | 'parse-only';
+  concurrency?: number;
 }
 
 /**
  * The limit for batch ingest: the same rows the app would store, inserted straight into the same engine with
- * the same DDL (events table, skip indexes and hourly view), one plain JSONEachRow insert per batch.
- * Only the inserts are timed; building each batch's rows is not.
+ * the same DDL (events table, skip indexes, projections and hourly view). Only the inserts are timed; building
+ * each batch's rows is not.
  */
 async function main(): Promise<void> {
   const input = JSON.parse(process.env.BENCH_INPUT ?? '{}') as Input;
   const ch = await createClickHouse({ kind: 'chdb', path: `${input.dataDir}/clickhouse` });
   await migrateClickHouse(ch);
+  let table = `${DATABASE}.events`;
+  if (input.mode === 'parse-only') {
+    table = `${DATABASE}.events_parse_only`;
+    await ch.command({ query: `CREATE TABLE ${table} ENGINE = Null AS SELECT * FROM ${DATABASE}.events LIMIT 0` });
+  }
   const receivedAtMicros = nowMicros();
   const template: EventRow[] = eventBatch(input.batchSize).map((e, i) => {
     const r = normalizeEvent(e, { tenantId: 'default', receivedAtMicros, trustTenantField: false, ipAddress: '127.0.0.1' });
@@ -26,15 +39,22 @@ async function main(): Promise<void> {
   });
   let offset = 0;
   const rowsFor = (): EventRow[] => template.map((row) => ({ ...row, id: uuidv7(), log_offset: String(offset++) }));
+  const batches = Array.from({ length: input.batches + 1 }, () =>
+    input.mode === 'client' ? rowsFor() : rowsFor().map((r) => JSON.stringify(r)),
+  );
+  const insert = async (batch: EventRow[] | string[]): Promise<void> => {
+    if (input.mode === 'client') await ch.insert({ table, values: batch as EventRow[], format: 'JSONEachRow' });
+    else await insertJsonLines(ch, table, batch as string[]);
+  };
   // One untimed batch first, as the app also gets a warm-up.
-  await ch.insert({ table: `${DATABASE}.events`, values: rowsFor(), format: 'JSONEachRow' });
-  let insertMs = 0;
-  for (let b = 0; b < input.batches; b++) {
-    const values = rowsFor();
-    const t0 = performance.now();
-    await ch.insert({ table: `${DATABASE}.events`, values, format: 'JSONEachRow' });
-    insertMs += performance.now() - t0;
-  }
+  await insert(batches.pop()!);
+  const t0 = performance.now();
+  await Promise.all(
+    Array.from({ length: input.concurrency ?? 1 }, async () => {
+      for (let b = batches.pop(); b !== undefined; b = batches.pop()) await insert(b);
+    }),
+  );
+  const insertMs = performance.now() - t0;
   const rows = input.batches * input.batchSize;
   await ch.close();
   await releaseChdb();

@@ -7,7 +7,7 @@ import { AppConfig, ConfigError, VERSION as version } from '@app/common';
 import { EventBus, FileLogBus } from '@app/event-bus';
 import { INGEST_MIGRATIONS } from '@app/ingest';
 import { createDataSource, pingDataSource } from '@app/persistence';
-import { createClickHouse, EventStoreRepository, migrateClickHouse, QueryStoreConsumer, releaseChdb } from '@app/query';
+import { createClickHouse, EventStoreRepository, migrateClickHouse, QueryStoreConsumer, releaseChdb, WorkerProjector } from '@app/query';
 import { Closers, LocalIngest, LocalQuery, Metrics, prepareApiKeys, serveHttpApi } from '@app/api';
 
 export interface RunningService {
@@ -59,13 +59,19 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
     await migrateClickHouse(ch);
     const store = new EventStoreRepository(ch);
     const counters = metrics.consumerMetrics();
-    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, {
-      ...counters,
-      onBatch: (rows, rejected, duplicates, ms) => {
-        counters.onBatch(rows, rejected, duplicates, ms);
-        if (rejected > 0) logger.warn({ rejected }, 'invalid records moved to the dead-letter topic audit.events.dlq.v1');
+    const consumer = new QueryStoreConsumer(
+      bus,
+      store,
+      config.defaultTenant,
+      {
+        ...counters,
+        onBatch: (rows, rejected, duplicates, ms) => {
+          counters.onBatch(rows, rejected, duplicates, ms);
+          if (rejected > 0) logger.warn({ rejected }, 'invalid records moved to the dead-letter topic audit.events.dlq.v1');
+        },
       },
-    });
+      new WorkerProjector(),
+    );
     await consumer.start();
     closers.add('consumer', () => consumer.stop());
 

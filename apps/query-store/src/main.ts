@@ -3,7 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { VERSION } from '@app/common';
 import { Closers, LocalQuery, Metrics, QUERY_PORT, QueryRpcController, requireKafka, runService, startServiceEndpoints } from '@app/api';
 import { KafkaBus } from '@app/event-bus';
-import { createClickHouse, EventStoreRepository, migrateClickHouse, QueryStoreConsumer, releaseChdb } from '@app/query';
+import { createClickHouse, EventStoreRepository, migrateClickHouse, QueryStoreConsumer, releaseChdb, WorkerProjector } from '@app/query';
 
 /**
  * Projects audit.events.v1 into ClickHouse (a server over CLICKHOUSE_URL, else chdb under AUDIT_DATA_DIR)
@@ -38,7 +38,7 @@ runService('query-store', async (config, logger, context) => {
     await bus.connect();
     await bus.ensureTopics();
 
-    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics());
+    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics(), new WorkerProjector());
     const query = new LocalQuery(store, consumer);
 
     const { healthPort } = await startServiceEndpoints(

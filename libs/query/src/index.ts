@@ -7,3 +7,4 @@ export * from './projector';
 export * from './query-store.consumer';
 export * from './store-writer';
 export * from './recent-ids';
+export * from './projector-pool';

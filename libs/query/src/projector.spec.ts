@@ -1,5 +1,6 @@
 import { INGEST_HEADER, LIMITS, normalizeEvent, PRODUCER_ID_HEADER, serializeEvent, TOPIC_EVENTS } from '@app/contracts';
 import { BusBatch, BusRecord } from '@app/event-bus';
+import { EventRow, eventToRow } from './event-row.mapper';
 import { processBatch } from './projector';
 
 const record = (offset: number, value: unknown, headers: Record<string, string> = {}): BusRecord => ({
@@ -21,6 +22,9 @@ const batch = (records: BusRecord[]): BusBatch => ({
   heartbeat: async () => undefined,
 });
 
+/** The stored rows of a processed batch, as the store receives them. */
+const rowsOf = (out: ReturnType<typeof processBatch>): EventRow[] => out.rows.map((r) => JSON.parse(r.line) as EventRow);
+
 describe('processBatch', () => {
   const declared = { event_type: 'login_failed', received_at: '2025-01-01T00:00:00Z', timestamp: '2025-01-01T00:00:00Z' };
 
@@ -28,15 +32,15 @@ describe('processBatch', () => {
     const out = processBatch(batch([record(0, declared, { [INGEST_HEADER.name]: INGEST_HEADER.value }), record(1, declared)]), -1n, {
       defaultTenant: 'default',
     });
-    expect(out.events.map((e) => e.received_at)).toEqual(['2025-01-01T00:00:00.000000Z', '2026-01-01T12:00:00.000000Z']);
+    expect(rowsOf(out).map((e) => e.received_at)).toEqual(['2025-01-01 00:00:00.000000', '2026-01-01 12:00:00.000000']);
   });
 
   it('should give an id-less message a stable id from its position, and mark redeliveries as suspects', () => {
     const a = processBatch(batch([record(5, { event_type: 'job_created' })]), -1n, { defaultTenant: 'default' });
     const b = processBatch(batch([record(5, { event_type: 'job_created' })]), 5n, { defaultTenant: 'default' });
-    expect(a.events[0].id).toBe(b.events[0].id);
+    expect(a.rows[0].id).toBe(b.rows[0].id);
     expect(a.suspectIds).toEqual([]);
-    expect(b.suspectIds).toEqual([b.events[0].id]);
+    expect(b.suspectIds).toEqual([b.rows[0].id]);
   });
 
   it('should check a copy of the same bytes by time, and a retried request or producer-chosen id at any time', () => {
@@ -52,7 +56,7 @@ describe('processBatch', () => {
     const kafka = processBatch(batch(records), -1n, { defaultTenant: 'default' });
     expect(kafka.suspectIds).toEqual([]);
     expect(kafka.retrySuspectIds).toEqual([id(1)]);
-    expect(kafka.anyTimeSuspectIds).toEqual([kafka.events[1].id, id(2), id(3)]);
+    expect(kafka.anyTimeSuspectIds).toEqual([kafka.rows[1].id, id(2), id(3)]);
     // On the embedded log a gateway record is appended once: only a redelivery of it can be a copy.
     const embedded = processBatch(batch(records), -1n, { defaultTenant: 'default', trustGatewayRecords: true });
     expect(embedded.suspectIds).toEqual([]);
@@ -85,7 +89,7 @@ describe('processBatch', () => {
     const forged = { event_type: 'Not a type', tenant_id: 't1' };
     const options = { defaultTenant: 'default', trustGatewayRecords: true };
     const out = processBatch(batch([record(0, written, gateway), record(1, forged, gateway)]), -1n, options);
-    expect(out.events).toEqual([ok.event]);
+    expect(rowsOf(out)).toEqual([eventToRow(ok.event, { partition: 0, offset: '0' })]);
     expect(out.rejected.map((r) => r.headers?.['x-audit-error-code'])).toEqual(['validation_failed']);
     // The same record validated in full gives the same row.
     const full = processBatch(batch([record(0, written, gateway)]), -1n, { defaultTenant: 'default' });

@@ -1,5 +1,4 @@
 import {
-  AuditEvent,
   deserializeNormalizedEvent,
   deterministicUuid,
   DLQ_HEADERS,
@@ -26,7 +25,6 @@ export interface EncodedRow {
 
 export interface ProcessedBatch {
   rows: EncodedRow[];
-  events: AuditEvent[];
   rejected: OutgoingRecord[];
   /**
    * Redelivered events, whose id may already be stored with the same bytes (so a stored copy has the same
@@ -100,7 +98,6 @@ function validate(record: BusRecord, raw: unknown, fromGateway: boolean, default
 export function processBatch(batch: BusBatch, replayWatermark: bigint, options: ProcessOptions): ProcessedBatch {
   const { defaultTenant, trustGatewayRecords = false } = options;
   const rows: EncodedRow[] = [];
-  const events: AuditEvent[] = [];
   const rejected: OutgoingRecord[] = [];
   const suspectIds: string[] = [];
   const retrySuspectIds: string[] = [];
@@ -147,9 +144,8 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, options: 
     }
     const row = eventToRow(event, { partition: record.partition, offset: record.offset });
     rows.push({ id: row.id, tenant_id: row.tenant_id, timestamp: row.timestamp, line: JSON.stringify(row) });
-    events.push(event);
   }
-  return { rows, events, rejected, suspectIds, retrySuspectIds, anyTimeSuspectIds };
+  return { rows, rejected, suspectIds, retrySuspectIds, anyTimeSuspectIds };
 }
 
 /** Same log range, same token: a retried insert of an unchanged batch is dropped by ClickHouse. */

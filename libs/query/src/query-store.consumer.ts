@@ -1,7 +1,8 @@
 import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BusBatch, EventBus, Subscription } from '@app/event-bus';
 import { EventStoreRepository } from './event-store.repository';
-import { dedupToken, EncodedRow, processBatch } from './projector';
+import { dedupToken, EncodedRow } from './projector';
+import { BatchProjector, inlineProjector } from './projector-pool';
 import { RecentIds } from './recent-ids';
 import { StoreWriter } from './store-writer';
 
@@ -45,6 +46,8 @@ export class QueryStoreConsumer {
     private readonly store: EventStoreRepository,
     private readonly defaultTenant: string,
     private readonly metrics?: ConsumerMetrics,
+    /** Where batches are validated and encoded: the apps pass a WorkerProjector. */
+    private readonly projector: BatchProjector = inlineProjector,
   ) {
     this.writer = new StoreWriter(store);
   }
@@ -59,6 +62,7 @@ export class QueryStoreConsumer {
   async stop(): Promise<void> {
     await this.subscription?.close();
     this.subscription = undefined;
+    await this.projector.close();
   }
 
   /** Forget what is known of a partition (called when Kafka takes it away), so it is re-read on return. */
@@ -106,7 +110,7 @@ export class QueryStoreConsumer {
         }
         this.marks.set(batch.partition, mark);
       }
-      const processed = processBatch(batch, mark.stored, { defaultTenant: this.defaultTenant, trustGatewayRecords });
+      const processed = await this.projector.process(batch, mark.stored, { defaultTenant: this.defaultTenant, trustGatewayRecords });
       // A batch that failed after its DLQ write comes back: refuse each message once, not once per retry.
       const refused = mark.refused;
       const rejected = processed.rejected.filter((r) => BigInt(r.headers?.[DLQ_HEADERS.sourceOffset] ?? '-1') > refused);
