@@ -216,24 +216,36 @@ export function processCpuSeconds(pid: number): number {
 }
 
 /** The query-store consumer's own counters from a /metrics page: batches, rows written, mean batch size and time. */
-export async function consumerStats(metricsUrl: string): Promise<{ batches: number; rows: number; seconds: number }> {
+export async function consumerStats(metricsUrl: string): Promise<ConsumerStats> {
   const text = await (await authedGet(metricsUrl)).text();
   const value = (re: RegExp): number => Number(re.exec(text)?.[1] ?? NaN);
   return {
     batches: value(/^audit_consumer_batch_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m),
     seconds: value(/^audit_consumer_batch_duration_seconds_sum(?:\{[^}]*\})? (\S+)$/m),
     rows: value(/^audit_consumer_rows_total\{outcome="written"\} (\S+)$/m),
+    inserts: value(/^audit_store_insert_duration_seconds_count(?:\{[^}]*\})? (\S+)$/m),
+    insertSeconds: value(/^audit_store_insert_duration_seconds_sum(?:\{[^}]*\})? (\S+)$/m),
   };
 }
 
-export function describeConsumer(
-  before: { batches: number; rows: number; seconds: number },
-  after: { batches: number; rows: number; seconds: number },
-): string {
+export interface ConsumerStats {
+  batches: number;
+  rows: number;
+  seconds: number;
+  inserts: number;
+  insertSeconds: number;
+}
+
+export function describeConsumer(before: ConsumerStats, after: ConsumerStats): string {
   const batches = after.batches - before.batches;
   const rows = after.rows - before.rows;
   const seconds = after.seconds - before.seconds;
-  return `consumer: ${batches} batches, ${Math.round(rows / batches)} rows and ${Math.round((seconds / batches) * 1000)} ms each (${Math.round(rows / seconds)} rows/s while in a batch)`;
+  const inserts = after.inserts - before.inserts;
+  const insertSeconds = after.insertSeconds - before.insertSeconds;
+  return (
+    `consumer: ${batches} batches, ${Math.round(rows / batches)} rows and ${Math.round((seconds / batches) * 1000)} ms each; ` +
+    `${inserts} inserts, ${Math.round(rows / inserts)} rows and ${Math.round((insertSeconds / inserts) * 1000)} ms each`
+  );
 }
 
 /**

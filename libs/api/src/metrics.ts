@@ -28,6 +28,18 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly storeInsertRows = new Histogram({
+    name: 'audit_store_insert_rows',
+    help: 'Rows per insert into the query store (one insert may hold several consumed batches)',
+    buckets: [10, 100, 1000, 5000, 10_000, 20_000, 50_000],
+    registers: [this.registry],
+  });
+  readonly storeInsertSeconds = new Histogram({
+    name: 'audit_store_insert_duration_seconds',
+    help: 'Time of one insert into the query store, with its progress record',
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers: [this.registry],
+  });
   readonly consumerErrors = new Counter({
     name: 'audit_consumer_errors_total',
     help: 'Failed batch writes (retried)',
@@ -39,7 +51,11 @@ export class Metrics {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'audit_process_' });
   }
 
-  consumerMetrics(): { onBatch(rows: number, rejected: number, duplicates: number, ms: number): void; onError(): void } {
+  consumerMetrics(): {
+    onBatch(rows: number, rejected: number, duplicates: number, ms: number): void;
+    onError(): void;
+    onInsert(rows: number, ms: number): void;
+  } {
     return {
       onBatch: (rows, rejected, duplicates, ms) => {
         this.consumerRows.inc({ outcome: 'written' }, rows);
@@ -48,6 +64,10 @@ export class Metrics {
         this.consumerBatchSeconds.observe(ms / 1000);
       },
       onError: () => this.consumerErrors.inc(),
+      onInsert: (rows, ms) => {
+        this.storeInsertRows.observe(rows);
+        this.storeInsertSeconds.observe(ms / 1000);
+      },
     };
   }
 }

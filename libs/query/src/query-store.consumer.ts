@@ -25,6 +25,8 @@ interface PartitionMark {
 export interface ConsumerMetrics {
   onBatch(rows: number, rejected: number, duplicates: number, ms: number): void;
   onError(error: unknown): void;
+  /** One insert into the store: several batches' rows under load (see StoreWriter). */
+  onInsert?(rows: number, ms: number): void;
 }
 
 /**
@@ -49,7 +51,7 @@ export class QueryStoreConsumer {
     /** Where batches are validated and encoded: the apps pass a WorkerProjector. */
     private readonly projector: BatchProjector = inlineProjector,
   ) {
-    this.writer = new StoreWriter(store);
+    this.writer = new StoreWriter(store, undefined, (rows, ms) => metrics?.onInsert?.(rows, ms));
   }
 
   async start(): Promise<void> {

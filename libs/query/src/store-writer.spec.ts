@@ -20,7 +20,8 @@ const tick = () => new Promise((resolve) => setImmediate(resolve));
 describe('StoreWriter', () => {
   it('should store what arrives during an insert in one next insert, with one progress row per partition', async () => {
     const { store, inserts, progress } = fakeStore();
-    const writer = new StoreWriter(store);
+    const inserted: number[] = [];
+    const writer = new StoreWriter(store, undefined, (rows) => inserted.push(rows));
     const settled: string[] = [];
     const first = writer.write(['a'], 't:0:0-0', 0, '0').then(() => settled.push('first'));
     await tick();
@@ -38,6 +39,7 @@ describe('StoreWriter', () => {
     expect(inserts[1].token).toBe('t:1:0-1,t:2:5-5');
     inserts[1].finish();
     await Promise.all([second, third]);
+    expect(inserted).toEqual([1, 3]);
     expect(progress).toEqual([
       [{ partition: 0, offset: '0' }],
       [

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { EventStoreRepository } from './event-store.repository';
 
 interface PendingWrite {
@@ -23,6 +24,8 @@ export class StoreWriter {
   constructor(
     private readonly store: EventStoreRepository,
     private readonly maxRowsPerInsert = 50_000,
+    /** Called after each successful insert with its rows and its time, progress row included. */
+    private readonly onInsert?: (rows: number, ms: number) => void,
   ) {}
 
   write(lines: string[], dedupToken: string, partition: number, lastOffset: string): Promise<void> {
@@ -50,6 +53,7 @@ export class StoreWriter {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.pending.length > 0) {
       const group = this.take();
+      const started = performance.now();
       try {
         const lines = group.length === 1 ? group[0].lines : group.flatMap((w) => w.lines);
         await this.store.insertLines(lines, group.map((w) => w.dedupToken).join(','));
@@ -59,6 +63,7 @@ export class StoreWriter {
           if ((last.get(w.partition) ?? -1n) < offset) last.set(w.partition, offset);
         }
         await this.store.recordProgress([...last].map(([partition, offset]) => ({ partition, offset: String(offset) })));
+        this.onInsert?.(lines.length, performance.now() - started);
         for (const w of group) w.resolve();
       } catch (e) {
         for (const w of group) w.reject(e);
