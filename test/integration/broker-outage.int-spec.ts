@@ -1,9 +1,8 @@
 import { execFile } from 'node:child_process';
 import { promisify } from 'node:util';
 import { BatchResult, newRunId, postEvents, storedIds } from './support/audit-api';
-import { DistributedCluster } from './support/cluster';
+import { useClusterSuite } from './support/cluster-suite';
 import { ROOT } from './support/environment';
-import { acquireExclusive } from './support/exclusive-lock';
 
 const exec = promisify(execFile);
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -25,25 +24,12 @@ interface Outcome {
 }
 
 describe('Kafka broker stopped during ingestion', () => {
-  let release: (() => void) | undefined;
-  let cluster: DistributedCluster | undefined;
+  // Whatever happened in the test, later suites need the broker back.
+  const suite = useClusterSuite({ name: 'outage' }, { beforeStop: () => kafkaScript('start'), stopTimeoutMs: 300_000 });
   const runId = newRunId('outage');
 
-  beforeAll(async () => {
-    release = await acquireExclusive();
-    cluster = await DistributedCluster.start({ name: 'outage' });
-  }, 240_000);
-
-  afterAll(async () => {
-    // Whatever happened above, later suites need the broker back.
-    await kafkaScript('start');
-    await cluster?.stop();
-    release?.();
-  }, 300_000);
-
   it('should answer 503 with Retry-After while the broker is down, recover after it restarts, and lose nothing acknowledged', async () => {
-    if (!cluster) throw new Error('the cluster did not start');
-    const gw = cluster.gatewayUrl();
+    const gw = suite.cluster.gatewayUrl();
     const sent = new Set<string>();
     const acked = new Set<string>();
     const outcomes: Outcome[] = [];

@@ -1,13 +1,12 @@
 import { execFile, spawnSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { promisify } from 'node:util';
-import { Consumer, Kafka, Producer } from 'kafkajs';
+import { Consumer, Kafka } from 'kafkajs';
 import { DLQ_HEADERS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BatchResult, newRunId, postEvents, request, SseClient, storedIds, waitForTotal } from './support/audit-api';
-import { DistributedCluster } from './support/cluster';
+import { useClusterSuite } from './support/cluster-suite';
 import { KAFKA_BROKERS } from './support/environment';
-import { acquireExclusive } from './support/exclusive-lock';
-import { produceDirect, testKafka, testProducer } from './support/kafka-producer';
+import { produceDirect } from './support/kafka-producer';
 
 const exec = promisify(execFile);
 const kcatInstalled = spawnSync('kcat', ['-V']).status === 0;
@@ -54,30 +53,9 @@ async function readDlq(kafka: Kafka, wanted: Set<string>, timeoutMs: number): Pr
 }
 
 describe('distributed deployment: api-gateway, ingest-gateway and query-store as separate processes on Kafka', () => {
-  let release: (() => void) | undefined;
-  let cluster: DistributedCluster | undefined;
-  let kafka: Kafka;
-  let producer: Producer;
+  const suite = useClusterSuite({ name: 'pipeline', gateways: 2 });
   const runId = newRunId('pipeline');
-
-  const gw = (i = 0): string => {
-    if (!cluster) throw new Error('the cluster did not start');
-    return cluster.gatewayUrl(i);
-  };
-
-  beforeAll(async () => {
-    release = await acquireExclusive();
-    cluster = await DistributedCluster.start({ name: 'pipeline', gateways: 2 });
-    kafka = testKafka('audit-int-pipeline');
-    producer = testProducer(kafka);
-    await producer.connect();
-  }, 240_000);
-
-  afterAll(async () => {
-    await producer?.disconnect();
-    await cluster?.stop();
-    release?.();
-  }, 120_000);
+  const gw = (i = 0): string => suite.cluster.gatewayUrl(i);
 
   it('should return events posted through either gateway and events produced directly to Kafka', async () => {
     const single = await postEvents<{ id: string }>(gw(0), { event_type: 'user_login', metadata: { run_id: runId, user_id: 'alice' } });
@@ -89,7 +67,7 @@ describe('distributed deployment: api-gateway, ingest-gateway and query-store as
     expect(batch.status).toBe(201);
     const explicitId = randomUUID();
     const direct = await produceDirect(
-      producer,
+      suite.producer,
       [
         {
           key: 'site-1',
@@ -164,7 +142,7 @@ describe('distributed deployment: api-gateway, ingest-gateway and query-store as
   it('should send invalid direct messages to the DLQ with the reason and keep consuming after them', async () => {
     const after = randomUUID();
     const produced = await produceDirect(
-      producer,
+      suite.producer,
       [
         { value: 'this is not {json' },
         { value: JSON.stringify({ event_type: 'Not A Type!', metadata: { run_id: runId } }) },
@@ -180,7 +158,7 @@ describe('distributed deployment: api-gateway, ingest-gateway and query-store as
     expect(stored.status).toBe(200);
 
     const sources = produced.slice(0, 2).map((p) => `${p.partition}:${p.offset}`);
-    const dlq = await readDlq(kafka, new Set(sources), 30_000);
+    const dlq = await readDlq(suite.kafka, new Set(sources), 30_000);
     const notJson = dlq.get(sources[0]);
     const invalid = dlq.get(sources[1]);
     expect(notJson?.value).toBe('this is not {json');
@@ -247,7 +225,7 @@ describe('distributed deployment: api-gateway, ingest-gateway and query-store as
   });
 
   it('should answer 503 with Retry-After, never 500, when a service is unreachable', async () => {
-    if (!cluster) throw new Error('the cluster did not start');
+    const { cluster } = suite;
     // A graceful stop, so its consumer leaves the group: a killed member would hold its partitions for the
     // session timeout (30 s) and delay the next suite's query-store. The crash suite covers kill -9.
     await cluster.query.stop();

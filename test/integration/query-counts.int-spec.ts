@@ -39,10 +39,10 @@ describe('search totals on the chdb engine', () => {
         { tenantId: 'default', receivedAtMicros: now, trustTenantField: true },
       );
       if (!r.ok) throw new Error(JSON.stringify(r.errors));
-      return eventToRow(r.event, { partition: 0, offset: String(i) });
+      return JSON.stringify(eventToRow(r.event, { partition: 0, offset: String(i) }));
     });
-    await store.insert(rows.slice(0, 300), 'counts:0-299');
-    await store.insert(rows.slice(300), 'counts:300-599');
+    await store.insertLines(rows.slice(0, 300), 'counts:0-299');
+    await store.insertLines(rows.slice(300), 'counts:300-599');
   });
 
   afterAll(async () => {

@@ -1,10 +1,8 @@
 import { randomUUID } from 'node:crypto';
-import { Kafka, Producer } from 'kafkajs';
 import { TOPIC_EVENTS } from '@app/contracts';
 import { BatchResult, newRunId, postEvents, request, storedIds, storedTotal, waitForTotal } from './support/audit-api';
-import { DistributedCluster } from './support/cluster';
-import { acquireExclusive } from './support/exclusive-lock';
-import { produceDirect, testKafka, testProducer } from './support/kafka-producer';
+import { useClusterSuite } from './support/cluster-suite';
+import { produceDirect } from './support/kafka-producer';
 
 const GATEWAY_EVENTS = 60_000;
 const GATEWAY_BATCH = 2500;
@@ -22,29 +20,12 @@ function metric(text: string, name: string, labels: string): number {
 }
 
 describe('query-store killed with SIGKILL in the middle of a stream', () => {
-  let release: (() => void) | undefined;
-  let cluster: DistributedCluster | undefined;
-  let kafka: Kafka;
-  let producer: Producer;
+  const suite = useClusterSuite({ name: 'crash' });
   const runId = newRunId('crash');
 
-  beforeAll(async () => {
-    release = await acquireExclusive();
-    cluster = await DistributedCluster.start({ name: 'crash' });
-    kafka = testKafka('audit-int-crash');
-    producer = testProducer(kafka);
-    await producer.connect();
-  }, 240_000);
-
-  afterAll(async () => {
-    await producer?.disconnect();
-    await cluster?.stop();
-    release?.();
-  }, 120_000);
-
   it('should hold every acknowledged event exactly once after a kill -9 and a restart', async () => {
-    if (!cluster) throw new Error('the cluster did not start');
-    const c = cluster;
+    const c = suite.cluster;
+    const { kafka, producer } = suite;
     const gw = c.gatewayUrl();
     const acked = new Set<string>();
     const admin = kafka.admin();

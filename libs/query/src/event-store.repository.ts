@@ -3,7 +3,7 @@ import { microsToClickHouse, nowMicros, StoredAuditEvent } from '@app/contracts'
 import { insertJsonLines } from './clickhouse/clickhouse.factory';
 import { DATABASE } from './clickhouse/schema';
 import { EventFilter, filterToSql, orderBy, PageRequest, rollupCount, usesLookupProjection } from './event-query';
-import { EventRow, rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
+import { rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
 
 export interface Statistics {
   total_events: number;
@@ -51,14 +51,6 @@ export class EventStoreRepository {
     } catch {
       return false;
     }
-  }
-
-  /** Rows as objects: encoded here, then inserted as `insertLines` does. */
-  async insert(rows: EventRow[], dedupToken: string): Promise<void> {
-    await this.insertLines(
-      rows.map((r) => JSON.stringify(r)),
-      dedupToken,
-    );
   }
 
   /**

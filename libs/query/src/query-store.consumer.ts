@@ -51,7 +51,7 @@ export class QueryStoreConsumer {
     /** Where batches are validated and encoded: the apps pass a WorkerProjector. */
     private readonly projector: BatchProjector = inlineProjector,
   ) {
-    this.writer = new StoreWriter(store, undefined, (rows, ms) => metrics?.onInsert?.(rows, ms));
+    this.writer = new StoreWriter(store, { onInsert: (rows, ms) => metrics?.onInsert?.(rows, ms) });
   }
 
   async start(): Promise<void> {
@@ -65,11 +65,6 @@ export class QueryStoreConsumer {
     await this.subscription?.close();
     this.subscription = undefined;
     await this.projector.close();
-  }
-
-  /** Forget what is known of a partition (called when Kafka takes it away), so it is re-read on return. */
-  forgetPartition(partition: number): void {
-    this.marks.delete(partition);
   }
 
   private async findStored(rows: EncodedRow[], suspectIds: string[], anyTimeSuspectIds: string[]): Promise<Set<string>> {

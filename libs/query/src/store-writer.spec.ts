@@ -21,7 +21,7 @@ describe('StoreWriter', () => {
   it('should store what arrives during an insert in one next insert, with one progress row per partition', async () => {
     const { store, inserts, progress } = fakeStore();
     const inserted: number[] = [];
-    const writer = new StoreWriter(store, undefined, (rows) => inserted.push(rows));
+    const writer = new StoreWriter(store, { onInsert: (rows) => inserted.push(rows) });
     const settled: string[] = [];
     const first = writer.write(['a'], 't:0:0-0', 0, '0').then(() => settled.push('first'));
     await tick();
@@ -51,7 +51,7 @@ describe('StoreWriter', () => {
 
   it('should cap the rows of one insert, and fail every write of a failed insert without recording progress', async () => {
     const { store, inserts, progress } = fakeStore();
-    const writer = new StoreWriter(store, 3);
+    const writer = new StoreWriter(store, { maxRowsPerInsert: 3 });
     const a = writer.write(['a', 'b'], 'ta', 0, '1');
     const b = writer.write(['c', 'd'], 'tb', 1, '1');
     await tick();

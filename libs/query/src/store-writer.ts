@@ -21,12 +21,21 @@ export class StoreWriter {
   private pending: PendingWrite[] = [];
   private running = false;
 
+  private readonly maxRowsPerInsert: number;
+  private readonly onInsert?: (rows: number, ms: number) => void;
+
   constructor(
     private readonly store: EventStoreRepository,
-    private readonly maxRowsPerInsert = 50_000,
-    /** Called after each successful insert with its rows and its time, progress row included. */
-    private readonly onInsert?: (rows: number, ms: number) => void,
-  ) {}
+    options: {
+      /** At most this many rows in one insert (a single larger batch still goes whole). */
+      maxRowsPerInsert?: number;
+      /** Called after each successful insert with its rows and its time, progress row included. */
+      onInsert?: (rows: number, ms: number) => void;
+    } = {},
+  ) {
+    this.maxRowsPerInsert = options.maxRowsPerInsert ?? 50_000;
+    this.onInsert = options.onInsert;
+  }
 
   write(lines: string[], dedupToken: string, partition: number, lastOffset: string): Promise<void> {
     return new Promise((resolve, reject) => {
