@@ -1,5 +1,8 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
-import { bootApp, eventually, http, TestApp } from './support/embedded-app';
+import * as path from 'node:path';
+import { createClickHouse, releaseChdb } from '@app/query';
+import { bootApp, eventually, http, ROOT, TestApp } from './support/embedded-app';
 
 async function allIds(app: TestApp, run: string): Promise<string[]> {
   const ids: string[] = [];
@@ -67,6 +70,55 @@ describe('durability of acknowledged events', () => {
         30_000,
         'statistics that agree with the stored events',
       );
+    } finally {
+      await app.close();
+    }
+  }, 120_000);
+
+  it('should rebuild statistics that disagree with the stored events when it starts', async () => {
+    let app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false' });
+    const posted = await http(`${app.url}/audit/events`, {
+      method: 'POST',
+      json: Array.from({ length: 20 }, () => ({ event_type: 'device_health_check' })),
+    });
+    expect(posted.status).toBe(201);
+    await eventually(async () => {
+      const s = await http(`${app.url}/audit/statistics/detailed`);
+      return s.body.events_by_event_type.device_health_check === 20 ? true : undefined;
+    });
+    await app.close({ keepData: true });
+    // What a crash between the events table and its roll-up leaves: a roll-up row with no events behind it.
+    const hourMs = Math.floor(Date.now() / 3600e3) * 3600e3;
+    const corrupt = async (): Promise<void> => {
+      const ch = await createClickHouse({ kind: 'chdb', path: path.join(app.dataDir, 'clickhouse') });
+      await ch.command({
+        query: `INSERT INTO audit.events_hourly VALUES ('default', toDateTime({h:UInt32}, 'UTC'), 'device_management', 'device_health_check', 'info', 7)`,
+        query_params: { h: hourMs / 1000 },
+      });
+      await ch.close();
+      await releaseChdb();
+    };
+    await corrupt();
+    // The operator's tool (for a distributed deployment, with the query-stores stopped) repairs it offline.
+    const reconcile = (): { rebuilt_hours: Array<{ tenant_id: string; hour: string }> } =>
+      JSON.parse(
+        execFileSync(process.execPath, [path.join(ROOT, 'dist/apps/query-store/src/reconcile-rollup.js')], {
+          env: { PATH: process.env.PATH ?? '', AUDIT_DATA_DIR: app.dataDir },
+          encoding: 'utf8',
+        }),
+      );
+    expect(reconcile().rebuilt_hours).toEqual([{ tenant_id: 'default', hour: new Date(hourMs).toISOString() }]);
+    expect(reconcile().rebuilt_hours).toEqual([]);
+    // The embedded app repairs it when it starts.
+    await corrupt();
+
+    app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false' }, app.dataDir);
+    try {
+      const after = await http(`${app.url}/audit/statistics/detailed`);
+      expect(after.body.events_by_event_type.device_health_check).toBe(20);
+      expect(app.output()).toContain('statistics roll-up rebuilt where it disagreed with the stored events');
+      const metrics = await http(`${app.url}/metrics`);
+      expect(metrics.body).toMatch(/^audit_store_rollup_repaired_hours_total 1$/m);
     } finally {
       await app.close();
     }

@@ -98,4 +98,38 @@ describe('ClickHouse query store on the chdb engine', () => {
     }
     expect(seen).toEqual(events.map((e) => e.id));
   });
+
+  it('should rebuild only the roll-up hours that disagree with the events, either way', async () => {
+    const tenantStats = async (tenant: string) => (await store.detailedStatistics(tenant, nowMicros())).events_by_event_type;
+    const hourUs = 3600e6;
+    const base = Math.floor(nowMicros() / hourUs) * hourUs - 10 * hourUs;
+    const at = (h: number, type: string) =>
+      event({ tenant_id: 'rollup', event_type: type, timestamp: formatMicros(base + h * hourUs + 1000) });
+    const events = [at(0, 'login_failed'), at(0, 'login_failed'), at(1, 'job_created'), at(2, 'job_created')];
+    await new QueryStoreConsumer(bus, store, 'default').handle(batchOf(events, 300));
+    expect(await store.reconcileRollup()).toEqual([]);
+    const before = await tenantStats('rollup');
+    expect(before).toEqual({ login_failed: 2, job_created: 2 });
+    // An insert cut between the two tables: the roll-up counts rows the events table lacks (hour 1) and
+    // lacks a row the events table holds (hour 2).
+    await ch.command({
+      query: `INSERT INTO audit.events_hourly VALUES ('rollup', toDateTime({h1:UInt32}, 'UTC'), 'job_management', 'job_created', 'info', 3)`,
+      query_params: { h1: (base + hourUs) / 1e6 },
+    });
+    await ch.command({
+      query: `ALTER TABLE audit.events_hourly DELETE WHERE tenant_id = 'rollup' AND hour = toDateTime({h2:UInt32}, 'UTC')`,
+      query_params: { h2: (base + 2 * hourUs) / 1e6 },
+      clickhouse_settings: { mutations_sync: '1' },
+    });
+    expect(await tenantStats('rollup')).toEqual({ login_failed: 2, job_created: 4 });
+    const defaultBefore = await tenantStats('default');
+    const rebuilt = await store.reconcileRollup();
+    expect(rebuilt).toEqual([
+      { tenant_id: 'rollup', hour: new Date((base + hourUs) / 1000).toISOString() },
+      { tenant_id: 'rollup', hour: new Date((base + 2 * hourUs) / 1000).toISOString() },
+    ]);
+    expect(await tenantStats('rollup')).toEqual(before);
+    expect(await tenantStats('default')).toEqual(defaultBefore);
+    expect(await store.reconcileRollup()).toEqual([]);
+  });
 });

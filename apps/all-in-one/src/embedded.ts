@@ -69,6 +69,13 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
           counters.onBatch(rows, rejected, duplicates, ms);
           if (rejected > 0) logger.warn({ rejected }, 'invalid records moved to the dead-letter topic audit.events.dlq.v1');
         },
+        onRollupRepaired: (hours) => {
+          counters.onRollupRepaired(hours);
+          logger.warn(
+            { hours: hours.slice(0, 20), count: hours.length },
+            'statistics roll-up rebuilt where it disagreed with the stored events',
+          );
+        },
       },
       new WorkerProjector(),
     );

@@ -40,6 +40,11 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
+  readonly rollupRepairedHours = new Counter({
+    name: 'audit_store_rollup_repaired_hours_total',
+    help: 'Hours of the statistics roll-up rebuilt because they disagreed with the stored events (after a crash or a failed insert)',
+    registers: [this.registry],
+  });
   readonly consumerErrors = new Counter({
     name: 'audit_consumer_errors_total',
     help: 'Failed batch writes (retried)',
@@ -55,6 +60,7 @@ export class Metrics {
     onBatch(rows: number, rejected: number, duplicates: number, ms: number): void;
     onError(): void;
     onInsert(rows: number, ms: number): void;
+    onRollupRepaired(hours: unknown[]): void;
   } {
     return {
       onBatch: (rows, rejected, duplicates, ms) => {
@@ -68,6 +74,7 @@ export class Metrics {
         this.storeInsertRows.observe(rows);
         this.storeInsertSeconds.observe(ms / 1000);
       },
+      onRollupRepaired: (hours) => this.rollupRepairedHours.inc(hours.length),
     };
   }
 }

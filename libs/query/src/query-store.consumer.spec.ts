@@ -81,3 +81,26 @@ describe('QueryStoreConsumer on Kafka', () => {
     expect(store.rows.size).toBe(5);
   });
 });
+
+describe('QueryStoreConsumer on the embedded log', () => {
+  it('should reconcile the roll-up before it subscribes, and not on Kafka', async () => {
+    for (const kind of ['embedded', 'kafka'] as const) {
+      const calls: string[] = [];
+      const bus = {
+        kind,
+        subscribe: async () => {
+          calls.push('subscribe');
+          return { close: async () => undefined };
+        },
+      } as unknown as EventBus;
+      const store = {
+        reconcileRollup: async () => {
+          calls.push('reconcile');
+          return [];
+        },
+      } as unknown as EventStoreRepository;
+      await new QueryStoreConsumer(bus, store, 'default').start();
+      expect([kind, calls]).toEqual([kind, kind === 'embedded' ? ['reconcile', 'subscribe'] : ['subscribe']]);
+    }
+  });
+});

@@ -27,6 +27,8 @@ export interface ConsumerMetrics {
   onError(error: unknown): void;
   /** One insert into the store: several batches' rows under load (see StoreWriter). */
   onInsert?(rows: number, ms: number): void;
+  /** Hours of the statistics roll-up rebuilt because they disagreed with the events (see reconcileRollup). */
+  onRollupRepaired?(hours: Array<{ tenant_id: string; hour: string }>): void;
 }
 
 /**
@@ -51,10 +53,22 @@ export class QueryStoreConsumer {
     /** Where batches are validated and encoded: the apps pass a WorkerProjector. */
     private readonly projector: BatchProjector = inlineProjector,
   ) {
-    this.writer = new StoreWriter(store, { onInsert: (rows, ms) => metrics?.onInsert?.(rows, ms) });
+    this.writer = new StoreWriter(store, {
+      onInsert: (rows, ms) => metrics?.onInsert?.(rows, ms),
+      // The embedded log's consumer is the store's only writer, so it can repair the roll-up safely.
+      soleWriter: this.embeddedLog,
+      onRollupRepaired: (hours) => metrics?.onRollupRepaired?.(hours),
+    });
+  }
+
+  /** The embedded log: only this process writes it, and only this consumer writes the store. */
+  private get embeddedLog(): boolean {
+    return this.bus.kind === 'embedded';
   }
 
   async start(): Promise<void> {
+    // A crash may have cut the last insert between the events table and its roll-up.
+    if (this.embeddedLog) await this.writer.reconcileRollup();
     this.subscription = await this.bus.subscribe(CONSUMER_GROUP_QUERY_STORE, (b) => this.handle(b), {
       topic: TOPIC_EVENTS,
       fromBeginning: true,
@@ -90,7 +104,7 @@ export class QueryStoreConsumer {
     const started = Date.now();
     const last = BigInt(batch.lastOffset);
     let mark: PartitionMark | undefined;
-    const trustGatewayRecords = this.bus.kind === 'embedded';
+    const trustGatewayRecords = this.embeddedLog;
     let written = false;
     try {
       const generation = batch.generation ?? 0;

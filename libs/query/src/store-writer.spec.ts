@@ -5,14 +5,24 @@ import { StoreWriter } from './store-writer';
 function fakeStore() {
   const inserts: Array<{ lines: string[]; token: string; finish: (error?: Error) => void }> = [];
   const progress: Array<Array<{ partition: number; offset: string }>> = [];
+  const calls: string[] = [];
+  const reconcile = { fail: false };
   const store = {
+    reconcileRollup: async () => {
+      calls.push('reconcile');
+      if (reconcile.fail) throw new Error('store down');
+      return [{ tenant_id: 'default', hour: '2026-11-30T06:00:00.000Z' }];
+    },
     insertLines: (lines: string[], token: string) =>
-      new Promise<void>((resolve, reject) => inserts.push({ lines, token, finish: (e) => (e ? reject(e) : resolve()) })),
+      new Promise<void>((resolve, reject) => {
+        calls.push(`insert ${lines.join('')}`);
+        inserts.push({ lines, token, finish: (e) => (e ? reject(e) : resolve()) });
+      }),
     recordProgress: async (positions: Array<{ partition: number; offset: string }>) => {
       progress.push(positions);
     },
   };
-  return { store: store as unknown as EventStoreRepository, inserts, progress };
+  return { store: store as unknown as EventStoreRepository, inserts, progress, calls, reconcile };
 }
 
 const tick = () => new Promise((resolve) => setImmediate(resolve));
@@ -66,5 +76,43 @@ describe('StoreWriter', () => {
     inserts[1].finish();
     await b;
     expect(progress).toEqual([[{ partition: 1, offset: '1' }]]);
+  });
+
+  it('as the sole writer, should reconcile the roll-up after a failed insert and before the next one, until it succeeds', async () => {
+    const { store, inserts, calls, reconcile } = fakeStore();
+    const repaired: number[] = [];
+    const writer = new StoreWriter(store, { soleWriter: true, onRollupRepaired: (hours) => repaired.push(hours.length) });
+    const a = writer.write(['a'], 'ta', 0, '1');
+    await tick();
+    inserts[0].finish(new Error('disk full'));
+    await expect(a).rejects.toThrow('disk full');
+    reconcile.fail = true;
+    await expect(writer.write(['b'], 'tb', 0, '2')).rejects.toThrow('store down');
+    reconcile.fail = false;
+    const c = writer.write(['c'], 'tc', 0, '3');
+    await tick();
+    await tick();
+    inserts[1].finish();
+    await c;
+    const d = writer.write(['d'], 'td', 0, '4');
+    await tick();
+    inserts[2].finish();
+    await d;
+    expect(calls).toEqual(['insert a', 'reconcile', 'reconcile', 'insert c', 'insert d']);
+    expect(repaired).toEqual([1]);
+  });
+
+  it('should not reconcile after a failure when other writers may share the store', async () => {
+    const { store, inserts, calls } = fakeStore();
+    const writer = new StoreWriter(store);
+    const a = writer.write(['a'], 'ta', 0, '1');
+    await tick();
+    inserts[0].finish(new Error('disk full'));
+    await expect(a).rejects.toThrow('disk full');
+    const b = writer.write(['b'], 'tb', 0, '2');
+    await tick();
+    inserts[1].finish();
+    await b;
+    expect(calls).toEqual(['insert a', 'insert b']);
   });
 });

@@ -23,6 +23,10 @@ export class StoreWriter {
 
   private readonly maxRowsPerInsert: number;
   private readonly onInsert?: (rows: number, ms: number) => void;
+  private readonly soleWriter: boolean;
+  private readonly onRollupRepaired?: (hours: Array<{ tenant_id: string; hour: string }>) => void;
+  /** Set after a failed insert (its rows may be in the events table and not the roll-up, or the reverse). */
+  private rollupSuspect = false;
 
   constructor(
     private readonly store: EventStoreRepository,
@@ -31,10 +35,31 @@ export class StoreWriter {
       maxRowsPerInsert?: number;
       /** Called after each successful insert with its rows and its time, progress row included. */
       onInsert?: (rows: number, ms: number) => void;
+      /**
+       * This writer is the only one of the store (the embedded app): after a failed insert, the hourly
+       * roll-up is reconciled with the events table before the next insert (see reconcileRollup).
+       */
+      soleWriter?: boolean;
+      /** Hours of the roll-up that a reconciliation rebuilt. */
+      onRollupRepaired?: (hours: Array<{ tenant_id: string; hour: string }>) => void;
     } = {},
   ) {
     this.maxRowsPerInsert = options.maxRowsPerInsert ?? 50_000;
     this.onInsert = options.onInsert;
+    this.soleWriter = options.soleWriter ?? false;
+    this.onRollupRepaired = options.onRollupRepaired;
+  }
+
+  /**
+   * Reconciles the roll-up with the events table: at start-up, before anything is written (a crash may have
+   * cut an insert between the two), and after a failed insert. Throws if the store does; it is then tried
+   * again before the next insert.
+   */
+  async reconcileRollup(): Promise<void> {
+    this.rollupSuspect = true;
+    const hours = await this.store.reconcileRollup();
+    this.rollupSuspect = false;
+    if (hours.length > 0) this.onRollupRepaired?.(hours);
   }
 
   write(lines: string[], dedupToken: string, partition: number, lastOffset: string): Promise<void> {
@@ -64,6 +89,7 @@ export class StoreWriter {
       const group = this.take();
       const started = performance.now();
       try {
+        if (this.rollupSuspect) await this.reconcileRollup();
         const lines = group.length === 1 ? group[0].lines : group.flatMap((w) => w.lines);
         await this.store.insertLines(lines, group.map((w) => w.dedupToken).join(','));
         const last = new Map<number, bigint>();
@@ -75,6 +101,7 @@ export class StoreWriter {
         this.onInsert?.(lines.length, performance.now() - started);
         for (const w of group) w.resolve();
       } catch (e) {
+        if (this.soleWriter) this.rollupSuspect = true;
         for (const w of group) w.reject(e);
       }
     }
