@@ -58,27 +58,7 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
     });
     await migrateClickHouse(ch);
     const store = new EventStoreRepository(ch);
-    const counters = metrics.consumerMetrics();
-    const consumer = new QueryStoreConsumer(
-      bus,
-      store,
-      config.defaultTenant,
-      {
-        ...counters,
-        onBatch: (rows, rejected, duplicates, ms) => {
-          counters.onBatch(rows, rejected, duplicates, ms);
-          if (rejected > 0) logger.warn({ rejected }, 'invalid records moved to the dead-letter topic audit.events.dlq.v1');
-        },
-        onRollupRepaired: (hours) => {
-          counters.onRollupRepaired(hours);
-          logger.warn(
-            { hours: hours.slice(0, 20), count: hours.length },
-            'statistics roll-up rebuilt where it disagreed with the stored events',
-          );
-        },
-      },
-      new WorkerProjector(),
-    );
+    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics(logger), new WorkerProjector());
     await consumer.start();
     closers.add('consumer', () => consumer.stop());
 

@@ -38,7 +38,7 @@ runService('query-store', async (config, logger, context) => {
     await bus.connect();
     await bus.ensureTopics();
 
-    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics(), new WorkerProjector());
+    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics(logger), new WorkerProjector());
     const query = new LocalQuery(store, consumer);
 
     const { healthPort } = await startServiceEndpoints(

@@ -1,3 +1,4 @@
+import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
 /** Prometheus metrics, named audit_<name>_<unit>; one registry per process. */
@@ -56,7 +57,8 @@ export class Metrics {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'audit_process_' });
   }
 
-  consumerMetrics(): {
+  /** The query-store consumer's counters; with a logger, what an operator should see is also logged. */
+  consumerMetrics(logger?: Logger): {
     onBatch(rows: number, rejected: number, duplicates: number, ms: number): void;
     onError(): void;
     onInsert(rows: number, ms: number): void;
@@ -65,7 +67,10 @@ export class Metrics {
     return {
       onBatch: (rows, rejected, duplicates, ms) => {
         this.consumerRows.inc({ outcome: 'written' }, rows);
-        if (rejected) this.consumerRows.inc({ outcome: 'dlq' }, rejected);
+        if (rejected) {
+          this.consumerRows.inc({ outcome: 'dlq' }, rejected);
+          logger?.warn({ rejected }, 'invalid records moved to the dead-letter topic audit.events.dlq.v1');
+        }
         if (duplicates) this.consumerRows.inc({ outcome: 'duplicate' }, duplicates);
         this.consumerBatchSeconds.observe(ms / 1000);
       },
@@ -74,7 +79,13 @@ export class Metrics {
         this.storeInsertRows.observe(rows);
         this.storeInsertSeconds.observe(ms / 1000);
       },
-      onRollupRepaired: (hours) => this.rollupRepairedHours.inc(hours.length),
+      onRollupRepaired: (hours) => {
+        this.rollupRepairedHours.inc(hours.length);
+        logger?.warn(
+          { hours: hours.slice(0, 20), count: hours.length },
+          'statistics roll-up rebuilt where it disagreed with the stored events',
+        );
+      },
     };
   }
 }

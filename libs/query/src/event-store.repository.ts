@@ -1,6 +1,6 @@
 import { ClickHouseClient } from '@clickhouse/client';
 import { microsToClickHouse, nowMicros, StoredAuditEvent } from '@app/contracts';
-import { insertJsonLines } from './clickhouse/clickhouse.factory';
+import { insertJsonLines, isInProcess } from './clickhouse/clickhouse.factory';
 import { DATABASE } from './clickhouse/schema';
 import { EventFilter, filterToSql, orderBy, PageRequest, rollupCount, usesLookupProjection } from './event-query';
 import { rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
@@ -38,6 +38,11 @@ const chTime = (us: number): string => microsToClickHouse(us);
 /** All reads and writes of the ClickHouse query store; the only class that holds SQL for it. */
 export class EventStoreRepository {
   constructor(private readonly ch: ClickHouseClient) {}
+
+  /** The engine runs in this process (chdb), so this process is the store's only writer. */
+  get inProcess(): boolean {
+    return isInProcess(this.ch);
+  }
 
   private async rows<T>(query: string, params: Record<string, unknown> = {}): Promise<T[]> {
     const rs = await this.ch.query({ query, query_params: params, format: 'JSONEachRow' });
@@ -267,7 +272,7 @@ export class EventStoreRepository {
    * its rows in the events table and not in the roll-up, or the other way round, and the redelivered rows
    * then find their ids stored and are dropped. Tenants whose totals agree cost one grouped count each side;
    * for the others the hours that differ are deleted from the roll-up and counted again from the events.
-   * Only correct while nothing else writes the events table (see StoreWriter's `soleWriter`).
+   * Only correct while nothing else writes the events table: see `inProcess`, and StoreWriter's `soleWriter`.
    */
   async reconcileRollup(): Promise<Array<{ tenant_id: string; hour: string }>> {
     const counts = (sql: string, params: Record<string, unknown> = {}): Promise<Map<string, string>> =>

@@ -82,25 +82,26 @@ describe('QueryStoreConsumer on Kafka', () => {
   });
 });
 
-describe('QueryStoreConsumer on the embedded log', () => {
-  it('should reconcile the roll-up before it subscribes, and not on Kafka', async () => {
-    for (const kind of ['embedded', 'kafka'] as const) {
+describe('QueryStoreConsumer as the only writer of its store', () => {
+  it('should reconcile the roll-up before it subscribes on chdb, and not on a shared server', async () => {
+    for (const inProcess of [true, false]) {
       const calls: string[] = [];
       const bus = {
-        kind,
+        kind: 'kafka',
         subscribe: async () => {
           calls.push('subscribe');
           return { close: async () => undefined };
         },
       } as unknown as EventBus;
       const store = {
+        inProcess,
         reconcileRollup: async () => {
           calls.push('reconcile');
           return [];
         },
       } as unknown as EventStoreRepository;
       await new QueryStoreConsumer(bus, store, 'default').start();
-      expect([kind, calls]).toEqual([kind, kind === 'embedded' ? ['reconcile', 'subscribe'] : ['subscribe']]);
+      expect([inProcess, calls]).toEqual([inProcess, inProcess ? ['reconcile', 'subscribe'] : ['subscribe']]);
     }
   });
 });

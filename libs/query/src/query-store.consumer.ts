@@ -55,20 +55,15 @@ export class QueryStoreConsumer {
   ) {
     this.writer = new StoreWriter(store, {
       onInsert: (rows, ms) => metrics?.onInsert?.(rows, ms),
-      // The embedded log's consumer is the store's only writer, so it can repair the roll-up safely.
-      soleWriter: this.embeddedLog,
+      // On chdb this process is the store's only writer, so it can repair the roll-up safely.
+      soleWriter: store.inProcess,
       onRollupRepaired: (hours) => metrics?.onRollupRepaired?.(hours),
     });
   }
 
-  /** The embedded log: only this process writes it, and only this consumer writes the store. */
-  private get embeddedLog(): boolean {
-    return this.bus.kind === 'embedded';
-  }
-
   async start(): Promise<void> {
     // A crash may have cut the last insert between the events table and its roll-up.
-    if (this.embeddedLog) await this.writer.reconcileRollup();
+    if (this.store.inProcess) await this.writer.reconcileRollup();
     this.subscription = await this.bus.subscribe(CONSUMER_GROUP_QUERY_STORE, (b) => this.handle(b), {
       topic: TOPIC_EVENTS,
       fromBeginning: true,
@@ -104,7 +99,7 @@ export class QueryStoreConsumer {
     const started = Date.now();
     const last = BigInt(batch.lastOffset);
     let mark: PartitionMark | undefined;
-    const trustGatewayRecords = this.embeddedLog;
+    const trustGatewayRecords = this.bus.kind === 'embedded';
     let written = false;
     try {
       const generation = batch.generation ?? 0;

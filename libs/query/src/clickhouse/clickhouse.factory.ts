@@ -34,6 +34,11 @@ export async function createClickHouse(target: ClickHouseTarget): Promise<ClickH
   });
 }
 
+/** chdb: the engine runs in this process, on a data directory no other process can open. */
+export function isInProcess(client: ClickHouseClient): boolean {
+  return chdbConnections.has(client);
+}
+
 /**
  * Inserts rows already encoded as JSONEachRow lines. The caller encodes each row once (and may drop some
  * before the insert); the client's own row encoding and, for chdb, the SQL text round trip are skipped:
