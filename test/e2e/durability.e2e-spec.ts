@@ -100,15 +100,15 @@ describe('durability of acknowledged events', () => {
     };
     await corrupt();
     // The operator's tool (for a distributed deployment, with the query-stores stopped) repairs it offline.
-    const reconcile = (): { rebuilt_hours: Array<{ tenant_id: string; hour: string }> } =>
+    const reconcile = (): { rebuilt: Array<{ rollup: string; tenant_id: string; bucket: string }> } =>
       JSON.parse(
         execFileSync(process.execPath, [path.join(ROOT, 'dist/apps/query-store/src/reconcile-rollup.js')], {
           env: { PATH: process.env.PATH ?? '', AUDIT_DATA_DIR: app.dataDir },
           encoding: 'utf8',
         }),
       );
-    expect(reconcile().rebuilt_hours).toEqual([{ tenant_id: 'default', hour: new Date(hourMs).toISOString() }]);
-    expect(reconcile().rebuilt_hours).toEqual([]);
+    expect(reconcile().rebuilt).toEqual([{ rollup: 'events_hourly', tenant_id: 'default', bucket: new Date(hourMs).toISOString() }]);
+    expect(reconcile().rebuilt).toEqual([]);
     // The embedded app repairs it when it starts.
     await corrupt();
 
@@ -118,7 +118,7 @@ describe('durability of acknowledged events', () => {
       expect(after.body.events_by_event_type.device_health_check).toBe(20);
       expect(app.output()).toContain('statistics roll-up rebuilt where it disagreed with the stored events');
       const metrics = await http(`${app.url}/metrics`);
-      expect(metrics.body).toMatch(/^audit_store_rollup_repaired_hours_total 1$/m);
+      expect(metrics.body).toMatch(/^audit_store_rollup_rebuilt_buckets_total\{rollup="events_hourly"\} 1$/m);
     } finally {
       await app.close();
     }

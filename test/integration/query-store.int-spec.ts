@@ -99,19 +99,23 @@ describe('ClickHouse query store on the chdb engine', () => {
     expect(seen).toEqual(events.map((e) => e.id));
   });
 
-  it('should rebuild only the roll-up hours that disagree with the events, either way', async () => {
-    const tenantStats = async (tenant: string) => (await store.detailedStatistics(tenant, nowMicros())).events_by_event_type;
+  it('should rebuild only the roll-up buckets that disagree with the events, either way', async () => {
+    const detailed = (tenant: string) => store.detailedStatistics(tenant, nowMicros());
     const hourUs = 3600e6;
     const base = Math.floor(nowMicros() / hourUs) * hourUs - 10 * hourUs;
-    const at = (h: number, type: string) =>
-      event({ tenant_id: 'rollup', event_type: type, timestamp: formatMicros(base + h * hourUs + 1000) });
-    const events = [at(0, 'login_failed'), at(0, 'login_failed'), at(1, 'job_created'), at(2, 'job_created')];
+    const at = (h: number, type: string, site: string) =>
+      event({ tenant_id: 'rollup', event_type: type, timestamp: formatMicros(base + h * hourUs + 1000), metadata: { site_id: site } });
+    const events = [at(0, 'login_failed', 'S1'), at(0, 'login_failed', 'S1'), at(1, 'job_created', 'S2'), at(2, 'job_created', 'S1')];
     await new QueryStoreConsumer(bus, store, 'default').handle(batchOf(events, 300));
     expect(await store.reconcileRollup()).toEqual([]);
-    const before = await tenantStats('rollup');
-    expect(before).toEqual({ login_failed: 2, job_created: 2 });
-    // An insert cut between the two tables: the roll-up counts rows the events table lacks (hour 1) and
-    // lacks a row the events table holds (hour 2).
+    const before = await detailed('rollup');
+    expect(before.events_by_event_type).toEqual({ login_failed: 2, job_created: 2 });
+    expect(before.top_sites).toEqual([
+      { site_id: 'S1', events: 3 },
+      { site_id: 'S2', events: 1 },
+    ]);
+    // Inserts cut between the tables: the hourly roll-up counts rows the events table lacks (hour 1) and
+    // lacks a row the events table holds (hour 2); the daily key counts lost the day.
     await ch.command({
       query: `INSERT INTO audit.events_hourly VALUES ('rollup', toDateTime({h1:UInt32}, 'UTC'), 'job_management', 'job_created', 'info', 3)`,
       query_params: { h1: (base + hourUs) / 1e6 },
@@ -121,15 +125,33 @@ describe('ClickHouse query store on the chdb engine', () => {
       query_params: { h2: (base + 2 * hourUs) / 1e6 },
       clickhouse_settings: { mutations_sync: '1' },
     });
-    expect(await tenantStats('rollup')).toEqual({ login_failed: 2, job_created: 4 });
-    const defaultBefore = await tenantStats('default');
+    await ch.command({
+      query: `ALTER TABLE audit.events_daily_keys DELETE WHERE tenant_id = 'rollup'`,
+      clickhouse_settings: { mutations_sync: '1' },
+    });
+    const broken = await detailed('rollup');
+    expect(broken.events_by_event_type).toEqual({ login_failed: 2, job_created: 4 });
+    expect(broken.top_sites).toEqual([]);
+    const defaultBefore = await detailed('default');
     const rebuilt = await store.reconcileRollup();
+    const hour = (h: number) => new Date((base + h * hourUs) / 1000).toISOString();
+    const days = [...new Set([0, 1, 2].map((h) => hour(h).slice(0, 10)))].map((d) => ({
+      rollup: 'events_daily_keys',
+      tenant_id: 'rollup',
+      bucket: `${d}T00:00:00.000Z`,
+    }));
     expect(rebuilt).toEqual([
-      { tenant_id: 'rollup', hour: new Date((base + hourUs) / 1000).toISOString() },
-      { tenant_id: 'rollup', hour: new Date((base + 2 * hourUs) / 1000).toISOString() },
+      { rollup: 'events_hourly', tenant_id: 'rollup', bucket: hour(1) },
+      { rollup: 'events_hourly', tenant_id: 'rollup', bucket: hour(2) },
+      ...days,
     ]);
-    expect(await tenantStats('rollup')).toEqual(before);
-    expect(await tenantStats('default')).toEqual(defaultBefore);
+    const after = await detailed('rollup');
+    expect([after.events_by_event_type, after.top_sites, after.events_by_source]).toEqual([
+      before.events_by_event_type,
+      before.top_sites,
+      before.events_by_source,
+    ]);
+    expect(await detailed('default')).toEqual(defaultBefore);
     expect(await store.reconcileRollup()).toEqual([]);
   });
 });

@@ -2,8 +2,8 @@ import { ConfigError, loadConfig } from '@app/common';
 import { createClickHouse, EventStoreRepository, releaseChdb } from '@app/query';
 
 /**
- * Rebuilds the hours of the statistics roll-up (audit.events_hourly) that disagree with audit.events, and
- * prints them as one JSON line. An insert cut by a ClickHouse failure can leave its rows in one and not the
+ * Rebuilds the buckets of the statistics roll-ups (hours of audit.events_hourly, days of
+ * audit.events_daily_keys) that disagree with audit.events, and prints them as one JSON line. An insert cut by a ClickHouse failure can leave its rows in one and not the
  * other. The embedded app does this itself at start-up and after a failed insert; in a distributed
  * deployment several query-stores write, so run this with every query-store stopped (scaled to 0), against
  * the same CLICKHOUSE_URL: `npm run store:reconcile-rollup`, or `node
@@ -13,8 +13,8 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const ch = await createClickHouse(config.clickhouse);
   try {
-    const hours = await new EventStoreRepository(ch).reconcileRollup();
-    process.stdout.write(`${JSON.stringify({ rebuilt_hours: hours })}\n`);
+    const rebuilt = await new EventStoreRepository(ch).reconcileRollup();
+    process.stdout.write(`${JSON.stringify({ rebuilt })}\n`);
   } finally {
     await ch.close();
     await releaseChdb();

@@ -41,9 +41,10 @@ export class Metrics {
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers: [this.registry],
   });
-  readonly rollupRepairedHours = new Counter({
-    name: 'audit_store_rollup_repaired_hours_total',
-    help: 'Hours of the statistics roll-up rebuilt because they disagreed with the stored events (after a crash or a failed insert)',
+  readonly rollupRebuiltBuckets = new Counter({
+    name: 'audit_store_rollup_rebuilt_buckets_total',
+    help: 'Hours (events_hourly) and days (events_daily_keys) of the statistics roll-ups rebuilt because they disagreed with the stored events (after a crash or a failed insert)',
+    labelNames: ['rollup'],
     registers: [this.registry],
   });
   readonly consumerErrors = new Counter({
@@ -62,7 +63,7 @@ export class Metrics {
     onBatch(rows: number, rejected: number, duplicates: number, ms: number): void;
     onError(): void;
     onInsert(rows: number, ms: number): void;
-    onRollupRepaired(hours: unknown[]): void;
+    onRollupRepaired(buckets: Array<{ rollup: string }>): void;
   } {
     return {
       onBatch: (rows, rejected, duplicates, ms) => {
@@ -79,10 +80,10 @@ export class Metrics {
         this.storeInsertRows.observe(rows);
         this.storeInsertSeconds.observe(ms / 1000);
       },
-      onRollupRepaired: (hours) => {
-        this.rollupRepairedHours.inc(hours.length);
+      onRollupRepaired: (buckets) => {
+        for (const b of buckets) this.rollupRebuiltBuckets.inc({ rollup: b.rollup });
         logger?.warn(
-          { hours: hours.slice(0, 20), count: hours.length },
+          { buckets: buckets.slice(0, 20), count: buckets.length },
           'statistics roll-up rebuilt where it disagreed with the stored events',
         );
       },

@@ -1,7 +1,7 @@
 import { ClickHouseClient } from '@clickhouse/client';
 import { microsToClickHouse, nowMicros, StoredAuditEvent } from '@app/contracts';
 import { insertJsonLines, isInProcess } from './clickhouse/clickhouse.factory';
-import { DATABASE } from './clickhouse/schema';
+import { DAILY_KEY_DIMENSIONS, dailyKeysRollupSelect, DATABASE, hourlyRollupSelect } from './clickhouse/schema';
 import { EventFilter, filterToSql, orderBy, PageRequest, rollupCount, usesLookupProjection } from './event-query';
 import { rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
 
@@ -20,12 +20,15 @@ export interface DetailedStatistics extends Statistics {
   top_devices: Array<{ device_id: string; events: number }>;
   top_users: Array<{ user_id: string; events: number }>;
   window_for_top_lists: string;
+  /** Where the top lists' window starts: midnight UTC six days before today. */
+  top_lists_from: string;
 }
 
 /** Positions of the log, per partition: the live stream's cursor. */
 export type StreamCursor = Record<number, string>;
 
 const HOUR_US = 3600e6;
+const DAY_MS = 86_400_000;
 /** For reads of the events table that no lookup projection can serve: see usesLookupProjection. */
 const NO_PROJECTIONS = 'optimize_use_projections = 0';
 const settingsFor = (filter: EventFilter, ...settings: string[]): string => {
@@ -33,6 +36,42 @@ const settingsFor = (filter: EventFilter, ...settings: string[]): string => {
   return all.length ? ` SETTINGS ${all.join(', ')}` : '';
 };
 const floorHourUs = (us: number): number => Math.floor(us / HOUR_US) * HOUR_US;
+
+/** A roll-up bucket rebuilt by reconcileRollup: an hour of events_hourly or a day of events_daily_keys. */
+export interface RebuiltBucket {
+  rollup: 'events_hourly' | 'events_daily_keys';
+  tenant_id: string;
+  /** The bucket's start, ISO 8601 UTC. */
+  bucket: string;
+}
+
+/**
+ * The roll-ups fed by materialized views, as reconcileRollup compares them with the events: the events a
+ * tenant's bucket should count (`expected`, over the events table), the bucket as Unix seconds on each side,
+ * and the view's own SELECT to count a bucket again.
+ */
+const ROLLUPS: Array<{
+  table: RebuiltBucket['rollup'];
+  expected: string;
+  eventsBucket: string;
+  rollupBucket: string;
+  select(where: string): string;
+}> = [
+  {
+    table: 'events_hourly',
+    expected: 'count()',
+    eventsBucket: 'toUnixTimestamp(toStartOfHour(timestamp))',
+    rollupBucket: 'toUnixTimestamp(hour)',
+    select: (where) => hourlyRollupSelect(DATABASE, where),
+  },
+  {
+    table: 'events_daily_keys',
+    expected: DAILY_KEY_DIMENSIONS.map(([, column]) => `countIf(${column} != '')`).join(' + '),
+    eventsBucket: 'toUnixTimestamp(toStartOfDay(timestamp))',
+    rollupBucket: "toUnixTimestamp(toDateTime(day, 'UTC'))",
+    select: (where) => dailyKeysRollupSelect(DATABASE, where),
+  },
+];
 const chTime = (us: number): string => microsToClickHouse(us);
 
 /** All reads and writes of the ClickHouse query store; the only class that holds SQL for it. */
@@ -219,16 +258,16 @@ export class EventStoreRepository {
   }
 
   async detailedStatistics(tenantId: string, nowUs: number): Promise<DetailedStatistics> {
-    const weekAgo = chTime(nowUs - 7 * 24 * HOUR_US);
     const firstHour = chTime(floorHourUs(nowUs) - 23 * HOUR_US);
-    const p = { tenant: tenantId, weekAgo, firstHour };
-    const top = (col: string): Promise<Array<{ k: string; n: string }>> =>
+    // Top lists over whole UTC days, today and the six before, from the daily key counts.
+    const firstDay = new Date(Math.floor(nowUs / 1000 / DAY_MS) * DAY_MS - 6 * DAY_MS).toISOString().slice(0, 10);
+    const p = { tenant: tenantId, firstHour, firstDay };
+    const top = (dimension: (typeof DAILY_KEY_DIMENSIONS)[number][0]): Promise<Array<{ k: string; n: string }>> =>
       this.rows(
-        `SELECT ${col} AS k, count() AS n FROM ${DATABASE}.events
-         WHERE tenant_id = {tenant:String} AND toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({weekAgo:String}, 6, 'UTC'))
-           AND timestamp >= toDateTime64({weekAgo:String}, 6, 'UTC') AND ${col} != ''
-         GROUP BY k ORDER BY n DESC, k LIMIT 10 SETTINGS ${NO_PROJECTIONS}`,
-        p,
+        `SELECT key AS k, sum(events) AS n FROM ${DATABASE}.events_daily_keys
+         WHERE tenant_id = {tenant:String} AND dimension = {dimension:String} AND day >= {firstDay:Date}
+         GROUP BY k ORDER BY n DESC, k LIMIT 10`,
+        { ...p, dimension },
       );
     const [base, byType, hourly, sites, devices, users, sources] = await Promise.all([
       this.statistics(tenantId, nowUs),
@@ -242,9 +281,9 @@ export class EventStoreRepository {
          GROUP BY hour ORDER BY hour`,
         p,
       ),
-      top('site_id'),
-      top('device_id'),
-      top('user_id'),
+      top('site'),
+      top('device'),
+      top('user'),
       top('source'),
     ]);
     const counts = new Map(hourly.map((h) => [h.hour, Number(h.n)]));
@@ -263,61 +302,62 @@ export class EventStoreRepository {
       top_devices: devices.map((r) => ({ device_id: r.k, events: Number(r.n) })),
       top_users: users.map((r) => ({ user_id: r.k, events: Number(r.n) })),
       window_for_top_lists: 'last_7_days',
+      top_lists_from: `${firstDay}T00:00:00.000Z`,
     };
   }
 
   /**
-   * Rebuilds the hours of the hourly roll-up that disagree with the events table, and returns them. An
-   * insert is not atomic across a table and its materialized views: a crash or a failed insert can leave
-   * its rows in the events table and not in the roll-up, or the other way round, and the redelivered rows
-   * then find their ids stored and are dropped. Tenants whose totals agree cost one grouped count each side;
-   * for the others the hours that differ are deleted from the roll-up and counted again from the events.
-   * Only correct while nothing else writes the events table: see `inProcess`, and StoreWriter's `soleWriter`.
+   * Rebuilds the buckets of the roll-ups (hours of events_hourly, days of events_daily_keys) that disagree
+   * with the events table, and returns them. An insert is not atomic across a table and its materialized
+   * views: a crash or a failed insert can leave its rows in the events table and not in a roll-up, or the
+   * other way round, and the redelivered rows then find their ids stored and are dropped. Tenants whose
+   * totals agree cost one grouped count each side; for the others the buckets that differ are deleted from
+   * the roll-up and counted again from the events. Only correct while nothing else writes the events table:
+   * see `inProcess`, and StoreWriter's `soleWriter`.
    */
-  async reconcileRollup(): Promise<Array<{ tenant_id: string; hour: string }>> {
+  async reconcileRollup(): Promise<RebuiltBucket[]> {
     const counts = (sql: string, params: Record<string, unknown> = {}): Promise<Map<string, string>> =>
       this.rows<{ k: string; n: string }>(sql, params).then((rows) => new Map(rows.map((r) => [String(r.k), String(r.n)])));
     const differing = (a: Map<string, string>, b: Map<string, string>): string[] =>
       [...new Set([...a.keys(), ...b.keys()])].filter((k) => (a.get(k) ?? '0') !== (b.get(k) ?? '0'));
-    const [stored, rolled] = await Promise.all([
-      counts(`SELECT tenant_id AS k, count() AS n FROM ${DATABASE}.events GROUP BY k SETTINGS ${NO_PROJECTIONS}`),
-      counts(`SELECT tenant_id AS k, sum(events) AS n FROM ${DATABASE}.events_hourly GROUP BY k`),
-    ]);
-    const rebuilt: Array<{ tenant_id: string; hour: string }> = [];
-    for (const tenant of differing(stored, rolled)) {
-      const [storedHours, rolledHours] = await Promise.all([
-        counts(
-          `SELECT toUnixTimestamp(toStartOfHour(timestamp)) AS k, count() AS n FROM ${DATABASE}.events
-           WHERE tenant_id = {tenant:String} GROUP BY k SETTINGS ${NO_PROJECTIONS}`,
-          { tenant },
-        ),
-        counts(
-          `SELECT toUnixTimestamp(hour) AS k, sum(events) AS n FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} GROUP BY k`,
-          {
-            tenant,
-          },
-        ),
+    const rebuilt: RebuiltBucket[] = [];
+    for (const r of ROLLUPS) {
+      const [stored, rolled] = await Promise.all([
+        counts(`SELECT tenant_id AS k, ${r.expected} AS n FROM ${DATABASE}.events GROUP BY k SETTINGS ${NO_PROJECTIONS}`),
+        counts(`SELECT tenant_id AS k, sum(events) AS n FROM ${DATABASE}.${r.table} GROUP BY k`),
       ]);
-      const hours = differing(storedHours, rolledHours)
-        .map(Number)
-        .sort((a, b) => a - b);
-      if (hours.length === 0) continue;
-      const params = { tenant, hours };
-      // Deleted first: a crash between the two statements leaves hours that differ, found at the next run.
-      await this.ch.command({
-        query: `ALTER TABLE ${DATABASE}.events_hourly DELETE WHERE tenant_id = {tenant:String} AND hour IN {hours:Array(DateTime('UTC'))}`,
-        query_params: params,
-        clickhouse_settings: { mutations_sync: '1' },
-      });
-      await this.ch.command({
-        query: `INSERT INTO ${DATABASE}.events_hourly (tenant_id, hour, category, event_type, severity, events)
-                SELECT tenant_id, toStartOfHour(timestamp) AS h, category, event_type, severity, count()
-                FROM ${DATABASE}.events
-                WHERE tenant_id = {tenant:String} AND h IN {hours:Array(DateTime('UTC'))}
-                GROUP BY tenant_id, h, category, event_type, severity SETTINGS ${NO_PROJECTIONS}`,
-        query_params: params,
-      });
-      for (const h of hours) rebuilt.push({ tenant_id: tenant, hour: new Date(h * 1000).toISOString() });
+      for (const tenant of differing(stored, rolled)) {
+        const [storedBuckets, rolledBuckets] = await Promise.all([
+          counts(
+            `SELECT ${r.eventsBucket} AS k, ${r.expected} AS n FROM ${DATABASE}.events
+             WHERE tenant_id = {tenant:String} GROUP BY k SETTINGS ${NO_PROJECTIONS}`,
+            { tenant },
+          ),
+          counts(
+            `SELECT ${r.rollupBucket} AS k, sum(events) AS n FROM ${DATABASE}.${r.table} WHERE tenant_id = {tenant:String} GROUP BY k`,
+            {
+              tenant,
+            },
+          ),
+        ]);
+        const buckets = differing(storedBuckets, rolledBuckets)
+          .map(Number)
+          .sort((a, b) => a - b);
+        if (buckets.length === 0) continue;
+        const params = { tenant, buckets };
+        // Deleted first: a crash between the two statements leaves buckets that differ, found at the next run.
+        await this.ch.command({
+          query: `ALTER TABLE ${DATABASE}.${r.table} DELETE WHERE tenant_id = {tenant:String} AND ${r.rollupBucket} IN {buckets:Array(UInt32)}`,
+          query_params: params,
+          clickhouse_settings: { mutations_sync: '1' },
+        });
+        await this.ch.command({
+          query: `INSERT INTO ${DATABASE}.${r.table} ${r.select(`tenant_id = {tenant:String} AND ${r.eventsBucket} IN {buckets:Array(UInt32)}`)}
+                  SETTINGS ${NO_PROJECTIONS}`,
+          query_params: params,
+        });
+        for (const b of buckets) rebuilt.push({ rollup: r.table, tenant_id: tenant, bucket: new Date(b * 1000).toISOString() });
+      }
     }
     return rebuilt;
   }

@@ -1,6 +1,6 @@
 import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BusBatch, EventBus, Subscription } from '@app/event-bus';
-import { EventStoreRepository } from './event-store.repository';
+import { EventStoreRepository, RebuiltBucket } from './event-store.repository';
 import { dedupToken, EncodedRow } from './projector';
 import { BatchProjector, inlineProjector } from './projector-pool';
 import { RecentIds } from './recent-ids';
@@ -27,8 +27,8 @@ export interface ConsumerMetrics {
   onError(error: unknown): void;
   /** One insert into the store: several batches' rows under load (see StoreWriter). */
   onInsert?(rows: number, ms: number): void;
-  /** Hours of the statistics roll-up rebuilt because they disagreed with the events (see reconcileRollup). */
-  onRollupRepaired?(hours: Array<{ tenant_id: string; hour: string }>): void;
+  /** Buckets of the statistics roll-ups rebuilt because they disagreed with the events (see reconcileRollup). */
+  onRollupRepaired?(hours: RebuiltBucket[]): void;
 }
 
 /**

@@ -11,7 +11,7 @@ function fakeStore() {
     reconcileRollup: async () => {
       calls.push('reconcile');
       if (reconcile.fail) throw new Error('store down');
-      return [{ tenant_id: 'default', hour: '2026-11-30T06:00:00.000Z' }];
+      return [{ rollup: 'events_hourly', tenant_id: 'default', bucket: '2026-11-30T06:00:00.000Z' }];
     },
     insertLines: (lines: string[], token: string) =>
       new Promise<void>((resolve, reject) => {

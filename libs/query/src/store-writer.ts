@@ -1,5 +1,5 @@
 import { performance } from 'node:perf_hooks';
-import { EventStoreRepository } from './event-store.repository';
+import { EventStoreRepository, RebuiltBucket } from './event-store.repository';
 
 interface PendingWrite {
   lines: string[];
@@ -24,7 +24,7 @@ export class StoreWriter {
   private readonly maxRowsPerInsert: number;
   private readonly onInsert?: (rows: number, ms: number) => void;
   private readonly soleWriter: boolean;
-  private readonly onRollupRepaired?: (hours: Array<{ tenant_id: string; hour: string }>) => void;
+  private readonly onRollupRepaired?: (hours: RebuiltBucket[]) => void;
   /** Set after a failed insert (its rows may be in the events table and not the roll-up, or the reverse). */
   private rollupSuspect = false;
 
@@ -40,8 +40,8 @@ export class StoreWriter {
        * roll-up is reconciled with the events table before the next insert (see reconcileRollup).
        */
       soleWriter?: boolean;
-      /** Hours of the roll-up that a reconciliation rebuilt. */
-      onRollupRepaired?: (hours: Array<{ tenant_id: string; hour: string }>) => void;
+      /** Buckets of the roll-ups that a reconciliation rebuilt. */
+      onRollupRepaired?: (hours: RebuiltBucket[]) => void;
     } = {},
   ) {
     this.maxRowsPerInsert = options.maxRowsPerInsert ?? 50_000;

@@ -23,6 +23,30 @@ const LOOKUP_PROJECTIONS = ['site_id', 'device_id', 'metadata_user_id'].map(
 const HOURLY_TOTALS_PROJECTION =
   'PROJECTION p_totals (SELECT tenant_id, category, event_type, severity, sum(events) GROUP BY tenant_id, category, event_type, severity)';
 
+/** The keys counted per day in events_daily_keys: the dimension's name there, and the events column. */
+export const DAILY_KEY_DIMENSIONS = [
+  ['site', 'site_id'],
+  ['device', 'device_id'],
+  ['user', 'user_id'],
+  ['source', 'source'],
+] as const;
+
+/** What the hourly roll-up's view computes from inserted rows; `where` selects rows to count again. */
+export function hourlyRollupSelect(db = DATABASE, where = ''): string {
+  return `SELECT tenant_id, toStartOfHour(timestamp) AS hour, category, event_type, severity, count() AS events
+    FROM ${db}.events ${where ? `WHERE ${where}` : ''}
+    GROUP BY tenant_id, hour, category, event_type, severity`;
+}
+
+/** What the daily key counts' view computes from inserted rows; `where` selects rows to count again. */
+export function dailyKeysRollupSelect(db = DATABASE, where = ''): string {
+  return `SELECT tenant_id, dk.1 AS dimension, toDate(timestamp) AS day, dk.2 AS key, count() AS events
+    FROM ${db}.events
+    ARRAY JOIN [${DAILY_KEY_DIMENSIONS.map(([name, column]) => `('${name}', ${column})`).join(', ')}] AS dk
+    WHERE dk.2 != ''${where ? ` AND ${where}` : ''}
+    GROUP BY tenant_id, dimension, day, key`;
+}
+
 export function schemaStatements(db = DATABASE): string[] {
   return [
     `CREATE DATABASE IF NOT EXISTS ${db}`,
@@ -89,10 +113,22 @@ export function schemaStatements(db = DATABASE): string[] {
     SETTINGS deduplicate_merge_projection_mode = 'rebuild'`,
     `ALTER TABLE ${db}.events_hourly MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
     `ALTER TABLE ${db}.events_hourly ADD ${HOURLY_TOTALS_PROJECTION.replace('PROJECTION', 'PROJECTION IF NOT EXISTS')}`,
-    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.events_hourly_mv TO ${db}.events_hourly AS
-    SELECT tenant_id, toStartOfHour(timestamp) AS hour, category, event_type, severity, count() AS events
-    FROM ${db}.events
-    GROUP BY tenant_id, hour, category, event_type, severity`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.events_hourly_mv TO ${db}.events_hourly AS ${hourlyRollupSelect(db)}`,
+    // Per tenant, UTC day and key, how many events named each site, device, user and source: the detailed
+    // statistics' top lists read 7 days of these (about 150,000 rows at 20,000 devices) instead of grouping
+    // a week of raw events four ways (1.2M rows at 10M events over 60 days: 145 ms to about 20 ms).
+    `CREATE TABLE IF NOT EXISTS ${db}.events_daily_keys
+    (
+      tenant_id LowCardinality(String),
+      dimension LowCardinality(String),
+      day       Date,
+      key       String,
+      events    UInt64
+    )
+    ENGINE = SummingMergeTree(events)
+    PARTITION BY toYYYYMM(day)
+    ORDER BY (tenant_id, dimension, day, key)`,
+    `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.events_daily_keys_mv TO ${db}.events_daily_keys AS ${dailyKeysRollupSelect(db)}`,
     // How far each log partition has been written: the live stream never reads past it, so it cannot
     // skip an event whose batch was still being inserted.
     `CREATE TABLE IF NOT EXISTS ${db}.consumer_progress
