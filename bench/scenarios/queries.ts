@@ -54,9 +54,15 @@ export async function queries(ctx: BenchContext): Promise<Row[]> {
   const matches: Record<string, number> = {};
   let consistency = '';
   try {
-    // On top of the generated rows there are only the app's own events (start-up, the bench's API key).
-    const total = ((await get(`${app.url}/audit/events?limit=1`)).body as { total: number }).total;
-    const stats = (await get(`${app.url}/audit/statistics`)).body as { total_events: number };
+    // On top of the generated rows there are only the app's own events (start-up, the bench's API key), which
+    // may become visible between the two reads: read both again until they agree, for up to 5 s.
+    let total = 0;
+    let stats = { total_events: -1 };
+    for (let i = 0; i < 50 && total !== stats.total_events; i++) {
+      if (i > 0) await new Promise((r) => setTimeout(r, 100));
+      total = ((await get(`${app.url}/audit/events?limit=1`)).body as { total: number }).total;
+      stats = (await get(`${app.url}/audit/statistics`)).body as { total_events: number };
+    }
     consistency = `GET total ${fmtN(total)}, statistics total ${fmtN(stats.total_events)}`;
     if (total !== stats.total_events || total < rows || total > rows + 10) {
       throw new Error(`generated data is not what the app sees: ${consistency}, generated ${fmtN(rows)}`);

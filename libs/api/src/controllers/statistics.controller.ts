@@ -27,7 +27,8 @@ export class StatisticsController {
   @Get('detailed')
   @RequireScope('events:read')
   @ApiOperation({
-    summary: 'Statistics plus counts by event type and source, hourly counts over 24 hours, and top sites, devices and users over 7 days',
+    summary:
+      'Statistics plus counts by event type, hourly counts over 24 hours, and the top sites, devices, users and sources over 7 UTC days (today and the six before, from top_lists_from)',
   })
   async detailed(@Req() req: FastifyRequest): Promise<unknown> {
     const info = requestInfo(req);
