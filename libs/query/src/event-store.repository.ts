@@ -41,8 +41,10 @@ const floorHourUs = (us: number): number => Math.floor(us / HOUR_US) * HOUR_US;
 interface RollupRow {
   a: string;
   b: string;
+  c: string;
   n: string;
   m: string;
+  o: string;
 }
 
 /** A roll-up bucket rebuilt by reconcileRollup: an hour of events_hourly or a day of events_daily_keys. */
@@ -204,14 +206,14 @@ export class EventStoreRepository {
   }
 
   /**
-   * Small reads of the roll-ups as one query, a UNION ALL: chdb spends about 5 ms on any query against a
-   * table, whatever it reads, so the statistics pay that once instead of once per count. Each branch selects
-   * `a`, `b` (text) and `n`, `m` (counts), inside its own subquery so its projections, ORDER BY and LIMIT
-   * stay its own; the rows come back by branch name.
+   * Reads for the statistics as one query, a UNION ALL: chdb spends about 5 ms on a query against a table
+   * however little it reads, and its cost grows with each read in it, so the statistics make as few reads as
+   * they can, in one query. Each branch selects `a`, `b`, `c` (text) and `n`, `m`, `o` (counts), inside its
+   * own subquery so its projections, ORDER BY and LIMIT stay its own; the rows come back by branch name.
    */
-  private async rollupReads(branches: Record<string, string>, params: Record<string, unknown>): Promise<Record<string, RollupRow[]>> {
+  private async statisticsReads(branches: Record<string, string>, params: Record<string, unknown>): Promise<Record<string, RollupRow[]>> {
     const sql = Object.entries(branches)
-      .map(([name, branch]) => `SELECT '${name}' AS part, a, b, n, m FROM (${branch})`)
+      .map(([name, branch]) => `SELECT '${name}' AS part, a, b, c, n, m, o FROM (${branch})`)
       .join('\nUNION ALL\n');
     const out: Record<string, RollupRow[]> = Object.fromEntries(Object.keys(branches).map((name) => [name, []]));
     for (const r of await this.rows<RollupRow & { part: string }>(sql, params)) out[r.part].push(r);
@@ -219,53 +221,56 @@ export class EventStoreRepository {
   }
 
   async statistics(tenantId: string, nowUs: number): Promise<Statistics> {
-    return (await this.readStatistics(tenantId, nowUs, {}, {})).base;
+    return (await this.readStatistics(tenantId, nowUs, false)).base;
   }
 
   /**
-   * The statistics, and any `extra` branches read with them, in one query (see rollupReads). Whole hours come
-   * from the hourly roll-up; only the partial hour at each window's start is counted raw. The raw conditions
-   * name the sort key's toStartOfHour(timestamp) so they read those hours' granules only (stated on timestamp
-   * alone, all of the month's granules were read, or a whole site/device projection).
+   * The statistics in one query of three reads (four with the detailed top lists): all-time totals by
+   * category, type and severity from the roll-up's p_totals projection; the last week's whole hours of the
+   * roll-up (the day's and week's counts, and the detailed hourly list); and, counted raw, only the partial
+   * hours at the windows' starts. The raw conditions name the sort key's toStartOfHour(timestamp) so they read
+   * those hours' granules only (stated on timestamp alone, all of the month's granules were read, or a whole
+   * site/device projection).
    */
   private async readStatistics(
     tenantId: string,
     nowUs: number,
-    extra: Record<string, string>,
-    extraParams: Record<string, unknown>,
-  ): Promise<{ base: Statistics; parts: Record<string, RollupRow[]> }> {
+    detailed: boolean,
+  ): Promise<{ base: Statistics; totals: RollupRow[]; hours: Map<string, number>; tops: RollupRow[]; firstDay: string }> {
     const hourAgo = nowUs - HOUR_US;
     const dayAgo = nowUs - 24 * HOUR_US;
     const weekAgo = nowUs - 7 * 24 * HOUR_US;
     const dayEdge = floorHourUs(dayAgo) + HOUR_US;
     const weekEdge = floorHourUs(weekAgo) + HOUR_US;
+    // Top lists over whole UTC days, today and the six before, from the daily key counts.
+    const firstDay = new Date(Math.floor(nowUs / 1000 / DAY_MS) * DAY_MS - 6 * DAY_MS).toISOString().slice(0, 10);
     const p = {
       tenant: tenantId,
       hourAgo: chTime(hourAgo),
       dayAgo: chTime(dayAgo),
       weekAgo: chTime(weekAgo),
-      dayEdge: chTime(dayEdge),
       weekEdge: chTime(weekEdge),
-      ...extraParams,
+      dayEdge: chTime(dayEdge),
+      firstDay,
     };
-    // The totals read the roll-up's p_totals projection; the whole hours of the day and week only the last week;
-    // the raw counts only the hours at the windows' starts (the sort key prunes to them).
-    const parts = await this.rollupReads(
+    const tops = `SELECT dimension AS a, key AS b, '' AS c, sum(events) AS n, 0 AS m, 0 AS o FROM ${DATABASE}.events_daily_keys
+                  WHERE tenant_id = {tenant:String} AND day >= {firstDay:Date}
+                  GROUP BY a, b ORDER BY n DESC, b LIMIT 10 BY a`;
+    const parts = await this.statisticsReads(
       {
-        totals: `SELECT category AS a, severity AS b, sum(events) AS n, 0 AS m FROM ${DATABASE}.events_hourly
-                 WHERE tenant_id = {tenant:String} GROUP BY a, b`,
-        recent: `SELECT '' AS a, '' AS b, sumIf(events, hour >= toDateTime({dayEdge:String}, 'UTC')) AS n, sum(events) AS m
-                 FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} AND hour >= toDateTime({weekEdge:String}, 'UTC')`,
-        raw: `SELECT '' AS a, '' AS b, countIf(timestamp >= toDateTime64({hourAgo:String}, 6, 'UTC')) AS n,
-                     countIf(timestamp >= toDateTime64({dayAgo:String}, 6, 'UTC') AND timestamp < toDateTime64({dayEdge:String}, 6, 'UTC')) AS m
+        totals: `SELECT category AS a, event_type AS b, severity AS c, sum(events) AS n, 0 AS m, 0 AS o
+                 FROM ${DATABASE}.events_hourly WHERE tenant_id = {tenant:String} GROUP BY a, b, c`,
+        hours: `SELECT toString(hour) AS a, '' AS b, '' AS c, sum(events) AS n, 0 AS m, 0 AS o FROM ${DATABASE}.events_hourly
+                WHERE tenant_id = {tenant:String} AND hour >= toDateTime({weekEdge:String}, 'UTC') GROUP BY a`,
+        raw: `WITH toDateTime64({hourAgo:String}, 6, 'UTC') AS h1, toDateTime64({dayAgo:String}, 6, 'UTC') AS d1,
+                   toDateTime64({dayEdge:String}, 6, 'UTC') AS d2, toDateTime64({weekAgo:String}, 6, 'UTC') AS w1,
+                   toDateTime64({weekEdge:String}, 6, 'UTC') AS w2
+              SELECT '' AS a, '' AS b, '' AS c, countIf(timestamp >= h1) AS n, countIf(timestamp >= d1 AND timestamp < d2) AS m,
+                     countIf(timestamp >= w1 AND timestamp < w2) AS o
               FROM ${DATABASE}.events
-              WHERE tenant_id = {tenant:String}
-                AND ((toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({hourAgo:String}, 6, 'UTC')) AND timestamp >= toDateTime64({hourAgo:String}, 6, 'UTC'))
-                  OR (toStartOfHour(timestamp) = toStartOfHour(toDateTime64({dayAgo:String}, 6, 'UTC')) AND timestamp >= toDateTime64({dayAgo:String}, 6, 'UTC')))`,
-        rawWeek: `SELECT '' AS a, '' AS b, count() AS n, 0 AS m FROM ${DATABASE}.events
-                  WHERE tenant_id = {tenant:String} AND toStartOfHour(timestamp) = toStartOfHour(toDateTime64({weekAgo:String}, 6, 'UTC'))
-                    AND timestamp >= toDateTime64({weekAgo:String}, 6, 'UTC') AND timestamp < toDateTime64({weekEdge:String}, 6, 'UTC')`,
-        ...extra,
+              WHERE tenant_id = {tenant:String} AND ((toStartOfHour(timestamp) >= toStartOfHour(h1) AND timestamp >= h1)
+                OR (toStartOfHour(timestamp) = toStartOfHour(d1) AND timestamp >= d1) OR (toStartOfHour(timestamp) = toStartOfHour(w1) AND timestamp >= w1))`,
+        ...(detailed ? { tops } : {}),
       },
       p,
     );
@@ -276,69 +281,57 @@ export class EventStoreRepository {
       const n = Number(g.n);
       total += n;
       byCategory[g.a] = (byCategory[g.a] ?? 0) + n;
-      bySeverity[g.b] = (bySeverity[g.b] ?? 0) + n;
+      bySeverity[g.c] = (bySeverity[g.c] ?? 0) + n;
     }
-    const recent = parts.recent[0];
+    const hours = new Map(parts.hours.map((h) => [h.a, Number(h.n)]));
+    const dayEdgeKey = chTime(dayEdge).slice(0, 19);
+    let day = 0;
+    let week = 0;
+    for (const [hour, n] of hours) {
+      week += n;
+      if (hour >= dayEdgeKey) day += n;
+    }
     const raw = parts.raw[0];
     return {
-      parts,
+      totals: parts.totals,
+      hours,
+      tops: parts.tops ?? [],
+      firstDay,
       base: {
         total_events: total,
         events_by_category: byCategory,
         events_by_severity: bySeverity,
         recent_activity: {
           last_hour: Number(raw?.n ?? 0),
-          last_24_hours: Number(recent?.n ?? 0) + Number(raw?.m ?? 0),
-          last_week: Number(recent?.m ?? 0) + Number(parts.rawWeek[0]?.n ?? 0),
+          last_24_hours: day + Number(raw?.m ?? 0),
+          last_week: week + Number(raw?.o ?? 0),
         },
       },
     };
   }
 
   async detailedStatistics(tenantId: string, nowUs: number): Promise<DetailedStatistics> {
-    const firstHour = chTime(floorHourUs(nowUs) - 23 * HOUR_US);
-    // Top lists over whole UTC days, today and the six before, from the daily key counts.
-    const firstDay = new Date(Math.floor(nowUs / 1000 / DAY_MS) * DAY_MS - 6 * DAY_MS).toISOString().slice(0, 10);
-    const top = (dimension: (typeof DAILY_KEY_DIMENSIONS)[number][0]): string =>
-      `SELECT key AS a, '' AS b, sum(events) AS n, 0 AS m FROM ${DATABASE}.events_daily_keys
-       WHERE tenant_id = {tenant:String} AND dimension = '${dimension}' AND day >= {firstDay:Date}
-       GROUP BY a ORDER BY n DESC, a LIMIT 10`;
-    const { base, parts } = await this.readStatistics(
-      tenantId,
-      nowUs,
-      {
-        types: `SELECT event_type AS a, '' AS b, sum(events) AS n, 0 AS m FROM ${DATABASE}.events_hourly
-                WHERE tenant_id = {tenant:String} GROUP BY a ORDER BY n DESC, a`,
-        hourly: `SELECT toString(hour) AS a, '' AS b, sum(events) AS n, 0 AS m FROM ${DATABASE}.events_hourly
-                 WHERE tenant_id = {tenant:String} AND hour >= toDateTime({firstHour:String}, 'UTC') AND hour <= now()
-                 GROUP BY a`,
-        sites: top('site'),
-        devices: top('device'),
-        users: top('user'),
-        sources: top('source'),
-      },
-      { firstHour, firstDay },
-    );
-    // A UNION ALL keeps no order across branches: the ranked lists are sorted again here.
-    const ranked = (rows: RollupRow[]): RollupRow[] =>
-      [...rows].sort((x, y) => Number(y.n) - Number(x.n) || (x.a < y.a ? -1 : x.a > y.a ? 1 : 0));
-    const counts = new Map(parts.hourly.map((h) => [h.a, Number(h.n)]));
-    const hours: Array<{ hour: string; events: number }> = [];
+    const { base, totals, hours, tops, firstDay } = await this.readStatistics(tenantId, nowUs, true);
+    const byType = new Map<string, number>();
+    for (const t of totals) byType.set(t.b, (byType.get(t.b) ?? 0) + Number(t.n));
+    // A UNION ALL keeps no order across branches: the ranked lists are sorted here.
+    const ranked = (entries: Array<[string, number]>): Array<[string, number]> =>
+      entries.sort((x, y) => y[1] - x[1] || (x[0] < y[0] ? -1 : x[0] > y[0] ? 1 : 0));
+    const top = (dimension: (typeof DAILY_KEY_DIMENSIONS)[number][0]): Array<[string, number]> =>
+      ranked(tops.filter((t) => t.a === dimension).map((t) => [t.b, Number(t.n)]));
+    const hourly: Array<{ hour: string; events: number }> = [];
     for (let i = 23; i >= 0; i--) {
       const us = floorHourUs(nowUs) - i * HOUR_US;
-      const key = chTime(us).slice(0, 19);
-      hours.push({ hour: new Date(us / 1000).toISOString(), events: counts.get(key) ?? 0 });
+      hourly.push({ hour: new Date(us / 1000).toISOString(), events: hours.get(chTime(us).slice(0, 19)) ?? 0 });
     }
-    const list = <K extends string>(rows: RollupRow[], key: K): Array<Record<K, string> & { events: number }> =>
-      ranked(rows).map((r) => ({ [key]: r.a, events: Number(r.n) }) as Record<K, string> & { events: number });
     return {
       ...base,
-      events_by_event_type: Object.fromEntries(ranked(parts.types).map((r) => [r.a, Number(r.n)])),
-      events_by_source: Object.fromEntries(ranked(parts.sources).map((r) => [r.a, Number(r.n)])),
-      hourly_last_24_hours: hours,
-      top_sites: list(parts.sites, 'site_id'),
-      top_devices: list(parts.devices, 'device_id'),
-      top_users: list(parts.users, 'user_id'),
+      events_by_event_type: Object.fromEntries(ranked([...byType])),
+      events_by_source: Object.fromEntries(top('source')),
+      hourly_last_24_hours: hourly,
+      top_sites: top('site').map(([site_id, events]) => ({ site_id, events })),
+      top_devices: top('device').map(([device_id, events]) => ({ device_id, events })),
+      top_users: top('user').map(([user_id, events]) => ({ user_id, events })),
       window_for_top_lists: 'last_7_days',
       top_lists_from: `${firstDay}T00:00:00.000Z`,
     };
