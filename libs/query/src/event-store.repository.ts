@@ -37,7 +37,7 @@ const settingsFor = (filter: EventFilter, ...settings: string[]): string => {
 };
 const floorHourUs = (us: number): number => Math.floor(us / HOUR_US) * HOUR_US;
 
-/** One row of a rollupReads branch. */
+/** One row of a statisticsReads branch. */
 interface RollupRow {
   a: string;
   b: string;
