@@ -1,6 +1,9 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
 
+/** Buckets of the duration histograms, in seconds: 5 ms to 10 s. */
+const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
+
 /** Prometheus metrics, named audit_<name>_<unit>; one registry per process. */
 export class Metrics {
   readonly registry = new Registry();
@@ -26,7 +29,7 @@ export class Metrics {
   readonly consumerBatchSeconds = new Histogram({
     name: 'audit_consumer_batch_duration_seconds',
     help: 'Time to validate and insert one consumed batch',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: SECONDS_BUCKETS,
     registers: [this.registry],
   });
   readonly storeInsertRows = new Histogram({
@@ -38,7 +41,7 @@ export class Metrics {
   readonly storeInsertSeconds = new Histogram({
     name: 'audit_store_insert_duration_seconds',
     help: 'Time of one insert into the query store, with its progress record',
-    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    buckets: SECONDS_BUCKETS,
     registers: [this.registry],
   });
   readonly rollupRebuiltBuckets = new Counter({

@@ -36,6 +36,7 @@ const settingsFor = (filter: EventFilter, ...settings: string[]): string => {
   return all.length ? ` SETTINGS ${all.join(', ')}` : '';
 };
 const floorHourUs = (us: number): number => Math.floor(us / HOUR_US) * HOUR_US;
+const chTime = (us: number): string => microsToClickHouse(us);
 
 /** One row of a statisticsReads branch. */
 interface RollupRow {
@@ -82,7 +83,6 @@ const ROLLUPS: Array<{
     select: (where) => dailyKeysRollupSelect(DATABASE, where),
   },
 ];
-const chTime = (us: number): string => microsToClickHouse(us);
 
 /** All reads and writes of the ClickHouse query store; the only class that holds SQL for it. */
 export class EventStoreRepository {

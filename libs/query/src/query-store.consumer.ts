@@ -28,7 +28,7 @@ export interface ConsumerMetrics {
   /** One insert into the store: several batches' rows under load (see StoreWriter). */
   onInsert?(rows: number, ms: number): void;
   /** Buckets of the statistics roll-ups rebuilt because they disagreed with the events (see reconcileRollup). */
-  onRollupRepaired?(hours: RebuiltBucket[]): void;
+  onRollupRepaired?(buckets: RebuiltBucket[]): void;
 }
 
 /**
@@ -57,13 +57,12 @@ export class QueryStoreConsumer {
       onInsert: (rows, ms) => metrics?.onInsert?.(rows, ms),
       // On chdb this process is the store's only writer, so it can repair the roll-up safely.
       soleWriter: store.inProcess,
-      onRollupRepaired: (hours) => metrics?.onRollupRepaired?.(hours),
+      onRollupRepaired: (buckets) => metrics?.onRollupRepaired?.(buckets),
     });
   }
 
   async start(): Promise<void> {
-    // A crash may have cut the last insert between the events table and its roll-up.
-    if (this.store.inProcess) await this.writer.reconcileRollup();
+    await this.writer.recover();
     this.subscription = await this.bus.subscribe(CONSUMER_GROUP_QUERY_STORE, (b) => this.handle(b), {
       topic: TOPIC_EVENTS,
       fromBeginning: true,

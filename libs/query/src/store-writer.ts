@@ -24,7 +24,7 @@ export class StoreWriter {
   private readonly maxRowsPerInsert: number;
   private readonly onInsert?: (rows: number, ms: number) => void;
   private readonly soleWriter: boolean;
-  private readonly onRollupRepaired?: (hours: RebuiltBucket[]) => void;
+  private readonly onRollupRepaired?: (buckets: RebuiltBucket[]) => void;
   /** Set after a failed insert (its rows may be in the events table and not the roll-up, or the reverse). */
   private rollupSuspect = false;
 
@@ -36,12 +36,12 @@ export class StoreWriter {
       /** Called after each successful insert with its rows and its time, progress row included. */
       onInsert?: (rows: number, ms: number) => void;
       /**
-       * This writer is the only one of the store (the embedded app): after a failed insert, the hourly
-       * roll-up is reconciled with the events table before the next insert (see reconcileRollup).
+       * This writer is the only one of the store (chdb, in this process): the roll-ups are reconciled with
+       * the events table by `recover` and, after a failed insert, before the next one (see reconcileRollup).
        */
       soleWriter?: boolean;
       /** Buckets of the roll-ups that a reconciliation rebuilt. */
-      onRollupRepaired?: (hours: RebuiltBucket[]) => void;
+      onRollupRepaired?: (buckets: RebuiltBucket[]) => void;
     } = {},
   ) {
     this.maxRowsPerInsert = options.maxRowsPerInsert ?? 50_000;
@@ -51,15 +51,19 @@ export class StoreWriter {
   }
 
   /**
-   * Reconciles the roll-up with the events table: at start-up, before anything is written (a crash may have
-   * cut an insert between the two), and after a failed insert. Throws if the store does; it is then tried
-   * again before the next insert.
+   * Before the first write: as the sole writer, reconciles the roll-ups with the events table, since a crash
+   * may have cut the last insert between them. Throws if the store does.
    */
-  async reconcileRollup(): Promise<void> {
+  async recover(): Promise<void> {
+    if (this.soleWriter) await this.reconcileRollup();
+  }
+
+  /** Until it succeeds, it is tried again before each insert. */
+  private async reconcileRollup(): Promise<void> {
     this.rollupSuspect = true;
-    const hours = await this.store.reconcileRollup();
+    const buckets = await this.store.reconcileRollup();
     this.rollupSuspect = false;
-    if (hours.length > 0) this.onRollupRepaired?.(hours);
+    if (buckets.length > 0) this.onRollupRepaired?.(buckets);
   }
 
   write(lines: string[], dedupToken: string, partition: number, lastOffset: string): Promise<void> {
@@ -87,9 +91,9 @@ export class StoreWriter {
     await new Promise((resolve) => setImmediate(resolve));
     while (this.pending.length > 0) {
       const group = this.take();
-      const started = performance.now();
       try {
         if (this.rollupSuspect) await this.reconcileRollup();
+        const started = performance.now();
         const lines = group.length === 1 ? group[0].lines : group.flatMap((w) => w.lines);
         await this.store.insertLines(lines, group.map((w) => w.dedupToken).join(','));
         const last = new Map<number, bigint>();
