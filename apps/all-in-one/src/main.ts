@@ -1,8 +1,7 @@
 import 'reflect-metadata';
-import { runService } from '@app/api';
-import { startEmbedded } from './embedded';
+import { runEmbedded } from '@app/api';
+import { INGEST_CAPABILITY } from '@app/ingest';
+import { QUERY_CAPABILITY } from '@app/query';
 
-runService('all-in-one', async (config, logger) => {
-  const service = await startEmbedded(config, logger);
-  return { close: () => service.close(), describe: { url: service.url, docs: `${service.url}/docs`, data_dir: config.dataDir } };
-});
+/** The embedded default: every capability in one process, with no external servers. */
+runEmbedded([INGEST_CAPABILITY, QUERY_CAPABILITY]);

@@ -1,21 +1,29 @@
-import { DynamicModule, Module } from '@nestjs/common';
+import { DynamicModule, Module, Type } from '@nestjs/common';
 import { APP_GUARD } from '@nestjs/core';
 import { ApiKeyService } from '@app/auth';
+import { INGEST_PORT, IngestPort } from '@app/ingest';
+import { Metrics, ReadinessCheck } from '@app/runtime';
 import { ApiKeysController } from './controllers/api-keys.controller';
 import { CatalogueController } from './controllers/catalogue.controller';
 import { EventsController } from './controllers/events.controller';
-import { HealthController, READINESS_CHECKS, ReadinessCheck } from './controllers/health.controller';
+import { HealthController, READINESS_CHECKS } from './controllers/health.controller';
 import { OpsController, PUBLIC_CONFIG, PublicConfig } from './controllers/ops.controller';
 import { StatisticsController } from './controllers/statistics.controller';
 import { STREAM_SETTINGS, StreamController, StreamSettings } from './controllers/stream.controller';
 import { AUTH_SETTINGS, AuthGuard, AuthSettings } from './http/auth.guard';
-import { Metrics } from './metrics';
-import { INGEST_PORT, IngestPort, QUERY_PORT, QueryPort } from './ports';
 import { SelfAuditService } from './self-audit.service';
 
+/** A port's implementation as the HTTP controllers inject it: in-process, or a TCP client of its service. */
+export interface PortProvider {
+  token: symbol;
+  implementation: unknown;
+}
+
 export interface ApiDependencies {
-  ingest: IngestPort;
-  query: QueryPort;
+  /** Every port the controllers use, the ingest and query ports among them. */
+  ports: PortProvider[];
+  /** The capabilities' own HTTP controllers, mounted beside the core API's. */
+  controllers: Type[];
   apiKeys: ApiKeyService;
   metrics: Metrics;
   readiness: ReadinessCheck[];
@@ -25,7 +33,16 @@ export interface ApiDependencies {
   selfAuditReads: boolean;
 }
 
-/** The public HTTP API; the embedded app and the API gateway compose it with their own port adapters. */
+export function portOf<P>(deps: Pick<ApiDependencies, 'ports'>, token: symbol): P {
+  const found = deps.ports.find((p) => p.token === token);
+  if (!found) throw new Error(`no implementation of the port ${token.description ?? String(token)}`);
+  return found.implementation as P;
+}
+
+/**
+ * The public HTTP API: the core controllers (events, stream, statistics, catalogue, operations, API keys,
+ * probes) and the capabilities' controllers, on ports given by the embedded app or the API gateway.
+ */
 @Module({})
 export class ApiModule {
   static forRoot(deps: ApiDependencies): DynamicModule {
@@ -39,17 +56,17 @@ export class ApiModule {
         OpsController,
         ApiKeysController,
         HealthController,
+        ...deps.controllers,
       ],
       providers: [
-        { provide: INGEST_PORT, useValue: deps.ingest },
-        { provide: QUERY_PORT, useValue: deps.query },
+        ...deps.ports.map((p) => ({ provide: p.token, useValue: p.implementation })),
         { provide: ApiKeyService, useValue: deps.apiKeys },
         { provide: Metrics, useValue: deps.metrics },
         { provide: READINESS_CHECKS, useValue: deps.readiness },
         { provide: PUBLIC_CONFIG, useValue: deps.publicConfig },
         { provide: AUTH_SETTINGS, useValue: deps.auth },
         { provide: STREAM_SETTINGS, useValue: deps.stream },
-        { provide: SelfAuditService, useValue: new SelfAuditService(deps.ingest, deps.selfAuditReads) },
+        { provide: SelfAuditService, useValue: new SelfAuditService(portOf<IngestPort>(deps, INGEST_PORT), deps.selfAuditReads) },
         { provide: APP_GUARD, useClass: AuthGuard },
       ],
     };

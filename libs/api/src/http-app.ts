@@ -1,16 +1,17 @@
-import { INestApplication, ValidationPipe, ValidationError as ClassValidationError } from '@nestjs/common';
+import { INestApplication, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'pino';
-import { auditEventJsonSchema, ValidationError } from '@app/contracts';
+import { auditEventJsonSchema } from '@app/contracts';
 import { AppConfig, isLoopback, PinoNestLogger, VERSION } from '@app/common';
 import { ApiKeyService } from '@app/auth';
 import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
 import { registerBodyParsers } from './http/body-parsers';
 import { ErrorFilter } from './http/error.filter';
-import { Metrics } from './metrics';
+import { Metrics, VALIDATION_OPTIONS, validationFailed } from '@app/runtime';
+import { PortProvider } from './api.module';
 
 export interface HttpAppOptions {
   host: string;
@@ -20,13 +21,6 @@ export interface HttpAppOptions {
   trustProxy?: boolean | string[];
   logger: Logger;
   title: string;
-}
-
-function flattenValidation(errors: ClassValidationError[], prefix = ''): Array<{ field: string; message: string }> {
-  return errors.flatMap((e) => [
-    ...Object.values(e.constraints ?? {}).map((message) => ({ field: `${prefix}/${e.property}`, message })),
-    ...flattenValidation(e.children ?? [], `${prefix}/${e.property}`),
-  ]);
 }
 
 /** Builds and starts the public HTTP API on Fastify: parsers, validation, errors, auth, OpenAPI at /docs. */
@@ -41,17 +35,7 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
   registerBodyParsers(fastify, options.bodyLimitBytes);
   instrument(fastify, deps.metrics);
   app.useGlobalFilters(new ErrorFilter());
-  app.useGlobalPipes(
-    new ValidationPipe({
-      whitelist: true,
-      forbidNonWhitelisted: true,
-      transform: true,
-      exceptionFactory: (errors) => {
-        const details = flattenValidation(errors);
-        return new ValidationError(`invalid request: ${details.map((d) => `${d.field}: ${d.message}`).join('; ')}`, details);
-      },
-    }),
-  );
+  app.useGlobalPipes(new ValidationPipe({ ...VALIDATION_OPTIONS, transform: true, exceptionFactory: validationFailed }));
   const doc = SwaggerModule.createDocument(
     app,
     new DocumentBuilder()
@@ -87,8 +71,8 @@ export type { INestApplication };
 
 export interface HttpApiParts {
   mode: 'embedded' | 'distributed';
-  ingest: ApiDependencies['ingest'];
-  query: ApiDependencies['query'];
+  ports: PortProvider[];
+  controllers: Type[];
   apiKeys: ApiKeyService;
   metrics: Metrics;
   readiness: ApiDependencies['readiness'];
@@ -101,8 +85,8 @@ export async function serveHttpApi(config: AppConfig, logger: Logger, parts: Htt
   const anonymousAllowed = isLoopback(config.http.host) && config.auth.allowAnonymousOnLoopback;
   return startHttpApi(
     {
-      ingest: parts.ingest,
-      query: parts.query,
+      ports: parts.ports,
+      controllers: parts.controllers,
       apiKeys: parts.apiKeys,
       metrics: parts.metrics,
       readiness: parts.readiness,

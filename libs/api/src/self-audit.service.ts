@@ -1,6 +1,6 @@
 import { Logger } from '@nestjs/common';
 import { FastifyRequest } from 'fastify';
-import { IngestPort } from './ports';
+import type { IngestPort } from '@app/ingest';
 
 export interface SelfAuditEvent {
   tenantId: string;

@@ -61,6 +61,8 @@ export interface EventBus {
   publish(topic: string, records: OutgoingRecord[]): Promise<void>;
   subscribe(group: string, handler: BatchHandler, options?: SubscribeOptions): Promise<Subscription>;
   health(): Promise<BusHealth>;
+  /** Records not yet handled per consumer group of this process (the consumer host's lag metric). */
+  lag?(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
 

@@ -1,3 +1,5 @@
 export * from './batching-publisher';
 export * from './idempotency';
 export * from './ingest.service';
+export * from './ingest.capability';
+export * from './ingest.port';

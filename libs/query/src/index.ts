@@ -8,3 +8,6 @@ export * from './query-store.consumer';
 export * from './store-writer';
 export * from './recent-ids';
 export * from './projector-pool';
+export * from './local-query';
+export * from './query.capability';
+export * from './query.port';

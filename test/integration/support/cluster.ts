@@ -1,22 +1,13 @@
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { HEALTH_PATHS } from '@app/common';
+import { freePortForTest } from '../../../libs/runtime/src/rpc/test-port';
 import { AppName, AppProcess } from './app-process';
 import { KAFKA_BROKERS, TEST_DATABASE_URL } from './environment';
 
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address();
-      const port = typeof address === 'object' && address ? address.port : 0;
-      server.close(() => resolve(port));
-    });
-  });
-}
+/** A free loopback port: the same helper the runtime's specs use. */
+export const freePort = freePortForTest;
 
 export interface ClusterOptions {
   /** Prefix of the temporary directory holding every app's data and log. */

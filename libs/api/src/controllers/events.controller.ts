@@ -5,9 +5,10 @@ import { AuditError, ErrorCode, isUuid, NotFoundError, nowMicros } from '@app/co
 import { parseEventFilter } from '@app/query';
 import { RequireScope } from '../http/auth.guard';
 import { NDJSON_MARK } from '../http/body-parsers';
-import { INGEST_PORT, IngestPort, QUERY_PORT, QueryPort } from '../ports';
+import { INGEST_PORT, IngestPort } from '@app/ingest';
+import { QUERY_PORT, QueryPort } from '@app/query';
 import { SelfAuditService } from '../self-audit.service';
-import { Metrics } from '../metrics';
+import { Metrics } from '@app/runtime';
 import { requestInfo } from './request-context';
 
 export const EVENT_QUERY_DOCS = [

@@ -2,29 +2,10 @@ import { Controller, Get, Header, Inject, Res } from '@nestjs/common';
 import { ApiExcludeController } from '@nestjs/swagger';
 import { FastifyReply } from 'fastify';
 import { HEALTH_PATHS } from '@app/common';
-import { Metrics } from '../metrics';
-import { ComponentHealth } from '../ports';
+import { Metrics, ReadinessCheck, runChecks } from '@app/runtime';
 
-/** What readiness checks: every store and service this process depends on. */
-export interface ReadinessCheck {
-  name: string;
-  check(): Promise<ComponentHealth>;
-}
-
+/** What readiness checks: this process's own stores; dependencies owned by others are `required: false`. */
 export const READINESS_CHECKS = Symbol('READINESS_CHECKS');
-
-export async function runChecks(checks: ReadinessCheck[]): Promise<{ ok: boolean; checks: Record<string, ComponentHealth> }> {
-  const results = await Promise.all(
-    checks.map(async (c) => {
-      try {
-        return [c.name, await c.check()] as const;
-      } catch (e) {
-        return [c.name, { ok: false, detail: { error: (e as Error).message } }] as const;
-      }
-    }),
-  );
-  return { ok: results.every(([, r]) => r.ok), checks: Object.fromEntries(results) };
-}
 
 @ApiExcludeController()
 @Controller()

@@ -5,8 +5,10 @@ import { AuditError, CATEGORIES, ErrorCode, EVENT_TYPES, LIMITS, UnavailableErro
 import { MAX_BATCH_EVENTS } from '@app/ingest';
 import { PAGE_LIMITS } from '@app/query';
 import { RequireScope } from '../http/auth.guard';
-import { INGEST_PORT, IngestPort, QUERY_PORT, QueryPort } from '../ports';
-import { READINESS_CHECKS, ReadinessCheck, runChecks } from './health.controller';
+import { INGEST_PORT, IngestPort } from '@app/ingest';
+import { QUERY_PORT, QueryPort } from '@app/query';
+import { ReadinessCheck, runChecks } from '@app/runtime';
+import { READINESS_CHECKS } from './health.controller';
 import { requestInfo } from './request-context';
 
 /** Facts about the running deployment for GET /audit/config; never secrets. */
@@ -36,7 +38,8 @@ export class OpsController {
   async status(): Promise<unknown> {
     const r = await runChecks(this.checks);
     return {
-      status: r.ok ? 'ok' : 'degraded',
+      // Degraded when any component, a dependency included, is down; readiness looks only at this process's own.
+      status: r.allOk ? 'ok' : 'degraded',
       mode: this.config.mode,
       version: this.config.version,
       uptime_seconds: Math.round((Date.now() - started) / 1000),

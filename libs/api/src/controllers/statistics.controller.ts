@@ -2,7 +2,7 @@ import { Controller, Get, Inject, Req } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { FastifyRequest } from 'fastify';
 import { RequireScope } from '../http/auth.guard';
-import { QUERY_PORT, QueryPort } from '../ports';
+import { QUERY_PORT, QueryPort } from '@app/query';
 import { SelfAuditService } from '../self-audit.service';
 import { requestInfo } from './request-context';
 

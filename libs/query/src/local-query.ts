@@ -1,44 +1,9 @@
 import { nowMicros, StoredAuditEvent } from '@app/contracts';
-import { EventBus } from '@app/event-bus';
-import { BatchingPublisher, IdempotencyRepository, IngestRequest, IngestResponse, IngestService } from '@app/ingest';
-import { DataSource } from 'typeorm';
-import {
-  DetailedStatistics,
-  EventFilter,
-  EventStoreRepository,
-  PageRequest,
-  QueryStoreConsumer,
-  Statistics,
-  StreamCursor,
-} from '@app/query';
-import { ComponentHealth, IngestPort, QueryPort, SearchResult, TailResult } from './ports';
-
-/** Ingest in-process: the embedded app, and the ingest-gateway's own handlers. */
-export class LocalIngest implements IngestPort {
-  /**
-   * The ingest side on an event bus: validation, idempotency keys in `ds`, and the batching publisher whose
-   * queued events `onClose` lets the caller drain at shutdown.
-   */
-  static create(bus: EventBus, ds: DataSource, lingerMs: number, onClose: (drain: () => Promise<void>) => void): LocalIngest {
-    const publisher = new BatchingPublisher(bus, { lingerMs, maxBatchRecords: 5000, maxQueuedRecords: 200_000 });
-    onClose(() => publisher.drain());
-    return new LocalIngest(new IngestService(publisher, new IdempotencyRepository(ds)), bus);
-  }
-
-  constructor(
-    private readonly service: IngestService,
-    private readonly bus: EventBus,
-  ) {}
-
-  ingest(request: IngestRequest): Promise<IngestResponse> {
-    return this.service.ingest(request);
-  }
-
-  async health(): Promise<ComponentHealth> {
-    const h = await this.bus.health();
-    return { ok: h.ok, detail: h.detail };
-  }
-}
+import { ComponentHealth } from '@app/runtime';
+import { EventFilter, PageRequest } from './event-query';
+import { DetailedStatistics, EventStoreRepository, Statistics, StreamCursor } from './event-store.repository';
+import { QueryPort, SearchResult, TailResult } from './query.port';
+import { QueryStoreConsumer } from './query-store.consumer';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {

@@ -1,0 +1,50 @@
+import { EventBus } from '@app/event-bus';
+import { Capability, ComponentHealth } from '@app/runtime';
+import { BatchingPublisher } from './batching-publisher';
+import { IdempotencyRepository, INGEST_MIGRATIONS } from './idempotency';
+import { INGEST_PORT_DEFINITION, IngestPort } from './ingest.port';
+import { IngestRequest, IngestResponse, IngestService } from './ingest.service';
+
+/** Ingest in-process: the embedded app, and the ingest-gateway's own handlers. */
+export class LocalIngest implements IngestPort {
+  constructor(
+    private readonly service: IngestService,
+    private readonly bus: EventBus,
+  ) {}
+
+  ingest(request: IngestRequest): Promise<IngestResponse> {
+    return this.service.ingest(request);
+  }
+
+  async health(): Promise<ComponentHealth> {
+    const h = await this.bus.health();
+    return { ok: h.ok, detail: h.detail };
+  }
+}
+
+/**
+ * Validation, enrichment, idempotency keys (in the configuration store) and the batching publisher onto the
+ * event log. In the distributed mode it is the ingest-gateway, answering the API gateway only after acks=-1.
+ */
+export const INGEST_CAPABILITY: Capability = {
+  name: 'ingest',
+  migrations: INGEST_MIGRATIONS,
+  needs: { bus: true, configStore: true },
+  serves: [{ port: INGEST_PORT_DEFINITION, address: (config) => config.services.ingest }],
+  async start(context) {
+    const bus = context.bus();
+    const publisher = new BatchingPublisher(bus, {
+      lingerMs: context.config.batching.produceLingerMs,
+      maxBatchRecords: 5000,
+      maxQueuedRecords: 200_000,
+    });
+    const ingest = new LocalIngest(new IngestService(publisher, new IdempotencyRepository(context.configStore())), bus);
+    return {
+      bindings: [{ port: INGEST_PORT_DEFINITION, implementation: ingest }],
+      readiness: [{ name: 'event_log', check: () => ingest.health() }],
+      describe: { produce_linger_ms: context.config.batching.produceLingerMs },
+      // Requests in hand were answered first (the host drains them); what they queued is published here.
+      drain: () => publisher.drain(),
+    };
+  },
+};

@@ -1,0 +1,47 @@
+import { mkdirSync } from 'node:fs';
+import { Capability } from '@app/runtime';
+import { createClickHouse, migrateClickHouse, releaseChdb } from './clickhouse/clickhouse.factory';
+import { EventStoreRepository } from './event-store.repository';
+import { LocalQuery } from './local-query';
+import { WorkerProjector } from './projector-pool';
+import { QUERY_PORT_DEFINITION } from './query.port';
+import { QueryStoreConsumer } from './query-store.consumer';
+
+/**
+ * The ClickHouse query store: projects audit.events.v1 (its consumer group) and answers search, statistics
+ * and the stream's tail. ClickHouse is a server over CLICKHOUSE_URL, else chdb under AUDIT_DATA_DIR.
+ */
+export const QUERY_CAPABILITY: Capability = {
+  name: 'query',
+  needs: { bus: true },
+  serves: [{ port: QUERY_PORT_DEFINITION, address: (config) => config.services.query }],
+  async start(context) {
+    const { config, closers, metrics, logger } = context;
+    if (config.clickhouse.kind === 'chdb') mkdirSync(config.dataDir, { recursive: true });
+    const ch = await createClickHouse(config.clickhouse);
+    closers.add('query-store', async () => {
+      await ch.close();
+      await releaseChdb();
+    });
+    await migrateClickHouse(ch);
+    const store = new EventStoreRepository(ch);
+    const bus = context.bus();
+    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics(logger), new WorkerProjector());
+    const query = new LocalQuery(store, consumer);
+    return {
+      bindings: [{ port: QUERY_PORT_DEFINITION, implementation: query }],
+      readiness: [
+        { name: 'query_store', check: () => query.health() },
+        // The embedded log is this process's own; Kafka is not: queries are answered while it is away.
+        ...(context.mode === 'distributed' ? [{ name: 'event_log', check: () => bus.health(), required: false }] : []),
+      ],
+      describe: { clickhouse: config.clickhouse.kind },
+      // Joining the group can take up to the session timeout (30 s) when a crashed member still holds the
+      // partitions; queries are served meanwhile, which is why the host starts the servers first.
+      afterStart: async () => {
+        await consumer.start();
+        closers.add('consumer', () => consumer.stop());
+      },
+    };
+  },
+};

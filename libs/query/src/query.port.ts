@@ -1,0 +1,159 @@
+import { StoredAuditEvent, ValidationError } from '@app/contracts';
+import { ComponentHealth, definePort } from '@app/runtime';
+import { EventFilter, PageRequest } from './event-query';
+import { DetailedStatistics, Statistics, StreamCursor } from './event-store.repository';
+
+export interface SearchResult {
+  events: StoredAuditEvent[];
+  total: number;
+}
+
+export interface TailResult {
+  events: StoredAuditEvent[];
+  cursor: StreamCursor;
+}
+
+/** The query store as the API layer sees it: in-process in the embedded app, over TCP in the gateway. */
+export interface QueryPort {
+  search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<SearchResult>;
+  findById(tenantId: string, id: string): Promise<StoredAuditEvent | null>;
+  statistics(tenantId: string): Promise<Statistics>;
+  detailedStatistics(tenantId: string): Promise<DetailedStatistics>;
+  /** With a null cursor, returns no events and the current end of the log: a stream starts "now". */
+  tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult>;
+  health(): Promise<ComponentHealth>;
+}
+
+/** Payloads of the query port's messages; the tenant always travels with the request. */
+export interface SearchMessage {
+  tenantId: string;
+  filter: EventFilter;
+  page: PageRequest;
+}
+export interface FindByIdMessage {
+  tenantId: string;
+  id: string;
+}
+export interface TenantMessage {
+  tenantId: string;
+}
+export interface TailMessage {
+  tenantId: string;
+  cursor: StreamCursor | null;
+  filter: EventFilter;
+  limit: number;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function fail(pattern: string, field: string, message: string): never {
+  throw new ValidationError(`malformed ${pattern} request: ${field} ${message}`, [{ field, message }]);
+}
+
+function tenantOf(pattern: string, m: Record<string, unknown>): string {
+  if (typeof m.tenantId !== 'string' || m.tenantId === '') fail(pattern, 'tenantId', 'must be a non-empty string');
+  return m.tenantId;
+}
+
+function filterOf(pattern: string, m: Record<string, unknown>): EventFilter {
+  const f = m.filter;
+  if (
+    !isObject(f) ||
+    !Array.isArray(f.categories) ||
+    !Array.isArray(f.eventTypes) ||
+    !Array.isArray(f.severities) ||
+    !Array.isArray(f.metadata)
+  ) {
+    fail(pattern, 'filter', 'must be an event filter');
+  }
+  return f as unknown as EventFilter;
+}
+
+export function parseSearchMessage(m: unknown): SearchMessage {
+  if (!isObject(m)) fail('search', '/', 'must be an object');
+  const page = m.page;
+  if (
+    !isObject(page) ||
+    !Number.isInteger(page.limit) ||
+    !Number.isInteger(page.offset) ||
+    (page.order !== 'asc' && page.order !== 'desc')
+  ) {
+    fail('search', 'page', 'must be { limit, offset, order }');
+  }
+  return { tenantId: tenantOf('search', m), filter: filterOf('search', m), page: page as unknown as PageRequest };
+}
+
+export function parseFindByIdMessage(m: unknown): FindByIdMessage {
+  if (!isObject(m)) fail('find-by-id', '/', 'must be an object');
+  if (typeof m.id !== 'string') fail('find-by-id', 'id', 'must be a string');
+  return { tenantId: tenantOf('find-by-id', m), id: m.id };
+}
+
+export function parseTenantMessage(m: unknown, pattern: string): TenantMessage {
+  if (!isObject(m)) fail(pattern, '/', 'must be an object');
+  return { tenantId: tenantOf(pattern, m) };
+}
+
+export function parseTailMessage(m: unknown): TailMessage {
+  if (!isObject(m)) fail('tail', '/', 'must be an object');
+  const cursor = m.cursor;
+  if (cursor !== null && !isObject(cursor)) fail('tail', 'cursor', 'must be null or a partition-to-offset map');
+  if (isObject(cursor)) {
+    for (const [p, o] of Object.entries(cursor))
+      if (!/^\d{1,5}$/.test(p) || typeof o !== 'string' || !/^-?\d{1,19}$/.test(o))
+        fail('tail', 'cursor', 'must map partitions to offsets');
+  }
+  if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > 10_000)
+    fail('tail', 'limit', 'must be between 1 and 10000');
+  return { tenantId: tenantOf('tail', m), cursor: cursor as StreamCursor | null, filter: filterOf('tail', m), limit: m.limit as number };
+}
+
+/** The query-store checks what the gateway sends: it is reachable on the network, and a skew must fail loudly. */
+export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
+  name: 'query',
+  service: 'query-store',
+  methods: {
+    search: {
+      pattern: 'audit.query.search',
+      deadline: 'queryMs',
+      encode: (tenantId, filter, page) => ({ tenantId, filter, page }) satisfies SearchMessage,
+      decode: (m) => {
+        const p = parseSearchMessage(m);
+        return [p.tenantId, p.filter, p.page];
+      },
+    },
+    findById: {
+      pattern: 'audit.query.find-by-id',
+      deadline: 'queryMs',
+      encode: (tenantId, id) => ({ tenantId, id }) satisfies FindByIdMessage,
+      decode: (m) => {
+        const p = parseFindByIdMessage(m);
+        return [p.tenantId, p.id];
+      },
+    },
+    statistics: {
+      pattern: 'audit.query.statistics',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }) satisfies TenantMessage,
+      decode: (m) => [parseTenantMessage(m, 'statistics').tenantId],
+    },
+    detailedStatistics: {
+      pattern: 'audit.query.statistics-detailed',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }) satisfies TenantMessage,
+      decode: (m) => [parseTenantMessage(m, 'statistics-detailed').tenantId],
+    },
+    tail: {
+      pattern: 'audit.query.tail',
+      deadline: 'tailMs',
+      encode: (tenantId, cursor, filter, limit) => ({ tenantId, cursor, filter, limit }) satisfies TailMessage,
+      decode: (m) => {
+        const p = parseTailMessage(m);
+        return [p.tenantId, p.cursor, p.filter, p.limit];
+      },
+    },
+    health: { pattern: 'audit.query.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
+  },
+});
+
+export const QUERY_PORT = QUERY_PORT_DEFINITION.token;

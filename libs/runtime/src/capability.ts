@@ -1,0 +1,194 @@
+import * as path from 'node:path';
+import { mkdirSync } from 'node:fs';
+import { DataSource } from 'typeorm';
+import { EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
+import { createDataSource, pingDataSource } from '@app/persistence';
+import { ReadinessCheck } from './health';
+import { AppContext, requireKafka, requirePostgres } from './lifecycle';
+import { Metrics } from './metrics';
+import { PortDefinition, ServiceAddress } from './rpc/port';
+import { AppConfig } from '@app/common';
+
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type EntityClass = Function;
+// eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
+type MigrationClass = Function;
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+type AnyPort = PortDefinition<any>;
+
+export type Mode = 'embedded' | 'distributed';
+
+/** A port a capability serves, and where its service listens in the distributed mode. */
+export interface ServedPort {
+  port: AnyPort;
+  address(config: AppConfig): ServiceAddress;
+}
+
+/**
+ * One capability (query store, ingest, alerting, retention, ...): what it stores, what it serves, how it
+ * starts. The all-in-one app runs every capability in one process; a distributed app names the ones it runs,
+ * and the API gateway mounts their HTTP controllers with TCP clients of their ports. Adding a capability is
+ * one lib exporting one of these and a line in each app that runs it.
+ */
+export interface Capability {
+  name: string;
+  /** Its configuration-store tables (TypeORM entities) and their numbered migrations. */
+  entities?: EntityClass[];
+  migrations?: MigrationClass[];
+  serves?: ServedPort[];
+  /** HTTP controllers the API mounts (they inject ports by their tokens); shared HTTP concerns are libs/api's. */
+  controllers?: Array<new (...args: never[]) => unknown>;
+  /** Whether its service side needs the event bus or the configuration store (the host opens each once). */
+  needs?: { bus?: boolean; configStore?: boolean };
+  /** The service side: builds the implementations of its ports. */
+  start?(context: CapabilityContext): Promise<CapabilityInstance>;
+}
+
+export interface PortBinding<P = unknown> {
+  port: PortDefinition<P>;
+  implementation: P;
+}
+
+export interface CapabilityInstance {
+  bindings?: PortBinding[];
+  /** Its own stores: they decide this process's readiness. */
+  readiness?: ReadinessCheck[];
+  /** What GET /audit/config and the start-up log show of it; never secrets. */
+  describe?: Record<string, unknown>;
+  /** Runs once every capability started and the process answers requests (e.g. joining a consumer group). */
+  afterStart?(): Promise<void>;
+  /** On SIGTERM, before the closers: finish the work in hand. */
+  drain?(): Promise<void>;
+}
+
+/** What the host gives a starting capability. Resources it opens itself go in `closers`. */
+export interface CapabilityContext extends AppContext {
+  mode: Mode;
+  metrics: Metrics;
+  /** The process's event bus: the embedded log, or Kafka (connected, topics checked). */
+  bus(): EventBus;
+  /** The process's configuration store, with the tables of every capability it runs. */
+  configStore(): DataSource;
+  /** A port served in this process (embedded mode: every port), for a capability that calls another. */
+  local<P>(port: PortDefinition<P>): P | undefined;
+}
+
+export interface StartedCapabilities {
+  bindings: PortBinding[];
+  readiness: ReadinessCheck[];
+  describe: Record<string, unknown>;
+  bus?: EventBus;
+  configStore?: DataSource;
+  afterStart(): Promise<void>;
+  drain(): Promise<void>;
+}
+
+/** The embedded log's hot window until the system-of-record settings land in the config. */
+const EMBEDDED_LOG_RETENTION_MS = 7 * 24 * 3600 * 1000;
+
+function openBus(context: AppContext, mode: Mode, app: string): EventBus {
+  const { config, logger } = context;
+  if (mode === 'embedded') {
+    return new FileLogBus({
+      dir: path.join(config.dataDir, 'log'),
+      fsync: config.kafka.kind === 'embedded' ? config.kafka.fsync : true,
+      segmentBytes: 128 * 1024 * 1024,
+      maxBatchRecords: config.batching.maxEvents,
+      batchIntervalMs: config.batching.intervalMs,
+      retentionMs: EMBEDDED_LOG_RETENTION_MS,
+      onHandlerError: (group, error, attempt) =>
+        logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
+    });
+  }
+  return new KafkaBus({
+    ...requireKafka(config, app),
+    maxBatchRecords: config.batching.maxEvents,
+    logger,
+    onHandlerError: (group, error, attempt, delayMs) =>
+      logger.warn(
+        { group, attempt, retry_in_ms: delayMs, err: (error as Error).message },
+        'consumer batch failed; the partition is paused and retried after back-off',
+      ),
+    onConsumerFatal: (group, error) => context.fail(`the Kafka consumer of ${group} stopped for good`, error),
+  });
+}
+
+/**
+ * Starts the service side of the named capabilities in this process: one configuration store holding all
+ * their tables (plus `extra`, e.g. the gateway's API keys), one event bus if any needs it, then each
+ * capability in order. Everything opened is registered in `context.closers`.
+ */
+export async function startCapabilities(
+  context: AppContext,
+  capabilities: Capability[],
+  options: { mode: Mode; app: string; metrics: Metrics; extraEntities?: EntityClass[]; extraMigrations?: MigrationClass[] },
+): Promise<StartedCapabilities> {
+  const { config, closers } = context;
+  const { mode } = options;
+  const entities = [...(options.extraEntities ?? []), ...capabilities.flatMap((c) => c.entities ?? [])];
+  const migrations = [...(options.extraMigrations ?? []), ...capabilities.flatMap((c) => c.migrations ?? [])];
+  const readiness: ReadinessCheck[] = [];
+  let ds: DataSource | undefined;
+  if (options.extraEntities !== undefined || capabilities.some((c) => c.needs?.configStore)) {
+    if (mode === 'embedded') mkdirSync(config.dataDir, { recursive: true });
+    const target = mode === 'embedded' ? config.postgres : requirePostgres(config, options.app);
+    ds = await createDataSource({ target, entities, migrations });
+    const opened = ds;
+    closers.add('config-store', () => opened.destroy());
+    readiness.push({ name: 'config_store', check: async () => ({ ok: await pingDataSource(opened) }) });
+  }
+  let bus: EventBus | undefined;
+  if (capabilities.some((c) => c.needs?.bus)) {
+    const opened = openBus(context, mode, options.app);
+    bus = opened;
+    closers.add('event-log', () => opened.close());
+    if (opened instanceof KafkaBus) {
+      await opened.connect();
+      await opened.ensureTopics();
+    }
+  }
+  const bindings: PortBinding[] = [];
+  const describe: Record<string, unknown> = {};
+  const afterStart: Array<() => Promise<void>> = [];
+  const drains: Array<() => Promise<void>> = [];
+  const capabilityContext: CapabilityContext = {
+    ...context,
+    get stopping() {
+      return context.stopping;
+    },
+    mode,
+    metrics: options.metrics,
+    bus: () => {
+      if (!bus) throw new Error('this capability did not declare needs.bus');
+      return bus;
+    },
+    configStore: () => {
+      if (!ds) throw new Error('this capability did not declare needs.configStore');
+      return ds;
+    },
+    local: <P>(port: PortDefinition<P>) => bindings.find((b) => b.port === (port as AnyPort))?.implementation as P | undefined,
+  };
+  for (const capability of capabilities) {
+    if (context.stopping) break;
+    const instance = await capability.start?.(capabilityContext);
+    if (!instance) continue;
+    bindings.push(...(instance.bindings ?? []));
+    readiness.push(...(instance.readiness ?? []));
+    if (instance.describe) describe[capability.name] = instance.describe;
+    if (instance.afterStart) afterStart.push(() => (instance.afterStart as () => Promise<void>)());
+    if (instance.drain) drains.push(() => (instance.drain as () => Promise<void>)());
+  }
+  return {
+    bindings,
+    readiness,
+    describe,
+    bus,
+    configStore: ds,
+    afterStart: async () => {
+      for (const run of afterStart) if (!context.stopping) await run();
+    },
+    drain: async () => {
+      for (const run of drains) await run();
+    },
+  };
+}

@@ -1,0 +1,227 @@
+import { performance } from 'node:perf_hooks';
+import { Logger } from 'pino';
+import { Counter, Gauge, Histogram } from 'prom-client';
+import { AuditEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
+import { BusBatch, EventBus, OutgoingRecord, Subscription } from '@app/event-bus';
+import { Metrics } from '../metrics';
+import { decodeRecord, TrustPolicy } from './record-decoder';
+
+/** Where a batch sits in its partition, as the host tracks it across rebalances. */
+export interface PartitionPosition {
+  partition: number;
+  /** The assignment this batch belongs to (see BusBatch.generation). */
+  generation: number;
+  /**
+   * First batch of this partition in this generation: whatever the handler cached about the partition
+   * (how far it stored) must be read again, another member may have written it meanwhile.
+   */
+  fresh: boolean;
+  /**
+   * Sends refused records to audit.events.dlq.v1, before the handler's own write, so whatever is stored was
+   * also refused where it had to be. Only the group that owns the DLQ writes it: every other group counts
+   * and skips them, so five consumers never write five copies of one bad record.
+   */
+  deadLetter(records: OutgoingRecord[]): Promise<void>;
+}
+
+export interface ConsumedEvent {
+  event: AuditEvent;
+  partition: number;
+  offset: string;
+  fromGateway: boolean;
+  producerChoseId: boolean;
+}
+
+interface DeclarationBase {
+  /** The consumer group (`audit.<capability>.v<N>`): its own position on the log. */
+  group: string;
+  topic?: string;
+  /** Where a group with no committed position starts: the oldest record still held (default), or the end. */
+  fromBeginning?: boolean;
+  /** This group writes the DLQ (one group per deployment: the query store's). */
+  ownsDeadLetters?: boolean;
+}
+
+/** A handler over the raw batch, for a consumer that decodes itself (the query store, on a worker thread). */
+export interface RawConsumer extends DeclarationBase {
+  kind: 'raw';
+  handle(batch: BusBatch, position: PartitionPosition): Promise<void>;
+}
+
+/** A handler over decoded, validated events: what a capability consumer (alerting, SIEM, ...) wants. */
+export interface EventConsumer extends DeclarationBase {
+  kind: 'events';
+  handle(events: ConsumedEvent[], position: PartitionPosition, batch: BusBatch): Promise<void>;
+}
+
+export type ConsumerDeclaration = RawConsumer | EventConsumer;
+
+export interface ConsumerHostOptions {
+  bus: EventBus;
+  metrics: Metrics;
+  logger: Logger;
+  trust: TrustPolicy;
+  defaultTenant: string;
+}
+
+interface HostMetrics {
+  batches: Counter<'group' | 'outcome'>;
+  records: Counter<'group' | 'outcome'>;
+  seconds: Histogram<'group'>;
+  lag: Gauge<'group'>;
+}
+
+const hostMetrics = new WeakMap<Metrics, HostMetrics>();
+
+function metricsOf(metrics: Metrics, host: () => ConsumerHost): HostMetrics {
+  let m = hostMetrics.get(metrics);
+  if (!m) {
+    const registers = [metrics.registry];
+    m = {
+      batches: new Counter({
+        name: 'audit_consumer_batches_total',
+        help: 'Batches handled by each consumer group, by outcome (ok, or failed and retried after back-off)',
+        labelNames: ['group', 'outcome'],
+        registers,
+      }),
+      records: new Counter({
+        name: 'audit_consumer_records_total',
+        help: 'Records seen by each consumer group: handled, or invalid (sent to the DLQ by its owner, skipped by the others)',
+        labelNames: ['group', 'outcome'],
+        registers,
+      }),
+      seconds: new Histogram({
+        name: 'audit_consumer_batch_duration_seconds',
+        help: 'Time to handle one consumed batch, by consumer group',
+        labelNames: ['group'],
+        buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+        registers,
+      }),
+      lag: new Gauge({
+        name: 'audit_consumer_lag_records',
+        help: 'Records on the log not yet handled by each consumer group of this process',
+        labelNames: ['group'],
+        registers,
+        async collect() {
+          const lag = await host()
+            .lag()
+            .catch(() => ({}));
+          for (const [group, n] of Object.entries(lag)) this.set({ group }, n);
+        },
+      }),
+    };
+    hostMetrics.set(metrics, m);
+  }
+  return m;
+}
+
+/**
+ * Runs a process's consumers of the log, written once: each capability declares its group and a handler; the
+ * host subscribes, decodes and validates (the trust policy is configuration), tracks each partition's
+ * generation across rebalances, counts batches, records, failures and lag per group in /metrics, owns the one
+ * DLQ writer, and on shutdown lets the batches in hand finish (the bus commits them) before it closes.
+ * A handler that throws gets the same batch again after back-off: nothing is skipped.
+ */
+export class ConsumerHost {
+  private readonly declarations: ConsumerDeclaration[] = [];
+  private readonly subscriptions: Subscription[] = [];
+  private readonly generations = new Map<string, number>();
+  private readonly metrics: HostMetrics;
+  private inHand = 0;
+  private stopping = false;
+  private readonly idle: Array<() => void> = [];
+
+  constructor(private readonly options: ConsumerHostOptions) {
+    this.metrics = metricsOf(options.metrics, () => this);
+  }
+
+  declare(declaration: ConsumerDeclaration): void {
+    if (declaration.ownsDeadLetters && this.declarations.some((d) => d.ownsDeadLetters)) {
+      throw new Error(`two consumer groups own the DLQ (${declaration.group}): only one may write it`);
+    }
+    this.declarations.push(declaration);
+  }
+
+  /** Subscribes one declared group (or all): a capability starts its consumer when its store is ready. */
+  async start(group?: string): Promise<void> {
+    for (const d of this.declarations) {
+      if (group !== undefined && d.group !== group) continue;
+      const subscription = await this.options.bus.subscribe(d.group, (batch) => this.handle(d, batch), {
+        topic: d.topic ?? TOPIC_EVENTS,
+        fromBeginning: d.fromBeginning ?? true,
+      });
+      this.subscriptions.push(subscription);
+    }
+  }
+
+  /** Records on the log not yet handled, per group of this process. */
+  async lag(): Promise<Record<string, number>> {
+    const all = (await this.options.bus.lag?.()) ?? {};
+    const mine = new Set(this.declarations.map((d) => d.group));
+    return Object.fromEntries(Object.entries(all).filter(([g]) => mine.has(g)));
+  }
+
+  /** Finishes the batches in hand (at most `maxMs`), then closes every subscription. */
+  async stop(maxMs = 20_000): Promise<void> {
+    this.stopping = true;
+    if (this.inHand > 0) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, maxMs);
+        this.idle.push(() => {
+          clearTimeout(timer);
+          resolve();
+        });
+      });
+    }
+    for (const s of this.subscriptions.splice(0)) await s.close();
+  }
+
+  private position(d: ConsumerDeclaration, batch: BusBatch): PartitionPosition {
+    const key = `${d.group}\u0000${batch.topic}\u0000${batch.partition}`;
+    const generation = batch.generation ?? 0;
+    const fresh = this.generations.get(key) !== generation;
+    this.generations.set(key, generation);
+    return {
+      partition: batch.partition,
+      generation,
+      fresh,
+      deadLetter: async (records) => {
+        if (records.length === 0) return;
+        this.metrics.records.inc({ group: d.group, outcome: 'invalid' }, records.length);
+        if (d.ownsDeadLetters) await this.options.bus.publish(TOPIC_EVENTS_DLQ, records);
+      },
+    };
+  }
+
+  private async handle(d: ConsumerDeclaration, batch: BusBatch): Promise<void> {
+    // Thrown, the batch is retried later: after a restart it comes again from the committed position.
+    if (this.stopping) throw new Error(`the consumer of ${d.group} is stopping`);
+    this.inHand++;
+    const started = performance.now();
+    try {
+      const position = this.position(d, batch);
+      if (d.kind === 'raw') {
+        await d.handle(batch, position);
+      } else {
+        const events: ConsumedEvent[] = [];
+        const refused: OutgoingRecord[] = [];
+        for (const record of batch.records) {
+          const r = decodeRecord(record, { trust: this.options.trust, defaultTenant: this.options.defaultTenant });
+          if (r.ok) events.push({ event: r.event, partition: record.partition, offset: record.offset, fromGateway: r.fromGateway, producerChoseId: r.producerChoseId });
+          else refused.push(r.deadLetter);
+        }
+        await position.deadLetter(refused);
+        await d.handle(events, position, batch);
+        this.metrics.records.inc({ group: d.group, outcome: 'handled' }, events.length);
+      }
+      this.metrics.batches.inc({ group: d.group, outcome: 'ok' });
+      this.metrics.seconds.observe({ group: d.group }, (performance.now() - started) / 1000);
+    } catch (e) {
+      this.metrics.batches.inc({ group: d.group, outcome: 'failed' });
+      throw e;
+    } finally {
+      this.inHand--;
+      if (this.inHand === 0) for (const resolve of this.idle.splice(0)) resolve();
+    }
+  }
+}
