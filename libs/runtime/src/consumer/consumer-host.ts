@@ -207,7 +207,14 @@ export class ConsumerHost {
         const refused: OutgoingRecord[] = [];
         for (const record of batch.records) {
           const r = decodeRecord(record, { trust: this.options.trust, defaultTenant: this.options.defaultTenant });
-          if (r.ok) events.push({ event: r.event, partition: record.partition, offset: record.offset, fromGateway: r.fromGateway, producerChoseId: r.producerChoseId });
+          if (r.ok)
+            events.push({
+              event: r.event,
+              partition: record.partition,
+              offset: record.offset,
+              fromGateway: r.fromGateway,
+              producerChoseId: r.producerChoseId,
+            });
           else refused.push(r.deadLetter);
         }
         await position.deadLetter(refused);

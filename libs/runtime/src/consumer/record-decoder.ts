@@ -72,7 +72,9 @@ export function decodeRecord(record: BusRecord, options: { trust: TrustPolicy; d
   }
   const declared = raw !== null && typeof raw === 'object' ? (raw as { id?: unknown; received_at?: unknown }) : {};
   const fromGateway = record.headers[INGEST_HEADER.name] === INGEST_HEADER.value;
-  const producerChoseId = fromGateway ? record.headers[PRODUCER_ID_HEADER.name] === PRODUCER_ID_HEADER.value : typeof declared.id === 'string';
+  const producerChoseId = fromGateway
+    ? record.headers[PRODUCER_ID_HEADER.name] === PRODUCER_ID_HEADER.value
+    : typeof declared.id === 'string';
   const trusted = fromGateway && options.trust === 'gateway-records' ? deserializeNormalizedEvent(raw) : undefined;
   if (trusted) return { ok: true, event: trusted, fromGateway, producerChoseId };
   // Only the gateway's received_at is believed; for a direct producer it is the record's log time.
