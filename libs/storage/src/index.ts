@@ -1,0 +1,2 @@
+export * from './directory.store';
+export * from './object-store.port';
