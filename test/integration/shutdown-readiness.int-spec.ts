@@ -22,7 +22,7 @@ describe('Shutdown and readiness of the distributed services', () => {
     let running = true;
     const client = async (worker: number): Promise<void> => {
       for (let n = 0; running; n++) {
-        const keys = Array.from({ length: 25 }, (_, i) => `${worker}-${n}-${i}`);
+        const keys = Array.from({ length: 400 }, (_, i) => `${worker}-${n}-${i}`);
         const res = await postEvents<Result>(
           gw,
           keys.map((key) => ({ event_type: 'job_progress', metadata: { run_id: runId, key } })),
@@ -31,7 +31,7 @@ describe('Shutdown and readiness of the distributed services', () => {
         if (res.status !== 201) await sleep(100);
       }
     };
-    const clients = [0, 1, 2, 3].map(client);
+    const clients = [0, 1, 2, 3, 4, 5].map(client);
     await sleep(1500);
     await suite.cluster.ingest.stop();
     await sleep(500);
