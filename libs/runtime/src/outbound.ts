@@ -1,0 +1,98 @@
+import { lookup } from 'node:dns/promises';
+import { BlockList, isIP } from 'node:net';
+import { ValidationError } from '@app/contracts';
+
+/**
+ * Where the service may connect on a user's behalf (webhooks, SIEM receivers, object storage): public
+ * addresses, plus what the deployment lists in AUDIT_OUTBOUND_ALLOW (CIDRs and host names, for receivers on
+ * premises and for tests). Private, loopback, link-local, CGNAT, multicast and cloud metadata addresses are
+ * refused otherwise, and the address checked is the one connected to (`resolveOutbound` pins it), so a DNS
+ * answer that changes between the check and the connection cannot reach what was refused.
+ */
+export class OutboundPolicy {
+  private readonly allowed = new BlockList();
+  private readonly allowedHosts: Set<string>;
+
+  constructor(readonly allowList: string[] = []) {
+    const hosts: string[] = [];
+    for (const entry of allowList) {
+      const [addr, bits] = entry.split('/');
+      const family = isIP(addr);
+      if (family === 0) {
+        hosts.push(entry.toLowerCase());
+        continue;
+      }
+      const type = family === 6 ? 'ipv6' : 'ipv4';
+      if (bits === undefined) this.allowed.addAddress(addr, type);
+      else this.allowed.addSubnet(addr, Number(bits), type);
+    }
+    this.allowedHosts = new Set(hosts);
+  }
+
+  /** Why an address is refused, or undefined when it may be used. */
+  refusal(host: string, given: string): string | undefined {
+    // An IPv4-mapped IPv6 address reaches the IPv4 host it carries.
+    const mapped = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(given);
+    const address = mapped ? mapped[1] : given;
+    const family = isIP(address);
+    const type = family === 6 ? 'ipv6' : 'ipv4';
+    if (this.allowedHosts.has(host.toLowerCase()) || this.allowed.check(address, type)) return undefined;
+    if (RESTRICTED.check(address, type)) {
+      return `${address} is a private, loopback, link-local or metadata address; list it (or ${host}) in AUDIT_OUTBOUND_ALLOW to allow it`;
+    }
+    return undefined;
+  }
+
+  /**
+   * The address to connect to for `host`: resolved once, every answer checked. Throws a ValidationError
+   * naming `field` when the host does not resolve or an answer is refused.
+   */
+  async resolve(host: string, field: string): Promise<{ address: string; family: 4 | 6 }> {
+    const bare = host.replace(/^\[(.*)\]$/, '$1');
+    let answers: Array<{ address: string; family: number }>;
+    if (isIP(bare)) answers = [{ address: bare, family: isIP(bare) }];
+    else {
+      try {
+        answers = await lookup(bare, { all: true });
+      } catch (e) {
+        throw new ValidationError(`${field}: ${bare} does not resolve (${(e as NodeJS.ErrnoException).code ?? 'error'})`, [
+          { field, message: `${bare} does not resolve` },
+        ]);
+      }
+    }
+    for (const a of answers) {
+      const why = this.refusal(bare, a.address);
+      if (why) throw new ValidationError(`${field}: ${why}`, [{ field, message: why }]);
+    }
+    return { address: answers[0].address, family: answers[0].family === 6 ? 6 : 4 };
+  }
+}
+
+/** The ranges an outbound connection may not reach unless allowed (RFC 1918, 6598, 3927, 4193, 4291, ...). */
+const RESTRICTED = (() => {
+  const b = new BlockList();
+  for (const [net, bits] of [
+    ['0.0.0.0', 8],
+    ['10.0.0.0', 8],
+    ['100.64.0.0', 10],
+    ['127.0.0.0', 8],
+    ['169.254.0.0', 16],
+    ['172.16.0.0', 12],
+    ['192.0.0.0', 24],
+    ['192.168.0.0', 16],
+    ['198.18.0.0', 15],
+    ['224.0.0.0', 4],
+    ['240.0.0.0', 4],
+  ] as const)
+    b.addSubnet(net, bits, 'ipv4');
+  for (const [net, bits] of [
+    ['::', 128],
+    ['::1', 128],
+    ['64:ff9b::', 96],
+    ['fc00::', 7],
+    ['fe80::', 10],
+    ['ff00::', 8],
+  ] as const)
+    b.addSubnet(net, bits, 'ipv6');
+  return b;
+})();
