@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { APPS, AppConfig, HEALTH_PATHS, KNOWN_ENV_VARS, loadConfig } from '@app/common';
+import { ALL_CAPABILITIES } from '../../apps/all-in-one/src/capabilities';
 import { Deployment, IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler, IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -48,7 +49,9 @@ const NAME = 'app.kubernetes.io/name';
 type AppName = keyof typeof APPS;
 /** Every app but the embedded single process runs as its own Deployment. */
 const DEPLOYED = (Object.keys(APPS) as AppName[]).filter((a) => a !== 'all-in-one');
-const KNOWN = new Set<string>(KNOWN_ENV_VARS);
+/** The core settings and every capability's own section (each parsed only where the capability runs). */
+const ALL_ENV_VARS = [...KNOWN_ENV_VARS, ...ALL_CAPABILITIES.flatMap((c) => (c.config ?? []).flatMap((s) => s.variables))];
+const KNOWN = new Set<string>(ALL_ENV_VARS);
 const rel = (file: string): string => path.relative(ROOT, file);
 
 const VALIDATORS: Record<string, (obj: KubeObject) => void> = {
@@ -793,7 +796,7 @@ describe('k8s/', () => {
 describe('docs/deployment.md', () => {
   it('should document every variable loadConfig reads, the secret and the probes', () => {
     const doc = fs.readFileSync(path.join(ROOT, 'docs/deployment.md'), 'utf8');
-    for (const v of KNOWN_ENV_VARS) expect(doc.includes(`| \`${v}\``) ? v : `${v} (missing from the table)`).toBe(v);
+    for (const v of ALL_ENV_VARS) expect(doc.includes(`| \`${v}\``) ? v : `${v} (missing from the table)`).toBe(v);
     for (const p of Object.values(HEALTH_PATHS)) expect(doc).toContain(p);
     expect(doc).toContain('audit-secrets');
     expect(doc).toContain('kubectl apply -k k8s/overlays/production');

@@ -1,7 +1,6 @@
 import 'reflect-metadata';
 import { runEmbedded } from '@app/api';
-import { INGEST_CAPABILITY } from '@app/ingest';
-import { QUERY_CAPABILITY } from '@app/query';
+import { ALL_CAPABILITIES } from './capabilities';
 
 /** The embedded default: every capability in one process, with no external servers. */
-runEmbedded([INGEST_CAPABILITY, QUERY_CAPABILITY]);
+runEmbedded(ALL_CAPABILITIES);

@@ -2,3 +2,4 @@ export * from './config';
 export * from './logger';
 export * from './version';
 export * from './exclusive-lock';
+export * from './config-section';

@@ -7,7 +7,7 @@ import { ReadinessCheck } from './health';
 import { AppContext, requireKafka, requirePostgres } from './lifecycle';
 import { Metrics } from './metrics';
 import { PortDefinition, ServiceAddress } from './rpc/port';
-import { AppConfig } from '@app/common';
+import { AppConfig, ConfigSection } from '@app/common';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type EntityClass = Function;
@@ -38,6 +38,8 @@ export interface Capability {
   serves?: ServedPort[];
   /** HTTP controllers the API mounts (they inject ports by their tokens); shared HTTP concerns are libs/api's. */
   controllers?: Array<new (...args: never[]) => unknown>;
+  /** Its own settings: parsed (and refused, naming the variable) at start-up, only where it runs. */
+  config?: Array<ConfigSection<unknown>>;
   /** Whether its service side needs the event bus or the configuration store (the host opens each once). */
   needs?: { bus?: boolean; configStore?: boolean };
   /** The service side: builds the implementations of its ports. */
@@ -69,6 +71,8 @@ export interface CapabilityContext extends AppContext {
   bus(): EventBus;
   /** The process's configuration store, with the tables of every capability it runs. */
   configStore(): DataSource;
+  /** A section of the capability's settings, parsed once at start-up. */
+  settings<T>(section: ConfigSection<T>): T;
   /** A port served in this process (embedded mode: every port), for a capability that calls another. */
   local<P>(port: PortDefinition<P>): P | undefined;
 }
@@ -125,6 +129,9 @@ export async function startCapabilities(
 ): Promise<StartedCapabilities> {
   const { config, closers } = context;
   const { mode } = options;
+  // Every capability's settings first: a bad variable stops the process before anything is opened.
+  const sections = new Map<ConfigSection<unknown>, unknown>();
+  for (const section of capabilities.flatMap((c) => c.config ?? [])) sections.set(section, section.parse(context.env));
   const entities = [...(options.extraEntities ?? []), ...capabilities.flatMap((c) => c.entities ?? [])];
   const migrations = [...(options.extraMigrations ?? []), ...capabilities.flatMap((c) => c.migrations ?? [])];
   const readiness: ReadinessCheck[] = [];
@@ -165,6 +172,10 @@ export async function startCapabilities(
     configStore: () => {
       if (!ds) throw new Error('this capability did not declare needs.configStore');
       return ds;
+    },
+    settings: <T>(section: ConfigSection<T>) => {
+      if (!sections.has(section as ConfigSection<unknown>)) sections.set(section as ConfigSection<unknown>, section.parse(context.env));
+      return sections.get(section as ConfigSection<unknown>) as T;
     },
     local: <P>(port: PortDefinition<P>) => bindings.find((b) => b.port === (port as AnyPort))?.implementation as P | undefined,
   };

@@ -14,6 +14,8 @@ export interface RunningApp {
 
 export interface AppContext {
   config: AppConfig;
+  /** The environment `config` was read from: capabilities parse their own sections of it (ConfigSection). */
+  env: Readonly<Record<string, string | undefined>>;
   logger: Logger;
   /** Shutdown steps, run in reverse order of registration after `drain`. */
   closers: Closers;
@@ -120,6 +122,7 @@ export function runService(name: string, start: (context: AppContext) => Promise
   };
   const context: AppContext = {
     config,
+    env,
     logger,
     closers,
     get stopping() {

@@ -1,0 +1,152 @@
+import pino from 'pino';
+import { INGEST_HEADER, normalizeEvent, serializeEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
+import { BatchHandler, BusBatch, BusHealth, BusRecord, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '@app/event-bus';
+import { Metrics } from '../metrics';
+import { ConsumedEvent, ConsumerHost, PartitionPosition } from './consumer-host';
+
+/** A bus in memory: the test delivers batches to each subscribed group by hand and sees what was published. */
+class FakeBus implements EventBus {
+  readonly kind = 'kafka' as const;
+  readonly published: Array<{ topic: string; records: OutgoingRecord[] }> = [];
+  readonly handlers = new Map<string, BatchHandler>();
+  closed: string[] = [];
+
+  async publish(topic: string, records: OutgoingRecord[]): Promise<void> {
+    this.published.push({ topic, records });
+  }
+  async subscribe(group: string, handler: BatchHandler, _options?: SubscribeOptions): Promise<Subscription> {
+    this.handlers.set(group, handler);
+    return { close: async () => void this.closed.push(group) };
+  }
+  async health(): Promise<BusHealth> {
+    return { ok: true, detail: {} };
+  }
+  async lag(): Promise<Record<string, number>> {
+    return { 'audit.alerting.v1': 7, 'someone.else.v1': 3 };
+  }
+  async close(): Promise<void> {}
+
+  deliver(group: string, batch: BusBatch): Promise<void> {
+    const handler = this.handlers.get(group);
+    if (!handler) throw new Error(`${group} is not subscribed`);
+    return handler(batch);
+  }
+}
+
+const record = (offset: number, value: string, headers: Record<string, string> = {}): BusRecord => ({
+  topic: TOPIC_EVENTS,
+  partition: 0,
+  offset: String(offset),
+  timestampMs: 1.7e12,
+  key: null,
+  value: Buffer.from(value),
+  headers,
+});
+
+const gatewayRecord = (offset: number): BusRecord => {
+  const r = normalizeEvent({ event_type: 'login_failed' }, { tenantId: 'acme', receivedAtMicros: 1.7e15, trustTenantField: false });
+  if (!r.ok) throw new Error('invalid test event');
+  return record(offset, serializeEvent(r.event), { [INGEST_HEADER.name]: INGEST_HEADER.value });
+};
+
+const batchOf = (records: BusRecord[], generation = 1): BusBatch => ({
+  topic: TOPIC_EVENTS,
+  partition: 0,
+  records,
+  firstOffset: records[0].offset,
+  lastOffset: records[records.length - 1].offset,
+  generation,
+  heartbeat: async () => undefined,
+});
+
+function newHost(bus: FakeBus, metrics = new Metrics(false)): ConsumerHost {
+  return new ConsumerHost({ bus, metrics, logger: pino({ level: 'silent' }), trust: 'none', defaultTenant: 'default' });
+}
+
+describe(ConsumerHost.name, () => {
+  it('should hand an events consumer decoded, validated events and write the DLQ only from the group that owns it', async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    const seen: Record<string, ConsumedEvent[]> = { owner: [], other: [] };
+    sut.declare({ kind: 'events', group: 'audit.query-store.v1', ownsDeadLetters: true, handle: async (e) => void seen.owner.push(...e) });
+    sut.declare({ kind: 'events', group: 'audit.alerting.v1', handle: async (e) => void seen.other.push(...e) });
+    await sut.start();
+
+    const batch = batchOf([gatewayRecord(0), record(1, '{not json'), record(2, JSON.stringify({ event_type: 'BAD TYPE' }))]);
+    await bus.deliver('audit.query-store.v1', batch);
+    await bus.deliver('audit.alerting.v1', batch);
+
+    expect(seen.owner.map((e) => [e.event.event_type, e.offset, e.fromGateway])).toEqual([['login_failed', '0', true]]);
+    expect(seen.other.map((e) => e.event.tenant_id)).toEqual(['acme']);
+    expect(bus.published.map((p) => [p.topic, p.records.length])).toEqual([[TOPIC_EVENTS_DLQ, 2]]);
+    const text = await sut['options'].metrics.registry.metrics();
+    expect(text).toMatch(/audit_consumer_records_total\{group="audit.alerting.v1",outcome="invalid"\} 2/);
+    expect(text).toMatch(/audit_consumer_records_total\{group="audit.alerting.v1",outcome="handled"\} 1/);
+    expect(text).toMatch(/audit_consumer_lag_records\{group="audit.alerting.v1"\} 7/);
+    expect(text).not.toMatch(/someone\.else/);
+  });
+
+  it('should refuse two owners of the DLQ', () => {
+    const sut = newHost(new FakeBus());
+    sut.declare({ kind: 'raw', group: 'a', ownsDeadLetters: true, handle: async () => undefined });
+    expect(() => sut.declare({ kind: 'raw', group: 'b', ownsDeadLetters: true, handle: async () => undefined })).toThrow(
+      /two consumer groups own the DLQ/,
+    );
+  });
+
+  it('should mark the first batch of a partition in each generation as fresh', async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    const fresh: boolean[] = [];
+    sut.declare({ kind: 'raw', group: 'g', handle: async (_b, p: PartitionPosition) => void fresh.push(p.fresh) });
+    await sut.start();
+    await bus.deliver('g', batchOf([gatewayRecord(0)], 1));
+    await bus.deliver('g', batchOf([gatewayRecord(1)], 1));
+    await bus.deliver('g', batchOf([gatewayRecord(2)], 2));
+    expect(fresh).toEqual([true, false, true]);
+  });
+
+  it('should count a failed batch and rethrow it so the bus redelivers it', async () => {
+    const bus = new FakeBus();
+    const metrics = new Metrics(false);
+    const sut = newHost(bus, metrics);
+    sut.declare({
+      kind: 'raw',
+      group: 'g',
+      handle: async () => {
+        throw new Error('store down');
+      },
+    });
+    await sut.start();
+    await expect(bus.deliver('g', batchOf([gatewayRecord(0)]))).rejects.toThrow('store down');
+    expect(await metrics.registry.metrics()).toMatch(/audit_consumer_batches_total\{group="g",outcome="failed"\} 1/);
+  });
+
+  it('should let the batch in hand finish before it closes the subscriptions, and refuse new batches meanwhile', async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    let release: () => void = () => undefined;
+    const order: string[] = [];
+    sut.declare({
+      kind: 'raw',
+      group: 'g',
+      handle: () =>
+        new Promise<void>((resolve) => {
+          release = () => {
+            order.push('batch done');
+            resolve();
+          };
+        }),
+    });
+    await sut.start();
+    const inHand = bus.deliver('g', batchOf([gatewayRecord(0)]));
+    const stopped = sut.stop().then(() => order.push('closed'));
+    await expect(bus.deliver('g', batchOf([gatewayRecord(1)]))).rejects.toThrow(/stopping/);
+    expect(bus.closed).toEqual([]);
+    release();
+    await inHand;
+    await stopped;
+    expect(order).toEqual(['batch done', 'closed']);
+    expect(bus.closed).toEqual(['g']);
+  });
+});
