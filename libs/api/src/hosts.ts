@@ -127,12 +127,13 @@ export async function startGateway(context: AppContext, capabilities: Capability
   for (const capability of capabilities) {
     for (const served of capability.serves ?? []) {
       const address = served.address(config);
-      const client: PortClient<{ health?: () => Promise<{ ok: boolean }> }> = tcpClient(served.port, address);
-      closers.add(`${served.port.service}-client`, () => client.close());
-      ports.push({ token: served.port.token, implementation: client });
-      services[served.port.service.replace(/-/g, '_')] = address;
+      const client: PortClient<{ health?: () => Promise<{ ok: boolean }> }> = tcpClient(served, address);
+      closers.add(`${served.service}-client`, () => client.close());
+      ports.push({ token: served.token, implementation: client });
+      const name = served.service.replace(/-/g, '_');
+      services[name] = address;
       const health = client.health;
-      if (health) readiness.push({ name: served.port.service.replace(/-/g, '_'), check: () => health(), required: false } as never);
+      if (health) readiness.push({ name, check: () => health(), required: false } as never);
     }
   }
   const app = await serveHttpApi(config, logger, {

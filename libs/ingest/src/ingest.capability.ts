@@ -30,7 +30,7 @@ export const INGEST_CAPABILITY: Capability = {
   name: 'ingest',
   migrations: INGEST_MIGRATIONS,
   needs: { bus: true, configStore: true },
-  serves: [{ port: INGEST_PORT_DEFINITION, address: (config) => config.services.ingest }],
+  serves: [INGEST_PORT_DEFINITION],
   async start(context) {
     const bus = context.bus();
     const publisher = new BatchingPublisher(bus, {

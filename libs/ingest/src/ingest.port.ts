@@ -31,6 +31,7 @@ export function parseIngestMessage(m: unknown): IngestRequest {
 export const INGEST_PORT_DEFINITION = definePort<IngestPort>({
   name: 'ingest',
   service: 'ingest-gateway',
+  address: (config) => config.services.ingest,
   methods: {
     ingest: { pattern: 'audit.ingest', deadline: 'ingestMs', encode: (request) => request, decode: (m) => [parseIngestMessage(m)] },
     health: { pattern: 'audit.ingest.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },

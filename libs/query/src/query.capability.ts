@@ -14,7 +14,7 @@ import { QueryStoreConsumer } from './query-store.consumer';
 export const QUERY_CAPABILITY: Capability = {
   name: 'query',
   needs: { bus: true },
-  serves: [{ port: QUERY_PORT_DEFINITION, address: (config) => config.services.query }],
+  serves: [QUERY_PORT_DEFINITION],
   async start(context) {
     const { config, closers, metrics, logger } = context;
     if (config.clickhouse.kind === 'chdb') mkdirSync(config.dataDir, { recursive: true });

@@ -112,6 +112,7 @@ export function parseTailMessage(m: unknown): TailMessage {
 export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
   name: 'query',
   service: 'query-store',
+  address: (config) => config.services.query,
   methods: {
     search: {
       pattern: 'audit.query.search',

@@ -6,8 +6,8 @@ import { createDataSource, pingDataSource } from '@app/persistence';
 import { ReadinessCheck } from './health';
 import { AppContext, requireKafka, requirePostgres } from './lifecycle';
 import { Metrics } from './metrics';
-import { PortDefinition, ServiceAddress } from './rpc/port';
-import { AppConfig, ConfigSection } from '@app/common';
+import { PortDefinition, tcpClient } from './rpc/port';
+import { ConfigSection } from '@app/common';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type EntityClass = Function;
@@ -17,12 +17,6 @@ type MigrationClass = Function;
 type AnyPort = PortDefinition<any>;
 
 export type Mode = 'embedded' | 'distributed';
-
-/** A port a capability serves, and where its service listens in the distributed mode. */
-export interface ServedPort {
-  port: AnyPort;
-  address(config: AppConfig): ServiceAddress;
-}
 
 /**
  * One capability (query store, ingest, alerting, retention, ...): what it stores, what it serves, how it
@@ -35,7 +29,8 @@ export interface Capability {
   /** Its configuration-store tables (TypeORM entities) and their numbered migrations. */
   entities?: EntityClass[];
   migrations?: MigrationClass[];
-  serves?: ServedPort[];
+  /** The ports it serves (each knows its service's address in the distributed mode). */
+  serves?: AnyPort[];
   /** HTTP controllers the API mounts (they inject ports by their tokens); shared HTTP concerns are libs/api's. */
   controllers?: Array<new (...args: never[]) => unknown>;
   /** Its own settings: parsed (and refused, naming the variable) at start-up, only where it runs. */
@@ -73,8 +68,12 @@ export interface CapabilityContext extends AppContext {
   configStore(): DataSource;
   /** A section of the capability's settings, parsed once at start-up. */
   settings<T>(section: ConfigSection<T>): T;
-  /** A port served in this process (embedded mode: every port), for a capability that calls another. */
-  local<P>(port: PortDefinition<P>): P | undefined;
+  /**
+   * Another capability's port, for a capability that calls it (e.g. to write audit events through ingest):
+   * the implementation when it runs in this process (the embedded app: always), else a TCP client of its
+   * service, closed at shutdown.
+   */
+  port<P>(port: PortDefinition<P>): P;
 }
 
 export interface StartedCapabilities {
@@ -177,7 +176,13 @@ export async function startCapabilities(
       if (!sections.has(section as ConfigSection<unknown>)) sections.set(section as ConfigSection<unknown>, section.parse(context.env));
       return sections.get(section as ConfigSection<unknown>) as T;
     },
-    local: <P>(port: PortDefinition<P>) => bindings.find((b) => b.port === (port as AnyPort))?.implementation as P | undefined,
+    port: <P>(port: PortDefinition<P>): P => {
+      const local = bindings.find((b) => b.port === (port as AnyPort));
+      if (local) return local.implementation as P;
+      const client = tcpClient(port, port.address(config));
+      closers.add(`${port.service}-client`, () => client.close());
+      return client;
+    },
   };
   for (const capability of capabilities) {
     if (context.stopping) break;

@@ -22,8 +22,8 @@ export async function startCapabilityService(context: AppContext, name: string, 
   const listeners = new Map<string, { host: string; port: number; controllers: ReturnType<typeof rpcController>[] }>();
   for (const capability of capabilities) {
     for (const served of capability.serves ?? []) {
-      const binding = started.bindings.find((b) => b.port === served.port);
-      if (!binding) throw new Error(`the ${capability.name} capability did not bind its ${served.port.name} port`);
+      const binding = started.bindings.find((b) => b.port === served);
+      if (!binding) throw new Error(`the ${capability.name} capability did not bind its ${served.name} port`);
       const address = served.address(config);
       const key = `${address.host}:${address.port}`;
       const listener = listeners.get(key) ?? { ...address, controllers: [] };

@@ -13,6 +13,7 @@ interface EchoPort {
 const ECHO_PORT = definePort<EchoPort>({
   name: 'echo',
   service: 'echo-service',
+  address: () => ({ host: '127.0.0.1', port: 0 }),
   methods: {
     echo: {
       pattern: 'test.echo',

@@ -1,6 +1,7 @@
 import { Controller, Type } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, MessagePattern, Payload, Transport } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
+import { AppConfig } from '@app/common';
 import { UnavailableError } from '@app/contracts';
 import { fromRpcError } from './rpc-errors';
 
@@ -36,6 +37,8 @@ export interface PortDefinition<P> {
   service: string;
   /** Nest injection token of the port, in the gateway and the embedded app alike. */
   token: symbol;
+  /** Where its service listens in the distributed mode (for the gateway and for other capabilities). */
+  address(config: AppConfig): ServiceAddress;
   methods: PortMethods<P>;
 }
 
