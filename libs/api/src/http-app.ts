@@ -1,15 +1,15 @@
 import { INestApplication, ValidationPipe, ValidationError as ClassValidationError } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'pino';
-import { auditEventJsonSchema, ValidationError } from '@app/contracts';
+import { ValidationError } from '@app/contracts';
 import { AppConfig, isLoopback, PinoNestLogger, VERSION } from '@app/common';
 import { ApiKeyService } from '@app/auth';
 import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
 import { registerBodyParsers } from './http/body-parsers';
 import { ErrorFilter } from './http/error.filter';
+import { setupOpenApi } from './http/openapi';
 import { Metrics } from './metrics';
 
 export interface HttpAppOptions {
@@ -52,19 +52,7 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
       },
     }),
   );
-  const doc = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle(options.title)
-      .setDescription('HOMEPOT Audit: audit logging and compliance. Errors are { "error": { "code", "message", "details" } }.')
-      .setVersion('1.0')
-      .addBearerAuth()
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
-      .build(),
-  );
-  const { $schema: _s, $id: _i, ...schema } = auditEventJsonSchema as Record<string, unknown>;
-  doc.components = { ...doc.components, schemas: { ...(doc.components?.schemas ?? {}), AuditEventInput: schema as never } };
-  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
+  setupOpenApi(app, options.title);
   app.enableShutdownHooks();
   await app.listen(options.port, options.host);
   return app;
