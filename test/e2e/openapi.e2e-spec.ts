@@ -44,8 +44,8 @@ describe('the published OpenAPI document', () => {
   ])('should document every query parameter that %s accepts', async (path, probe) => {
     const accepted = await acceptedParams(`${app.url}${probe}`);
     expect(accepted).toEqual(expect.arrayContaining(['category', 'since', 'q', 'metadata.<key>']));
-    const parameters = doc.paths[path].get.parameters as Array<{ name: string; in: string } & Record<string, any>>; // eslint-disable-line @typescript-eslint/no-explicit-any
-    const documented = new Map(parameters.filter((p) => p.in === 'query').map((p) => [p.name, p]));
+    const parameters = doc.paths[path].get.parameters as any[]; // eslint-disable-line @typescript-eslint/no-explicit-any
+    const documented = new Map(parameters.filter((p) => p.in === 'query').map((p) => [p.name as string, p]));
     for (const name of accepted) {
       if (name === 'metadata.<key>') {
         const metadata = documented.get('metadata');
