@@ -21,8 +21,12 @@ export class LocalIngest implements IngestPort {
    */
   static create(bus: EventBus, ds: DataSource, lingerMs: number, onClose: (drain: () => Promise<void>) => void): LocalIngest {
     const publisher = new BatchingPublisher(bus, { lingerMs, maxBatchRecords: 5000, maxQueuedRecords: 200_000 });
-    onClose(() => publisher.drain());
-    return new LocalIngest(new IngestService(publisher, new IdempotencyRepository(ds)), bus);
+    const service = new IngestService(publisher, new IdempotencyRepository(ds));
+    onClose(async () => {
+      await publisher.drain();
+      await service.close();
+    });
+    return new LocalIngest(service, bus);
   }
 
   constructor(

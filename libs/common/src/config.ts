@@ -144,8 +144,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
 }
 
-export const APP_CONFIG = Symbol('APP_CONFIG');
-
 /** Every environment variable `loadConfig` reads: the deployment manifests are checked against this list. */
 export const KNOWN_ENV_VARS = [
   'HOST',

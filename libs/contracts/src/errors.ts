@@ -10,7 +10,6 @@ export const ErrorCode = {
   Unauthorized: 'unauthorized',
   Forbidden: 'forbidden',
   IdempotencyKeyReused: 'idempotency_key_reused',
-  IdempotencyKeyInFlight: 'idempotency_key_in_flight',
   RateLimited: 'rate_limited',
   Unavailable: 'unavailable',
   Internal: 'internal_error',

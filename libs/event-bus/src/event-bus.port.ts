@@ -63,5 +63,3 @@ export interface EventBus {
   health(): Promise<BusHealth>;
   close(): Promise<void>;
 }
-
-export const EVENT_BUS = Symbol('EVENT_BUS');

@@ -195,16 +195,6 @@ export class FileLogBus implements EventBus {
     return { ok: !this.closed, detail };
   }
 
-  /** Offsets for /audit/status: how far each group is behind the end of each topic. */
-  async lag(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const g of this.groups) {
-      const log = await this.topic(g.topic);
-      out[g.group] = log.nextOffset - g.cursor.offset;
-    }
-    return out;
-  }
-
   async close(): Promise<void> {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
