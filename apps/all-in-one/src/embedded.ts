@@ -4,7 +4,7 @@ import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'pino';
 import { ApiKeyEntity, AUTH_MIGRATIONS } from '@app/auth';
 import { AppConfig, ConfigError, VERSION as version } from '@app/common';
-import { EventBus, FileLogBus } from '@app/event-bus';
+import { EMBEDDED_LOG_RETENTION_HOURS, EventBus, FileLogBus } from '@app/event-bus';
 import { INGEST_MIGRATIONS } from '@app/ingest';
 import { createDataSource, pingDataSource } from '@app/persistence';
 import { createClickHouse, EventStoreRepository, migrateClickHouse, QueryStoreConsumer, releaseChdb, WorkerProjector } from '@app/query';
@@ -45,7 +45,7 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
       segmentBytes: 128 * 1024 * 1024,
       maxBatchRecords: config.batching.maxEvents,
       batchIntervalMs: config.batching.intervalMs,
-      retentionMs: 7 * 24 * 3600 * 1000,
+      retentionMs: EMBEDDED_LOG_RETENTION_HOURS * 3_600_000,
       onHandlerError: (group, error, attempt) =>
         logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
     });
@@ -78,7 +78,7 @@ export async function startEmbedded(config: AppConfig, logger: Logger): Promise<
       ],
       describe: {
         data_dir: config.dataDir,
-        event_log: { kind: 'embedded', fsync: config.kafka.fsync, retention_hours: 168 },
+        event_log: { kind: 'embedded', fsync: config.kafka.fsync, retention_hours: EMBEDDED_LOG_RETENTION_HOURS },
         query_store: { kind: config.clickhouse.kind },
         config_store: { kind: config.postgres.kind },
       },

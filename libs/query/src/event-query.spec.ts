@@ -1,4 +1,4 @@
-import { InvalidQueryError } from '@app/contracts';
+import { InvalidQueryError, normalizeEvent } from '@app/contracts';
 import { filterToSql, parseEventFilter, rollupCount, usesLookupProjection } from './event-query';
 import { eventToRow, flattenMetadata } from './event-row.mapper';
 
@@ -30,6 +30,28 @@ describe('parseEventFilter', () => {
     } catch (e) {
       expect(e).toBeInstanceOf(InvalidQueryError);
       expect((e as InvalidQueryError).details.map((d) => d.field).sort()).toEqual(['bogus', 'severity', 'since']);
+    }
+  });
+});
+
+describe('metadata keys', () => {
+  it('should filter on exactly the keys an event may carry (one pattern, from the contract)', () => {
+    const ctx = { tenantId: 't', receivedAtMicros: now, trustTenantField: false };
+    for (const [key, ok] of [
+      ['k'.repeat(64), true],
+      ['k'.repeat(65), false],
+      ['_site.id-2', true],
+      ['.leading', false],
+      ['sp ace', false],
+    ] as const) {
+      const stored = normalizeEvent({ event_type: 'login_failed', metadata: { [key]: 'v' } }, ctx).ok;
+      let filtered = true;
+      try {
+        parseEventFilter({ [`metadata.${key}`]: 'v' }, now);
+      } catch {
+        filtered = false;
+      }
+      expect({ key, stored, filtered }).toEqual({ key, stored: ok, filtered: ok });
     }
   });
 });

@@ -1,6 +1,8 @@
 import {
   canonicalCategory,
+  DAY_US,
   ErrorDetail,
+  HOUR_US,
   InvalidQueryError,
   parseTimestampMicros,
   SEVERITIES,
@@ -32,7 +34,7 @@ export interface PageRequest {
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{0,63}$/;
 const SINCE_RE = /^(\d{1,6})(s|m|h|d|w)$/;
-const UNIT_US: Record<string, number> = { s: 1e6, m: 60e6, h: 3600e6, d: 86400e6, w: 7 * 86400e6 };
+const UNIT_US: Record<string, number> = { s: 1e6, m: 60e6, h: HOUR_US, d: DAY_US, w: 7 * DAY_US };
 
 /** A query parameter as the OpenAPI document states it. */
 export interface QueryParamDoc {
@@ -311,8 +313,6 @@ export function filterToSql(tenantId: string, filter: EventFilter): SqlFragment 
 export function usesLookupProjection(filter: EventFilter): boolean {
   return filter.metadata.some(([key]) => PROMOTED_METADATA.has(key));
 }
-
-const HOUR_US = 3600e6;
 
 /**
  * How to count the events matching `filter` from the hourly roll-up instead of the raw rows: the roll-up holds

@@ -1,4 +1,4 @@
-import { ValidationError } from '@app/contracts';
+import { isCursorEntry, ValidationError } from '@app/contracts';
 import { IngestRequest } from '@app/ingest';
 import { EventFilter, PageRequest, StreamCursor } from '@app/query';
 
@@ -90,9 +90,7 @@ export function parseTailMessage(m: unknown): TailMessage {
   const cursor = m.cursor;
   if (cursor !== null && !isObject(cursor)) fail('tail', 'cursor', 'must be null or a partition-to-offset map');
   if (isObject(cursor)) {
-    for (const [p, o] of Object.entries(cursor))
-      if (!/^\d{1,5}$/.test(p) || typeof o !== 'string' || !/^-?\d{1,19}$/.test(o))
-        fail('tail', 'cursor', 'must map partitions to offsets');
+    for (const [p, o] of Object.entries(cursor)) if (!isCursorEntry(p, o)) fail('tail', 'cursor', 'must map partitions to offsets');
   }
   if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > 10_000)
     fail('tail', 'limit', 'must be between 1 and 10000');
