@@ -3,7 +3,7 @@ import * as fs from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
 
-import { APPS, AppConfig, HEALTH_PATHS, KNOWN_ENV_VARS, loadConfig } from '@app/common';
+import { APPS, AppConfig, HEALTH_PATHS, KNOWN_ENV_VARS, loadConfig, TOOLS } from '@app/common';
 import { Deployment, IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler, IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
@@ -220,6 +220,8 @@ describe('npm run build', () => {
       const built = (Object.keys(APPS) as AppName[]).filter((app) => fs.existsSync(path.join(ROOT, 'apps', app, 'src/main.ts')));
       expect(built.length).toBeGreaterThan(0);
       for (const app of built) expect(fs.existsSync(path.join(out, APPS[app])) ? app : `${APPS[app]} (not built there)`).toBe(app);
+      for (const entry of Object.values(TOOLS)) expect(fs.existsSync(path.join(out, entry)) ? entry : `${entry} (not built there)`).toBe(entry);
+      expect(Object.values(pkg.scripts)).toContain(`exec node ${TOOLS['reconcile-rollup']}`);
 
       const unresolved: string[] = [];
       const walk = (dir: string): string[] =>
@@ -254,11 +256,11 @@ describe('docker/entrypoint.sh', () => {
       env: { PATH: `${path.dirname(process.execPath)}:${process.env.PATH ?? ''}` },
     });
 
-  it('should map exactly the apps in APPS to their entry files', () => {
+  it('should map exactly the apps in APPS and the tools in TOOLS to their entry files', () => {
     const mapping = Object.fromEntries(
       [...fs.readFileSync(script, 'utf8').matchAll(/^\s*([a-z-]+)\)\s*entry=(\S+)\s*;;/gm)].map((m) => [m[1], m[2]]),
     );
-    expect(mapping).toEqual(APPS);
+    expect(mapping).toEqual({ ...APPS, ...TOOLS });
   });
 
   it('should refuse an unknown or missing app name', () => {
@@ -272,14 +274,14 @@ describe('docker/entrypoint.sh', () => {
   it('should exec the named app with the remaining arguments', () => {
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'audit-entrypoint-'));
     try {
-      for (const [app, entry] of Object.entries(APPS)) {
+      for (const [app, entry] of Object.entries({ ...APPS, ...TOOLS })) {
         fs.mkdirSync(path.dirname(path.join(dir, entry)), { recursive: true });
         fs.writeFileSync(
           path.join(dir, entry),
           `console.log(JSON.stringify({ app: ${JSON.stringify(app)}, args: process.argv.slice(2) }));`,
         );
       }
-      for (const app of Object.keys(APPS)) {
+      for (const app of Object.keys({ ...APPS, ...TOOLS })) {
         const r = run(dir, [app, '--flag', 'x']);
         expect(r.stderr).toBe('');
         expect(JSON.parse(r.stdout)).toEqual({ app, args: ['--flag', 'x'] });
@@ -600,6 +602,17 @@ describe('k8s/', () => {
         const env = resolvedEnv(app);
         for (const k of Object.keys(env)) expect(KNOWN.has(k) ? k : `${k} (not in KNOWN_ENV_VARS)`).toBe(k);
         expectDistributedConfig(app, configOf(app));
+      });
+
+      it('should not set batching variables the app ignores', () => {
+        // AUDIT_BATCH_INTERVAL_MS paces the embedded log only; the ingest-gateway consumes nothing, so
+        // AUDIT_BATCH_MAX_EVENTS (the consumer's chunk size) means nothing to it either.
+        const ignored: Record<string, string[]> = {
+          'api-gateway': ['AUDIT_BATCH_INTERVAL_MS'],
+          'ingest-gateway': ['AUDIT_BATCH_INTERVAL_MS', 'AUDIT_BATCH_MAX_EVENTS'],
+          'query-store': ['AUDIT_BATCH_INTERVAL_MS'],
+        };
+        expect(Object.keys(resolvedEnv(app)).filter((k) => (ignored[app] ?? []).includes(k))).toEqual([]);
       });
 
       it('should declare the ports its config serves and probe the health paths on the health port', () => {

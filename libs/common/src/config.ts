@@ -186,3 +186,8 @@ export const APPS = {
   'ingest-gateway': 'dist/apps/ingest-gateway/src/main.js',
   'query-store': 'dist/apps/query-store/src/main.js',
 } as const;
+
+/** Offline commands the image runs by name like an app (docker/entrypoint.sh), e.g. with the query-stores stopped. */
+export const TOOLS = {
+  'reconcile-rollup': 'dist/apps/query-store/src/reconcile-rollup.js',
+} as const;
