@@ -220,7 +220,8 @@ describe('npm run build', () => {
       const built = (Object.keys(APPS) as AppName[]).filter((app) => fs.existsSync(path.join(ROOT, 'apps', app, 'src/main.ts')));
       expect(built.length).toBeGreaterThan(0);
       for (const app of built) expect(fs.existsSync(path.join(out, APPS[app])) ? app : `${APPS[app]} (not built there)`).toBe(app);
-      for (const entry of Object.values(TOOLS)) expect(fs.existsSync(path.join(out, entry)) ? entry : `${entry} (not built there)`).toBe(entry);
+      for (const entry of Object.values(TOOLS))
+        expect(fs.existsSync(path.join(out, entry)) ? entry : `${entry} (not built there)`).toBe(entry);
       expect(Object.values(pkg.scripts)).toContain(`exec node ${TOOLS['reconcile-rollup']}`);
 
       const unresolved: string[] = [];
