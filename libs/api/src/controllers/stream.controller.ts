@@ -10,8 +10,6 @@ import { SelfAuditService } from '../self-audit.service';
 import { stripPosition } from './events.controller';
 import { requestInfo } from './request-context';
 
-export { decodeCursor, encodeCursor };
-
 export interface StreamSettings {
   pollMs: number;
   heartbeatMs: number;
