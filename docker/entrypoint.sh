@@ -1,6 +1,7 @@
 #!/bin/sh
-# Starts one HOMEPOT Audit app in this image: `<image> api-gateway`, `<image> query-store`, ...
-# The names and entry files are the ones in APPS (libs/common/src/config.ts); an unknown name stops here
+# Starts one HOMEPOT Audit app in this image: `<image> api-gateway`, `<image> query-store`, ..., or an offline
+# tool: `<image> reconcile-rollup`. The names and entry files are the ones in APPS and TOOLS
+# (libs/common/src/config.ts); an unknown name stops here
 # with a usage message instead of starting a default the operator did not ask for.
 set -eu
 
@@ -10,9 +11,11 @@ case "$app" in
   api-gateway) entry=dist/apps/api-gateway/src/main.js ;;
   ingest-gateway) entry=dist/apps/ingest-gateway/src/main.js ;;
   query-store) entry=dist/apps/query-store/src/main.js ;;
+  # Offline tools (TOOLS in libs/common/src/config.ts), run with the same environment as the app they serve.
+  reconcile-rollup) entry=dist/apps/query-store/src/reconcile-rollup.js ;;
   *)
     echo "homepot-audit: unknown app '${app}'" >&2
-    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store [node arguments...]" >&2
+    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reconcile-rollup [node arguments...]" >&2
     exit 64
     ;;
 esac

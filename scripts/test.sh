@@ -19,6 +19,16 @@ if ! command -v kcat >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null) || echo "kcat could not be installed; its test will be skipped"
 fi
 
+# The project runs on the Node of the `node` npm dependency (24 LTS), whatever the machine's own is: `npm test`
+# puts node_modules/.bin first on PATH already; this makes `bash scripts/test.sh` do the same, so jest, tsc and
+# the apps the e2e tier spawns (process.execPath) all run on it.
+export PATH="$PWD/node_modules/.bin:$PATH"
+step "node $(node --version)"
+if [ "$(node -p 'process.versions.node.split(".")[0]')" -lt 24 ]; then
+  echo "Node 24 or later is required (npm install puts it in node_modules/.bin); found $(node --version)"
+  exit 1
+fi
+
 step "typecheck"
 npx tsc -p tsconfig.json --noEmit || status=1
 step "lint"

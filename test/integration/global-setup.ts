@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { readdirSync, statSync } from 'node:fs';
 import * as path from 'node:path';
 import { Client } from 'pg';
+import { assertNodeMajor } from '../support/node-version';
 import { ROOT, TEST_DATABASE_URL } from './support/environment';
 
 const SPAWNED_APPS = ['api-gateway', 'ingest-gateway', 'query-store'].map((app) => path.join(ROOT, 'dist/apps', app, 'src/main.js'));
@@ -36,6 +37,7 @@ function run(command: string, args: string[], timeoutMs: number): { ok: boolean;
  * reason, it never skips. The apps are spawned from dist/, so it is rebuilt first when older than the sources.
  */
 export default async function globalSetup(): Promise<void> {
+  assertNodeMajor();
   const wasRunning = run('bash', ['scripts/kafka.sh', 'status'], 30_000).ok;
   const start = run('bash', ['scripts/kafka.sh', 'start'], 300_000);
   if (!start.ok) throw new Error(`the Kafka broker could not be started (bash scripts/kafka.sh start):\n${start.output}`);

@@ -1,5 +1,5 @@
 import { Admin, ConfigResourceTypes } from 'kafkajs';
-import { TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
+import { LogWriteRejectedError, TOPIC_EVENTS, TOPIC_EVENTS_DLQ, UnavailableError } from '@app/contracts';
 import { createLogger } from '@app/common';
 import { BusBatch, KafkaBus, KafkaBusOptions } from '@app/event-bus';
 import { newRunId } from './support/audit-api';
@@ -74,6 +74,25 @@ describe(KafkaBus.name, () => {
       'message.timestamp.type': 'LogAppendTime',
       'cleanup.policy': 'delete',
     });
+  });
+
+  it('should refuse a record the topic cannot take as a permanent error, leaving the circuit closed', async () => {
+    // given a topic that takes at most 2 KiB per batch
+    const topic = `${runId}.small`;
+    await admin.createTopics({
+      topics: [{ topic, numPartitions: 1, replicationFactor: 1, configEntries: [{ name: 'max.message.bytes', value: '2048' }] }],
+      waitForLeaders: true,
+    });
+    const bus = await newBus();
+    // when a 4 KiB record is written
+    const err = await bus.publish(topic, [{ key: 'k', value: 'x'.repeat(4096) }]).catch((e: unknown) => e);
+    // then the broker's MESSAGE_TOO_LARGE arrives as a non-retryable refusal, not as a 503
+    expect(err).toBeInstanceOf(LogWriteRejectedError);
+    expect(err).not.toBeInstanceOf(UnavailableError);
+    expect(err).toMatchObject({ status: 422, reason: 'MESSAGE_TOO_LARGE' });
+    // and the bus still writes what fits: the refusal said nothing about the broker's health
+    await expect(bus.publish(topic, [{ key: 'k', value: 'small' }])).resolves.toBeUndefined();
+    expect((await bus.health()).detail.publish_circuit).toBe('closed');
   });
 
   it('should redeliver a failed batch from its first offset after a back-off and commit only what was handled', async () => {

@@ -2,7 +2,7 @@ import { ClickHouseClient } from '@clickhouse/client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { formatMicros, normalizeEvent, nowMicros } from '@app/contracts';
+import { formatMicros, HOUR_US, normalizeEvent, nowMicros } from '@app/contracts';
 import {
   createClickHouse,
   DATABASE,
@@ -13,8 +13,6 @@ import {
   parseEventFilter,
   releaseChdb,
 } from '@app/query';
-
-const HOUR_US = 3600e6;
 
 /**
  * Search totals come from the hourly roll-up where the filter allows and from raw rows at partial-hour

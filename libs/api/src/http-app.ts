@@ -1,15 +1,14 @@
 import { INestApplication, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
-import { DocumentBuilder, SwaggerModule } from '@nestjs/swagger';
 import { Logger } from 'pino';
-import { auditEventJsonSchema } from '@app/contracts';
 import { AppConfig, isLoopback, PinoNestLogger, VERSION } from '@app/common';
 import { ApiKeyService } from '@app/auth';
 import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
 import { registerBodyParsers } from './http/body-parsers';
 import { ErrorFilter } from './http/error.filter';
+import { setupOpenApi } from './http/openapi';
 import { Metrics, VALIDATION_OPTIONS, validationFailed } from '@app/runtime';
 import { PortProvider } from './api.module';
 
@@ -36,19 +35,7 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
   instrument(fastify, deps.metrics);
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(new ValidationPipe({ ...VALIDATION_OPTIONS, transform: true, exceptionFactory: validationFailed }));
-  const doc = SwaggerModule.createDocument(
-    app,
-    new DocumentBuilder()
-      .setTitle(options.title)
-      .setDescription('HOMEPOT Audit: audit logging and compliance. Errors are { "error": { "code", "message", "details" } }.')
-      .setVersion('1.0')
-      .addBearerAuth()
-      .addApiKey({ type: 'apiKey', in: 'header', name: 'X-API-Key' }, 'api-key')
-      .build(),
-  );
-  const { $schema: _s, $id: _i, ...schema } = auditEventJsonSchema as Record<string, unknown>;
-  doc.components = { ...doc.components, schemas: { ...(doc.components?.schemas ?? {}), AuditEventInput: schema as never } };
-  SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
+  setupOpenApi(app, options.title);
   app.enableShutdownHooks();
   await app.listen(options.port, options.host);
   return app;

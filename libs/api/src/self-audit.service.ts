@@ -28,7 +28,7 @@ export class SelfAuditService {
 
   /** A read of the log, recorded as api_access (reads are part of the trail under PCI DSS 10.2). */
   recordRead(
-    req: FastifyRequest,
+    req: Pick<FastifyRequest, 'url' | 'method'>,
     tenantId: string,
     description: string,
     who: { ipAddress: string; userAgent?: string; principal: { name: string } },

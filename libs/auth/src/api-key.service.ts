@@ -28,17 +28,58 @@ export function hasScope(principal: Principal, scope: Scope): boolean {
   return principal.scopes.includes('admin') || principal.scopes.includes(scope);
 }
 
+/** What the service needs of the api_keys table: narrow, so a unit spec can hold the rows in memory. */
+export interface ApiKeyStore {
+  insert(entity: ApiKeyEntity): Promise<void>;
+  /** The key with this prefix, revoked or not (`activeOnly`: only if not revoked). */
+  findByPrefix(prefix: string, activeOnly: boolean): Promise<ApiKeyEntity | null>;
+  countActive(): Promise<number>;
+  listByTenant(tenantId: string): Promise<ApiKeyEntity[]>;
+  /** Marks the tenant's key revoked; false when there is no such unrevoked key. */
+  revoke(tenantId: string, id: string, at: Date): Promise<boolean>;
+}
+
+/** The api_keys table through TypeORM. */
+export class TypeOrmApiKeyStore implements ApiKeyStore {
+  private readonly repo: Repository<ApiKeyEntity>;
+
+  constructor(ds: DataSource) {
+    this.repo = ds.getRepository(ApiKeyEntity);
+  }
+
+  async insert(entity: ApiKeyEntity): Promise<void> {
+    await this.repo.insert(entity);
+  }
+
+  findByPrefix(prefix: string, activeOnly: boolean): Promise<ApiKeyEntity | null> {
+    return this.repo.findOne({ where: activeOnly ? { prefix, revokedAt: IsNull() } : { prefix } });
+  }
+
+  countActive(): Promise<number> {
+    return this.repo.count({ where: { revokedAt: IsNull() } });
+  }
+
+  listByTenant(tenantId: string): Promise<ApiKeyEntity[]> {
+    return this.repo.find({ where: { tenantId }, order: { createdAt: 'ASC' } });
+  }
+
+  async revoke(tenantId: string, id: string, at: Date): Promise<boolean> {
+    const res = await this.repo.update({ id, tenantId, revokedAt: IsNull() }, { revokedAt: at });
+    return (res.affected ?? 0) > 0;
+  }
+}
+
 /** API keys: creation, verification (cached briefly so auth is not a database round trip per request), revocation. */
 export class ApiKeyService {
-  private readonly repo: Repository<ApiKeyEntity>;
+  private readonly store: ApiKeyStore;
   private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
   private keyCount: number | undefined;
 
   constructor(
-    ds: DataSource,
+    source: DataSource | ApiKeyStore,
     private readonly cacheMs = 30_000,
   ) {
-    this.repo = ds.getRepository(ApiKeyEntity);
+    this.store = source instanceof DataSource ? new TypeOrmApiKeyStore(source) : source;
   }
 
   static generate(): { key: string; prefix: string } {
@@ -65,7 +106,7 @@ export class ApiKeyService {
     } else {
       ({ key, prefix } = ApiKeyService.generate());
     }
-    const entity = this.repo.create({
+    const entity = Object.assign(new ApiKeyEntity(), {
       id: uuidv7(),
       name,
       prefix,
@@ -75,7 +116,7 @@ export class ApiKeyService {
       createdAt: new Date(),
       revokedAt: null,
     });
-    await this.repo.insert(entity);
+    await this.store.insert(entity);
     this.keyCount = undefined;
     return { id: entity.id, name, scopes, tenant_id: tenantId, created_at: entity.createdAt.toISOString(), key };
   }
@@ -87,7 +128,7 @@ export class ApiKeyService {
   async ensureBootstrapKey(key: string, tenantId: string): Promise<void> {
     const m = KEY_RE.exec(key);
     const prefix = m ? m[1] : hash(key).slice(0, 12);
-    const existing = await this.repo.findOne({ where: { prefix } });
+    const existing = await this.store.findByPrefix(prefix, false);
     if (existing) return;
     await this.create('bootstrap-admin', ['admin'], tenantId, key);
   }
@@ -98,7 +139,7 @@ export class ApiKeyService {
     if (cached && cached.until > now) return cached.principal;
     const m = KEY_RE.exec(key);
     const prefix = m ? m[1] : hash(key).slice(0, 12);
-    const row = await this.repo.findOne({ where: { prefix, revokedAt: IsNull() } });
+    const row = await this.store.findByPrefix(prefix, true);
     let principal: Principal | null = null;
     if (row) {
       const a = Buffer.from(row.secretHash, 'hex');
@@ -113,12 +154,12 @@ export class ApiKeyService {
   }
 
   async hasAnyKey(): Promise<boolean> {
-    if (this.keyCount === undefined) this.keyCount = await this.repo.count({ where: { revokedAt: IsNull() } });
+    if (this.keyCount === undefined) this.keyCount = await this.store.countActive();
     return this.keyCount > 0;
   }
 
   async list(tenantId: string): Promise<Array<Omit<CreatedApiKey, 'key'> & { revoked_at: string | null }>> {
-    const rows = await this.repo.find({ where: { tenantId }, order: { createdAt: 'ASC' } });
+    const rows = await this.store.listByTenant(tenantId);
     return rows.map((r) => ({
       id: r.id,
       name: r.name,
@@ -130,9 +171,9 @@ export class ApiKeyService {
   }
 
   async revoke(tenantId: string, id: string): Promise<boolean> {
-    const res = await this.repo.update({ id, tenantId, revokedAt: IsNull() }, { revokedAt: new Date() });
+    const revoked = await this.store.revoke(tenantId, id, new Date());
     this.cache.clear();
     this.keyCount = undefined;
-    return (res.affected ?? 0) > 0;
+    return revoked;
   }
 }

@@ -144,8 +144,6 @@ export function loadConfig(env: Env = process.env): AppConfig {
   };
 }
 
-export const APP_CONFIG = Symbol('APP_CONFIG');
-
 /** Every environment variable `loadConfig` reads: the deployment manifests are checked against this list. */
 export const KNOWN_ENV_VARS = [
   'HOST',
@@ -187,4 +185,9 @@ export const APPS = {
   'api-gateway': 'dist/apps/api-gateway/src/main.js',
   'ingest-gateway': 'dist/apps/ingest-gateway/src/main.js',
   'query-store': 'dist/apps/query-store/src/main.js',
+} as const;
+
+/** Offline commands the image runs by name like an app (docker/entrypoint.sh), e.g. with the query-stores stopped. */
+export const TOOLS = {
+  'reconcile-rollup': 'dist/apps/query-store/src/reconcile-rollup.js',
 } as const;

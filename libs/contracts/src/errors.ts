@@ -10,8 +10,8 @@ export const ErrorCode = {
   Unauthorized: 'unauthorized',
   Forbidden: 'forbidden',
   IdempotencyKeyReused: 'idempotency_key_reused',
-  IdempotencyKeyInFlight: 'idempotency_key_in_flight',
   RateLimited: 'rate_limited',
+  LogWriteRejected: 'log_write_rejected',
   Unavailable: 'unavailable',
   Internal: 'internal_error',
 } as const;
@@ -63,5 +63,19 @@ export class NotFoundError extends AuditError {
 export class UnavailableError extends AuditError {
   constructor(message: string, retryAfterSeconds = 5) {
     super(ErrorCode.Unavailable, message, 503, [], { 'retry-after': String(retryAfterSeconds) });
+  }
+}
+
+/**
+ * The event log refused a write for a reason that does not pass (Kafka's non-retriable MESSAGE_TOO_LARGE,
+ * INVALID_RECORD, ...): 422 without Retry-After, because sending the same request again fails the same way,
+ * unlike the 503 of a log that is only unavailable.
+ */
+export class LogWriteRejectedError extends AuditError {
+  constructor(
+    readonly reason: string,
+    message: string,
+  ) {
+    super(ErrorCode.LogWriteRejected, `${message}; retrying the same request will not help`, 422, [{ field: '/', message: reason }]);
   }
 }

@@ -2,10 +2,13 @@
 
 const ISO_RE = /^(\d{4})-(\d{2})-(\d{2})[T ](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z|z|[+-]\d{2}:?\d{2})?$/;
 
+export const HOUR_US = 3600e6;
+export const DAY_US = 24 * HOUR_US;
+
 /** The earliest producer time accepted; older values are almost always unit mistakes (seconds vs ms). */
 export const MIN_TIMESTAMP_US = Date.UTC(2000, 0, 1) * 1000;
 /** Producer clocks may run ahead; beyond this the value is refused rather than stored in the future. */
-export const MAX_FUTURE_SKEW_US = 24 * 3600 * 1_000_000;
+export const MAX_FUTURE_SKEW_US = DAY_US;
 
 /** Microseconds since the epoch, or undefined when the text is not an ISO 8601 date-time. */
 export function parseTimestampMicros(text: string): number | undefined {

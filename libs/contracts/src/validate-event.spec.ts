@@ -48,9 +48,10 @@ describe('normalizeEvent', () => {
     const a = normalizeEvent({ event_type: 'login_failed' }, { ...ctx, requestIdempotencyKey: 'k', batchIndex: 2 });
     const b = normalizeEvent({ event_type: 'login_failed' }, { ...ctx, requestIdempotencyKey: 'k', batchIndex: 2 });
     const c = normalizeEvent({ event_type: 'login_failed' }, { ...ctx, requestIdempotencyKey: 'k', batchIndex: 3 });
-    expect(a.ok && b.ok && a.event.id === b.event.id).toBe(true);
-    expect(a.ok && c.ok && a.event.id !== c.event.id).toBe(true);
-    expect(a.ok && a.event.idempotency_key).toBe('k:2');
+    if (!a.ok || !b.ok || !c.ok) throw new Error(`expected three valid events: ${JSON.stringify([a, b, c])}`);
+    expect(b.event.id).toBe(a.event.id);
+    expect(c.event.id).not.toBe(a.event.id);
+    expect(a.event.idempotency_key).toBe('k:2');
   });
 
   it.each([

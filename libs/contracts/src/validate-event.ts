@@ -16,7 +16,12 @@ export const LIMITS = {
   eventBytes: 64 * 1024,
 } as const;
 
-const METADATA_KEY_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/;
+/**
+ * What a metadata key may be: the one definition is the contract's own propertyNames pattern, which event
+ * validation, the query filters and the OpenAPI document all read from here.
+ */
+export const METADATA_KEY_PATTERN: string = schema.properties.metadata.propertyNames.pattern;
+export const METADATA_KEY_RE = new RegExp(METADATA_KEY_PATTERN);
 
 const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
 addFormats(ajv, ['uuid', 'ipv4', 'ipv6']);

@@ -65,5 +65,3 @@ export interface EventBus {
   lag?(): Promise<Record<string, number>>;
   close(): Promise<void>;
 }
-
-export const EVENT_BUS = Symbol('EVENT_BUS');

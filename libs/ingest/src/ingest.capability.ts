@@ -38,13 +38,17 @@ export const INGEST_CAPABILITY: Capability = {
       maxBatchRecords: 5000,
       maxQueuedRecords: 200_000,
     });
-    const ingest = new LocalIngest(new IngestService(publisher, new IdempotencyRepository(context.configStore())), bus);
+    const service = new IngestService(publisher, new IdempotencyRepository(context.configStore()));
+    const ingest = new LocalIngest(service, bus);
     return {
       bindings: [{ port: INGEST_PORT_DEFINITION, implementation: ingest }],
       readiness: [{ name: 'event_log', check: () => ingest.health() }],
       describe: { produce_linger_ms: context.config.batching.produceLingerMs },
       // Requests in hand were answered first (the host drains them); what they queued is published here.
-      drain: () => publisher.drain(),
+      drain: async () => {
+        await publisher.drain();
+        await service.close();
+      },
     };
   },
 };

@@ -32,15 +32,58 @@ export interface IngestResponse {
 
 const hashInput = (input: unknown): string => createHash('sha256').update(JSON.stringify(input)).digest('hex');
 
+/** What the service needs of the publisher and of the key store: narrow, so unit specs fake them typed. */
+export type EventPublisher = Pick<BatchingPublisher, 'publish'>;
+export type IdempotencyStore = Pick<IdempotencyRepository, 'find' | 'save' | 'expire'>;
+
+export interface IngestServiceOptions {
+  /**
+   * How often keys older than their window are deleted, so idempotency_keys holds about one window of keys
+   * instead of growing forever (find and save already ignore expired rows, so this only reclaims space).
+   * 0 turns it off.
+   */
+  expireEveryMs: number;
+}
+
+export const DEFAULT_INGEST_OPTIONS: IngestServiceOptions = { expireEveryMs: 60 * 60_000 };
+
 /**
  * Validates, enriches and publishes events. Valid events of a batch are written even when others in it are
  * rejected; each gets its own result. A response is returned only after the log acknowledged the write.
  */
 export class IngestService {
+  private readonly expiry: NodeJS.Timeout | undefined;
+  private expiring: Promise<number> | undefined;
+
   constructor(
-    private readonly publisher: BatchingPublisher,
-    private readonly idempotency: IdempotencyRepository | undefined,
-  ) {}
+    private readonly publisher: EventPublisher,
+    private readonly idempotency: IdempotencyStore | undefined,
+    options: IngestServiceOptions = DEFAULT_INGEST_OPTIONS,
+  ) {
+    if (idempotency && options.expireEveryMs > 0) {
+      this.expiry = setInterval(() => void this.expireKeys(), options.expireEveryMs);
+      this.expiry.unref();
+    }
+  }
+
+  /**
+   * Deletes expired idempotency keys; one run at a time. A failure (the database briefly away) is left to the
+   * next run: nothing depends on the rows being gone.
+   */
+  expireKeys(): Promise<number> {
+    if (!this.idempotency) return Promise.resolve(0);
+    this.expiring ??= this.idempotency
+      .expire()
+      .catch(() => 0)
+      .finally(() => (this.expiring = undefined));
+    return this.expiring;
+  }
+
+  /** Stops the expiry timer and waits for a run in hand, so the data source can close after it. */
+  async close(): Promise<void> {
+    clearInterval(this.expiry);
+    await this.expiring;
+  }
 
   async ingest(req: IngestRequest): Promise<IngestResponse> {
     if (req.events.length > MAX_BATCH_EVENTS) {

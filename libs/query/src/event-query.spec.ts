@@ -1,4 +1,4 @@
-import { InvalidQueryError } from '@app/contracts';
+import { InvalidQueryError, normalizeEvent } from '@app/contracts';
 import { filterToSql, parseEventFilter, rollupCount, usesLookupProjection } from './event-query';
 import { eventToRow, flattenMetadata } from './event-row.mapper';
 
@@ -34,16 +34,61 @@ describe('parseEventFilter', () => {
   });
 });
 
+describe('metadata keys', () => {
+  it('should filter on exactly the keys an event may carry (one pattern, from the contract)', () => {
+    const ctx = { tenantId: 't', receivedAtMicros: now, trustTenantField: false };
+    for (const [key, ok] of [
+      ['k'.repeat(64), true],
+      ['k'.repeat(65), false],
+      ['_site.id-2', true],
+      ['.leading', false],
+      ['sp ace', false],
+    ] as const) {
+      const stored = normalizeEvent({ event_type: 'login_failed', metadata: { [key]: 'v' } }, ctx).ok;
+      let filtered = true;
+      try {
+        parseEventFilter({ [`metadata.${key}`]: 'v' }, now);
+      } catch {
+        filtered = false;
+      }
+      expect({ key, stored, filtered }).toEqual({ key, stored: ok, filtered: ok });
+    }
+  });
+});
+
 describe('filterToSql', () => {
   it('should bind every user value as a parameter', () => {
+    const injection = "x'); DROP TABLE audit.events; --";
     const { filter } = parseEventFilter(
-      { event_type: "x'); DROP TABLE events; --".slice(0, 0) || 'login_failed', 'metadata.k': "v' OR 1=1", q: '50%_off' },
+      {
+        event_type: 'login_failed',
+        'metadata.k': `v' OR 1=1 ${injection}`,
+        q: `50%_off ${injection}`,
+        source: injection,
+        ip_address: injection,
+        session_id: injection,
+      },
       now,
     );
     const sql = filterToSql('t1', filter);
     expect(sql.where).not.toContain('OR 1=1');
+    expect(sql.where).not.toContain('DROP');
+    expect(sql.where).not.toContain("'x'");
     expect(sql.where).not.toContain('50');
-    expect(sql.params).toMatchObject({ tenant: 't1', eventTypes: ['login_failed'], m0k: 'k', m0v: "v' OR 1=1", text: '%50\\%\\_off%' });
+    expect(sql.params).toMatchObject({
+      tenant: 't1',
+      eventTypes: ['login_failed'],
+      m0k: 'k',
+      m0v: `v' OR 1=1 ${injection}`,
+      text: `%50\\%\\_off ${injection}%`,
+      source: injection,
+      ip: injection,
+      session: injection,
+    });
+  });
+
+  it.each(['event_type', 'category'])('should refuse SQL in %s, which must be a name', (param) => {
+    expect(() => parseEventFilter({ [param]: "x'); DROP TABLE audit.events; --" }, now)).toThrow(InvalidQueryError);
   });
 
   it('should use the materialized column for promoted metadata keys', () => {

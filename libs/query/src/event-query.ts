@@ -1,11 +1,14 @@
 import {
   canonicalCategory,
+  DAY_US,
   ErrorDetail,
+  HOUR_US,
   InvalidQueryError,
   parseTimestampMicros,
   SEVERITIES,
   Severity,
   microsToClickHouse,
+  METADATA_KEY_RE,
 } from '@app/contracts';
 
 export const PAGE_LIMITS = { defaultLimit: 100, maxLimit: 1000, maxOffset: 1_000_000 } as const;
@@ -30,12 +33,54 @@ export interface PageRequest {
 }
 
 const NAME_RE = /^[a-z][a-z0-9_.-]{0,63}$/;
-const META_KEY_RE = /^[A-Za-z0-9_][A-Za-z0-9_.-]{0,127}$/;
 const SINCE_RE = /^(\d{1,6})(s|m|h|d|w)$/;
-const UNIT_US: Record<string, number> = { s: 1e6, m: 60e6, h: 3600e6, d: 86400e6, w: 7 * 86400e6 };
+const UNIT_US: Record<string, number> = { s: 1e6, m: 60e6, h: HOUR_US, d: DAY_US, w: 7 * DAY_US };
 
-const FILTER_PARAMS = ['category', 'event_type', 'severity', 'since', 'start', 'end', 'q', 'search', 'source', 'ip_address', 'session_id'];
-const PAGE_PARAMS = ['limit', 'offset', 'order'];
+/** A query parameter as the OpenAPI document states it. */
+export interface QueryParamDoc {
+  description: string;
+  schema: Record<string, unknown>;
+}
+
+const LIST = { type: 'string' } as const;
+
+/**
+ * The filters GET /audit/events and the stream accept, with what each means. The parser allows exactly these
+ * names (and metadata.<key>), and the OpenAPI document is built from this table, so a filter cannot be
+ * accepted without being documented.
+ */
+export const EVENT_FILTER_PARAMS: Readonly<Record<string, QueryParamDoc>> = {
+  category: { description: 'Category or alias (security, device, ...); comma list allowed', schema: LIST },
+  event_type: { description: 'Event type; comma list allowed', schema: LIST },
+  severity: { description: `${SEVERITIES.join(', ')}; comma list allowed`, schema: LIST },
+  since: {
+    description: 'A duration back from now (30m, 24h, 7d, 30d, 2w) or an ISO 8601 timestamp',
+    schema: { type: 'string', examples: ['24h', '2026-01-01T00:00:00Z'] },
+  },
+  start: { description: 'ISO 8601 lower bound of the event time (inclusive)', schema: { type: 'string', format: 'date-time' } },
+  end: { description: 'ISO 8601 upper bound of the event time (inclusive)', schema: { type: 'string', format: 'date-time' } },
+  q: { description: 'Case-insensitive text search in the description', schema: { type: 'string', maxLength: 256 } },
+  search: { description: 'The same as q', schema: { type: 'string', maxLength: 256 } },
+  source: { description: 'Producing service', schema: { type: 'string', maxLength: 256 } },
+  ip_address: { description: 'Client address', schema: { type: 'string', maxLength: 256 } },
+  session_id: { description: 'Session id', schema: { type: 'string', maxLength: 256 } },
+};
+
+/** The paging parameters of GET /audit/events (the stream has none). */
+export const EVENT_PAGE_PARAMS: Readonly<Record<string, QueryParamDoc>> = {
+  limit: {
+    description: `Events per page (default ${PAGE_LIMITS.defaultLimit}; more than ${PAGE_LIMITS.maxLimit} is read as ${PAGE_LIMITS.maxLimit})`,
+    schema: { type: 'integer', minimum: 1 },
+  },
+  offset: { description: 'Events to skip', schema: { type: 'integer', minimum: 0, maximum: PAGE_LIMITS.maxOffset } },
+  order: { description: 'Newest first (desc, the default) or oldest first', schema: { type: 'string', enum: ['desc', 'asc'] } },
+};
+
+/** At most this many metadata.<key> filters in one query. */
+export const MAX_METADATA_FILTERS = 10;
+
+const FILTER_PARAMS = Object.keys(EVENT_FILTER_PARAMS);
+const PAGE_PARAMS = Object.keys(EVENT_PAGE_PARAMS);
 
 function values(raw: unknown): string[] {
   if (raw === undefined) return [];
@@ -87,8 +132,8 @@ export function parseEventFilter(
     if (raw === undefined) continue;
     if (name.startsWith('metadata.')) {
       const key = name.slice('metadata.'.length);
-      if (!META_KEY_RE.test(key)) {
-        errors.push({ field: name, message: `metadata key must match ${META_KEY_RE.source}` });
+      if (!METADATA_KEY_RE.test(key)) {
+        errors.push({ field: name, message: `metadata key must match ${METADATA_KEY_RE.source}` });
         continue;
       }
       for (const v of Array.isArray(raw) ? raw : [raw]) {
@@ -101,7 +146,8 @@ export function parseEventFilter(
       errors.push({ field: name, message: `unknown query parameter; allowed: ${allowed.join(', ')}, metadata.<key>` });
     }
   }
-  if (filter.metadata.length > 10) errors.push({ field: 'metadata', message: 'at most 10 metadata filters' });
+  if (filter.metadata.length > MAX_METADATA_FILTERS)
+    errors.push({ field: 'metadata', message: `at most ${MAX_METADATA_FILTERS} metadata filters` });
 
   for (const c of values(query.category)) {
     if (c === 'all') continue;
@@ -267,8 +313,6 @@ export function filterToSql(tenantId: string, filter: EventFilter): SqlFragment 
 export function usesLookupProjection(filter: EventFilter): boolean {
   return filter.metadata.some(([key]) => PROMOTED_METADATA.has(key));
 }
-
-const HOUR_US = 3600e6;
 
 /**
  * How to count the events matching `filter` from the hourly roll-up instead of the raw rows: the roll-up holds

@@ -1,5 +1,5 @@
 import { ClickHouseClient } from '@clickhouse/client';
-import { microsToClickHouse, nowMicros, StoredAuditEvent } from '@app/contracts';
+import { HOUR_US, microsToClickHouse, nowMicros, StoredAuditEvent, StreamCursor } from '@app/contracts';
 import { insertJsonLines, isInProcess } from './clickhouse/clickhouse.factory';
 import { DAILY_KEY_DIMENSIONS, dailyKeysRollupSelect, DATABASE, hourlyRollupSelect } from './clickhouse/schema';
 import { EventFilter, filterToSql, orderBy, PageRequest, rollupCount, usesLookupProjection } from './event-query';
@@ -25,9 +25,8 @@ export interface DetailedStatistics extends Statistics {
 }
 
 /** Positions of the log, per partition: the live stream's cursor. */
-export type StreamCursor = Record<number, string>;
+export type { StreamCursor };
 
-const HOUR_US = 3600e6;
 const DAY_MS = 86_400_000;
 /** For reads of the events table that no lookup projection can serve: see usesLookupProjection. */
 const NO_PROJECTIONS = 'optimize_use_projections = 0';

@@ -1,4 +1,4 @@
-import { StoredAuditEvent, ValidationError } from '@app/contracts';
+import { isCursorEntry, StoredAuditEvent, ValidationError } from '@app/contracts';
 import { ComponentHealth, definePort } from '@app/runtime';
 import { EventFilter, PageRequest } from './event-query';
 import { DetailedStatistics, Statistics, StreamCursor } from './event-store.repository';
@@ -99,9 +99,7 @@ export function parseTailMessage(m: unknown): TailMessage {
   const cursor = m.cursor;
   if (cursor !== null && !isObject(cursor)) fail('tail', 'cursor', 'must be null or a partition-to-offset map');
   if (isObject(cursor)) {
-    for (const [p, o] of Object.entries(cursor))
-      if (!/^\d{1,5}$/.test(p) || typeof o !== 'string' || !/^-?\d{1,19}$/.test(o))
-        fail('tail', 'cursor', 'must map partitions to offsets');
+    for (const [p, o] of Object.entries(cursor)) if (!isCursorEntry(p, o)) fail('tail', 'cursor', 'must map partitions to offsets');
   }
   if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > 10_000)
     fail('tail', 'limit', 'must be between 1 and 10000');

@@ -1,5 +1,6 @@
 import type { Logger } from 'pino';
 import { Counter, Gauge, Histogram, Registry, collectDefaultMetrics } from 'prom-client';
+import { TOPIC_EVENTS_DLQ } from '@app/contracts';
 
 /** Buckets of the duration histograms, in seconds: 5 ms to 10 s. */
 const SECONDS_BUCKETS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -73,7 +74,7 @@ export class Metrics {
         this.consumerRows.inc({ outcome: 'written' }, rows);
         if (rejected) {
           this.consumerRows.inc({ outcome: 'dlq' }, rejected);
-          logger?.warn({ rejected }, 'invalid records moved to the dead-letter topic audit.events.dlq.v1');
+          logger?.warn({ rejected }, `invalid records moved to the dead-letter topic ${TOPIC_EVENTS_DLQ}`);
         }
         if (duplicates) this.consumerRows.inc({ outcome: 'duplicate' }, duplicates);
         this.consumerBatchSeconds.observe(ms / 1000);

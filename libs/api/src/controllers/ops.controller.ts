@@ -1,7 +1,7 @@
 import { Body, Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { FastifyRequest } from 'fastify';
-import { AuditError, CATEGORIES, ErrorCode, EVENT_TYPES, LIMITS, UnavailableError } from '@app/contracts';
+import { AuditError, CATEGORIES, ErrorCode, EVENT_TYPES, LIMITS, METADATA_KEY_RE, UnavailableError } from '@app/contracts';
 import { MAX_BATCH_EVENTS } from '@app/ingest';
 import { PAGE_LIMITS } from '@app/query';
 import { RequireScope } from '../http/auth.guard';
@@ -84,7 +84,7 @@ export class OpsController {
     const info = requestInfo(req);
     const metadata: Record<string, string | number | boolean | null> = {};
     for (const [k, v] of Object.entries((body as Record<string, unknown>) ?? {}).slice(0, 20)) {
-      if (/^[A-Za-z0-9_][A-Za-z0-9_.-]{0,63}$/.test(k) && (v === null || ['string', 'number', 'boolean'].includes(typeof v))) {
+      if (METADATA_KEY_RE.test(k) && (v === null || ['string', 'number', 'boolean'].includes(typeof v))) {
         metadata[k] = typeof v === 'string' ? v.slice(0, 256) : (v as number | boolean | null);
       }
     }

@@ -1,7 +1,7 @@
 import { Controller, Get, Inject, Query, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiProduces, ApiTags } from '@nestjs/swagger';
 import { FastifyReply, FastifyRequest } from 'fastify';
-import { InvalidQueryError, nowMicros } from '@app/contracts';
+import { decodeCursor, encodeCursor, nowMicros } from '@app/contracts';
 import { parseEventFilter, StreamCursor } from '@app/query';
 import { RequireScope } from '../http/auth.guard';
 import { Metrics } from '@app/runtime';
@@ -9,29 +9,6 @@ import { QUERY_PORT, QueryPort } from '@app/query';
 import { SelfAuditService } from '../self-audit.service';
 import { stripPosition } from './events.controller';
 import { requestInfo } from './request-context';
-
-const CURSOR_RE = /^\d{1,5}:-?\d{1,19}(,\d{1,5}:-?\d{1,19}){0,999}$/;
-
-export function encodeCursor(cursor: StreamCursor): string {
-  return Object.entries(cursor)
-    .sort(([a], [b]) => Number(a) - Number(b))
-    .map(([p, o]) => `${p}:${o}`)
-    .join(',');
-}
-
-export function decodeCursor(text: string): StreamCursor {
-  if (!CURSOR_RE.test(text)) {
-    throw new InvalidQueryError('Last-Event-ID is not a stream position from this service', [
-      { field: 'Last-Event-ID', message: 'expected partition:offset pairs' },
-    ]);
-  }
-  const out: StreamCursor = {};
-  for (const pair of text.split(',')) {
-    const [p, o] = pair.split(':');
-    out[Number(p)] = o;
-  }
-  return out;
-}
 
 export interface StreamSettings {
   pollMs: number;

@@ -1,5 +1,5 @@
 import { parseJsonBody, parseNdjsonBody, stripJsonComments } from './body-parsers';
-import { decodeCursor, encodeCursor } from '../controllers/stream.controller';
+import { decodeCursor, encodeCursor } from '@app/contracts';
 import { RateLimiter } from './auth.guard';
 
 describe('body parsers', () => {

@@ -1,8 +1,15 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { TOPIC_EVENTS } from '@app/contracts';
 import { backoffDelayMs, sleep } from '../backoff';
 import { BatchHandler, BusBatch, BusHealth, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '../event-bus.port';
 import { LogCursor, TopicLog } from './topic-log';
+
+/**
+ * How long the embedded log keeps segments every group has read: a week, so a store rebuilt from the log (or a
+ * consumer that was down over a weekend) still finds the recent past. One figure for the bus and /audit/config.
+ */
+export const EMBEDDED_LOG_RETENTION_HOURS = 7 * 24;
 
 export interface FileLogBusOptions {
   dir: string;
@@ -86,7 +93,7 @@ export class FileLogBus implements EventBus {
   }
 
   async subscribe(group: string, handler: BatchHandler, options: SubscribeOptions = {}): Promise<Subscription> {
-    const topicName = options.topic ?? 'audit.events.v1';
+    const topicName = options.topic ?? TOPIC_EVENTS;
     const log = await this.topic(topicName);
     const state: GroupState = {
       group,
@@ -193,16 +200,6 @@ export class FileLogBus implements EventBus {
       };
     }
     return { ok: !this.closed, detail };
-  }
-
-  /** Offsets for /audit/status: how far each group is behind the end of each topic. */
-  async lag(): Promise<Record<string, number>> {
-    const out: Record<string, number> = {};
-    for (const g of this.groups) {
-      const log = await this.topic(g.topic);
-      out[g.group] = log.nextOffset - g.cursor.offset;
-    }
-    return out;
   }
 
   async close(): Promise<void> {

@@ -1,5 +1,5 @@
-import { TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
-import { minInsyncReplicas, topicSpecs } from './kafka-topics';
+import { LIMITS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
+import { MAX_MESSAGE_BYTES, MAX_PUBLISH_BYTES, minInsyncReplicas, topicSpecs } from './kafka-topics';
 
 const config = (entries: Array<{ name: string; value: string }>): Record<string, string> =>
   Object.fromEntries(entries.map((e) => [e.name, e.value]));
@@ -24,5 +24,23 @@ describe('topicSpecs', () => {
 describe('minInsyncReplicas', () => {
   it('should keep writes possible with one broker down', () => {
     expect([1, 2, 3, 5].map(minInsyncReplicas)).toEqual([1, 1, 2, 2]);
+  });
+});
+
+describe('write size limits', () => {
+  it('should bound a publish so that it fits the topic limit even when it all lands on one partition', () => {
+    // Kafka's record overhead is at most about 70 bytes a record (varints, attributes, header framing); a
+    // write holds at most MAX_PUBLISH_BYTES / (smallest record) records.
+    const smallestRecord = 200;
+    const worstOverhead = (MAX_PUBLISH_BYTES / smallestRecord) * 70 + 61;
+    expect(MAX_PUBLISH_BYTES + worstOverhead).toBeLessThanOrEqual(MAX_MESSAGE_BYTES);
+    for (const spec of topicSpecs(6, 3)) {
+      expect(Number(config(spec.configEntries)['max.message.bytes'])).toBe(MAX_MESSAGE_BYTES);
+    }
+  });
+
+  it('should fit the largest event the gateway accepts in one write, though not 5000 of them', () => {
+    expect(LIMITS.eventBytes).toBeLessThan(MAX_PUBLISH_BYTES);
+    expect(Math.floor(MAX_MESSAGE_BYTES / LIMITS.eventBytes)).toBe(256);
   });
 });

@@ -8,8 +8,21 @@ export interface TopicSpec {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
-/** Large enough for a full ingest batch (5000 events of up to 64 KiB) landing on one partition. */
+/**
+ * The topics' max.message.bytes: the largest record batch the broker accepts for one partition. 16 MiB holds
+ * 256 events of the 64 KiB maximum (LIMITS.eventBytes), not a full ingest batch of 5000 such events (312 MiB):
+ * what keeps a write under it is the publisher's byte bound, MAX_PUBLISH_BYTES, not the event count.
+ */
 export const MAX_MESSAGE_BYTES = 16 * 1024 * 1024;
+
+/**
+ * The most one publish carries (values, keys and headers), half of MAX_MESSAGE_BYTES: if every record of a
+ * flush landed on one partition, its batch (plus Kafka's tens of bytes per record) would still fit the topic's
+ * limit, and the produce request stays far below the broker's socket.request.max.bytes (100 MiB by default).
+ * 8 MiB is 128 events of the maximum size, or about 20,000 of a typical 400 bytes, so ordinary flushes are
+ * still cut by their count (5000) and only unusually large events make more, smaller writes.
+ */
+export const MAX_PUBLISH_BYTES = 8 * 1024 * 1024;
 
 /**
  * With three or more replicas, an acknowledged write is on at least two brokers; with fewer, requiring every

@@ -11,7 +11,7 @@ import {
   Producer,
 } from 'kafkajs';
 import { Logger } from 'pino';
-import { TOPIC_EVENTS, UnavailableError } from '@app/contracts';
+import { LogWriteRejectedError, TOPIC_EVENTS, UnavailableError } from '@app/contracts';
 import { backoffDelayMs } from '../backoff';
 import { BatchHandler, BusBatch, BusHealth, BusRecord, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '../event-bus.port';
 import { CircuitBreaker } from './circuit-breaker';
@@ -70,6 +70,19 @@ const REQUEST_ERRORS = new Set([
 const REBALANCE_ERRORS = new Set(['REBALANCE_IN_PROGRESS', 'NOT_COORDINATOR_FOR_GROUP', 'ILLEGAL_GENERATION', 'UNKNOWN_MEMBER_ID']);
 
 const errorType = (e: unknown): string | undefined => (e !== null && typeof e === 'object' ? (e as { type?: string }).type : undefined);
+
+/**
+ * The request error behind a failed send, if any. kafkajs' retrier wraps a non-retriable protocol error in a
+ * KafkaJSNonRetriableError whose own `type` is empty; the broker's error type is on its `cause`.
+ */
+export function requestErrorType(e: unknown): string | undefined {
+  for (let cur: unknown = e, depth = 0; cur !== null && typeof cur === 'object' && depth < 5; depth++) {
+    const type = errorType(cur);
+    if (type !== undefined && REQUEST_ERRORS.has(type)) return type;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
 const message = (e: unknown): string => (e instanceof Error ? e.message : String(e));
 
 function withDeadline<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
@@ -223,7 +236,11 @@ export class KafkaBus implements EventBus {
       );
       this.circuit.onSuccess();
     } catch (e) {
-      if (REQUEST_ERRORS.has(errorType(e) ?? '')) throw e;
+      const permanent = requestErrorType(e);
+      if (permanent !== undefined) {
+        // About this request, not the broker: no circuit, no 503 (a retry would fail the same way).
+        throw new LogWriteRejectedError(permanent, `the event log (Kafka) refused the write: ${permanent}`);
+      }
       this.circuit.onFailure();
       this.options.logger.warn({ err: message(e), failures: this.circuit.consecutiveFailures }, 'Kafka did not acknowledge a write');
       throw new UnavailableError(
