@@ -15,6 +15,12 @@ export interface AppConfig {
   kafka:
     | { kind: 'embedded'; fsync: boolean }
     | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
+  /**
+   * The system of record (docs/architecture.md): the log keeps `hotWindowMs` of events and never drops what a
+   * registered consumer group has not processed. `registeredGroups`: Kafka groups that hold the log even
+   * before they have committed anything (the embedded log registers a group on its first subscribe).
+   */
+  log: { hotWindowMs: number; registeredGroups: string[] };
   batching: { maxEvents: number; intervalMs: number; produceLingerMs: number };
   services: { ingest: { host: string; port: number }; query: { host: string; port: number } };
   healthPort: number;
@@ -31,6 +37,8 @@ export class ConfigError extends Error {
     super(`configuration error: ${variable} ${message}`);
   }
 }
+
+const DAY_MS = 24 * 3600 * 1000;
 
 type Env = Record<string, string | undefined>;
 
@@ -98,6 +106,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
     .filter(Boolean);
   for (const b of brokers) if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(b)) throw new ConfigError('KAFKA_BROKERS', `entry '${b}' is not host:port`);
 
+  const registeredGroups = (env.KAFKA_REGISTERED_GROUPS || '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+  for (const g of registeredGroups) {
+    // Kafka's own rule for group ids that tools can name on a command line.
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(g)) throw new ConfigError('KAFKA_REGISTERED_GROUPS', `entry '${g}' is not a consumer group id`);
+  }
+
   const bootstrapKey = env.AUDIT_BOOTSTRAP_API_KEY || undefined;
   if (bootstrapKey !== undefined && bootstrapKey.length < 24) {
     throw new ConfigError('AUDIT_BOOTSTRAP_API_KEY', 'must be at least 24 characters (generate one with `openssl rand -hex 24`)');
@@ -128,6 +145,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
             replicationFactor: int(env, 'KAFKA_REPLICATION_FACTOR', 1, 1, 10),
           }
         : { kind: 'embedded', fsync: bool(env, 'AUDIT_LOG_FSYNC', true) },
+    log: { hotWindowMs: int(env, 'AUDIT_LOG_HOT_DAYS', 7, 1, 3650) * DAY_MS, registeredGroups },
     batching: {
       maxEvents: int(env, 'AUDIT_BATCH_MAX_EVENTS', 10_000, 1, 1_000_000),
       intervalMs: int(env, 'AUDIT_BATCH_INTERVAL_MS', 200, 0, 60_000),
@@ -164,6 +182,8 @@ export const KNOWN_ENV_VARS = [
   'KAFKA_TOPIC_PARTITIONS',
   'KAFKA_REPLICATION_FACTOR',
   'AUDIT_LOG_FSYNC',
+  'AUDIT_LOG_HOT_DAYS',
+  'KAFKA_REGISTERED_GROUPS',
   'AUDIT_BATCH_MAX_EVENTS',
   'AUDIT_BATCH_INTERVAL_MS',
   'AUDIT_PRODUCE_LINGER_MS',

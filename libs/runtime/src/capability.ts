@@ -86,9 +86,6 @@ export interface StartedCapabilities {
   drain(): Promise<void>;
 }
 
-/** The embedded log's hot window until the system-of-record settings land in the config. */
-const EMBEDDED_LOG_RETENTION_MS = 7 * 24 * 3600 * 1000;
-
 function openBus(context: AppContext, mode: Mode, app: string): EventBus {
   const { config, logger } = context;
   if (mode === 'embedded') {
@@ -98,7 +95,8 @@ function openBus(context: AppContext, mode: Mode, app: string): EventBus {
       segmentBytes: 128 * 1024 * 1024,
       maxBatchRecords: config.batching.maxEvents,
       batchIntervalMs: config.batching.intervalMs,
-      retentionMs: EMBEDDED_LOG_RETENTION_MS,
+      hotWindowMs: config.log.hotWindowMs,
+      logger,
       onHandlerError: (group, error, attempt) =>
         logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
     });

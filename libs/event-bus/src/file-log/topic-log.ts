@@ -53,6 +53,8 @@ export class TopicLog {
     readonly dir: string,
     private readonly segmentBytes: number,
     private readonly fsync: boolean,
+    /** The append time written into each record; injected so retention tests need not wait days. */
+    private readonly now: () => number = Date.now,
   ) {}
 
   get nextOffset(): number {
@@ -128,7 +130,7 @@ export class TopicLog {
   private async writeBatch(batch: Pending[]): Promise<void> {
     if (!this.fd) throw new Error('log not open');
     if (this.activeSize >= this.segmentBytes) await this.roll();
-    const now = Date.now();
+    const now = this.now();
     const bufs: Buffer[] = [];
     let count = 0;
     for (const p of batch) {
@@ -222,20 +224,40 @@ export class TopicLog {
     return () => this.listeners.delete(listener);
   }
 
-  /** Deletes whole segments that every reader has passed and that are older than `olderThanMs`. */
-  async deleteSegmentsBefore(offset: number, olderThanMs: number): Promise<number> {
+  /**
+   * The append time of the first record in `segment` (the format puts it at a fixed byte position), or null
+   * when the segment holds no record yet. A segment's newest record is older than the next segment's first.
+   */
+  async firstTimestampOf(segment: number): Promise<number | null> {
+    const head = Buffer.alloc(16);
+    const { bytesRead } = await (await this.readHandle(segment)).read(head, 0, 16, 0);
+    return bytesRead < 16 ? null : head.readDoubleLE(8);
+  }
+
+  /** The oldest record still held: its offset and append time (null when the log is empty). */
+  async oldest(): Promise<{ offset: number; timestampMs: number | null }> {
+    return { offset: this.firstOffset, timestampMs: this.firstOffset < this.next ? await this.firstTimestampOf(this.firstOffset) : null };
+  }
+
+  /**
+   * Deletes whole segments, oldest first, while the segment holds only offsets below `processedBefore` and
+   * every record in it was appended before `olderThanMs` (judged by the next segment's first record, so a
+   * segment may outlive the window by up to one segment's span, never the other way). The active segment
+   * is never deleted.
+   */
+  async deleteSegmentsBefore(processedBefore: number, olderThanMs: number): Promise<number> {
     let removed = 0;
-    while (this.segments.length > 1 && this.segments[1] <= offset) {
+    while (this.segments.length > 1 && this.segments[1] <= processedBefore) {
       const base = this.segments[0];
-      const file = this.segmentPath(base);
-      const stat = await fsp.stat(file);
-      if (stat.mtimeMs > olderThanMs) break;
+      const nextFirst = await this.firstTimestampOf(this.segments[1]);
+      if (nextFirst === null || nextFirst > olderThanMs) break;
       await this.readHandles.get(base)?.close();
       this.readHandles.delete(base);
-      await fsp.unlink(file);
+      await fsp.unlink(this.segmentPath(base));
       this.segments.shift();
       removed++;
     }
+    if (removed > 0) await this.syncDir();
     return removed;
   }
 
