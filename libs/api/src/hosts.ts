@@ -65,7 +65,7 @@ export async function startEmbedded(context: AppContext, capabilities: Capabilit
     describe: {
       data_dir: config.dataDir,
       capabilities: capabilities.map((c) => c.name),
-      event_log: { kind: 'embedded', fsync: config.kafka.fsync, retention_hours: 168 },
+      event_log: { kind: 'embedded', fsync: config.kafka.fsync, hot_window_days: config.kafka.hotWindowMs / 86_400_000 },
       query_store: { kind: config.clickhouse.kind },
       config_store: { kind: config.postgres.kind },
     },

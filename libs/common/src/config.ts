@@ -12,15 +12,23 @@ export interface AppConfig {
   defaultTenant: string;
   postgres: { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string };
   clickhouse: { kind: 'chdb'; path: string } | { kind: 'http'; url: string; username?: string; password?: string };
-  kafka:
-    | { kind: 'embedded'; fsync: boolean }
-    | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
   /**
-   * The system of record (docs/architecture.md): the log keeps `hotWindowMs` of events and never drops what a
-   * registered consumer group has not processed. `registeredGroups`: Kafka groups that hold the log even
-   * before they have committed anything (the embedded log registers a group on its first subscribe).
+   * The event log. Both kinds keep `hotWindowMs` of events and never drop what a registered consumer group
+   * has not processed (docs/architecture.md, "System of record"). `registeredGroups`: Kafka groups the log
+   * is held for even before they have committed anything (the embedded log registers a group on its first
+   * subscribe).
    */
-  log: { hotWindowMs: number; registeredGroups: string[] };
+  kafka:
+    | { kind: 'embedded'; fsync: boolean; hotWindowMs: number }
+    | {
+        kind: 'kafka';
+        brokers: string[];
+        clientId: string;
+        partitions: number;
+        replicationFactor: number;
+        hotWindowMs: number;
+        registeredGroups: string[];
+      };
   batching: { maxEvents: number; intervalMs: number; produceLingerMs: number };
   services: { ingest: { host: string; port: number }; query: { host: string; port: number } };
   healthPort: number;
@@ -115,6 +123,8 @@ export function loadConfig(env: Env = process.env): AppConfig {
     if (!/^[A-Za-z0-9._-]{1,249}$/.test(g)) throw new ConfigError('KAFKA_REGISTERED_GROUPS', `entry '${g}' is not a consumer group id`);
   }
 
+  const hotWindowMs = int(env, 'AUDIT_LOG_HOT_DAYS', 7, 1, 3650) * DAY_MS;
+
   const bootstrapKey = env.AUDIT_BOOTSTRAP_API_KEY || undefined;
   if (bootstrapKey !== undefined && bootstrapKey.length < 24) {
     throw new ConfigError('AUDIT_BOOTSTRAP_API_KEY', 'must be at least 24 characters (generate one with `openssl rand -hex 24`)');
@@ -143,9 +153,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
             clientId: env.KAFKA_CLIENT_ID || 'homepot-audit',
             partitions: int(env, 'KAFKA_TOPIC_PARTITIONS', 6, 1, 1000),
             replicationFactor: int(env, 'KAFKA_REPLICATION_FACTOR', 1, 1, 10),
+            hotWindowMs,
+            registeredGroups,
           }
-        : { kind: 'embedded', fsync: bool(env, 'AUDIT_LOG_FSYNC', true) },
-    log: { hotWindowMs: int(env, 'AUDIT_LOG_HOT_DAYS', 7, 1, 3650) * DAY_MS, registeredGroups },
+        : { kind: 'embedded', fsync: bool(env, 'AUDIT_LOG_FSYNC', true), hotWindowMs },
     batching: {
       maxEvents: int(env, 'AUDIT_BATCH_MAX_EVENTS', 10_000, 1, 1_000_000),
       intervalMs: int(env, 'AUDIT_BATCH_INTERVAL_MS', 200, 0, 60_000),

@@ -95,7 +95,7 @@ function openBus(context: AppContext, mode: Mode, app: string): EventBus {
       segmentBytes: 128 * 1024 * 1024,
       maxBatchRecords: config.batching.maxEvents,
       batchIntervalMs: config.batching.intervalMs,
-      hotWindowMs: config.log.hotWindowMs,
+      hotWindowMs: config.kafka.hotWindowMs,
       logger,
       onHandlerError: (group, error, attempt) =>
         logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
