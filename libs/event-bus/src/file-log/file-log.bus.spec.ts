@@ -186,7 +186,13 @@ describe(FileLogBus.name, () => {
       // then it reads from the oldest record held, and the log says which that is
       expect(offsets[0]).toBe(90);
       expect(logger.info).toHaveBeenCalledWith(
-        expect.objectContaining({ group: 'late', topic: 't', offset: 90, oldest_offset: 90, oldest_record_at: new Date(writtenAt).toISOString() }),
+        expect.objectContaining({
+          group: 'late',
+          topic: 't',
+          offset: 90,
+          oldest_offset: 90,
+          oldest_record_at: new Date(writtenAt).toISOString(),
+        }),
         expect.stringContaining('oldest record held'),
       );
       const health = (await bus.health()).detail.t as Record<string, unknown>;

@@ -157,7 +157,7 @@ export class FileLogBus implements EventBus {
       // Only a log written before groups were registered (or edited by hand) can get here.
       this.options.logger?.warn(
         { ...fields, committed_offset: known.offset },
-        'the group\'s committed position is no longer in the log; it continues from the oldest record held (the records between are only in the archives)',
+        "the group's committed position is no longer in the log; it continues from the oldest record held (the records between are only in the archives)",
       );
     } else if (!fromBeginning) {
       this.options.logger?.info(fields, 'registered a new consumer group at the end of the log');

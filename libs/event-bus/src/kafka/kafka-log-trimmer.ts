@@ -39,6 +39,31 @@ export interface TrimReport {
 const HOT_WINDOW = 'hot window';
 
 /**
+ * Where each partition may be trimmed to: the lowest of the hot-window boundary (the first offset appended
+ * inside the window) and every registered group's committed offset, a group without one holding the
+ * partition from its oldest record. Never below the oldest offset held.
+ */
+export function planTrim(
+  partitions: Array<{ partition: number; low: bigint }>,
+  windowStart: ReadonlyMap<number, bigint>,
+  groups: ReadonlyMap<string, ReadonlyMap<number, bigint>>,
+): PartitionTrim[] {
+  return partitions.map(({ partition, low }) => {
+    let to = windowStart.get(partition) ?? low;
+    let heldBy = HOT_WINDOW;
+    for (const [group, committed] of groups) {
+      const position = committed.get(partition) ?? low;
+      if (position < to) {
+        to = position;
+        heldBy = group;
+      }
+    }
+    if (to < low) to = low;
+    return { partition, from: Number(low), to: Number(to), heldBy };
+  });
+}
+
+/**
  * Ends the Kafka event topic's "kept for ever" with the embedded log's rule: per partition it deletes the
  * records that are older than the hot window AND that every registered consumer group has committed past,
  * with `DeleteRecords` (the topic itself has retention.ms=-1, so the broker deletes nothing by itself).
@@ -128,28 +153,13 @@ export class KafkaLogTrimmer {
     const window = new Map((await admin.fetchTopicOffsetsByTimestamp(this.topic, boundaryMs)).map((p) => [p.partition, BigInt(p.offset)]));
     const groups = await this.registeredGroups();
 
-    const partitions: PartitionTrim[] = [];
-    const deletions: Array<{ partition: number; offset: string }> = [];
-    let deletedRecords = 0n;
-    for (const end of ends) {
-      const low = BigInt(end.low);
-      let to = window.get(end.partition) ?? low;
-      let heldBy = HOT_WINDOW;
-      for (const [group, committed] of groups) {
-        // No committed offset here: the group will read the partition from its oldest record.
-        const position = committed.get(end.partition) ?? low;
-        if (position < to) {
-          to = position;
-          heldBy = group;
-        }
-      }
-      if (to < low) to = low;
-      partitions.push({ partition: end.partition, from: Number(low), to: Number(to), heldBy });
-      if (to > low) {
-        deletions.push({ partition: end.partition, offset: to.toString() });
-        deletedRecords += to - low;
-      }
-    }
+    const partitions = planTrim(
+      ends.map((e) => ({ partition: e.partition, low: BigInt(e.low) })),
+      window,
+      groups,
+    );
+    const deletions = partitions.filter((p) => p.to > p.from).map((p) => ({ partition: p.partition, offset: String(p.to) }));
+    const deletedRecords = partitions.reduce((n, p) => n + (p.to - p.from), 0);
     if (deletions.length > 0) await admin.deleteTopicRecords({ topic: this.topic, partitions: deletions });
 
     const report: TrimReport = {
@@ -157,7 +167,7 @@ export class KafkaLogTrimmer {
       at: new Date(this.now()).toISOString(),
       groups: [...groups.keys()],
       partitions,
-      deletedRecords: Number(deletedRecords),
+      deletedRecords,
     };
     this.last = report;
     const heldByGroups = [...new Set(partitions.filter((p) => p.heldBy !== HOT_WINDOW).map((p) => p.heldBy))];

@@ -1,4 +1,4 @@
-import { Admin, ConfigResourceTypes } from 'kafkajs';
+import { Admin, ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { Logger } from 'pino';
 import { ConfigError } from '@app/common';
 import {
@@ -72,11 +72,31 @@ export async function ensureKafkaTopics(admin: Admin, options: EnsureTopicsOptio
     const resource = described.resources.find((r) => r.resourceName === spec.topic);
     const config = Object.fromEntries((resource?.configEntries ?? []).map((e) => [e.configName, e.configValue]));
     const replicas = Math.min(...(meta?.partitions ?? []).map((p) => p.replicas.length));
-    problems.push(...checkTopicSettings(role, spec.topic, { config, replicas: Number.isFinite(replicas) ? replicas : 0 }, options.hotWindowMs));
+    problems.push(
+      ...checkTopicSettings(role, spec.topic, { config, replicas: Number.isFinite(replicas) ? replicas : 0 }, options.hotWindowMs),
+    );
   });
   const warnings = problems.filter((p) => !p.fatal);
-  for (const w of warnings) options.logger.warn({ topic: w.topic, setting: w.setting, found: w.found, needed: w.needed }, describeTopicProblem(w));
+  for (const w of warnings)
+    options.logger.warn({ topic: w.topic, setting: w.setting, found: w.found, needed: w.needed }, describeTopicProblem(w));
   const fatal = problems.filter((p) => p.fatal);
   if (fatal.length > 0) throw new KafkaTopicSettingsError(fatal);
   return { created: missing.map((s) => s.topic), warnings };
+}
+
+/**
+ * `ensureKafkaTopics` on a client of its own: the `kafka:topics` command, for clusters where the services may
+ * not create topics (run it as a client that may, before the services start).
+ */
+export async function createKafkaTopics(
+  connection: { brokers: string[]; clientId: string },
+  options: EnsureTopicsOptions,
+): Promise<EnsureTopicsResult> {
+  const admin = new Kafka({ ...connection, connectionTimeout: 3000, logLevel: logLevel.NOTHING }).admin();
+  await admin.connect();
+  try {
+    return await ensureKafkaTopics(admin, options);
+  } finally {
+    await admin.disconnect();
+  }
 }

@@ -82,9 +82,9 @@ describe(checkTopicSettings.name, () => {
   });
 
   it('should refuse CreateTime on the event topic', () => {
-    expect(settings(checkTopicSettings('events', events.topic, asCreated(events, { 'message.timestamp.type': 'CreateTime' }), WEEK))).toEqual([
-      ['message.timestamp.type', 'CreateTime', true],
-    ]);
+    expect(
+      settings(checkTopicSettings('events', events.topic, asCreated(events, { 'message.timestamp.type': 'CreateTime' }), WEEK)),
+    ).toEqual([['message.timestamp.type', 'CreateTime', true]]);
   });
 
   it('should refuse min.insync.replicas above the replica count, or too low to keep an acknowledged write', () => {
@@ -94,18 +94,16 @@ describe(checkTopicSettings.name, () => {
     expect(settings(checkTopicSettings('dlq', dlq.topic, asCreated(dlq, { 'min.insync.replicas': '1' }), WEEK))).toEqual([
       ['min.insync.replicas', '1', true],
     ]);
-    expect(settings(checkTopicSettings('events', events.topic, asCreated(events, { 'unclean.leader.election.enable': 'true' }), WEEK))).toEqual([
-      ['unclean.leader.election.enable', 'true', true],
-    ]);
+    expect(
+      settings(checkTopicSettings('events', events.topic, asCreated(events, { 'unclean.leader.election.enable': 'true' }), WEEK)),
+    ).toEqual([['unclean.leader.election.enable', 'true', true]]);
   });
 
   it("should refuse a max.message.bytes below the gateway's largest produce", () => {
-    expect(
-      settings(checkTopicSettings('events', events.topic, asCreated(events, { 'max.message.bytes': '1048588' }), WEEK)),
-    ).toEqual([['max.message.bytes', '1048588', true]]);
-    expect(
-      checkTopicSettings('dlq', dlq.topic, asCreated(dlq, { 'max.message.bytes': String(MAX_MESSAGE_BYTES) }), WEEK),
-    ).toEqual([]);
+    expect(settings(checkTopicSettings('events', events.topic, asCreated(events, { 'max.message.bytes': '1048588' }), WEEK))).toEqual([
+      ['max.message.bytes', '1048588', true],
+    ]);
+    expect(checkTopicSettings('dlq', dlq.topic, asCreated(dlq, { 'max.message.bytes': String(MAX_MESSAGE_BYTES) }), WEEK)).toEqual([]);
   });
 
   it('should name the topic, the setting, the value found and the value needed in a ConfigError', () => {

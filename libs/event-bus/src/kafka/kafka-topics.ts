@@ -167,7 +167,11 @@ export function checkTopicSettings(role: TopicRole, topic: string, found: FoundT
     }
   }
   if (value('retention.bytes') !== '-1') {
-    problem('retention.bytes', '-1', 'the broker would delete the oldest events by size, inside the hot window and before the consumers read them');
+    problem(
+      'retention.bytes',
+      '-1',
+      'the broker would delete the oldest events by size, inside the hot window and before the consumers read them',
+    );
   }
   if (!DECODABLE_TOPIC_COMPRESSION.has(value('compression.type'))) {
     problem(
