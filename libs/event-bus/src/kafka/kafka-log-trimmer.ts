@@ -154,7 +154,7 @@ export class KafkaLogTrimmer {
     const groups = await this.registeredGroups();
 
     const partitions = planTrim(
-      ends.map((e) => ({ partition: e.partition, low: BigInt(e.low) })),
+      ends.map((e) => ({ partition: e.partition, low: BigInt(e.low) })).sort((a, b) => a.partition - b.partition),
       window,
       groups,
     );
