@@ -1,8 +1,10 @@
+import { spawnSync } from 'node:child_process';
+import * as path from 'node:path';
 import { Admin, ConfigResourceTypes, Producer } from 'kafkajs';
 import pino from 'pino';
 import { ensureKafkaTopics, KafkaBus, KafkaLogTrimmer, KafkaTopicSettingsError } from '@app/event-bus';
 import { newRunId } from './support/audit-api';
-import { KAFKA_BROKERS } from './support/environment';
+import { KAFKA_BROKERS, ROOT } from './support/environment';
 import { acquireExclusive } from './support/exclusive-lock';
 import { testKafka, testProducer } from './support/kafka-producer';
 
@@ -216,5 +218,18 @@ describe('the Kafka log as the system of record', () => {
       const health = await bus.health();
       expect(health.detail.oldest_offsets).toEqual({ [topic]: { 0: 10, 1: 10 } });
     }, 60_000);
+  });
+
+  it('should create or check the default topics with npm run kafka:topics, as the Job does', () => {
+    const run = spawnSync('node', [path.join(ROOT, 'dist/apps/ingest-gateway/src/create-topics.js')], {
+      env: { PATH: process.env.PATH, KAFKA_BROKERS, LOG_LEVEL: 'warn' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    expect(run.stderr).toBe('');
+    expect(run.status).toBe(0);
+    const out = JSON.parse(run.stdout) as { created: string[]; warnings: string[] };
+    expect(out.warnings).toEqual([]);
+    expect(Array.isArray(out.created)).toBe(true);
   });
 });
