@@ -204,6 +204,21 @@ describe(FileLogBus.name, () => {
       await bus.close();
     });
 
+    it('should roll a slowly filling segment daily, so it can go soon after leaving the window', async () => {
+      // given one record a day, far below the segment size
+      const bus = new FileLogBus(options(dir, { now, logger, segmentBytes: 1 << 20 }));
+      for (let day = 0; day < 10; day++) {
+        await bus.publish('t', [{ key: 'k', value: `day ${day}` }]);
+        clock += DAY;
+      }
+      expect(segments(dir)).toBe(10);
+      expect(await consume(bus, 'g', 10)).toHaveLength(10);
+      // then at day 10 the records of days 0 to 2 are past the window and go; day 3's is dated by day 4's
+      expect(await bus.applyRetention()).toEqual({ t: 3 });
+      expect(((await bus.health()).detail.t as Record<string, unknown>).oldest_offset).toBe(3);
+      await bus.close();
+    });
+
     it('should keep a group registered across restarts until it is unregistered', async () => {
       const bus = new FileLogBus(options(dir, { now, logger }));
       await (await bus.subscribe('retired', async () => undefined, { topic: 't' })).close();

@@ -85,7 +85,15 @@ export class FileLogBus implements EventBus {
   private topic(name: string): Promise<TopicLog> {
     let t = this.topics.get(name);
     if (!t) {
-      const log = new TopicLog(path.join(this.options.dir, 'topics', name), this.options.segmentBytes, this.options.fsync, this.now);
+      // Segments roll at least every seventh of the window (daily for 7 days), so one that every group has
+      // passed goes within about a day of leaving the window even when it never fills.
+      const log = new TopicLog(
+        path.join(this.options.dir, 'topics', name),
+        this.options.segmentBytes,
+        this.options.fsync,
+        this.now,
+        this.options.hotWindowMs / 7,
+      );
       t = log.open().then(() => log);
       this.topics.set(name, t);
     }

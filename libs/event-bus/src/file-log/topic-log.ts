@@ -42,6 +42,8 @@ export class TopicLog {
   private fd: fsp.FileHandle | null = null;
   private activeBase = 0;
   private activeSize = 0;
+  /** Append time of the active segment's first record; null while it is empty. */
+  private activeFirstMs: number | null = null;
   private next = 0;
   private pending: Pending[] = [];
   private flushing = false;
@@ -55,6 +57,11 @@ export class TopicLog {
     private readonly fsync: boolean,
     /** The append time written into each record; injected so retention tests need not wait days. */
     private readonly now: () => number = Date.now,
+    /**
+     * A segment is also rolled once its first record is this old, so at low volume a segment does not stay
+     * active (and undeletable) for much longer than the hot window while it slowly fills.
+     */
+    private readonly rollMs: number = Infinity,
   ) {}
 
   get nextOffset(): number {
@@ -81,6 +88,7 @@ export class TopicLog {
     }
     this.activeSize = validBytes;
     this.next = this.activeBase + count;
+    this.activeFirstMs = count > 0 ? await this.firstTimestampOf(this.activeBase) : null;
   }
 
   private segmentPath(base: number): string {
@@ -129,8 +137,8 @@ export class TopicLog {
 
   private async writeBatch(batch: Pending[]): Promise<void> {
     if (!this.fd) throw new Error('log not open');
-    if (this.activeSize >= this.segmentBytes) await this.roll();
     const now = this.now();
+    if (this.activeSize >= this.segmentBytes || (this.activeFirstMs !== null && now - this.activeFirstMs >= this.rollMs)) await this.roll();
     const bufs: Buffer[] = [];
     let count = 0;
     for (const p of batch) {
@@ -145,6 +153,7 @@ export class TopicLog {
     if (this.fsync) await this.fd.datasync();
     this.activeSize += data.length;
     this.next += count;
+    this.activeFirstMs ??= now;
   }
 
   private async roll(): Promise<void> {
@@ -153,6 +162,7 @@ export class TopicLog {
     this.segments.push(this.activeBase);
     this.fd = await fsp.open(this.segmentPath(this.activeBase), 'a+');
     this.activeSize = 0;
+    this.activeFirstMs = null;
     await this.syncDir();
   }
 
