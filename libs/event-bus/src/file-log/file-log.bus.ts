@@ -273,7 +273,8 @@ export class FileLogBus implements EventBus {
         wake?.();
         off();
         await loop;
-        this.groups.splice(this.groups.indexOf(state), 1);
+        const at = this.groups.indexOf(state);
+        if (at >= 0) this.groups.splice(at, 1);
       },
     };
   }

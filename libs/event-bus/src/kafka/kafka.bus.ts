@@ -318,7 +318,9 @@ export class KafkaBus implements EventBus {
         for (const t of state.resumeTimers) clearTimeout(t);
         state.resumeTimers.clear();
         await consumer.disconnect();
-        this.consumers.splice(this.consumers.indexOf(state), 1);
+        // indexOf is -1 after a second close or after bus.close(): splice(-1) would drop another consumer.
+        const at = this.consumers.indexOf(state);
+        if (at >= 0) this.consumers.splice(at, 1);
       },
     };
   }
