@@ -118,10 +118,12 @@ export function loadConfig(env: Env = process.env): AppConfig {
     .split(',')
     .map((g) => g.trim())
     .filter(Boolean);
-  for (const g of registeredGroups) {
-    // Kafka's own rule for group ids that tools can name on a command line.
-    if (!/^[A-Za-z0-9._-]{1,249}$/.test(g)) throw new ConfigError('KAFKA_REGISTERED_GROUPS', `entry '${g}' is not a consumer group id`);
-  }
+  registeredGroups.forEach((g, i) => {
+    // Group ids a Kafka command line can name (the characters Kafka allows in topic names).
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(g)) {
+      throw new ConfigError('KAFKA_REGISTERED_GROUPS', `entry ${i + 1} is not a consumer group id (letters, digits, '.', '_' and '-')`);
+    }
+  });
 
   const hotWindowMs = int(env, 'AUDIT_LOG_HOT_DAYS', 7, 1, 3650) * DAY_MS;
 
