@@ -30,6 +30,7 @@ describe(KafkaBus.name, () => {
       clientId: 'audit-int-bus',
       partitions: 6,
       replicationFactor: 1,
+      hotWindowMs: 7 * 24 * 3600 * 1000,
       maxBatchRecords: 10_000,
       logger,
       ...over,

@@ -76,7 +76,7 @@ describe('QueryStoreConsumer redelivery on the chdb engine', () => {
       segmentBytes: 1 << 20,
       maxBatchRecords: 1000,
       batchIntervalMs: 0,
-      retentionMs: 3600_000,
+      hotWindowMs: 3600_000,
     });
   });
 

@@ -7,6 +7,7 @@ import { APPS, AppConfig, HEALTH_PATHS, KNOWN_ENV_VARS, loadConfig, TOOLS } from
 import { ALL_CAPABILITIES } from '../../apps/all-in-one/src/capabilities';
 import { Deployment, IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler, IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
+import { IJob, Job } from 'kubernetes-models/batch/v1/Job';
 import { INetworkPolicy, NetworkPolicy } from 'kubernetes-models/networking.k8s.io/v1/NetworkPolicy';
 import { IPodDisruptionBudget, PodDisruptionBudget } from 'kubernetes-models/policy/v1/PodDisruptionBudget';
 import { ConfigMap, IConfigMap } from 'kubernetes-models/v1/ConfigMap';
@@ -63,6 +64,7 @@ const VALIDATORS: Record<string, (obj: KubeObject) => void> = {
   'autoscaling/v2/HorizontalPodAutoscaler': (o) => new HorizontalPodAutoscaler(o as never).validate(),
   'policy/v1/PodDisruptionBudget': (o) => new PodDisruptionBudget(o as never).validate(),
   'networking.k8s.io/v1/NetworkPolicy': (o) => new NetworkPolicy(o as never).validate(),
+  'batch/v1/Job': (o) => new Job(o as never).validate(),
 };
 
 function validateObject(o: KubeObject): void {
@@ -534,9 +536,9 @@ describe('k8s/', () => {
       expect(containers).toHaveLength(1);
       return containers[0];
     };
-    const resolvedEnv = (app: AppName): Record<string, string> => {
+    const resolvedEnv = (app: AppName): Record<string, string> => envOf(container(app), app);
+    const envOf = (c: IContainer, app: string): Record<string, string> => {
       const env: Record<string, string> = {};
-      const c = container(app);
       expect(c.envFrom).toBeUndefined();
       for (const e of c.env ?? []) {
         if (Object.hasOwn(env, e.name)) throw new Error(`${app}: ${e.name} is set twice`);
@@ -733,6 +735,33 @@ describe('k8s/', () => {
       expect(find<IHorizontalPodAutoscaler>('HorizontalPodAutoscaler', 'query-store').spec?.maxReplicas).toBeLessThanOrEqual(
         partitions.partitions,
       );
+    });
+
+    it("should run the kafka-topics Job with the command of `npm run kafka:topics`, on the services' topic settings", () => {
+      const job = find<IJob>('Job', 'kafka-topics');
+      const containers = job.spec?.template.spec?.containers ?? [];
+      expect(containers).toHaveLength(1);
+      const c = containers[0];
+      expect(c.image).toBe(IMAGE);
+      const pkg = JSON.parse(fs.readFileSync(path.join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> };
+      expect(c.command).toEqual(pkg.scripts['kafka:topics'].replace(/^exec /, '').split(' '));
+      const entry = (c.command ?? [])[1] ?? '';
+      expect(fs.existsSync(path.join(ROOT, entry.replace(/^dist\//, '').replace(/\.js$/, '.ts')))).toBe(true);
+      expect(job.spec?.template.spec?.restartPolicy).toBe('OnFailure');
+      expect(c.securityContext).toMatchObject({ readOnlyRootFilesystem: true, allowPrivilegeEscalation: false });
+      const env = envOf(c, 'kafka-topics');
+      for (const k of Object.keys(env)) expect(KNOWN.has(k) ? k : `${k} (not in KNOWN_ENV_VARS)`).toBe(k);
+      const topics = loadConfig(env).kafka;
+      const services = configOf('ingest-gateway').kafka;
+      if (topics.kind !== 'kafka' || services.kind !== 'kafka') throw new Error('the Job and the ingest-gateway must use Kafka');
+      for (const app of ['ingest-gateway', 'query-store'] as const) {
+        expect(configOf(app).kafka).toMatchObject({
+          brokers: topics.brokers,
+          partitions: topics.partitions,
+          replicationFactor: topics.replicationFactor,
+          hotWindowMs: topics.hotWindowMs,
+        });
+      }
     });
 
     it('should admit ingress only as the design says', () => {

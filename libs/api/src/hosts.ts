@@ -1,7 +1,6 @@
 import { NestFastifyApplication } from '@nestjs/platform-fastify';
 import { ApiKeyEntity, AUTH_MIGRATIONS } from '@app/auth';
 import { ConfigError, VERSION as version } from '@app/common';
-import { EMBEDDED_LOG_RETENTION_HOURS } from '@app/event-bus';
 import { INGEST_PORT, IngestPort } from '@app/ingest';
 import { createDataSource, pingDataSource } from '@app/persistence';
 import {
@@ -66,7 +65,7 @@ export async function startEmbedded(context: AppContext, capabilities: Capabilit
     describe: {
       data_dir: config.dataDir,
       capabilities: capabilities.map((c) => c.name),
-      event_log: { kind: 'embedded', fsync: config.kafka.fsync, retention_hours: EMBEDDED_LOG_RETENTION_HOURS },
+      event_log: { kind: 'embedded', fsync: config.kafka.fsync, hot_window_days: config.kafka.hotWindowMs / 86_400_000 },
       query_store: { kind: config.clickhouse.kind },
       config_store: { kind: config.postgres.kind },
     },

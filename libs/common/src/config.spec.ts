@@ -10,7 +10,7 @@ describe(loadConfig.name, () => {
     expect(c.dataDir).toBe(path.resolve('./data'));
     expect(c.postgres).toEqual({ kind: 'pglite', dataDir: path.join(c.dataDir, 'postgres') });
     expect(c.clickhouse).toEqual({ kind: 'chdb', path: path.join(c.dataDir, 'clickhouse') });
-    expect(c.kafka).toEqual({ kind: 'embedded', fsync: true });
+    expect(c.kafka).toEqual({ kind: 'embedded', fsync: true, hotWindowMs: 7 * 86_400_000 });
   });
 
   it('should switch each store to its server when its variable is set', () => {
@@ -27,7 +27,7 @@ describe(loadConfig.name, () => {
 
   it('should read booleans in their usual spellings and the proxy list', () => {
     expect(loadConfig({ AUDIT_SELF_AUDIT_READS: 'off' }).selfAuditReads).toBe(false);
-    expect(loadConfig({ AUDIT_LOG_FSYNC: 'No' }).kafka).toEqual({ kind: 'embedded', fsync: false });
+    expect(loadConfig({ AUDIT_LOG_FSYNC: 'No' }).kafka).toEqual({ kind: 'embedded', fsync: false, hotWindowMs: 7 * 86_400_000 });
     expect(loadConfig({ AUDIT_TRUST_PROXY: '10.0.0.0/8, ::1' }).http.trustProxy).toEqual(['10.0.0.0/8', '::1']);
     expect(loadConfig({ AUDIT_TRUST_PROXY: 'true' }).http.trustProxy).toBe(true);
   });

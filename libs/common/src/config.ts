@@ -12,9 +12,23 @@ export interface AppConfig {
   defaultTenant: string;
   postgres: { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string };
   clickhouse: { kind: 'chdb'; path: string } | { kind: 'http'; url: string; username?: string; password?: string };
+  /**
+   * The event log. Both kinds keep `hotWindowMs` of events and never drop what a registered consumer group
+   * has not processed (docs/architecture.md, "System of record"). `registeredGroups`: Kafka groups the log
+   * is held for even before they have committed anything (the embedded log registers a group on its first
+   * subscribe).
+   */
   kafka:
-    | { kind: 'embedded'; fsync: boolean }
-    | { kind: 'kafka'; brokers: string[]; clientId: string; partitions: number; replicationFactor: number };
+    | { kind: 'embedded'; fsync: boolean; hotWindowMs: number }
+    | {
+        kind: 'kafka';
+        brokers: string[];
+        clientId: string;
+        partitions: number;
+        replicationFactor: number;
+        hotWindowMs: number;
+        registeredGroups: string[];
+      };
   batching: { maxEvents: number; intervalMs: number; produceLingerMs: number };
   services: { ingest: { host: string; port: number }; query: { host: string; port: number } };
   healthPort: number;
@@ -31,6 +45,8 @@ export class ConfigError extends Error {
     super(`configuration error: ${variable} ${message}`);
   }
 }
+
+const DAY_MS = 24 * 3600 * 1000;
 
 type Env = Record<string, string | undefined>;
 
@@ -98,6 +114,19 @@ export function loadConfig(env: Env = process.env): AppConfig {
     .filter(Boolean);
   for (const b of brokers) if (!/^[A-Za-z0-9.-]+:\d{1,5}$/.test(b)) throw new ConfigError('KAFKA_BROKERS', `entry '${b}' is not host:port`);
 
+  const registeredGroups = (env.KAFKA_REGISTERED_GROUPS || '')
+    .split(',')
+    .map((g) => g.trim())
+    .filter(Boolean);
+  registeredGroups.forEach((g, i) => {
+    // Group ids a Kafka command line can name (the characters Kafka allows in topic names).
+    if (!/^[A-Za-z0-9._-]{1,249}$/.test(g)) {
+      throw new ConfigError('KAFKA_REGISTERED_GROUPS', `entry ${i + 1} is not a consumer group id (letters, digits, '.', '_' and '-')`);
+    }
+  });
+
+  const hotWindowMs = int(env, 'AUDIT_LOG_HOT_DAYS', 7, 1, 3650) * DAY_MS;
+
   const bootstrapKey = env.AUDIT_BOOTSTRAP_API_KEY || undefined;
   if (bootstrapKey !== undefined && bootstrapKey.length < 24) {
     throw new ConfigError('AUDIT_BOOTSTRAP_API_KEY', 'must be at least 24 characters (generate one with `openssl rand -hex 24`)');
@@ -126,8 +155,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
             clientId: env.KAFKA_CLIENT_ID || 'homepot-audit',
             partitions: int(env, 'KAFKA_TOPIC_PARTITIONS', 6, 1, 1000),
             replicationFactor: int(env, 'KAFKA_REPLICATION_FACTOR', 1, 1, 10),
+            hotWindowMs,
+            registeredGroups,
           }
-        : { kind: 'embedded', fsync: bool(env, 'AUDIT_LOG_FSYNC', true) },
+        : { kind: 'embedded', fsync: bool(env, 'AUDIT_LOG_FSYNC', true), hotWindowMs },
     batching: {
       maxEvents: int(env, 'AUDIT_BATCH_MAX_EVENTS', 10_000, 1, 1_000_000),
       intervalMs: int(env, 'AUDIT_BATCH_INTERVAL_MS', 200, 0, 60_000),
@@ -162,6 +193,8 @@ export const KNOWN_ENV_VARS = [
   'KAFKA_TOPIC_PARTITIONS',
   'KAFKA_REPLICATION_FACTOR',
   'AUDIT_LOG_FSYNC',
+  'AUDIT_LOG_HOT_DAYS',
+  'KAFKA_REGISTERED_GROUPS',
   'AUDIT_BATCH_MAX_EVENTS',
   'AUDIT_BATCH_INTERVAL_MS',
   'AUDIT_PRODUCE_LINGER_MS',

@@ -1,5 +1,6 @@
-import { EventBus } from '@app/event-bus';
-import { Capability, ComponentHealth } from '@app/runtime';
+import { CONSUMER_GROUP_QUERY_STORE } from '@app/contracts';
+import { EventBus, KafkaBus } from '@app/event-bus';
+import { Capability, ComponentHealth, ReadinessCheck } from '@app/runtime';
 import { BatchingPublisher } from './batching-publisher';
 import { IdempotencyRepository, INGEST_MIGRATIONS } from './idempotency';
 import { INGEST_PORT_DEFINITION, IngestPort } from './ingest.port';
@@ -33,6 +34,15 @@ export const INGEST_CAPABILITY: Capability = {
   serves: [INGEST_PORT_DEFINITION],
   async start(context) {
     const bus = context.bus();
+    const readiness: ReadinessCheck[] = [{ name: 'event_log', check: () => ingest.health() }];
+    // The log keeps its hot window and what every registered group has not processed (docs/architecture.md,
+    // "System of record"); on Kafka the ingest-gateway trims the rest. Safe with every replica doing it.
+    if (bus instanceof KafkaBus && context.config.kafka.kind === 'kafka') {
+      const trimmer = bus.logTrimmer([CONSUMER_GROUP_QUERY_STORE, ...context.config.kafka.registeredGroups]);
+      trimmer.start();
+      context.closers.add('log-trimmer', () => trimmer.stop());
+      readiness.push({ name: 'log_trim', required: false, check: async () => ({ ok: true, detail: trimmer.status() }) });
+    }
     const publisher = new BatchingPublisher(bus, {
       lingerMs: context.config.batching.produceLingerMs,
       maxBatchRecords: 5000,
@@ -42,7 +52,7 @@ export const INGEST_CAPABILITY: Capability = {
     const ingest = new LocalIngest(service, bus);
     return {
       bindings: [{ port: INGEST_PORT_DEFINITION, implementation: ingest }],
-      readiness: [{ name: 'event_log', check: () => ingest.health() }],
+      readiness,
       describe: { produce_linger_ms: context.config.batching.produceLingerMs },
       // Requests in hand were answered first (the host drains them); what they queued is published here.
       drain: async () => {

@@ -1,7 +1,7 @@
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { DataSource } from 'typeorm';
-import { EMBEDDED_LOG_RETENTION_HOURS, EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
+import { EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
 import { createDataSource, pingDataSource } from '@app/persistence';
 import { ReadinessCheck } from './health';
 import { AppContext, requireKafka, requirePostgres } from './lifecycle';
@@ -95,7 +95,8 @@ function openBus(context: AppContext, mode: Mode, app: string): EventBus {
       segmentBytes: 128 * 1024 * 1024,
       maxBatchRecords: config.batching.maxEvents,
       batchIntervalMs: config.batching.intervalMs,
-      retentionMs: EMBEDDED_LOG_RETENTION_HOURS * 3_600_000,
+      hotWindowMs: config.kafka.hotWindowMs,
+      logger,
       onHandlerError: (group, error, attempt) =>
         logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
     });

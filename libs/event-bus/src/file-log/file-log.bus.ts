@@ -1,15 +1,10 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
+import { Logger } from 'pino';
 import { TOPIC_EVENTS } from '@app/contracts';
 import { backoffDelayMs, sleep } from '../backoff';
 import { BatchHandler, BusBatch, BusHealth, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '../event-bus.port';
 import { LogCursor, TopicLog } from './topic-log';
-
-/**
- * How long the embedded log keeps segments every group has read: a week, so a store rebuilt from the log (or a
- * consumer that was down over a weekend) still finds the recent past. One figure for the bus and /audit/config.
- */
-export const EMBEDDED_LOG_RETENTION_HOURS = 7 * 24;
 
 export interface FileLogBusOptions {
   dir: string;
@@ -19,8 +14,16 @@ export interface FileLogBusOptions {
   maxBatchRecords: number;
   /** A part-full batch waits this long after the previous delivery, so the store sees few, large inserts. */
   batchIntervalMs: number;
-  /** Segments every group has read are deleted once older than this. */
-  retentionMs: number;
+  /**
+   * The hot window: a segment is deleted once every record in it is older than this AND every registered
+   * group has committed past it. Beyond it the archives are the record (docs/architecture.md).
+   */
+  hotWindowMs: number;
+  /** How often segments are checked for deletion (default one minute). */
+  retentionCheckMs?: number;
+  /** The clock of append times and of the hot window; injected by tests. */
+  now?: () => number;
+  logger?: Pick<Logger, 'info' | 'warn'>;
   onHandlerError?: (group: string, error: unknown, attempt: number) => void;
 }
 
@@ -30,9 +33,27 @@ interface GroupState {
   cursor: LogCursor;
 }
 
+export interface RegisteredGroup {
+  group: string;
+  /** The committed position: the offset of the next record the group will read. */
+  offset: number;
+  /** Records appended that the group has not committed yet. */
+  lag: number;
+  /** Whether this process has a subscription of the group open now. */
+  subscribed: boolean;
+}
+
+const DAY_MS = 24 * 3600 * 1000;
+const CURSOR_SUFFIX = '.json';
+
 /**
  * The embedded event bus: one durable segment log per topic (a single partition, 0) and one committed
  * cursor file per consumer group. Same guarantees as the Kafka adapter, so code above the port is shared.
+ *
+ * The cursor file is also the group's registration: it is written when the group first subscribes and stays
+ * until `unregisterGroup`, so a group that is not running (a capability switched off for a restart) still
+ * holds every record it has not committed. Segments go only when older than the hot window and behind every
+ * registered group; a new group starts at the oldest record held and the log says which that is.
  */
 export class FileLogBus implements EventBus {
   readonly kind = 'embedded' as const;
@@ -41,16 +62,38 @@ export class FileLogBus implements EventBus {
   private readonly loops: Promise<void>[] = [];
   private closed = false;
   private retentionTimer: NodeJS.Timeout | undefined;
+  /** Registration, unregistration and deletion run one at a time, so a segment cannot go under a new group. */
+  private registry: Promise<unknown> = Promise.resolve();
+  private readonly now: () => number;
 
   constructor(private readonly options: FileLogBusOptions) {
-    this.retentionTimer = setInterval(() => void this.applyRetention(), 60_000);
+    this.now = options.now ?? Date.now;
+    this.retentionTimer = setInterval(() => {
+      this.applyRetention().catch((e: unknown) =>
+        this.options.logger?.warn({ err: (e as Error).message }, 'deleting old log segments failed; retried at the next check'),
+      );
+    }, options.retentionCheckMs ?? 60_000);
     this.retentionTimer.unref();
+  }
+
+  private serially<T>(fn: () => Promise<T>): Promise<T> {
+    const run = this.registry.then(fn);
+    this.registry = run.catch(() => undefined);
+    return run;
   }
 
   private topic(name: string): Promise<TopicLog> {
     let t = this.topics.get(name);
     if (!t) {
-      const log = new TopicLog(path.join(this.options.dir, 'topics', name), this.options.segmentBytes, this.options.fsync);
+      // Segments roll at least every seventh of the window (daily for 7 days), so one that every group has
+      // passed goes within about a day of leaving the window even when it never fills.
+      const log = new TopicLog(
+        path.join(this.options.dir, 'topics', name),
+        this.options.segmentBytes,
+        this.options.fsync,
+        this.now,
+        this.options.hotWindowMs / 7,
+      );
       t = log.open().then(() => log);
       this.topics.set(name, t);
     }
@@ -65,22 +108,82 @@ export class FileLogBus implements EventBus {
     );
   }
 
-  private cursorFile(group: string, topic: string): string {
-    return path.join(this.options.dir, 'groups', `${group}--${topic}.json`);
+  private groupsDir(): string {
+    return path.join(this.options.dir, 'groups');
   }
 
-  private async loadCursor(group: string, topic: string, log: TopicLog, fromBeginning: boolean): Promise<LogCursor> {
+  private cursorFile(group: string, topic: string): string {
+    return path.join(this.groupsDir(), `${group}--${topic}${CURSOR_SUFFIX}`);
+  }
+
+  private async readCursor(group: string, topic: string): Promise<LogCursor | null> {
     try {
       return JSON.parse(await fsp.readFile(this.cursorFile(group, topic), 'utf8')) as LogCursor;
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-      return log.cursorAt(fromBeginning ? 'beginning' : 'end');
+      return null;
     }
   }
 
-  private async commitCursor(state: GroupState): Promise<void> {
+  /** Every group registered on `topic`, with its committed cursor as on disk. */
+  private async registeredCursors(topic: string): Promise<Map<string, LogCursor>> {
+    const suffix = `--${topic}${CURSOR_SUFFIX}`;
+    let names: string[];
+    try {
+      names = await fsp.readdir(this.groupsDir());
+    } catch (e) {
+      if ((e as NodeJS.ErrnoException).code === 'ENOENT') return new Map();
+      throw e;
+    }
+    const out = new Map<string, LogCursor>();
+    for (const name of names.filter((n) => n.endsWith(suffix))) {
+      const group = name.slice(0, -suffix.length);
+      const cursor = await this.readCursor(group, topic);
+      if (cursor) out.set(group, cursor);
+    }
+    return out;
+  }
+
+  /**
+   * The cursor a subscription starts from. A group seen for the first time is registered at once (its
+   * cursor written before any record is read), at the oldest record held unless it asked for the end.
+   */
+  private async startCursor(group: string, topic: string, log: TopicLog, fromBeginning: boolean): Promise<LogCursor> {
+    const known = await this.readCursor(group, topic);
+    if (known && known.offset >= log.firstOffset) return known;
+    const cursor = log.cursorAt(fromBeginning || known ? 'beginning' : 'end');
+    await this.commitCursor({ group, topic, cursor });
+    const oldest = await log.oldest();
+    const fields = {
+      group,
+      topic,
+      offset: cursor.offset,
+      oldest_offset: oldest.offset,
+      oldest_record_at: oldest.timestampMs === null ? null : new Date(oldest.timestampMs).toISOString(),
+    };
+    if (known) {
+      // Only a log written before groups were registered (or edited by hand) can get here.
+      this.options.logger?.warn(
+        { ...fields, committed_offset: known.offset },
+        "the group's committed position is no longer in the log; it continues from the oldest record held (the records between are only in the archives)",
+      );
+    } else if (!fromBeginning) {
+      this.options.logger?.info(fields, 'registered a new consumer group at the end of the log');
+    } else {
+      this.options.logger?.info(
+        fields,
+        oldest.offset === 0
+          ? 'registered a new consumer group; it starts at offset 0, the log holds every record since it began'
+          : 'registered a new consumer group; it starts at the oldest record held, older records are only in the archives',
+      );
+    }
+    return cursor;
+  }
+
+  private async commitCursor(state: Pick<GroupState, 'group' | 'topic' | 'cursor'>): Promise<void> {
     const file = this.cursorFile(state.group, state.topic);
     await fsp.mkdir(path.dirname(file), { recursive: true });
+    // Not ending in CURSOR_SUFFIX, so a half-written file is never taken for a registration.
     const tmp = `${file}.tmp`;
     const fh = await fsp.open(tmp, 'w');
     try {
@@ -95,11 +198,8 @@ export class FileLogBus implements EventBus {
   async subscribe(group: string, handler: BatchHandler, options: SubscribeOptions = {}): Promise<Subscription> {
     const topicName = options.topic ?? TOPIC_EVENTS;
     const log = await this.topic(topicName);
-    const state: GroupState = {
-      group,
-      topic: topicName,
-      cursor: await this.loadCursor(group, topicName, log, options.fromBeginning ?? true),
-    };
+    const cursor = await this.serially(() => this.startCursor(group, topicName, log, options.fromBeginning ?? true));
+    const state: GroupState = { group, topic: topicName, cursor };
     this.groups.push(state);
     let stopped = false;
     let wake: (() => void) | null = null;
@@ -173,30 +273,86 @@ export class FileLogBus implements EventBus {
         wake?.();
         off();
         await loop;
+        const at = this.groups.indexOf(state);
+        if (at >= 0) this.groups.splice(at, 1);
       },
     };
   }
 
-  private async applyRetention(): Promise<void> {
-    const cutoff = Date.now() - this.options.retentionMs;
-    for (const [name, logPromise] of this.topics) {
-      const log = await logPromise;
-      const readers = this.groups.filter((g) => g.topic === name);
-      if (readers.length === 0) continue;
-      const minOffset = Math.min(...readers.map((g) => g.cursor.offset));
-      await log.deleteSegmentsBefore(minOffset, cutoff);
+  /**
+   * Ends a group's registration: its cursor file goes, and the log stops holding records for it. For a
+   * capability that is retired; one that is only stopped keeps its registration. Returns whether the group
+   * was registered.
+   */
+  async unregisterGroup(group: string, topic: string = TOPIC_EVENTS): Promise<boolean> {
+    if (this.groups.some((g) => g.group === group && g.topic === topic)) {
+      throw new Error(`consumer group ${group} is subscribed to ${topic}; close its subscription before unregistering it`);
     }
+    return this.serially(async () => {
+      try {
+        await fsp.unlink(this.cursorFile(group, topic));
+      } catch (e) {
+        if ((e as NodeJS.ErrnoException).code === 'ENOENT') return false;
+        throw e;
+      }
+      this.options.logger?.info({ group, topic }, 'unregistered a consumer group; the log no longer holds records for it');
+      return true;
+    });
+  }
+
+  /** Each registered group of `topic` with its committed position and lag, subscribed here or not. */
+  async registeredGroups(topic: string = TOPIC_EVENTS): Promise<RegisteredGroup[]> {
+    const log = await this.topic(topic);
+    const cursors = await this.registeredCursors(topic);
+    return [...cursors].map(([group, cursor]) => ({
+      group,
+      offset: cursor.offset,
+      lag: Math.max(0, log.nextOffset - cursor.offset),
+      subscribed: this.groups.some((g) => g.group === group && g.topic === topic),
+    }));
+  }
+
+  /**
+   * Deletes the segments that are entirely older than the hot window and that every registered group has
+   * committed past (run every `retentionCheckMs`). Returns how many segments went, per topic.
+   */
+  applyRetention(): Promise<Record<string, number>> {
+    return this.serially(async () => {
+      const cutoff = this.now() - this.options.hotWindowMs;
+      const out: Record<string, number> = {};
+      for (const [name, logPromise] of this.topics) {
+        const log = await logPromise;
+        const cursors = [...(await this.registeredCursors(name)).values()];
+        const processedBefore = Math.min(log.nextOffset, ...cursors.map((c) => c.offset));
+        const removed = await log.deleteSegmentsBefore(processedBefore, cutoff);
+        out[name] = removed;
+        if (removed > 0) {
+          this.options.logger?.info(
+            { topic: name, segments: removed, oldest_offset: log.firstOffset },
+            'deleted log segments older than the hot window that every registered group has processed',
+          );
+        }
+      }
+      return out;
+    });
   }
 
   async health(): Promise<BusHealth> {
-    const detail: Record<string, unknown> = { kind: 'embedded', dir: this.options.dir };
+    const detail: Record<string, unknown> = {
+      kind: 'embedded',
+      dir: this.options.dir,
+      hot_window_days: this.options.hotWindowMs / DAY_MS,
+    };
     for (const [name, logPromise] of this.topics) {
       const log = await logPromise;
+      const oldest = await log.oldest();
+      const groups = await this.registeredGroups(name);
       detail[name] = {
         next_offset: log.nextOffset,
-        consumer_lag: Object.fromEntries(
-          this.groups.filter((g) => g.topic === name).map((g) => [g.group, log.nextOffset - g.cursor.offset]),
-        ),
+        oldest_offset: oldest.offset,
+        oldest_record_at: oldest.timestampMs === null ? null : new Date(oldest.timestampMs).toISOString(),
+        consumer_lag: Object.fromEntries(groups.map((g) => [g.group, g.lag])),
+        groups: Object.fromEntries(groups.map((g) => [g.group, { committed_offset: g.offset, lag: g.lag, subscribed: g.subscribed }])),
       };
     }
     return { ok: !this.closed, detail };

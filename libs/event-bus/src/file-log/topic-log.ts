@@ -42,6 +42,8 @@ export class TopicLog {
   private fd: fsp.FileHandle | null = null;
   private activeBase = 0;
   private activeSize = 0;
+  /** Append time of the active segment's first record; null while it is empty. */
+  private activeFirstMs: number | null = null;
   private next = 0;
   private pending: Pending[] = [];
   private flushing = false;
@@ -53,6 +55,13 @@ export class TopicLog {
     readonly dir: string,
     private readonly segmentBytes: number,
     private readonly fsync: boolean,
+    /** The append time written into each record; injected so retention tests need not wait days. */
+    private readonly now: () => number = Date.now,
+    /**
+     * A segment is also rolled once its first record is this old, so at low volume a segment does not stay
+     * active (and undeletable) for much longer than the hot window while it slowly fills.
+     */
+    private readonly rollMs: number = Infinity,
   ) {}
 
   get nextOffset(): number {
@@ -79,6 +88,7 @@ export class TopicLog {
     }
     this.activeSize = validBytes;
     this.next = this.activeBase + count;
+    this.activeFirstMs = count > 0 ? await this.firstTimestampOf(this.activeBase) : null;
   }
 
   private segmentPath(base: number): string {
@@ -127,8 +137,8 @@ export class TopicLog {
 
   private async writeBatch(batch: Pending[]): Promise<void> {
     if (!this.fd) throw new Error('log not open');
-    if (this.activeSize >= this.segmentBytes) await this.roll();
-    const now = Date.now();
+    const now = this.now();
+    if (this.activeSize >= this.segmentBytes || (this.activeFirstMs !== null && now - this.activeFirstMs >= this.rollMs)) await this.roll();
     const bufs: Buffer[] = [];
     let count = 0;
     for (const p of batch) {
@@ -143,6 +153,7 @@ export class TopicLog {
     if (this.fsync) await this.fd.datasync();
     this.activeSize += data.length;
     this.next += count;
+    this.activeFirstMs ??= now;
   }
 
   private async roll(): Promise<void> {
@@ -151,6 +162,7 @@ export class TopicLog {
     this.segments.push(this.activeBase);
     this.fd = await fsp.open(this.segmentPath(this.activeBase), 'a+');
     this.activeSize = 0;
+    this.activeFirstMs = null;
     await this.syncDir();
   }
 
@@ -222,20 +234,40 @@ export class TopicLog {
     return () => this.listeners.delete(listener);
   }
 
-  /** Deletes whole segments that every reader has passed and that are older than `olderThanMs`. */
-  async deleteSegmentsBefore(offset: number, olderThanMs: number): Promise<number> {
+  /**
+   * The append time of the first record in `segment` (the format puts it at a fixed byte position), or null
+   * when the segment holds no record yet. A segment's newest record is older than the next segment's first.
+   */
+  async firstTimestampOf(segment: number): Promise<number | null> {
+    const head = Buffer.alloc(16);
+    const { bytesRead } = await (await this.readHandle(segment)).read(head, 0, 16, 0);
+    return bytesRead < 16 ? null : head.readDoubleLE(8);
+  }
+
+  /** The oldest record still held: its offset and append time (null when the log is empty). */
+  async oldest(): Promise<{ offset: number; timestampMs: number | null }> {
+    return { offset: this.firstOffset, timestampMs: this.firstOffset < this.next ? await this.firstTimestampOf(this.firstOffset) : null };
+  }
+
+  /**
+   * Deletes whole segments, oldest first, while the segment holds only offsets below `processedBefore` and
+   * every record in it was appended before `olderThanMs` (judged by the next segment's first record, so a
+   * segment may outlive the window by up to one segment's span, never the other way). The active segment
+   * is never deleted.
+   */
+  async deleteSegmentsBefore(processedBefore: number, olderThanMs: number): Promise<number> {
     let removed = 0;
-    while (this.segments.length > 1 && this.segments[1] <= offset) {
+    while (this.segments.length > 1 && this.segments[1] <= processedBefore) {
       const base = this.segments[0];
-      const file = this.segmentPath(base);
-      const stat = await fsp.stat(file);
-      if (stat.mtimeMs > olderThanMs) break;
+      const nextFirst = await this.firstTimestampOf(this.segments[1]);
+      if (nextFirst === null || nextFirst > olderThanMs) break;
       await this.readHandles.get(base)?.close();
       this.readHandles.delete(base);
-      await fsp.unlink(file);
+      await fsp.unlink(this.segmentPath(base));
       this.segments.shift();
       removed++;
     }
+    if (removed > 0) await this.syncDir();
     return removed;
   }
 

@@ -15,7 +15,9 @@ import { LogWriteRejectedError, TOPIC_EVENTS, UnavailableError } from '@app/cont
 import { backoffDelayMs } from '../backoff';
 import { BatchHandler, BusBatch, BusHealth, BusRecord, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '../event-bus.port';
 import { CircuitBreaker } from './circuit-breaker';
-import { topicSpecs } from './kafka-topics';
+import { KafkaLogTrimmer, KafkaLogTrimmerOptions } from './kafka-log-trimmer';
+import { ensureKafkaTopics, EnsureTopicsResult } from './kafka-topic-admin';
+import { DEFAULT_TOPIC_NAMES, TopicNames } from './kafka-topics';
 
 export interface KafkaFetchSettings {
   /** The broker answers a fetch once this much is waiting, or after `maxWaitTimeInMs`: few, large inserts. */
@@ -30,6 +32,10 @@ export interface KafkaBusOptions {
   clientId: string;
   partitions: number;
   replicationFactor: number;
+  /** The log's hot window: the event topic's settings must not delete inside it (see ensureTopics). */
+  hotWindowMs: number;
+  /** The event topic and its DLQ (tests use their own). */
+  topicNames?: TopicNames;
   /** A handler gets at most this many records at once; a bigger fetched batch is split. */
   maxBatchRecords: number;
   /**
@@ -192,28 +198,53 @@ export class KafkaBus implements EventBus {
   }
 
   /**
-   * Creates the event topic and the DLQ when missing (several replicas may race: "already exists" is fine).
-   * An existing topic is never altered: more partitions would move keys to other partitions and break the
-   * per-key order, so a mismatch is only reported.
+   * Creates the event topic and the DLQ when missing and verifies both topics' settings, however they were
+   * created: throws KafkaTopicSettingsError (a ConfigError: the service exits 2) naming each setting that
+   * would lose events or wedge consumers. See `ensureKafkaTopics`.
    */
-  async ensureTopics(): Promise<void> {
-    const specs = topicSpecs(this.options.partitions, this.options.replicationFactor);
-    const existing = new Set(await this.admin.listTopics());
-    const missing = specs.filter((s) => !existing.has(s.topic));
-    if (missing.length > 0) {
-      const created = await this.admin.createTopics({ topics: missing, waitForLeaders: true, timeout: 30_000 });
-      this.options.logger.info({ topics: missing.map((s) => s.topic), created }, 'created Kafka topics');
-    }
-    const { topics } = await this.admin.fetchTopicMetadata({ topics: specs.map((s) => s.topic) });
-    for (const spec of specs) {
-      const found = topics.find((t) => t.name === spec.topic);
-      if (found && found.partitions.length !== spec.numPartitions) {
-        this.options.logger.warn(
-          { topic: spec.topic, partitions: found.partitions.length, configured: spec.numPartitions },
-          'the topic exists with a different partition count than configured; it is left as it is',
-        );
-      }
-    }
+  ensureTopics(): Promise<EnsureTopicsResult> {
+    return ensureKafkaTopics(this.admin, {
+      partitions: this.options.partitions,
+      replicationFactor: this.options.replicationFactor,
+      hotWindowMs: this.options.hotWindowMs,
+      names: this.options.topicNames,
+      logger: this.options.logger,
+    });
+  }
+
+  /**
+   * The trimmer of the event topic on this bus's admin client (see KafkaLogTrimmer): `registeredGroups` are
+   * the groups of the capabilities the deployment runs, which hold the log even before their first commit.
+   */
+  logTrimmer(registeredGroups: string[], over: Partial<Pick<KafkaLogTrimmerOptions, 'intervalMs' | 'now'>> = {}): KafkaLogTrimmer {
+    return new KafkaLogTrimmer({
+      admin: this.admin,
+      topic: (this.options.topicNames ?? DEFAULT_TOPIC_NAMES).events,
+      hotWindowMs: this.options.hotWindowMs,
+      registeredGroups,
+      logger: this.options.logger,
+      ...over,
+    });
+  }
+
+  /**
+   * A group without a committed offset starts at the oldest record the topic still holds (fromBeginning)
+   * or at its end; either way the log says where, since beyond the hot window only the archives hold more.
+   */
+  private async announceNewGroup(group: string, topic: string, fromBeginning: boolean): Promise<void> {
+    const [committed] = await this.admin.fetchOffsets({ groupId: group, topics: [topic] });
+    if ((committed?.partitions ?? []).some((p) => BigInt(p.offset) >= 0n)) return;
+    const ends = await this.admin.fetchTopicOffsets(topic);
+    const start = Object.fromEntries(ends.map((e) => [e.partition, fromBeginning ? Number(e.low) : Number(e.high)]));
+    const trimmed = ends.some((e) => BigInt(e.low) > 0n);
+    this.options.logger.info(
+      { group, topic, start_offsets: start },
+      !fromBeginning
+        ? 'a new consumer group starts at the end of the topic'
+        : trimmed
+          ? 'a new consumer group starts at the oldest record held; older records are only in the archives'
+          : 'a new consumer group starts at offset 0 of every partition: the topic holds every record since it began',
+    );
   }
 
   async publish(topic: string, records: OutgoingRecord[]): Promise<void> {
@@ -284,6 +315,9 @@ export class KafkaBus implements EventBus {
       this.options.logger.error({ group, err: state.fatal }, 'the Kafka consumer stopped and will not restart');
       this.options.onConsumerFatal?.(group, payload.error);
     });
+    await this.announceNewGroup(group, topic, options.fromBeginning ?? true).catch((e: unknown) =>
+      this.options.logger.warn({ group, topic, err: message(e) }, 'could not read where the consumer group starts'),
+    );
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
@@ -301,7 +335,9 @@ export class KafkaBus implements EventBus {
         for (const t of state.resumeTimers) clearTimeout(t);
         state.resumeTimers.clear();
         await consumer.disconnect();
-        this.consumers.splice(this.consumers.indexOf(state), 1);
+        // indexOf is -1 after a second close or after bus.close(): splice(-1) would drop another consumer.
+        const at = this.consumers.indexOf(state);
+        if (at >= 0) this.consumers.splice(at, 1);
       },
     };
   }
@@ -368,9 +404,10 @@ export class KafkaBus implements EventBus {
     state.resumeTimers.add(timer);
   }
 
-  /** How far each consumer group of this process is behind the end of its topic, in records. */
-  async lag(): Promise<Record<string, number>> {
+  /** How far each consumer group of this process is behind the end of its topic, in records, and the oldest offset still held on each partition of the groups' topics. */
+  private async positions(): Promise<{ lag: Record<string, number>; oldest: Record<string, Record<number, number>> }> {
     const out: Record<string, number> = {};
+    const oldest: Record<string, Record<number, number>> = {};
     for (const c of this.consumers) {
       const [committed, ends] = await Promise.all([
         this.admin.fetchOffsets({ groupId: c.group, topics: [c.topic] }),
@@ -384,8 +421,9 @@ export class KafkaBus implements EventBus {
         if (BigInt(end.high) > from) lag += BigInt(end.high) - from;
       }
       out[c.group] = Number(lag);
+      oldest[c.topic] = Object.fromEntries(ends.map((e) => [e.partition, Number(e.low)]));
     }
-    return out;
+    return { lag: out, oldest };
   }
 
   health(): Promise<BusHealth> {
@@ -406,7 +444,9 @@ export class KafkaBus implements EventBus {
       detail.controller = cluster.controller;
       if (this.consumers.length > 0) {
         try {
-          detail.consumer_lag = await withDeadline(this.lag(), 2000, 'reading consumer lag');
+          const { lag, oldest } = await withDeadline(this.positions(), 2000, 'reading consumer lag');
+          detail.consumer_lag = lag;
+          detail.oldest_offsets = oldest;
         } catch (e) {
           detail.consumer_lag = { error: message(e) };
         }
