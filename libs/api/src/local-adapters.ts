@@ -5,10 +5,12 @@ import { DataSource } from 'typeorm';
 import {
   DetailedStatistics,
   EventFilter,
-  EventStoreRepository,
+  EventSearch,
+  EventStatistics,
   PageRequest,
   QueryStoreConsumer,
   Statistics,
+  StoreHealth,
   StreamCursor,
 } from '@app/query';
 import { ComponentHealth, IngestPort, QueryPort, SearchResult, TailResult } from './ports';
@@ -43,7 +45,7 @@ export class LocalIngest implements IngestPort {
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
   constructor(
-    private readonly store: EventStoreRepository,
+    private readonly store: EventSearch & EventStatistics & StoreHealth,
     private readonly consumer: QueryStoreConsumer,
   ) {}
 
@@ -76,6 +78,7 @@ export class LocalQuery implements QueryPort {
         clickhouse: ok ? 'up' : 'down',
         last_insert_at: this.consumer.lastInsertAt ? new Date(this.consumer.lastInsertAt).toISOString() : null,
         last_error: this.consumer.lastError ?? null,
+        store_refusals: this.consumer.storeRefusals,
         storage: ok ? await this.store.storage() : null,
       },
     };
