@@ -43,7 +43,11 @@ export class ClickHouseEventSearch implements EventSearch {
           )
         : [],
       raw
-        ? this.q.rows<{ n: string }>(`SELECT count() AS n FROM ${DATABASE}.events WHERE ${raw.where}${settingsFor(filter)}`, raw.params, signal)
+        ? this.q.rows<{ n: string }>(
+            `SELECT count() AS n FROM ${DATABASE}.events WHERE ${raw.where}${settingsFor(filter)}`,
+            raw.params,
+            signal,
+          )
         : [],
     ]);
     return Number(rolled[0]?.n ?? 0) + Number(counted[0]?.n ?? 0);

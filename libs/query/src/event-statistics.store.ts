@@ -29,7 +29,11 @@ export class ClickHouseEventStatistics implements EventStatistics {
    * they can, in one query. Each branch selects `a`, `b`, `c` (text) and `n`, `m`, `o` (counts), inside its
    * own subquery so its projections, ORDER BY and LIMIT stay its own; the rows come back by branch name.
    */
-  private async reads(branches: Record<string, string>, params: Record<string, unknown>, signal?: AbortSignal): Promise<Record<string, StatisticsRow[]>> {
+  private async reads(
+    branches: Record<string, string>,
+    params: Record<string, unknown>,
+    signal?: AbortSignal,
+  ): Promise<Record<string, StatisticsRow[]>> {
     const sql = Object.entries(branches)
       .map(([name, branch]) => `SELECT '${name}' AS part, a, b, c, n, m, o FROM (${branch})`)
       .join('\nUNION ALL\n');

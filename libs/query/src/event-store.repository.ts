@@ -36,13 +36,15 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
   readonly insertLines: EventWriteStore['insertLines'] = (lines, token) => this.writes.insertLines(lines, token);
   readonly recordProgress: EventWriteStore['recordProgress'] = (positions) => this.writes.recordProgress(positions);
   readonly maxStoredOffset: EventWriteStore['maxStoredOffset'] = (partition) => this.writes.maxStoredOffset(partition);
-  readonly idsInOffsetRange: EventWriteStore['idsInOffsetRange'] = (partition, after, upTo) => this.writes.idsInOffsetRange(partition, after, upTo);
+  readonly idsInOffsetRange: EventWriteStore['idsInOffsetRange'] = (partition, after, upTo) =>
+    this.writes.idsInOffsetRange(partition, after, upTo);
   readonly existingIds: EventWriteStore['existingIds'] = (ids, within) => this.writes.existingIds(ids, within);
   readonly reconcileRollup: EventWriteStore['reconcileRollup'] = () => this.repair.reconcileRollup();
 
   readonly search: EventSearch['search'] = (tenantId, filter, page, options) => this.reads.search(tenantId, filter, page, options);
   readonly findById: EventSearch['findById'] = (tenantId, id, options) => this.reads.findById(tenantId, id, options);
-  readonly tail: EventSearch['tail'] = (tenantId, cursor, filter, limit, options) => this.reads.tail(tenantId, cursor, filter, limit, options);
+  readonly tail: EventSearch['tail'] = (tenantId, cursor, filter, limit, options) =>
+    this.reads.tail(tenantId, cursor, filter, limit, options);
   readonly progress: EventSearch['progress'] = (options) => this.reads.progress(options);
 
   readonly statistics: EventStatistics['statistics'] = (tenantId, nowUs, options) => this.stats.statistics(tenantId, nowUs, options);

@@ -51,11 +51,7 @@ function decode(record: BusRecord): unknown {
 }
 
 function toDlq(record: BusRecord, code: string, errors: ErrorDetail[]): OutgoingRecord {
-  return dlqRecord(
-    record,
-    code,
-    errors.map((e) => `${e.field ?? ''}: ${e.message}`).join('; '),
-  );
+  return dlqRecord(record, code, errors.map((e) => `${e.field ?? ''}: ${e.message}`).join('; '));
 }
 
 /** `record` as the DLQ holds it: the message as it came, its origin and the reason in headers. */

@@ -52,7 +52,12 @@ export interface EventWriteStore extends EventInserts, DedupLookups, RollupRepai
 }
 
 export interface EventSearch {
-  search(tenantId: string, filter: EventFilter, page: PageRequest, options?: ReadOptions): Promise<{ events: StoredAuditEvent[]; total: number }>;
+  search(
+    tenantId: string,
+    filter: EventFilter,
+    page: PageRequest,
+    options?: ReadOptions,
+  ): Promise<{ events: StoredAuditEvent[]; total: number }>;
   findById(tenantId: string, id: string, options?: ReadOptions): Promise<StoredAuditEvent | undefined>;
   /** Events after `cursor` and at or before the written position, in log order per partition. */
   tail(

@@ -15,7 +15,12 @@ export interface StoreRefusalsSummary {
  * The records of `batch` whose rows (`rows`, as handed to StoreWriter.write) the store refused, as DLQ
  * records with the store's error as the reason; kept in `summary`.
  */
-export function storeRefusedRecords(batch: BusBatch, rows: EncodedRow[], refusals: StoreRefusal[], summary: StoreRefusalsSummary): OutgoingRecord[] {
+export function storeRefusedRecords(
+  batch: BusBatch,
+  rows: EncodedRow[],
+  refusals: StoreRefusal[],
+  summary: StoreRefusalsSummary,
+): OutgoingRecord[] {
   const byOffset = new Map(batch.records.map((r) => [r.offset, r]));
   const out: OutgoingRecord[] = [];
   for (const refusal of refusals) {

@@ -158,7 +158,7 @@ describe('StoreWriter', () => {
 describe(`${StoreWriter.name} when the store refuses rows`, () => {
   const lines = (n: number, bad: number[]): string[] => Array.from({ length: n }, (_, i) => (bad.includes(i) ? `bad${i}` : `ok${i}`));
 
-  it('should store every other row and hand back exactly the refused ones, with the store\'s error, to the write that holds them', async () => {
+  it("should store every other row and hand back exactly the refused ones, with the store's error, to the write that holds them", async () => {
     // given two writes sharing one insert, with bad rows at 3 of the first and 1 and 6 of the second
     const { store, stored } = refusingStore('bad');
     const inserted: number[] = [];
@@ -185,7 +185,9 @@ describe(`${StoreWriter.name} when the store refuses rows`, () => {
     // the whole, then the rows before the bad one, it alone, the rows after
     expect(hinted.inserts.map((i) => i.lines.length)).toEqual([10_000, 7776, 1, 2223]);
 
-    const silent = refusingStore('bad', () => Object.assign(new Error('Cannot parse input'), { code: '27', type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' }));
+    const silent = refusingStore('bad', () =>
+      Object.assign(new Error('Cannot parse input'), { code: '27', type: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' }),
+    );
     await expect(new StoreWriter(silent.store).write(rows, 't', 0, '9999')).resolves.toEqual([
       expect.objectContaining({ index: 7776, code: 'CANNOT_PARSE_INPUT_ASSERTION_FAILED' }),
     ]);

@@ -44,7 +44,13 @@ export class StoreQueries {
    * value each time, so the session's setting stays the same; measured: no slower per query).
    */
   async rows<T>(query: string, params: Record<string, unknown> = {}, signal?: AbortSignal): Promise<T[]> {
-    const rs = await this.ch.query({ query, query_params: params, format: 'JSONEachRow', clickhouse_settings: this.timeout, abort_signal: signal });
+    const rs = await this.ch.query({
+      query,
+      query_params: params,
+      format: 'JSONEachRow',
+      clickhouse_settings: this.timeout,
+      abort_signal: signal,
+    });
     return rs.json<T>();
   }
 
