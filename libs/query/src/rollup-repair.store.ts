@@ -79,10 +79,12 @@ export class ClickHouseRollupRepair implements RollupRepair {
           params,
           { mutations_sync: '1' },
         );
+        // The roll-ups deduplicate inserts (schema.ts): a rebuild equal to an earlier one is still a rebuild.
         await this.q.command(
           `INSERT INTO ${DATABASE}.${r.table} ${r.select(`tenant_id = {tenant:String} AND ${r.eventsBucket} IN {buckets:Array(UInt32)}`)}
                   SETTINGS ${NO_PROJECTIONS}`,
           params,
+          { insert_deduplicate: 0 },
         );
         for (const b of buckets) rebuilt.push({ rollup: r.table, tenant_id: tenant, bucket: new Date(b * 1000).toISOString() });
       }
