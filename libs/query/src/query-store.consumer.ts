@@ -4,7 +4,7 @@ import { dedupToken, EncodedRow } from './projector';
 import { BatchProjector, inlineProjector } from './projector-pool';
 import { RecentIds } from './recent-ids';
 import { EventWriteStore, RebuiltBucket } from './store-ports';
-import { storeRefusedRecords, StoreRefusalsSummary } from './store-refusals';
+import { noteStoreRefusals, storeRefusedRecords, StoreRefusalsSummary } from './store-refusals';
 import { StoreWriter } from './store-writer';
 
 /**
@@ -144,7 +144,8 @@ export class QueryStoreConsumer {
       );
       // The rest of the batch is stored: what the store refused goes to the DLQ, so the batch can be committed.
       if (refusals.length > 0) {
-        await this.bus.publish(TOPIC_EVENTS_DLQ, storeRefusedRecords(batch, rows, refusals, this.storeRefusals));
+        await this.bus.publish(TOPIC_EVENTS_DLQ, storeRefusedRecords(batch, rows, refusals));
+        noteStoreRefusals(this.storeRefusals, batch, rows, refusals);
         this.metrics?.onStoreRefused?.(refusals);
       }
       if (last > mark.stored) mark.stored = last;

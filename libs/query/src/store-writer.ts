@@ -135,7 +135,7 @@ export class StoreWriter {
         for (const w of group) {
           const mine: StoreRefusal[] = [];
           for (; r < refused.length && refused[r].index < start + w.lines.length; r++) {
-            mine.push({ index: refused[r].index - start, ...describe(refused[r].error) });
+            mine.push({ index: refused[r].index - start, ...refusalOf(refused[r].error) });
           }
           start += w.lines.length;
           w.resolve(mine);
@@ -155,7 +155,8 @@ export class StoreWriter {
    * Stores every row of `lines` the store takes, after the whole was refused with `error`, and returns the
    * others in order. The rows are split where the store's message says the bad row is (`at row N`: the rows
    * before it, it alone, the rows after), or in halves when it does not say or said wrongly once; a part that
-   * fails is split again, a single row that fails is refused. One bad row of 10,000 costs a few inserts.
+   * fails is split again, a single row that fails is refused. One bad row of 10,000 costs four inserts; each
+   * further bad row about two more (failed inserts are cheap: the engine stops parsing at the bad row).
    * Each part's dedup token is the group's token and a digest of the part's rows: a redelivery that brings
    * the same rows back (some maybe dropped as already stored) redoes a part that was stored as a no-op, and
    * no two different parts can share a token. A transient error throws: the whole group is retried.
@@ -200,6 +201,6 @@ export class StoreWriter {
   }
 }
 
-function describe(error: unknown): { reason: string; code: string } {
+function refusalOf(error: unknown): { reason: string; code: string } {
   return { reason: String((error as Error)?.message ?? error), code: dataErrorName(error) ?? 'UNKNOWN' };
 }
