@@ -3,7 +3,16 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { ClickHouseClient } from '@clickhouse/client';
 import { CONSUMER_GROUP_QUERY_STORE, nowMicros, TOPIC_EVENTS } from '@app/contracts';
-import { createClickHouse, DATABASE, EventStoreRepository, migrateClickHouse, parseEventFilter, releaseChdb } from '@app/query';
+import {
+  createClickHouse,
+  DATABASE,
+  EventSearch,
+  EventStatistics,
+  EventStoreRepository,
+  migrateClickHouse,
+  parseEventFilter,
+  releaseChdb,
+} from '@app/query';
 import { percentile } from '../lib/load';
 import { FLEET, mixSlots } from '../lib/mix';
 import { QuerySpec } from '../lib/queries';
@@ -68,7 +77,7 @@ function insertSql(nowUs: number, spanUs: number): string {
   )`;
 }
 
-async function timeQuery(store: EventStoreRepository, spec: QuerySpec): Promise<number> {
+async function timeQuery(store: EventSearch & EventStatistics, spec: QuerySpec): Promise<number> {
   const [p, qs = ''] = spec.path.split('?');
   const t0 = performance.now();
   if (p === '/audit/statistics') await store.statistics('default', nowMicros());

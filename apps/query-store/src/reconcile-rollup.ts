@@ -1,5 +1,5 @@
 import { ConfigError, loadConfig } from '@app/common';
-import { createClickHouse, EventStoreRepository, releaseChdb } from '@app/query';
+import { createClickHouse, EventStoreRepository, releaseChdb, RollupRepair } from '@app/query';
 
 /**
  * Rebuilds the buckets of the statistics roll-ups (hours of audit.events_hourly, days of
@@ -13,7 +13,9 @@ async function main(): Promise<void> {
   const config = loadConfig();
   const ch = await createClickHouse(config.clickhouse);
   try {
-    const rebuilt = await new EventStoreRepository(ch).reconcileRollup();
+    // Run by an operator on a stopped deployment: no time limit on its reads.
+    const repair: RollupRepair = new EventStoreRepository(ch, { queryTimeoutSeconds: 0 });
+    const rebuilt = await repair.reconcileRollup();
     process.stdout.write(`${JSON.stringify({ rebuilt })}\n`);
   } finally {
     await ch.close();

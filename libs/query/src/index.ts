@@ -1,8 +1,12 @@
 export * from './clickhouse/clickhouse.factory';
 export * from './clickhouse/schema';
+export * from './clickhouse/store-queries';
 export * from './event-query';
 export * from './event-row.mapper';
 export * from './event-store.repository';
+export * from './statistics.mapper';
+export * from './store-ports';
+export * from './store-errors';
 export * from './projector';
 export * from './query-store.consumer';
 export * from './store-writer';
@@ -11,3 +15,4 @@ export * from './projector-pool';
 export * from './local-query';
 export * from './query.capability';
 export * from './query.port';
+export * from './store-refusals';

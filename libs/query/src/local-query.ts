@@ -1,14 +1,16 @@
 import { nowMicros, StoredAuditEvent } from '@app/contracts';
+import type { StreamCursor } from '@app/contracts';
 import { ComponentHealth } from '@app/runtime';
 import { EventFilter, PageRequest } from './event-query';
-import { DetailedStatistics, EventStoreRepository, Statistics, StreamCursor } from './event-store.repository';
+import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
+import { EventSearch, EventStatistics, StoreHealth } from './store-ports';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
   constructor(
-    private readonly store: EventStoreRepository,
+    private readonly store: EventSearch & EventStatistics & StoreHealth,
     private readonly consumer: QueryStoreConsumer,
   ) {}
 
@@ -41,6 +43,7 @@ export class LocalQuery implements QueryPort {
         clickhouse: ok ? 'up' : 'down',
         last_insert_at: this.consumer.lastInsertAt ? new Date(this.consumer.lastInsertAt).toISOString() : null,
         last_error: this.consumer.lastError ?? null,
+        store_refusals: this.consumer.storeRefusals,
         storage: ok ? await this.store.storage() : null,
       },
     };

@@ -21,6 +21,8 @@ export interface EncodedRow {
   /** ClickHouse DateTime64 text, as in the row. */
   timestamp: string;
   line: string;
+  /** The record's log offset: what the store refuses goes to the DLQ as this record. */
+  offset: string;
 }
 
 export interface ProcessedBatch {
@@ -49,10 +51,12 @@ function decode(record: BusRecord): unknown {
 }
 
 function toDlq(record: BusRecord, code: string, errors: ErrorDetail[]): OutgoingRecord {
-  const message = errors
-    .map((e) => `${e.field ?? ''}: ${e.message}`)
-    .join('; ')
-    .slice(0, 1000);
+  return dlqRecord(record, code, errors.map((e) => `${e.field ?? ''}: ${e.message}`).join('; '));
+}
+
+/** `record` as the DLQ holds it: the message as it came, its origin and the reason in headers. */
+export function dlqRecord(record: BusRecord, code: string, reason: string): OutgoingRecord {
+  const message = reason.slice(0, 1000);
   return {
     key: record.key ?? `${record.partition}:${record.offset}`,
     value: record.value,
@@ -143,7 +147,7 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, options: 
       retrySuspectIds.push(event.id);
     }
     const row = eventToRow(event, { partition: record.partition, offset: record.offset });
-    rows.push({ id: row.id, tenant_id: row.tenant_id, timestamp: row.timestamp, line: JSON.stringify(row) });
+    rows.push({ id: row.id, tenant_id: row.tenant_id, timestamp: row.timestamp, line: JSON.stringify(row), offset: record.offset });
   }
   return { rows, rejected, suspectIds, retrySuspectIds, anyTimeSuspectIds };
 }

@@ -1,12 +1,17 @@
-import { INGEST_HEADER, normalizeEvent, serializeEvent, TOPIC_EVENTS } from '@app/contracts';
-import { BusBatch, BusRecord, EventBus } from '@app/event-bus';
-import { EventStoreRepository } from './event-store.repository';
+import { DLQ_HEADERS, INGEST_HEADER, normalizeEvent, serializeEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
+import { BusBatch, BusRecord, EventBus, OutgoingRecord } from '@app/event-bus';
 import { QueryStoreConsumer } from './query-store.consumer';
+import { EventWriteStore, RebuiltBucket } from './store-ports';
 
 /** The store as the consumer sees it, in memory: rows by log position, and every id query it was asked. */
-class FakeStore {
+class FakeStore implements EventWriteStore {
   readonly rows = new Map<string, { partition: number; offset: bigint }>();
   readonly idQueries: string[][] = [];
+  readonly calls: string[] = [];
+  /** Rows whose line holds this are refused as ClickHouse refuses a lone surrogate escape. */
+  refuse: string | undefined;
+
+  constructor(readonly inProcess = false) {}
 
   async maxStoredOffset(partition: number): Promise<bigint> {
     let max = -1n;
@@ -21,6 +26,10 @@ class FakeStore {
     return new Set(ids.filter((id) => this.rows.has(id)));
   }
   async insertLines(lines: string[]): Promise<void> {
+    const bad = this.refuse === undefined ? -1 : lines.findIndex((l) => l.includes(this.refuse as string));
+    if (bad >= 0) {
+      throw Object.assign(new Error(`Code: 25. DB::Exception: Cannot parse escape sequence: (at row ${bad + 1})`), { clickhouseCode: 25 });
+    }
     for (const line of lines) {
       const row = JSON.parse(line) as { id: string; log_partition: number; log_offset: string };
       if (this.rows.has(row.id)) throw new Error(`stored twice: ${row.id}`);
@@ -28,10 +37,35 @@ class FakeStore {
     }
   }
   async recordProgress(): Promise<void> {}
+  async reconcileRollup(): Promise<RebuiltBucket[]> {
+    this.calls.push('reconcile');
+    return [];
+  }
 }
 
-const gatewayRecord = (offset: number, id: string): BusRecord => {
-  const r = normalizeEvent({ id, event_type: 'job_created' }, { tenantId: 'default', receivedAtMicros: 1.7e15, trustTenantField: false });
+/** A bus that records what is published, and subscribes nothing but a call. */
+function fakeBus(kind: EventBus['kind'], calls: string[] = []) {
+  const published: Array<{ topic: string; records: OutgoingRecord[] }> = [];
+  const bus: EventBus = {
+    kind,
+    publish: async (topic, records) => {
+      published.push({ topic, records });
+    },
+    subscribe: async () => {
+      calls.push('subscribe');
+      return { close: async () => undefined };
+    },
+    health: async () => ({ ok: true, detail: {} }),
+    close: async () => undefined,
+  };
+  return { bus, published };
+}
+
+const gatewayRecord = (offset: number, id: string, description = ''): BusRecord => {
+  const r = normalizeEvent(
+    { id, event_type: 'job_created', description },
+    { tenantId: 'default', receivedAtMicros: 1.7e15, trustTenantField: false },
+  );
   if (!r.ok) throw new Error('invalid test event');
   return {
     topic: TOPIC_EVENTS,
@@ -57,11 +91,11 @@ const batch = (generation: number, records: BusRecord[]): BusBatch => ({
 const id = (n: number): string => `0190f0f0-0000-7000-8000-${String(n).padStart(12, '0')}`;
 
 describe('QueryStoreConsumer on Kafka', () => {
-  const bus = { kind: 'kafka', publish: async () => undefined } as unknown as EventBus;
+  const { bus } = fakeBus('kafka');
 
   it("should drop a producer retry's copy from memory, also after a restart, and query the store only for redeliveries", async () => {
     const store = new FakeStore();
-    const consumer = new QueryStoreConsumer(bus, store as unknown as EventStoreRepository, 'default');
+    const consumer = new QueryStoreConsumer(bus, store, 'default');
     await consumer.handle(batch(1, [gatewayRecord(0, id(1)), gatewayRecord(1, id(2))]));
     // The gateway's producer retried the send of id 2: its copy comes two offsets later.
     await consumer.handle(batch(1, [gatewayRecord(2, id(3)), gatewayRecord(3, id(2))]));
@@ -70,7 +104,7 @@ describe('QueryStoreConsumer on Kafka', () => {
 
     // A new process (or a rebalance): what is past the stored offset is new, and a copy of a row stored
     // before the restart is still found without a query.
-    const restarted = new QueryStoreConsumer(bus, store as unknown as EventStoreRepository, 'default');
+    const restarted = new QueryStoreConsumer(bus, store, 'default');
     await restarted.handle(batch(1, [gatewayRecord(4, id(1)), gatewayRecord(5, id(4))]));
     expect([...store.rows.keys()]).toEqual([id(1), id(2), id(3), id(4)]);
     expect(store.idQueries).toEqual([]);
@@ -86,22 +120,53 @@ describe('QueryStoreConsumer as the only writer of its store', () => {
   it('should reconcile the roll-up before it subscribes on chdb, and not on a shared server', async () => {
     for (const inProcess of [true, false]) {
       const calls: string[] = [];
-      const bus = {
-        kind: 'kafka',
-        subscribe: async () => {
-          calls.push('subscribe');
-          return { close: async () => undefined };
-        },
-      } as unknown as EventBus;
-      const store = {
-        inProcess,
-        reconcileRollup: async () => {
-          calls.push('reconcile');
-          return [];
-        },
-      } as unknown as EventStoreRepository;
-      await new QueryStoreConsumer(bus, store, 'default').start();
-      expect([inProcess, calls]).toEqual([inProcess, inProcess ? ['reconcile', 'subscribe'] : ['subscribe']]);
+      const store = new FakeStore(inProcess);
+      await new QueryStoreConsumer(fakeBus('kafka', calls).bus, store, 'default').start();
+      expect([inProcess, [...store.calls, ...calls]]).toEqual([inProcess, inProcess ? ['reconcile', 'subscribe'] : ['subscribe']]);
     }
+  });
+});
+
+describe('QueryStoreConsumer when the store refuses a row', () => {
+  it("should send exactly that record to the DLQ with the store's error, store the others, and count it", async () => {
+    // given a batch whose second event the store refuses (the fake refuses lines holding "REFUSE")
+    const store = new FakeStore();
+    store.refuse = 'REFUSE';
+    const { bus, published } = fakeBus('kafka');
+    const refused: string[] = [];
+    const consumer = new QueryStoreConsumer(bus, store, 'default', {
+      onBatch: () => undefined,
+      onError: () => undefined,
+      onStoreRefused: (r) => refused.push(...r.map((x) => x.code)),
+    });
+    const records = [gatewayRecord(0, id(1)), gatewayRecord(1, id(2), 'REFUSE'), gatewayRecord(2, id(3))];
+
+    // when
+    await consumer.handle(batch(1, records));
+
+    // then
+    expect([...store.rows.keys()]).toEqual([id(1), id(3)]);
+    expect(published).toHaveLength(1);
+    expect(published[0].topic).toBe(TOPIC_EVENTS_DLQ);
+    expect(published[0].records).toHaveLength(1);
+    const dlq = published[0].records[0];
+    expect(dlq.value).toEqual(records[1].value);
+    expect(dlq.headers).toEqual({
+      ...records[1].headers,
+      [DLQ_HEADERS.errorCode]: 'store_refused',
+      [DLQ_HEADERS.errorMessage]: 'CANNOT_PARSE_ESCAPE_SEQUENCE: Code: 25. DB::Exception: Cannot parse escape sequence: (at row 1)',
+      [DLQ_HEADERS.sourceTopic]: TOPIC_EVENTS,
+      [DLQ_HEADERS.sourcePartition]: '2',
+      [DLQ_HEADERS.sourceOffset]: '1',
+    });
+    expect(refused).toEqual(['CANNOT_PARSE_ESCAPE_SEQUENCE']);
+    expect(consumer.storeRefusals.rows_refused).toBe(1);
+    expect(consumer.storeRefusals.last_refusal).toMatchObject({
+      id: id(2),
+      partition: 2,
+      offset: '1',
+      code: 'CANNOT_PARSE_ESCAPE_SEQUENCE',
+    });
+    expect(consumer.lastError).toBeUndefined();
   });
 });

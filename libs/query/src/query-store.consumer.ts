@@ -1,9 +1,10 @@
 import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BusBatch, EventBus, Subscription } from '@app/event-bus';
-import { EventStoreRepository, RebuiltBucket } from './event-store.repository';
 import { dedupToken, EncodedRow } from './projector';
 import { BatchProjector, inlineProjector } from './projector-pool';
 import { RecentIds } from './recent-ids';
+import { EventWriteStore, RebuiltBucket } from './store-ports';
+import { noteStoreRefusals, storeRefusedRecords, StoreRefusalsSummary } from './store-refusals';
 import { StoreWriter } from './store-writer';
 
 /**
@@ -29,6 +30,8 @@ export interface ConsumerMetrics {
   onInsert?(rows: number, ms: number): void;
   /** Buckets of the statistics roll-ups rebuilt because they disagreed with the events (see reconcileRollup). */
   onRollupRepaired?(buckets: RebuiltBucket[]): void;
+  /** Rows the store refused for their data, sent to the DLQ with its error (see StoreWriter). */
+  onStoreRefused?(refused: Array<{ code: string; reason: string }>): void;
 }
 
 /**
@@ -44,10 +47,12 @@ export class QueryStoreConsumer {
   private readonly writer: StoreWriter;
   lastInsertAt: number | undefined;
   lastError: string | undefined;
+  /** Rows the store refused, sent to the DLQ: shown in the query store's health detail. */
+  readonly storeRefusals: StoreRefusalsSummary = { rows_refused: 0, last_refusal: null };
 
   constructor(
     private readonly bus: EventBus,
-    private readonly store: EventStoreRepository,
+    private readonly store: EventWriteStore,
     private readonly defaultTenant: string,
     private readonly metrics?: ConsumerMetrics,
     /** Where batches are validated and encoded: the apps pass a WorkerProjector. */
@@ -131,17 +136,23 @@ export class QueryStoreConsumer {
       const duplicates = processed.rows.length - rows.length;
       await batch.heartbeat();
       written = true;
-      await this.writer.write(
+      const refusals = await this.writer.write(
         rows.map((r) => r.line),
         dedupToken(batch),
         batch.partition,
         batch.lastOffset,
       );
+      // The rest of the batch is stored: what the store refused goes to the DLQ, so the batch can be committed.
+      if (refusals.length > 0) {
+        await this.bus.publish(TOPIC_EVENTS_DLQ, storeRefusedRecords(batch, rows, refusals));
+        noteStoreRefusals(this.storeRefusals, batch, rows, refusals);
+        this.metrics?.onStoreRefused?.(refusals);
+      }
       if (last > mark.stored) mark.stored = last;
       if (recent) for (const r of rows) recent.add(r.id);
       this.lastInsertAt = Date.now();
       this.lastError = undefined;
-      this.metrics?.onBatch(rows.length, processed.rejected.length, duplicates, Date.now() - started);
+      this.metrics?.onBatch(rows.length - refusals.length, processed.rejected.length, duplicates, Date.now() - started);
     } catch (e) {
       // A failed insert may have stored part of the batch, and the bus may cut the retried range differently
       // or it may share another insert (so the dedup token differs): from now on these offsets are checked

@@ -1,7 +1,8 @@
 import { isCursorEntry, StoredAuditEvent, ValidationError } from '@app/contracts';
+import type { StreamCursor } from '@app/contracts';
 import { ComponentHealth, definePort } from '@app/runtime';
 import { EventFilter, PageRequest } from './event-query';
-import { DetailedStatistics, Statistics, StreamCursor } from './event-store.repository';
+import { DetailedStatistics, Statistics } from './statistics.mapper';
 
 export interface SearchResult {
   events: StoredAuditEvent[];

@@ -51,6 +51,12 @@ export class Metrics {
     labelNames: ['rollup'],
     registers: [this.registry],
   });
+  readonly storeRowsRefused = new Counter({
+    name: 'audit_store_rows_refused_total',
+    help: 'Rows the query store refused for their data (by ClickHouse error name), sent to audit.events.dlq.v1 while the rest of their insert was stored',
+    labelNames: ['code'],
+    registers: [this.registry],
+  });
   readonly consumerErrors = new Counter({
     name: 'audit_consumer_errors_total',
     help: 'Failed batch writes (retried)',
@@ -68,6 +74,7 @@ export class Metrics {
     onError(): void;
     onInsert(rows: number, ms: number): void;
     onRollupRepaired(buckets: Array<{ rollup: string }>): void;
+    onStoreRefused(refused: Array<{ code: string; reason: string }>): void;
   } {
     return {
       onBatch: (rows, rejected, duplicates, ms) => {
@@ -89,6 +96,13 @@ export class Metrics {
         logger?.warn(
           { buckets: buckets.slice(0, 20), count: buckets.length },
           'statistics roll-up rebuilt where it disagreed with the stored events',
+        );
+      },
+      onStoreRefused: (refused) => {
+        for (const r of refused) this.storeRowsRefused.inc({ code: r.code });
+        logger?.warn(
+          { refused: refused.length, code: refused[0]?.code, reason: refused[0]?.reason.slice(0, 500) },
+          'rows refused by the query store moved to the dead-letter topic audit.events.dlq.v1',
         );
       },
     };

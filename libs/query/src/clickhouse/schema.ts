@@ -110,8 +110,13 @@ export function schemaStatements(db = DATABASE): string[] {
     ENGINE = SummingMergeTree(events)
     PARTITION BY toYYYYMM(hour)
     ORDER BY (tenant_id, hour, category, event_type, severity)
-    SETTINGS deduplicate_merge_projection_mode = 'rebuild'`,
+    SETTINGS deduplicate_merge_projection_mode = 'rebuild', non_replicated_deduplication_window = 10000`,
     `ALTER TABLE ${db}.events_hourly MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
+    // The roll-ups keep insert dedup tokens too, so a retried insert (the same token, from a redelivery or a
+    // split refused insert redone) is a no-op for them as it is for the events: without a window here the
+    // events table dropped the retry but the views counted it again (100 rows inserted twice: 100 events,
+    // 200 in events_hourly, on ClickHouse 26.7). No measurable cost per insert.
+    `ALTER TABLE ${db}.events_hourly MODIFY SETTING non_replicated_deduplication_window = 10000`,
     `ALTER TABLE ${db}.events_hourly ADD ${HOURLY_TOTALS_PROJECTION.replace('PROJECTION', 'PROJECTION IF NOT EXISTS')}`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.events_hourly_mv TO ${db}.events_hourly AS ${hourlyRollupSelect(db)}`,
     // Per tenant, UTC day and key, how many events named each site, device, user and source: the detailed
@@ -127,7 +132,9 @@ export function schemaStatements(db = DATABASE): string[] {
     )
     ENGINE = SummingMergeTree(events)
     PARTITION BY toYYYYMM(day)
-    ORDER BY (tenant_id, dimension, day, key)`,
+    ORDER BY (tenant_id, dimension, day, key)
+    SETTINGS non_replicated_deduplication_window = 10000`,
+    `ALTER TABLE ${db}.events_daily_keys MODIFY SETTING non_replicated_deduplication_window = 10000`,
     `CREATE MATERIALIZED VIEW IF NOT EXISTS ${db}.events_daily_keys_mv TO ${db}.events_daily_keys AS ${dailyKeysRollupSelect(db)}`,
     // How far each log partition has been written: the live stream never reads past it, so it cannot
     // skip an event whose batch was still being inserted.

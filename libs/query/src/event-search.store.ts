@@ -1,0 +1,119 @@
+import { nowMicros, StoredAuditEvent } from '@app/contracts';
+import { DATABASE } from './clickhouse/schema';
+import { NO_PROJECTIONS, settingsFor, StoreQueries } from './clickhouse/store-queries';
+import { EventFilter, filterToSql, orderBy, PageRequest, rollupCount } from './event-query';
+import { rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
+import { EventSearch, ReadOptions, StreamCursor } from './store-ports';
+
+/** Pages, single events and the live stream's reads. */
+export class ClickHouseEventSearch implements EventSearch {
+  constructor(private readonly q: StoreQueries) {}
+
+  async search(
+    tenantId: string,
+    filter: EventFilter,
+    page: PageRequest,
+    options: ReadOptions = {},
+  ): Promise<{ events: StoredAuditEvent[]; total: number }> {
+    const { where, params } = filterToSql(tenantId, filter);
+    const [rows, total] = await Promise.all([
+      // Without buffering, a read in sort-key order stops after the granules that fill the page; with it
+      // (the default) every stream reads ahead first: 36 ms instead of 11 ms for a newest-first page of 1M rows.
+      this.q.rows<SelectedRow>(
+        `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events WHERE ${where} ORDER BY ${orderBy(page.order)}
+         LIMIT {limit:UInt32} OFFSET {offset:UInt32}${settingsFor(filter, 'read_in_order_use_buffering = 0')}`,
+        { ...params, limit: page.limit, offset: page.offset },
+        options.signal,
+      ),
+      this.count(tenantId, filter, options.signal),
+    ]);
+    return { events: rows.map(rowToEvent), total };
+  }
+
+  /** The number of events matching `filter`: from the hourly roll-up where it can answer, else from raw rows. */
+  private async count(tenantId: string, filter: EventFilter, signal?: AbortSignal): Promise<number> {
+    const plan = rollupCount(tenantId, filter, nowMicros());
+    const raw = plan ? plan.remainder : filterToSql(tenantId, filter);
+    const [rolled, counted] = await Promise.all([
+      plan
+        ? this.q.rows<{ n: string }>(
+            `SELECT sum(events) AS n FROM ${DATABASE}.events_hourly WHERE ${plan.rollup.where}`,
+            plan.rollup.params,
+            signal,
+          )
+        : [],
+      raw
+        ? this.q.rows<{ n: string }>(
+            `SELECT count() AS n FROM ${DATABASE}.events WHERE ${raw.where}${settingsFor(filter)}`,
+            raw.params,
+            signal,
+          )
+        : [],
+    ]);
+    return Number(rolled[0]?.n ?? 0) + Number(counted[0]?.n ?? 0);
+  }
+
+  async findById(tenantId: string, id: string, options: ReadOptions = {}): Promise<StoredAuditEvent | undefined> {
+    const rows = await this.q.rows<SelectedRow>(
+      `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events WHERE tenant_id = {tenant:String} AND id = {id:UUID} LIMIT 1 SETTINGS ${NO_PROJECTIONS}`,
+      { tenant: tenantId, id },
+      options.signal,
+    );
+    return rows[0] ? rowToEvent(rows[0]) : undefined;
+  }
+
+  /** The written position of every log partition, from the progress table the projector keeps. */
+  async progress(options: ReadOptions = {}): Promise<StreamCursor> {
+    const rows = await this.q.rows<{ p: number; o: string }>(
+      `SELECT log_partition AS p, max(log_offset) AS o FROM ${DATABASE}.consumer_progress GROUP BY p`,
+      {},
+      options.signal,
+    );
+    return Object.fromEntries(rows.map((r) => [Number(r.p), String(r.o)]));
+  }
+
+  /**
+   * Events after `cursor` and at or before the written position, in log order per partition. When the page
+   * is full, each partition's cursor moves only as far as the rows returned for it, so nothing is skipped.
+   */
+  async tail(
+    tenantId: string,
+    cursor: StreamCursor,
+    filter: EventFilter,
+    limit: number,
+    options: ReadOptions = {},
+  ): Promise<{ events: StoredAuditEvent[]; cursor: StreamCursor }> {
+    const high = await this.progress(options);
+    const partitions = Object.keys(high).map(Number);
+    if (partitions.length === 0) return { events: [], cursor };
+    const { where, params } = filterToSql(tenantId, filter);
+    const ranges: string[] = [];
+    const rangeParams: Record<string, string | number> = {};
+    const next: StreamCursor = { ...cursor };
+    let minFrom: bigint | undefined;
+    for (const part of partitions) {
+      const from = BigInt(cursor[part] ?? '-1');
+      const to = BigInt(high[part]);
+      if (to <= from) continue;
+      const i = ranges.length;
+      ranges.push(`(log_partition = {p${i}:UInt16} AND log_offset > {f${i}:Int64} AND log_offset <= {t${i}:UInt64})`);
+      Object.assign(rangeParams, { [`p${i}`]: part, [`f${i}`]: String(from), [`t${i}`]: String(to) });
+      minFrom = minFrom === undefined || from < minFrom ? from : minFrom;
+    }
+    if (ranges.length === 0) return { events: [], cursor };
+    const rows = await this.q.rows<SelectedRow>(
+      `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events
+       WHERE ${where} AND log_offset > {minFrom:Int64} AND (${ranges.join(' OR ')})
+       ORDER BY log_partition, log_offset LIMIT {limit:UInt32}${settingsFor(filter)}`,
+      { ...params, ...rangeParams, minFrom: String(minFrom ?? -1n), limit },
+      options.signal,
+    );
+    const events = rows.map(rowToEvent);
+    if (events.length < limit) {
+      for (const part of partitions) next[part] = high[part];
+    } else {
+      for (const e of events) if (e.position) next[e.position.partition] = e.position.offset;
+    }
+    return { events, cursor: next };
+  }
+}
