@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { DLQ_HEADERS, nowMicros, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
-import { BusBatch, FileLogBus } from '@app/event-bus';
+import { BusBatch, EventBus, FileLogBus } from '@app/event-bus';
+import { directPosition } from '@app/runtime';
 import { createClickHouse, EventStoreRepository, migrateClickHouse, parseEventFilter, QueryStoreConsumer, releaseChdb } from '@app/query';
 import { newRunId } from './support/audit-api';
 
@@ -36,6 +37,10 @@ function batchOf(
     })),
   };
 }
+
+/** A batch handed to the consumer as the host would, its DLQ records written to `bus`. */
+const handleOn = (bus: EventBus, consumer: QueryStoreConsumer, batch: BusBatch): Promise<void> =>
+  consumer.handle(batch, directPosition(bus, batch));
 
 describe('QueryStoreConsumer redelivery on the chdb engine', () => {
   let dir: string;
@@ -88,19 +93,19 @@ describe('QueryStoreConsumer redelivery on the chdb engine', () => {
   });
 
   it('should store a direct event once when its range comes back cut differently after a failure', async () => {
-    const sut = new QueryStoreConsumer(bus, store, 'default');
+    const sut = new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' });
     const values = Array.from({ length: 10 }, (_, i) => direct(i));
-    await sut.handle(batchOf(values.slice(0, 5), 0, 0, 1));
+    await handleOn(bus, sut, batchOf(values.slice(0, 5), 0, 0, 1));
     // Kafka re-fetches from the first unhandled offset; the range now reaches further, so the insert's dedup
     // token differs and only the id check can drop offsets 0-4.
-    await sut.handle(batchOf(values, 0, 0, 1));
+    await handleOn(bus, sut, batchOf(values, 0, 0, 1));
     const ids = await stored();
     expect(ids.length).toBe(10);
     expect(new Set(ids).size).toBe(10);
   });
 
   it('should refuse a poison message once although its batch is retried, and again after a restart', async () => {
-    const sut = new QueryStoreConsumer(bus, store, 'default');
+    const sut = new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' });
     const values = [direct(20), 'not json', direct(21)];
     let failOnce = true;
     const flaky = async (): Promise<void> => {
@@ -109,9 +114,9 @@ describe('QueryStoreConsumer redelivery on the chdb engine', () => {
         throw new Error('the store is unavailable');
       }
     };
-    await expect(sut.handle(batchOf(values, 0, 1, 1, flaky))).rejects.toThrow('the store is unavailable');
-    await sut.handle(batchOf(values, 0, 1, 1, flaky));
-    await new QueryStoreConsumer(bus, store, 'default').handle(batchOf(values, 0, 1, 1));
+    await expect(handleOn(bus, sut, batchOf(values, 0, 1, 1, flaky))).rejects.toThrow('the store is unavailable');
+    await handleOn(bus, sut, batchOf(values, 0, 1, 1, flaky));
+    await handleOn(bus, new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' }), batchOf(values, 0, 1, 1));
     expect(await dlqOffsets()).toEqual(['1']);
     expect((await stored()).length).toBe(12);
   });

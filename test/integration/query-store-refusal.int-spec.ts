@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createLogger } from '@app/common';
 import { DLQ_HEADERS, INGEST_HEADER, normalizeEvent, nowMicros, serializeEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
-import { BusRecord, EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
+import { BusBatch, BusRecord, EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
+import { ConsumerHost, directPosition, Metrics } from '@app/runtime';
 import {
   BatchProjector,
   createClickHouse,
@@ -88,6 +89,25 @@ async function dlqRecords(bus: EventBus, sourceTopic: string, atLeast: number): 
   }
   return records;
 }
+
+/** The consumer on its own host, as the query capability runs it: recovered, then its group subscribed. */
+async function startOn(bus: EventBus, consumer: QueryStoreConsumer): Promise<ConsumerHost> {
+  const host = new ConsumerHost({
+    bus,
+    metrics: new Metrics(false),
+    logger: createLogger('silent', 'test'),
+    trust: 'gateway-records',
+    defaultTenant: 'default',
+  });
+  host.declare(consumer.declaration());
+  await consumer.recover();
+  await host.start();
+  return host;
+}
+
+/** A batch handed to the consumer as the host would, its DLQ records written to `bus`. */
+const handleOn = (bus: EventBus, consumer: QueryStoreConsumer, batch: BusBatch): Promise<void> =>
+  consumer.handle(batch, directPosition(bus, batch));
 
 describe('The query store when ClickHouse refuses a row', () => {
   let dir: string;
@@ -190,8 +210,8 @@ describe('The query store when ClickHouse refuses a row', () => {
 
     it("should send exactly the refused record to the DLQ with the store's error, store the others, and keep going across a restart", async () => {
       // given a consumer on the embedded log, and a batch whose second event the store refuses
-      const sut = new QueryStoreConsumer(bus, store, 'default', undefined, poisoning);
-      await sut.start();
+      const sut = new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' }, undefined, poisoning);
+      const host = await startOn(bus, sut);
       await bus.publish(TOPIC_EVENTS, [gatewayRecord(runId, 1), gatewayRecord(runId, 2, 'POISON'), gatewayRecord(runId, 3)]);
 
       // then the others are stored, the refused one is in the DLQ, and later events are stored too
@@ -224,11 +244,12 @@ describe('The query store when ClickHouse refuses a row', () => {
           'a later event',
         ),
       ).toEqual(['1', '3', '4']);
-      await sut.stop();
+      await host.stop();
+      await sut.close();
 
       // and a restart neither wedges nor refuses again: the batch was committed
-      const restarted = new QueryStoreConsumer(bus, store, 'default', undefined, poisoning);
-      await restarted.start();
+      const restarted = new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' }, undefined, poisoning);
+      const restartedHost = await startOn(bus, restarted);
       await bus.publish(TOPIC_EVENTS, [gatewayRecord(runId, 5)]);
       expect(
         await until(
@@ -238,7 +259,8 @@ describe('The query store when ClickHouse refuses a row', () => {
           'an event after the restart',
         ),
       ).toEqual(['1', '3', '4', '5']);
-      await restarted.stop();
+      await restartedHost.stop();
+      await restarted.close();
       expect(restarted.storeRefusals.rows_refused).toBe(0);
       expect(await dlqRecords(bus, TOPIC_EVENTS, 1)).toHaveLength(1);
       // the roll-up agrees with the events after the split
@@ -283,8 +305,8 @@ describe('The query store when ClickHouse refuses a row', () => {
     it("should send exactly the refused message to the DLQ with the store's error and move on, for a direct producer", async () => {
       // given the query-store consumer's handler on a topic of this run (the subscription plumbing of
       // QueryStoreConsumer.start is the shared event topic's and group's, which other suites use)
-      const sut = new QueryStoreConsumer(bus, store, 'default', undefined, poisoning);
-      const sub = await bus.subscribe(`${runId}-group`, (b) => sut.handle(b), { topic, fromBeginning: true });
+      const sut = new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'none' }, undefined, poisoning);
+      const sub = await bus.subscribe(`${runId}-group`, (b) => handleOn(bus, sut, b), { topic, fromBeginning: true });
       try {
         // when a direct producer sends three events to one partition, the second of which the store refuses
         await bus.publish(

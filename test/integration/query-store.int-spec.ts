@@ -3,7 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { AuditEvent, formatMicros, nowMicros, normalizeEvent, serializeEvent, TOPIC_EVENTS, uuidv7 } from '@app/contracts';
-import { BusBatch } from '@app/event-bus';
+import { BusBatch, EventBus } from '@app/event-bus';
+import { directPosition } from '@app/runtime';
 import { createClickHouse, EventStoreRepository, migrateClickHouse, parseEventFilter, QueryStoreConsumer, releaseChdb } from '@app/query';
 import { FileLogBus } from '@app/event-bus';
 
@@ -35,6 +36,10 @@ function batchOf(events: AuditEvent[], firstOffset: number): BusBatch {
   };
 }
 
+/** A batch handed to the consumer as the host would, its DLQ records written to `bus`. */
+const handleOn = (bus: EventBus, consumer: QueryStoreConsumer, batch: BusBatch): Promise<void> =>
+  consumer.handle(batch, directPosition(bus, batch));
+
 describe('ClickHouse query store on the chdb engine', () => {
   let dir: string;
   let ch: ClickHouseClient;
@@ -57,10 +62,14 @@ describe('ClickHouse query store on the chdb engine', () => {
 
   it('should store a batch once even when it is delivered twice, or again from a new consumer', async () => {
     const events = Array.from({ length: 50 }, (_, i) => event({ metadata: { site_id: `S${i % 5}`, user_id: 'admin' } }));
-    const consumer = new QueryStoreConsumer(bus, store, 'default');
-    await consumer.handle(batchOf(events, 0));
-    await consumer.handle(batchOf(events, 0));
-    await new QueryStoreConsumer(bus, store, 'default').handle(batchOf(events.slice(10, 30), 10));
+    const consumer = new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' });
+    await handleOn(bus, consumer, batchOf(events, 0));
+    await handleOn(bus, consumer, batchOf(events, 0));
+    await handleOn(
+      bus,
+      new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' }),
+      batchOf(events.slice(10, 30), 10),
+    );
     const { filter, page } = parseEventFilter({ limit: '1000' }, nowMicros());
     const res = await store.search('default', filter, page);
     expect(res.total).toBe(50);
@@ -74,7 +83,7 @@ describe('ClickHouse query store on the chdb engine', () => {
     const now = nowMicros();
     const old = event({ timestamp: formatMicros(now - 3 * 86400e6), event_type: 'login_failed', metadata: { user_id: 'bob' } });
     const fresh = event({ event_type: 'login_failed', metadata: { user_id: 'bob' } });
-    await new QueryStoreConsumer(bus, store, 'default').handle(batchOf([old, fresh], 100));
+    await handleOn(bus, new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' }), batchOf([old, fresh], 100));
     const q = parseEventFilter({ event_type: 'login_failed', since: '24h', 'metadata.user_id': 'bob' }, nowMicros());
     const res = await store.search('default', q.filter, q.page);
     expect(res.events.map((e) => e.id)).toEqual([fresh.id]);
@@ -86,7 +95,7 @@ describe('ClickHouse query store on the chdb engine', () => {
   it('should tail from a cursor without gaps or repeats', async () => {
     const start = await store.progress();
     const events = Array.from({ length: 30 }, () => event({ event_type: 'job_created', id: uuidv7() }));
-    await new QueryStoreConsumer(bus, store, 'default').handle(batchOf(events, 200));
+    await handleOn(bus, new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' }), batchOf(events, 200));
     const { filter } = parseEventFilter({ category: 'job_management' }, nowMicros(), false);
     const seen: string[] = [];
     let cursor = start;
@@ -106,7 +115,7 @@ describe('ClickHouse query store on the chdb engine', () => {
     const at = (h: number, type: string, site: string) =>
       event({ tenant_id: 'rollup', event_type: type, timestamp: formatMicros(base + h * hourUs + 1000), metadata: { site_id: site } });
     const events = [at(0, 'login_failed', 'S1'), at(0, 'login_failed', 'S1'), at(1, 'job_created', 'S2'), at(2, 'job_created', 'S1')];
-    await new QueryStoreConsumer(bus, store, 'default').handle(batchOf(events, 300));
+    await handleOn(bus, new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'gateway-records' }), batchOf(events, 300));
     expect(await store.reconcileRollup()).toEqual([]);
     const before = await detailed('rollup');
     expect(before.events_by_event_type).toEqual({ login_failed: 2, job_created: 2 });

@@ -1,5 +1,6 @@
 import { DLQ_HEADERS, INGEST_HEADER, normalizeEvent, serializeEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BusBatch, BusRecord, EventBus, OutgoingRecord } from '@app/event-bus';
+import { directPosition } from '@app/runtime';
 import { QueryStoreConsumer } from './query-store.consumer';
 import { EventWriteStore, RebuiltBucket } from './store-ports';
 
@@ -95,34 +96,45 @@ describe('QueryStoreConsumer on Kafka', () => {
 
   it("should drop a producer retry's copy from memory, also after a restart, and query the store only for redeliveries", async () => {
     const store = new FakeStore();
-    const consumer = new QueryStoreConsumer(bus, store, 'default');
-    await consumer.handle(batch(1, [gatewayRecord(0, id(1)), gatewayRecord(1, id(2))]));
+    const consumer = new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'none' });
+    await consumer.handle(
+      batch(1, [gatewayRecord(0, id(1)), gatewayRecord(1, id(2))]),
+      directPosition(bus, batch(1, [gatewayRecord(0, id(1)), gatewayRecord(1, id(2))])),
+    );
     // The gateway's producer retried the send of id 2: its copy comes two offsets later.
-    await consumer.handle(batch(1, [gatewayRecord(2, id(3)), gatewayRecord(3, id(2))]));
+    await consumer.handle(
+      batch(1, [gatewayRecord(2, id(3)), gatewayRecord(3, id(2))]),
+      directPosition(bus, batch(1, [gatewayRecord(2, id(3)), gatewayRecord(3, id(2))])),
+    );
     expect([...store.rows.keys()]).toEqual([id(1), id(2), id(3)]);
     expect(store.idQueries).toEqual([]);
 
     // A new process (or a rebalance): what is past the stored offset is new, and a copy of a row stored
     // before the restart is still found without a query.
-    const restarted = new QueryStoreConsumer(bus, store, 'default');
-    await restarted.handle(batch(1, [gatewayRecord(4, id(1)), gatewayRecord(5, id(4))]));
+    const restarted = new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'none' });
+    await restarted.handle(
+      batch(1, [gatewayRecord(4, id(1)), gatewayRecord(5, id(4))]),
+      directPosition(bus, batch(1, [gatewayRecord(4, id(1)), gatewayRecord(5, id(4))])),
+    );
     expect([...store.rows.keys()]).toEqual([id(1), id(2), id(3), id(4)]);
     expect(store.idQueries).toEqual([]);
 
     // A redelivery of stored offsets is checked against the store.
-    await restarted.handle(batch(2, [gatewayRecord(5, id(4)), gatewayRecord(6, id(5))]));
+    await restarted.handle(
+      batch(2, [gatewayRecord(5, id(4)), gatewayRecord(6, id(5))]),
+      directPosition(bus, batch(2, [gatewayRecord(5, id(4)), gatewayRecord(6, id(5))])),
+    );
     expect(store.idQueries).toEqual([[id(4)]]);
     expect(store.rows.size).toBe(5);
   });
 });
 
 describe('QueryStoreConsumer as the only writer of its store', () => {
-  it('should reconcile the roll-up before it subscribes on chdb, and not on a shared server', async () => {
+  it('should reconcile the roll-up when it recovers on chdb (before the capability subscribes it), and not on a shared server', async () => {
     for (const inProcess of [true, false]) {
-      const calls: string[] = [];
       const store = new FakeStore(inProcess);
-      await new QueryStoreConsumer(fakeBus('kafka', calls).bus, store, 'default').start();
-      expect([inProcess, [...store.calls, ...calls]]).toEqual([inProcess, inProcess ? ['reconcile', 'subscribe'] : ['subscribe']]);
+      await new QueryStoreConsumer(store, { defaultTenant: 'default', trust: 'none' }).recover();
+      expect([inProcess, store.calls]).toEqual([inProcess, inProcess ? ['reconcile'] : []]);
     }
   });
 });
@@ -134,15 +146,19 @@ describe('QueryStoreConsumer when the store refuses a row', () => {
     store.refuse = 'REFUSE';
     const { bus, published } = fakeBus('kafka');
     const refused: string[] = [];
-    const consumer = new QueryStoreConsumer(bus, store, 'default', {
-      onBatch: () => undefined,
-      onError: () => undefined,
-      onStoreRefused: (r) => refused.push(...r.map((x) => x.code)),
-    });
+    const consumer = new QueryStoreConsumer(
+      store,
+      { defaultTenant: 'default', trust: 'none' },
+      {
+        onBatch: () => undefined,
+        onError: () => undefined,
+        onStoreRefused: (r) => refused.push(...r.map((x) => x.code)),
+      },
+    );
     const records = [gatewayRecord(0, id(1)), gatewayRecord(1, id(2), 'REFUSE'), gatewayRecord(2, id(3))];
 
     // when
-    await consumer.handle(batch(1, records));
+    await consumer.handle(batch(1, records), directPosition(bus, batch(1, records)));
 
     // then
     expect([...store.rows.keys()]).toEqual([id(1), id(3)]);

@@ -1,5 +1,6 @@
-import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
-import { BusBatch, EventBus, Subscription } from '@app/event-bus';
+import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS } from '@app/contracts';
+import { BusBatch } from '@app/event-bus';
+import { PartitionPosition, RawConsumer, TrustPolicy } from '@app/runtime';
 import { dedupToken, EncodedRow } from './projector';
 import { BatchProjector, inlineProjector } from './projector-pool';
 import { RecentIds } from './recent-ids';
@@ -43,7 +44,6 @@ export interface ConsumerMetrics {
 export class QueryStoreConsumer {
   /** Per partition, within one bus generation. */
   private readonly marks = new Map<number, PartitionMark>();
-  private subscription: Subscription | undefined;
   private readonly writer: StoreWriter;
   lastInsertAt: number | undefined;
   lastError: string | undefined;
@@ -51,9 +51,9 @@ export class QueryStoreConsumer {
   readonly storeRefusals: StoreRefusalsSummary = { rows_refused: 0, last_refusal: null };
 
   constructor(
-    private readonly bus: EventBus,
     private readonly store: EventWriteStore,
-    private readonly defaultTenant: string,
+    /** The trust policy is the deployment's (see TrustPolicy), never inferred from the bus. */
+    private readonly options: { defaultTenant: string; trust: TrustPolicy },
     private readonly metrics?: ConsumerMetrics,
     /** Where batches are validated and encoded: the apps pass a WorkerProjector. */
     private readonly projector: BatchProjector = inlineProjector,
@@ -66,18 +66,19 @@ export class QueryStoreConsumer {
     });
   }
 
-  async start(): Promise<void> {
-    await this.writer.recover();
-    this.subscription = await this.bus.subscribe(CONSUMER_GROUP_QUERY_STORE, (b) => this.handle(b), {
-      topic: TOPIC_EVENTS,
-      fromBeginning: true,
-    });
+  /** Its group on the consumer host: the query store owns the DLQ (the one writer of refused records). */
+  declaration(): RawConsumer {
+    return { kind: 'raw', group: CONSUMER_GROUP_QUERY_STORE, ownsDeadLetters: true, handle: (b, p) => this.handle(b, p) };
   }
 
-  async stop(): Promise<void> {
-    await this.subscription?.close();
-    this.subscription = undefined;
-    await this.projector.close();
+  /** Before the group is subscribed: as the store's only writer, reconcile the roll-ups (see StoreWriter.recover). */
+  recover(): Promise<void> {
+    return this.writer.recover();
+  }
+
+  /** After the host stopped the group (the batch in hand finished). */
+  close(): Promise<void> {
+    return this.projector.close();
   }
 
   private async findStored(rows: EncodedRow[], suspectIds: string[], anyTimeSuspectIds: string[]): Promise<Set<string>> {
@@ -99,16 +100,16 @@ export class QueryStoreConsumer {
     return inRange;
   }
 
-  async handle(batch: BusBatch): Promise<void> {
+  async handle(batch: BusBatch, position: PartitionPosition): Promise<void> {
     const started = Date.now();
     const last = BigInt(batch.lastOffset);
     let mark: PartitionMark | undefined;
-    const trustGatewayRecords = this.bus.kind === 'embedded';
+    const trustGatewayRecords = this.options.trust === 'gateway-records';
     let written = false;
     try {
       const generation = batch.generation ?? 0;
       mark = this.marks.get(batch.partition);
-      if (mark === undefined || mark.generation !== generation) {
+      if (mark === undefined || mark.generation !== generation || position.fresh) {
         // The DLQ write precedes the insert, so whatever is stored was also refused where it had to be.
         const stored = await this.store.maxStoredOffset(batch.partition);
         mark = { generation, stored, refused: stored };
@@ -120,11 +121,14 @@ export class QueryStoreConsumer {
         }
         this.marks.set(batch.partition, mark);
       }
-      const processed = await this.projector.process(batch, mark.stored, { defaultTenant: this.defaultTenant, trustGatewayRecords });
+      const processed = await this.projector.process(batch, mark.stored, {
+        defaultTenant: this.options.defaultTenant,
+        trustGatewayRecords,
+      });
       // A batch that failed after its DLQ write comes back: refuse each message once, not once per retry.
       const refused = mark.refused;
       const rejected = processed.rejected.filter((r) => BigInt(r.headers?.[DLQ_HEADERS.sourceOffset] ?? '-1') > refused);
-      if (rejected.length > 0) await this.bus.publish(TOPIC_EVENTS_DLQ, rejected);
+      await position.deadLetter(rejected);
       if (last > mark.refused) mark.refused = last;
       let rows = processed.rows;
       const recent = mark.recent;
@@ -144,7 +148,7 @@ export class QueryStoreConsumer {
       );
       // The rest of the batch is stored: what the store refused goes to the DLQ, so the batch can be committed.
       if (refusals.length > 0) {
-        await this.bus.publish(TOPIC_EVENTS_DLQ, storeRefusedRecords(batch, rows, refusals));
+        await position.deadLetter(storeRefusedRecords(batch, rows, refusals));
         noteStoreRefusals(this.storeRefusals, batch, rows, refusals);
         this.metrics?.onStoreRefused?.(refusals);
       }

@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import { CONSUMER_GROUP_QUERY_STORE } from '@app/contracts';
 import { Capability } from '@app/runtime';
 import { createClickHouse, migrateClickHouse, releaseChdb } from './clickhouse/clickhouse.factory';
 import { EventStoreRepository } from './event-store.repository';
@@ -26,7 +27,15 @@ export const QUERY_CAPABILITY: Capability = {
     await migrateClickHouse(ch);
     const store = new EventStoreRepository(ch);
     const bus = context.bus();
-    const consumer = new QueryStoreConsumer(bus, store, config.defaultTenant, metrics.consumerMetrics(logger), new WorkerProjector());
+    const consumers = context.consumers();
+    const consumer = new QueryStoreConsumer(
+      store,
+      { defaultTenant: config.defaultTenant, trust: consumers.trust },
+      metrics.consumerMetrics(logger),
+      new WorkerProjector(),
+    );
+    consumers.declare(consumer.declaration());
+    closers.add('projector', () => consumer.close());
     const query = new LocalQuery(store, consumer);
     return {
       bindings: [{ port: QUERY_PORT_DEFINITION, implementation: query }],
@@ -39,8 +48,8 @@ export const QUERY_CAPABILITY: Capability = {
       // Joining the group can take up to the session timeout (30 s) when a crashed member still holds the
       // partitions; queries are served meanwhile, which is why the host starts the servers first.
       afterStart: async () => {
-        await consumer.start();
-        closers.add('consumer', () => consumer.stop());
+        await consumer.recover();
+        await consumers.start(CONSUMER_GROUP_QUERY_STORE);
       },
     };
   },

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs';
 import { DataSource } from 'typeorm';
 import { EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
 import { createDataSource, pingDataSource } from '@app/persistence';
+import { ConsumerHost } from './consumer/consumer-host';
 import { ReadinessCheck } from './health';
 import { AppContext, requireKafka, requirePostgres } from './lifecycle';
 import { Metrics } from './metrics';
@@ -64,6 +65,11 @@ export interface CapabilityContext extends AppContext {
   metrics: Metrics;
   /** The process's event bus: the embedded log, or Kafka (connected, topics checked). */
   bus(): EventBus;
+  /**
+   * The process's consumer host: a capability declares its group in `start` and starts it (`start(group)`)
+   * once its store is ready; the host stops every group first at shutdown.
+   */
+  consumers(): ConsumerHost;
   /** The process's configuration store, with the tables of every capability it runs. */
   configStore(): DataSource;
   /** A section of the capability's settings, parsed once at start-up. */
@@ -142,6 +148,7 @@ export async function startCapabilities(
     readiness.push({ name: 'config_store', check: async () => ({ ok: await pingDataSource(opened) }) });
   }
   let bus: EventBus | undefined;
+  let consumers: ConsumerHost | undefined;
   if (capabilities.some((c) => c.needs?.bus)) {
     const opened = openBus(context, mode, options.app);
     bus = opened;
@@ -150,6 +157,14 @@ export async function startCapabilities(
       await opened.connect();
       await opened.ensureTopics();
     }
+    consumers = new ConsumerHost({
+      bus: opened,
+      metrics: options.metrics,
+      logger: context.logger,
+      // The embedded log is appended only by this process's ingest; Kafka takes any producer's records.
+      trust: mode === 'embedded' ? 'gateway-records' : 'none',
+      defaultTenant: config.defaultTenant,
+    });
   }
   const bindings: PortBinding[] = [];
   const describe: Record<string, unknown> = {};
@@ -165,6 +180,10 @@ export async function startCapabilities(
     bus: () => {
       if (!bus) throw new Error('this capability did not declare needs.bus');
       return bus;
+    },
+    consumers: () => {
+      if (!consumers) throw new Error('this capability did not declare needs.bus');
+      return consumers;
     },
     configStore: () => {
       if (!ds) throw new Error('this capability did not declare needs.configStore');
@@ -200,6 +219,10 @@ export async function startCapabilities(
     configStore: ds,
     afterStart: async () => {
       for (const run of afterStart) if (!context.stopping) await run();
+      // Registered last, so it runs first at shutdown: the batches in hand finish and commit before any
+      // capability closes the store they write to.
+      const host = consumers;
+      if (host) closers.add('consumers', () => host.stop());
     },
     drain: async () => {
       for (const run of drains) await run();

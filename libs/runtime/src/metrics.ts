@@ -27,12 +27,6 @@ export class Metrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
-  readonly consumerBatchSeconds = new Histogram({
-    name: 'audit_consumer_batch_duration_seconds',
-    help: 'Time to validate and insert one consumed batch',
-    buckets: SECONDS_BUCKETS,
-    registers: [this.registry],
-  });
   readonly storeInsertRows = new Histogram({
     name: 'audit_store_insert_rows',
     help: 'Rows per insert into the query store (one insert may hold several consumed batches)',
@@ -57,11 +51,6 @@ export class Metrics {
     labelNames: ['code'],
     registers: [this.registry],
   });
-  readonly consumerErrors = new Counter({
-    name: 'audit_consumer_errors_total',
-    help: 'Failed batch writes (retried)',
-    registers: [this.registry],
-  });
   readonly streamClients = new Gauge({ name: 'audit_stream_clients', help: 'Open SSE streams', registers: [this.registry] });
 
   constructor(defaults = true) {
@@ -77,16 +66,16 @@ export class Metrics {
     onStoreRefused(refused: Array<{ code: string; reason: string }>): void;
   } {
     return {
-      onBatch: (rows, rejected, duplicates, ms) => {
+      onBatch: (rows, rejected, duplicates) => {
         this.consumerRows.inc({ outcome: 'written' }, rows);
         if (rejected) {
           this.consumerRows.inc({ outcome: 'dlq' }, rejected);
           logger?.warn({ rejected }, `invalid records moved to the dead-letter topic ${TOPIC_EVENTS_DLQ}`);
         }
         if (duplicates) this.consumerRows.inc({ outcome: 'duplicate' }, duplicates);
-        this.consumerBatchSeconds.observe(ms / 1000);
       },
-      onError: () => this.consumerErrors.inc(),
+      // Failed batches are counted by the consumer host (audit_consumer_batches_total{outcome="failed"}).
+      onError: () => undefined,
       onInsert: (rows, ms) => {
         this.storeInsertRows.observe(rows);
         this.storeInsertSeconds.observe(ms / 1000);

@@ -312,6 +312,15 @@ export class FileLogBus implements EventBus {
     }));
   }
 
+  /** Records not yet committed by each group subscribed in this process (the consumer host's lag metric). */
+  async lag(): Promise<Record<string, number>> {
+    const out: Record<string, number> = {};
+    for (const topic of new Set(this.groups.map((g) => g.topic))) {
+      for (const g of await this.registeredGroups(topic)) if (g.subscribed) out[g.group] = (out[g.group] ?? 0) + g.lag;
+    }
+    return out;
+  }
+
   /**
    * Deletes the segments that are entirely older than the hot window and that every registered group has
    * committed past (run every `retentionCheckMs`). Returns how many segments went, per topic.

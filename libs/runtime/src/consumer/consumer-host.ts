@@ -135,6 +135,11 @@ export class ConsumerHost {
     this.metrics = metricsOf(options.metrics, () => this);
   }
 
+  /** The deployment's trust policy, for a consumer that decodes records itself. */
+  get trust(): TrustPolicy {
+    return this.options.trust;
+  }
+
   declare(declaration: ConsumerDeclaration): void {
     if (declaration.ownsDeadLetters && this.declarations.some((d) => d.ownsDeadLetters)) {
       throw new Error(`two consumer groups own the DLQ (${declaration.group}): only one may write it`);
@@ -231,4 +236,20 @@ export class ConsumerHost {
       if (this.inHand === 0) for (const resolve of this.idle.splice(0)) resolve();
     }
   }
+}
+
+/**
+ * The position of a batch handed to a handler without the host (a tool replaying the log, or a test driving
+ * a consumer batch by batch): the DLQ is written to `bus`, and freshness is left to the handler's own
+ * generation check.
+ */
+export function directPosition(bus: EventBus, batch: BusBatch): PartitionPosition {
+  return {
+    partition: batch.partition,
+    generation: batch.generation ?? 0,
+    fresh: false,
+    deadLetter: async (records) => {
+      if (records.length > 0) await bus.publish(TOPIC_EVENTS_DLQ, records);
+    },
+  };
 }
