@@ -16,3 +16,4 @@ export * from './local-query';
 export * from './query.capability';
 export * from './query.port';
 export * from './store-refusals';
+export * from './query.config';

@@ -5,6 +5,7 @@ import { createClickHouse, migrateClickHouse, releaseChdb } from './clickhouse/c
 import { EventStoreRepository } from './event-store.repository';
 import { LocalQuery } from './local-query';
 import { WorkerProjector } from './projector-pool';
+import { QUERY_CONFIG } from './query.config';
 import { QUERY_PORT_DEFINITION } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
 
@@ -15,6 +16,7 @@ import { QueryStoreConsumer } from './query-store.consumer';
 export const QUERY_CAPABILITY: Capability = {
   name: 'query',
   needs: { bus: true },
+  config: [QUERY_CONFIG],
   serves: [QUERY_PORT_DEFINITION],
   async start(context) {
     const { config, closers, metrics, logger } = context;
@@ -25,7 +27,7 @@ export const QUERY_CAPABILITY: Capability = {
       await releaseChdb();
     });
     await migrateClickHouse(ch);
-    const store = new EventStoreRepository(ch);
+    const store = new EventStoreRepository(ch, { queryTimeoutSeconds: context.settings(QUERY_CONFIG).queryTimeoutSeconds });
     const bus = context.bus();
     const consumers = context.consumers();
     const consumer = new QueryStoreConsumer(
