@@ -51,7 +51,10 @@ type AppName = keyof typeof APPS;
 /** Every app but the embedded single process runs as its own Deployment. */
 const DEPLOYED = (Object.keys(APPS) as AppName[]).filter((a) => a !== 'all-in-one');
 /** The core settings and every capability's own section (each parsed only where the capability runs). */
-const ALL_ENV_VARS = [...KNOWN_ENV_VARS, ...ALL_CAPABILITIES.flatMap((c) => (c.config ?? []).flatMap((s) => s.variables))];
+const ALL_ENV_VARS = [
+  ...KNOWN_ENV_VARS,
+  ...ALL_CAPABILITIES.flatMap((c) => [...(c.config ?? []), ...(c.serves ?? []).map((p) => p.address)].flatMap((s) => s.variables)),
+];
 const KNOWN = new Set<string>(ALL_ENV_VARS);
 const rel = (file: string): string => path.relative(ROOT, file);
 

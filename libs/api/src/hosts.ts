@@ -126,7 +126,7 @@ export async function startGateway(context: AppContext, capabilities: Capability
   const services: Record<string, unknown> = {};
   for (const capability of capabilities) {
     for (const served of capability.serves ?? []) {
-      const address = served.address(config);
+      const address = served.address.parse(context.env);
       const client: PortClient<{ health?: () => Promise<{ ok: boolean }> }> = tcpClient(served, address);
       closers.add(`${served.service}-client`, () => client.close());
       ports.push({ token: served.token, implementation: client });

@@ -1,5 +1,5 @@
 import { ValidationError } from '@app/contracts';
-import { ComponentHealth, definePort } from '@app/runtime';
+import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import { IngestRequest, IngestResponse } from './ingest.service';
 
 /** The ingest side as the API layer sees it: in-process in the embedded app, over TCP in the gateway. */
@@ -31,7 +31,7 @@ export function parseIngestMessage(m: unknown): IngestRequest {
 export const INGEST_PORT_DEFINITION = definePort<IngestPort>({
   name: 'ingest',
   service: 'ingest-gateway',
-  address: (config) => config.services.ingest,
+  address: serviceAddress('INGEST', 4001),
   methods: {
     ingest: { pattern: 'audit.ingest', deadline: 'ingestMs', encode: (request) => request, decode: (m) => [parseIngestMessage(m)] },
     health: { pattern: 'audit.ingest.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },

@@ -1,6 +1,6 @@
 import { isCursorEntry, StoredAuditEvent, ValidationError } from '@app/contracts';
 import type { StreamCursor } from '@app/contracts';
-import { ComponentHealth, definePort } from '@app/runtime';
+import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import { EventFilter, PageRequest } from './event-query';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 
@@ -111,7 +111,7 @@ export function parseTailMessage(m: unknown): TailMessage {
 export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
   name: 'query',
   service: 'query-store',
-  address: (config) => config.services.query,
+  address: serviceAddress('QUERY', 4002),
   methods: {
     search: {
       pattern: 'audit.query.search',

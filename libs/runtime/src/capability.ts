@@ -196,7 +196,7 @@ export async function startCapabilities(
     port: <P>(port: PortDefinition<P>): P => {
       const local = bindings.find((b) => b.port === (port as AnyPort));
       if (local) return local.implementation as P;
-      const client = tcpClient(port, port.address(config));
+      const client = tcpClient(port, port.address.parse(context.env));
       closers.add(`${port.service}-client`, () => client.close());
       return client;
     },

@@ -24,7 +24,7 @@ export async function startCapabilityService(context: AppContext, name: string, 
     for (const served of capability.serves ?? []) {
       const binding = started.bindings.find((b) => b.port === served);
       if (!binding) throw new Error(`the ${capability.name} capability did not bind its ${served.name} port`);
-      const address = served.address(config);
+      const address = served.address.parse(context.env);
       const key = `${address.host}:${address.port}`;
       const listener = listeners.get(key) ?? { ...address, controllers: [] };
       listener.controllers.push(rpcController(binding.port, binding.implementation, inFlight));

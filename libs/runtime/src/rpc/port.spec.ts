@@ -2,7 +2,7 @@ import { INestMicroservice } from '@nestjs/common';
 import pino from 'pino';
 import { AuditError, ErrorCode, ValidationError } from '@app/contracts';
 import { freePortForTest } from './test-port';
-import { definePort, InFlight, rpcController, tcpClient } from './port';
+import { definePort, InFlight, rpcController, serviceAddress, tcpClient } from './port';
 import { startRpcServer } from './rpc-server';
 
 interface EchoPort {
@@ -13,7 +13,7 @@ interface EchoPort {
 const ECHO_PORT = definePort<EchoPort>({
   name: 'echo',
   service: 'echo-service',
-  address: () => ({ host: '127.0.0.1', port: 0 }),
+  address: serviceAddress('ECHO', 4999),
   methods: {
     echo: {
       pattern: 'test.echo',

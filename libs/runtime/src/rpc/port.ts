@@ -1,7 +1,7 @@
 import { Controller, Type } from '@nestjs/common';
 import { ClientProxy, ClientProxyFactory, MessagePattern, Payload, Transport } from '@nestjs/microservices';
 import { firstValueFrom, timeout } from 'rxjs';
-import { AppConfig } from '@app/common';
+import { ConfigError, ConfigSection, defineConfigSection, env } from '@app/common';
 import { UnavailableError } from '@app/contracts';
 import { fromRpcError } from './rpc-errors';
 
@@ -37,8 +37,11 @@ export interface PortDefinition<P> {
   service: string;
   /** Nest injection token of the port, in the gateway and the embedded app alike. */
   token: symbol;
-  /** Where its service listens in the distributed mode (for the gateway and for other capabilities). */
-  address(config: AppConfig): ServiceAddress;
+  /**
+   * Where its service listens in the distributed mode (for the gateway and for other capabilities): a config
+   * section of `<NAME>_SERVICE_HOST` and `<NAME>_SERVICE_PORT` (see serviceAddress).
+   */
+  address: ConfigSection<ServiceAddress>;
   methods: PortMethods<P>;
 }
 
@@ -49,6 +52,21 @@ export function definePort<P>(definition: Omit<PortDefinition<P>, 'token'> & { t
 export interface ServiceAddress {
   host: string;
   port: number;
+}
+
+/** The address section of a capability's service: `<PREFIX>_SERVICE_HOST` (default 127.0.0.1) and `_PORT`. */
+export function serviceAddress(prefix: string, defaultPort: number): ConfigSection<ServiceAddress> {
+  const hostVar = `${prefix}_SERVICE_HOST`;
+  const portVar = `${prefix}_SERVICE_PORT`;
+  return defineConfigSection({
+    name: `${prefix.toLowerCase()}-service`,
+    variables: [hostVar, portVar],
+    parse: (e) => {
+      const host = env.string(e, hostVar, '127.0.0.1') as string;
+      if (!/^[A-Za-z0-9.:-]+$/.test(host)) throw new ConfigError(hostVar, 'must be a host name or address');
+      return { host, port: env.int(e, portVar, defaultPort, 1, 65535) };
+    },
+  });
 }
 
 /** Deadlines per kind of request: a service that hangs must not hold HTTP requests (or SSE polls) forever. */
