@@ -5,3 +5,4 @@ export * from './ids';
 export * from './time';
 export * from './topics';
 export * from './validate-event';
+export * from './json-structure';
