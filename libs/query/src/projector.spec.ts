@@ -36,8 +36,8 @@ describe('processBatch', () => {
     ];
     const out = processBatch(batch(records), -1n, { defaultTenant: 'default' });
     expect(out.rows).toHaveLength(1);
-    expect(out.rejected.map((r) => r.headers['x-audit-error-code'])).toEqual(['invalid_json', 'invalid_json', 'invalid_json']);
-    const reasons = out.rejected.map((r) => r.headers['x-audit-error-message']);
+    expect(out.rejected.map((r) => r.headers?.['x-audit-error-code'])).toEqual(['invalid_json', 'invalid_json', 'invalid_json']);
+    const reasons = out.rejected.map((r) => r.headers?.['x-audit-error-message']);
     expect(reasons[0]).toMatch(/'event_type' appears twice/);
     expect(reasons[1]).toMatch(/nested deeper than 64/);
     expect(reasons[2]).toMatch(/not valid UTF-8/);
