@@ -10,6 +10,7 @@ import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
 import { registerBodyParsers } from './http/body-parsers';
 import { ErrorFilter } from './http/error.filter';
+import { clientErrorHandler, frameworkErrors } from './http/server-errors';
 import { Metrics } from './metrics';
 
 export interface HttpAppOptions {
@@ -31,7 +32,13 @@ function flattenValidation(errors: ClassValidationError[], prefix = ''): Array<{
 
 /** Builds and starts the public HTTP API on Fastify: parsers, validation, errors, auth, OpenAPI at /docs. */
 export async function startHttpApi(deps: ApiDependencies, options: HttpAppOptions): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes, trustProxy: options.trustProxy ?? false });
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.bodyLimitBytes,
+    trustProxy: options.trustProxy ?? false,
+    // Errors raised before a route runs (header overflow, bad URLs, long path parameters) in the same envelope.
+    clientErrorHandler,
+    frameworkErrors,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(deps), adapter, {
     logger: new PinoNestLogger(options.logger),
     abortOnError: false,

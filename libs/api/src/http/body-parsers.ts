@@ -1,6 +1,7 @@
 import { FastifyInstance, FastifyRequest } from 'fastify';
 import { isUtf8 } from 'node:buffer';
 import { AuditError, checkJsonStructure, ErrorCode } from '@app/contracts';
+import { registerContentDecoding } from './content-encoding';
 
 /**
  * Removes `//` and `/* *\/` comments outside strings. The user guide's own curl examples carry `//` comments
@@ -94,6 +95,7 @@ export function parseNdjsonBody(text: string): unknown[] {
 export const NDJSON_MARK = Symbol('ndjson');
 
 export function registerBodyParsers(fastify: FastifyInstance, bodyLimit: number): void {
+  registerContentDecoding(fastify, bodyLimit);
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser(
     ['application/json', 'text/plain'],
