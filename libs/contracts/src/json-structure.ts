@@ -32,8 +32,6 @@ function stringEnd(text: string, i: number): number {
   }
 }
 
-const isJsonSpace = (c: number): boolean => c === 0x20 || c === 0x0a || c === 0x0d || c === 0x09;
-
 /** Own keys of every object in a parsed JSON value, iteratively (its depth is already known to be bounded). */
 function countParsedKeys(value: unknown): number {
   const stack: unknown[] = [value];
@@ -58,11 +56,11 @@ function countParsedKeys(value: unknown): number {
  * twice in one object (JSON.parse keeps the last; an audit record must not be ambiguous) and nesting deeper
  * than `maxDepth`. Iterative, so depth costs nothing here.
  *
- * One pass over the text tracks the depth and counts key tokens, skipping strings (the bulk of an event's
+ * One pass over the text tracks the depth and counts keys (colons outside strings), skipping strings (the bulk of an event's
  * bytes) with indexOf; the parsed value's own keys are then counted, and only when the two differ (some object
- * lost a key to a duplicate) does the exact pass run to name it. Measured on a 5000-event batch body (1.7 MB):
- * 3.1 ms, against 8 ms for JSON.parse and about 80 ms for the rest of validating the batch; keeping a set of
- * keys per object in the one pass took 15 ms.
+ * lost a key to a duplicate) does the exact pass run to name it. Measured on a 5000-event batch body (1.7 MB),
+ * best of 100: about 2 ms, against 6 ms for JSON.parse and 37 ms for validating the batch's events; keeping a
+ * set of keys per object in the one pass took 15 ms.
  */
 export function checkJsonStructure(text: string, parsed: unknown, maxDepth = MAX_JSON_DEPTH): JsonStructureProblem | undefined {
   let depth = 0;
@@ -72,9 +70,9 @@ export function checkJsonStructure(text: string, parsed: unknown, maxDepth = MAX
     const c = text.charCodeAt(i);
     if (c === 0x22) {
       i = stringEnd(text, i);
-      let j = i + 1;
-      while (j < n && isJsonSpace(text.charCodeAt(j))) j++;
-      if (text.charCodeAt(j) === 0x3a) keyTokens++;
+    } else if (c === 0x3a) {
+      // Outside strings a colon follows each key and nothing else.
+      keyTokens++;
     } else if (c === 0x7b || c === 0x5b) {
       if (++depth > maxDepth) return locateProblem(text, maxDepth);
     } else if (c === 0x7d || c === 0x5d) {
