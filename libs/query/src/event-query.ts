@@ -63,14 +63,7 @@ const DAY_US = 86_400_000_000;
  * UTC. A date alone means the whole day: midnight for a lower bound; for `end` (inclusive, like every bound)
  * the day's last microsecond, so `start=2030-01-01&end=2030-01-31` is all of January.
  */
-function parseTime(
-  text: string,
-  name: string,
-  nowUs: number,
-  errors: ErrorDetail[],
-  relative: boolean,
-  upper = false,
-): number | undefined {
+function parseTime(text: string, name: string, nowUs: number, errors: ErrorDetail[], relative: boolean, upper = false): number | undefined {
   const rel = relative ? SINCE_RE.exec(text) : null;
   if (rel) return nowUs - Number(rel[1]) * UNIT_US[rel[2]];
   const dateOnly = DATE_ONLY_RE.test(text);
