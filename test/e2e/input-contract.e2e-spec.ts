@@ -146,6 +146,16 @@ describe('the input contract over HTTP', () => {
       const unknown = await post(event('x'), { 'content-encoding': 'compress' });
       expect(unknown.status).toBe(415);
       expect(unknown.body.error.message).toMatch(/unsupported Content-Encoding 'compress'/);
+      // A request whose body nobody reads (a GET, a refused content type) must not take the process down.
+      const get = await http(`${app.url}/audit/events?limit=1`, { headers: { 'content-encoding': 'gzip' } });
+      expect(get.status).toBe(200);
+      const untyped = await http(`${app.url}/audit/events`, {
+        method: 'POST',
+        body: 'not gzip',
+        headers: { 'content-encoding': 'gzip', 'content-type': 'application/xml' },
+      });
+      expect(untyped.status).toBe(415);
+      expect((await http(`${app.url}/health/live`)).status).toBe(200);
     });
 
     it('should refuse a body that is not UTF-8 with a 400 that says so', async () => {

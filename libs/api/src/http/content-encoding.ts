@@ -54,6 +54,9 @@ export function boundedDecode(raw: Readable, decoder: Transform, limit: number, 
       ]),
     );
   });
+  // Fastify listens for errors only when it reads the body (not for a GET, or a body of a type it refuses):
+  // without a listener of its own, a corrupt stream nobody reads would throw out of the process.
+  bounded.on('error', () => undefined);
   raw.pipe(decoder).pipe(bounded);
   return bounded;
 }
