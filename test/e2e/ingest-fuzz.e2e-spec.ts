@@ -1,5 +1,7 @@
+import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { bootApp, http, TestApp } from './support/embedded-app';
+import { bootApp, eventually, http, TestApp } from './support/embedded-app';
+import { asReadBack, fuzzEvent, fuzzRuns, toJsonText } from './support/fuzz-events';
 
 /** Values shaped like events, with the edges producers get wrong: types, sizes, nesting, odd strings. */
 const eventLike = fc.record(
@@ -58,7 +60,73 @@ describe('POST /audit/events under random input', () => {
           }
         },
       ),
-      { numRuns: 300 },
+      { numRuns: fuzzRuns(300) },
     );
-  }, 120_000);
+  }, 600_000);
+
+  it('should make every 2xx event visible by id as sent, and store nothing of a 4xx', async () => {
+    /** Markers (the `source` of each generated event) whose event was refused: checked once all writes are in. */
+    const refused: string[] = [];
+    let accepted = 0;
+    const micros = (iso: string): string => iso.replace(/Z$/, '000Z');
+
+    await fc.assert(
+      fc.asyncProperty(fc.array(fuzzEvent, { minLength: 1, maxLength: 4 }), fc.boolean(), async (generated, asBatch) => {
+        const events = generated.map((e) => ({ ...e, source: `fuzz:${randomUUID()}` }));
+        const batch = asBatch || events.length > 1;
+        const body = batch ? `[${events.map(toJsonText).join(',')}]` : toJsonText(events[0]);
+        const r = await http(`${app.url}/audit/events`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+        expect(r.status).toBeLessThan(500);
+        // Per event: the id it was given, or undefined when refused.
+        let ids: Array<string | undefined>;
+        if (!batch) ids = [r.status === 201 ? (r.body.id as string) : undefined];
+        else if (Array.isArray(r.body?.results))
+          ids = (r.body.results as Array<{ status: string; id?: string }>).map((x) => (x.status === 'accepted' ? x.id : undefined));
+        else ids = events.map(() => undefined);
+        expect(ids).toHaveLength(events.length);
+
+        for (let i = 0; i < events.length; i++) {
+          const sent = asReadBack(events[i]) as Record<string, unknown>;
+          const id = ids[i];
+          if (id === undefined) {
+            refused.push(sent.source as string);
+            continue;
+          }
+          accepted++;
+          const got = await eventually(
+            async () => {
+              const g = await http(`${app.url}/audit/events/${id}`);
+              return g.status === 200 ? g.body : undefined;
+            },
+            15_000,
+            `accepted event ${id}`,
+          );
+          expect(got.source).toBe(sent.source);
+          expect(got.event_type).toBe(sent.event_type);
+          expect(got.metadata).toEqual(sent.metadata ?? {});
+          for (const field of ['description', 'user_agent', 'session_id', 'severity'] as const) {
+            if (sent[field] !== undefined) expect(got[field]).toBe(sent[field]);
+          }
+          if (sent.timestamp !== undefined) expect(got.timestamp).toBe(micros(sent.timestamp as string));
+        }
+      }),
+      { numRuns: fuzzRuns(200) },
+    );
+
+    // Everything written before this sentinel is stored once it is visible (one log, read in order).
+    const sentinel = await http(`${app.url}/audit/events`, {
+      method: 'POST',
+      json: { event_type: 'login_failed', source: 'fuzz:sentinel' },
+    });
+    expect(sentinel.status).toBe(201);
+    await eventually(async () => ((await http(`${app.url}/audit/events/${sentinel.body.id}`)).status === 200 ? true : undefined));
+    // Both sides of the property were exercised.
+    expect(refused.length).toBeGreaterThan(0);
+    expect(accepted).toBeGreaterThan(0);
+    for (const marker of refused) {
+      const found = await http(`${app.url}/audit/events?source=${encodeURIComponent(marker)}`);
+      expect(found.status).toBe(200);
+      expect({ marker, total: found.body.total }).toEqual({ marker, total: 0 });
+    }
+  }, 900_000);
 });

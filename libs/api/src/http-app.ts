@@ -11,6 +11,7 @@ import { ErrorFilter } from './http/error.filter';
 import { setupOpenApi } from './http/openapi';
 import { Metrics, VALIDATION_OPTIONS, validationFailed } from '@app/runtime';
 import { PortProvider } from './api.module';
+import { clientErrorHandler, frameworkErrors } from './http/server-errors';
 
 export interface HttpAppOptions {
   host: string;
@@ -24,7 +25,13 @@ export interface HttpAppOptions {
 
 /** Builds and starts the public HTTP API on Fastify: parsers, validation, errors, auth, OpenAPI at /docs. */
 export async function startHttpApi(deps: ApiDependencies, options: HttpAppOptions): Promise<NestFastifyApplication> {
-  const adapter = new FastifyAdapter({ bodyLimit: options.bodyLimitBytes, trustProxy: options.trustProxy ?? false });
+  const adapter = new FastifyAdapter({
+    bodyLimit: options.bodyLimitBytes,
+    trustProxy: options.trustProxy ?? false,
+    // Errors raised before a route runs (header overflow, bad URLs, long path parameters) in the same envelope.
+    clientErrorHandler,
+    frameworkErrors,
+  });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(deps), adapter, {
     logger: new PinoNestLogger(options.logger),
     abortOnError: false,

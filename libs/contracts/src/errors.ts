@@ -4,6 +4,11 @@ export const ErrorCode = {
   InvalidJson: 'invalid_json',
   PayloadTooLarge: 'payload_too_large',
   UnsupportedMediaType: 'unsupported_media_type',
+  /** The request could not be read as HTTP (a malformed request line or header). */
+  BadRequest: 'bad_request',
+  HeadersTooLarge: 'headers_too_large',
+  UriTooLong: 'uri_too_long',
+  RequestTimeout: 'request_timeout',
   BatchTooLarge: 'batch_too_large',
   InvalidQuery: 'invalid_query',
   NotFound: 'not_found',

@@ -6,3 +6,4 @@ export * from './stream-cursor';
 export * from './time';
 export * from './topics';
 export * from './validate-event';
+export * from './json-structure';

@@ -1,4 +1,10 @@
-import { deserializeNormalizedEvent, normalizeEvent, serializeEvent } from './validate-event';
+import {
+  CONTROL_CHARS_MESSAGE,
+  deserializeNormalizedEvent,
+  LONE_SURROGATE_MESSAGE,
+  normalizeEvent,
+  serializeEvent,
+} from './validate-event';
 import { formatMicros, parseTimestampMicros } from './time';
 import { deterministicUuid, isUuid, uuidv7 } from './ids';
 import { canonicalCategory, EVENT_TYPES, findEventType } from './catalogue';
@@ -37,9 +43,12 @@ describe('normalizeEvent', () => {
     expect(!bad.ok && bad.errors[0].field).toBe('/category');
   });
 
-  it('should ignore a tenant in the body unless the source is trusted', () => {
+  it('should refuse a tenant in the body unless the source is trusted', () => {
     const http = normalizeEvent({ event_type: 'login_failed', tenant_id: 'other' }, ctx);
-    expect(http.ok && http.event.tenant_id).toBe('default');
+    expect(http.ok).toBe(false);
+    expect(!http.ok && http.errors).toEqual([
+      { field: '/tenant_id', message: 'must not be set over HTTP: the tenant comes from the API key' },
+    ]);
     const kafka = normalizeEvent({ event_type: 'login_failed', tenant_id: 'other' }, { ...ctx, trustTenantField: true });
     expect(kafka.ok && kafka.event.tenant_id).toBe('other');
   });
@@ -68,6 +77,61 @@ describe('normalizeEvent', () => {
       expect(r.errors.map((e) => e.field)).toContain(field);
       expect(r.errors.map((e) => e.message).join(' ')).toMatch(message);
     }
+  });
+
+  describe('strings the store cannot hold or a reader should not see', () => {
+    const lone = ['a\ud800', '\ud800b', 'a\udc00b', 'a\udc00\ud800b', '\udbff'];
+    const controls = ['a\u0000b', 'a\u001bb', 'a\u007fb', 'a\u0085b', 'a\u009bb', '\u000b'];
+    const places: Array<[string, (s: string) => Record<string, unknown>]> = [
+      ['/description', (s) => ({ description: s })],
+      ['/user_agent', (s) => ({ user_agent: s })],
+      ['/session_id', (s) => ({ session_id: s })],
+      ['/metadata/k', (s) => ({ metadata: { k: s } })],
+      ['/metadata/a/b/c/d', (s) => ({ metadata: { a: { b: { c: { d: s } } } } })],
+      ['/metadata/a/1/x', (s) => ({ metadata: { a: [1, { x: s }] } })],
+    ];
+
+    it.each(places)('should refuse an unpaired surrogate at %s', (field, build) => {
+      for (const s of lone) {
+        const r = normalizeEvent({ event_type: 'x', category: 'c', ...build(s) }, ctx);
+        expect(r.ok).toBe(false);
+        expect(!r.ok && r.errors).toEqual([{ field, message: LONE_SURROGATE_MESSAGE }]);
+      }
+    });
+
+    it.each(places)('should refuse control characters alike at %s', (field, build) => {
+      for (const s of controls) {
+        const r = normalizeEvent({ event_type: 'x', category: 'c', ...build(s) }, ctx);
+        expect(r.ok).toBe(false);
+        expect(!r.ok && r.errors).toEqual([{ field, message: CONTROL_CHARS_MESSAGE }]);
+      }
+    });
+
+    it('should refuse a metadata key with an unpaired surrogate at any depth', () => {
+      const top = normalizeEvent({ event_type: 'x', category: 'c', metadata: { 'k\ud800': 1 } }, ctx);
+      expect(!top.ok && new Set(top.errors.map((e) => e.field))).toEqual(new Set(['/metadata']));
+      const deep = normalizeEvent({ event_type: 'x', category: 'c', metadata: { a: { b: [{ 'k\udc00': 1 }] } } }, ctx);
+      expect(!deep.ok && deep.errors.map((e) => e.field)).toEqual(['/metadata/a/b/0']);
+    });
+
+    it('should keep what the store holds byte for byte: pairs, noncharacters, bidi marks, tab, CR, LF', () => {
+      const kept = 'a\ud83d\ude00 \ufffe\uffff\ufdd0\ud83f\udffe \u200f\u202e\u2066 \u2028\ufeff\t\r\n\ufffd';
+      const r = normalizeEvent(
+        { event_type: 'x', category: 'c', description: kept, session_id: kept, metadata: { k: kept, a: [kept] } },
+        ctx,
+      );
+      expect(r.ok && r.event.description).toBe(kept);
+      expect(r.ok && r.event.session_id).toBe(kept);
+      expect(r.ok && r.event.metadata).toEqual({ k: kept, a: [kept] });
+    });
+
+    it('should refuse the same on the Kafka path', () => {
+      const r = normalizeEvent(
+        { event_type: 'x', category: 'c', tenant_id: 't', metadata: { k: 'a\ud800' } },
+        { ...ctx, trustTenantField: true },
+      );
+      expect(!r.ok && r.errors).toEqual([{ field: '/metadata/k', message: LONE_SURROGATE_MESSAGE }]);
+    });
   });
 
   it('should serialize to JSON that validates again as input', () => {

@@ -37,7 +37,7 @@ export interface IngestContext {
   userAgent?: string;
   sessionId?: string;
   source?: string;
-  /** Direct Kafka producers name their tenant; HTTP callers get the tenant of their API key. */
+  /** Direct Kafka producers name their tenant; HTTP callers get the tenant of their API key and may not name one. */
   trustTenantField: boolean;
   /** Id to use when the event carries none and has no idempotency key (e.g. derived from a Kafka offset). */
   fallbackId?: string;
@@ -100,10 +100,42 @@ function checkMetadata(value: unknown, path: string, depth: number, errors: Erro
   }
   if (typeof value === 'number' && !Number.isFinite(value)) {
     errors.push({ field: path, message: 'numbers in metadata must be finite' });
+  } else if (typeof value === 'string') {
+    const problem = stringProblem(value);
+    if (problem !== undefined) errors.push({ field: path, message: problem });
   }
 }
 
-const CONTROL_CHARS_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f]/;
+/**
+ * What no string of an event may hold, in any field, metadata key or metadata value at any depth, on HTTP and
+ * on Kafka alike (one rule, `stringProblem`):
+ * - control characters (Unicode category Cc: U+0000-U+001F, U+007F-U+009F) other than tab, LF and CR. They
+ *   are stored faithfully, but an audit record is read in terminals and SIEMs, where ESC or CSI (U+009B)
+ *   sequences rewrite what the reader sees;
+ * - an unpaired UTF-16 surrogate (a `\ud800` escape without its low half, or a lone low half): not Unicode
+ *   text. Measured on chdb (ClickHouse 26.7): a lone high surrogate makes the whole insert fail with
+ *   CANNOT_PARSE_ESCAPE_SEQUENCE (the batch could never be stored), a lone low one is stored as three U+FFFD.
+ * Everything else the store was seen to keep byte for byte (NUL aside, which is a control character):
+ * noncharacters (U+FFFE, U+FFFF, U+FDD0, U+1FFFE), bidi controls (U+200F, U+202E, U+2066), U+2028, BOM,
+ * valid surrogate pairs. Those are accepted as sent.
+ */
+const STRING_PROBLEM_RE =
+  /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f]|[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+export const CONTROL_CHARS_MESSAGE = 'must not contain control characters other than tab, CR and LF';
+export const LONE_SURROGATE_MESSAGE =
+  'must not contain an unpaired UTF-16 surrogate (\\ud800-\\udfff without its other half): it is not Unicode text';
+
+/** Any control character or surrogate half: a plain character class, so the common clean string costs one scan. */
+const SUSPECT_RE = /[\u0000-\u0008\u000b\u000c\u000e-\u001f\u007f-\u009f\ud800-\udfff]/;
+
+/** Why `s` may not be part of an event, or undefined when it may. */
+export function stringProblem(s: string): string | undefined {
+  if (!SUSPECT_RE.test(s)) return undefined;
+  const m = STRING_PROBLEM_RE.exec(s);
+  if (m === null) return undefined;
+  const c = m[0].charCodeAt(0);
+  return c >= 0xd800 && c <= 0xdfff ? LONE_SURROGATE_MESSAGE : CONTROL_CHARS_MESSAGE;
+}
 
 /**
  * The one validation path for events from HTTP and from Kafka: schema check, the limits a schema cannot
@@ -138,11 +170,14 @@ export function normalizeEvent(input: unknown, ctx: IngestContext): NormalizeRes
       errors.push({ field: '/metadata', message: `metadata must encode to at most ${LIMITS.metadataBytes} bytes of JSON` });
     }
   }
-  for (const field of ['description', 'user_agent', 'session_id'] as const) {
-    const v = ev[field];
-    if (v !== undefined && CONTROL_CHARS_RE.test(v)) {
-      errors.push({ field: `/${field}`, message: 'must not contain control characters other than tab, CR and LF' });
-    }
+  for (const field in ev) {
+    const v = (ev as unknown as Record<string, unknown>)[field];
+    if (typeof v !== 'string') continue;
+    const problem = stringProblem(v);
+    if (problem !== undefined) errors.push({ field: `/${field}`, message: problem });
+  }
+  if (!ctx.trustTenantField && ev.tenant_id !== undefined) {
+    errors.push({ field: '/tenant_id', message: 'must not be set over HTTP: the tenant comes from the API key' });
   }
 
   const known = findEventType(ev.event_type);

@@ -23,6 +23,16 @@ describe('parseEventFilter', () => {
     expect(parseEventFilter({ category: 'all' }, now).filter.categories).toEqual([]);
   });
 
+  it('should read a date alone as a whole UTC day: midnight for start and since, the last microsecond for end', () => {
+    const { filter } = parseEventFilter({ start: '2025-12-01', end: '2025-12-31' }, now);
+    expect(filter.fromUs).toBe(Date.UTC(2025, 11, 1) * 1000);
+    expect(filter.toUs).toBe(Date.UTC(2026, 0, 1) * 1000 - 1);
+    expect(parseEventFilter({ since: '2026-01-09' }, now).filter.fromUs).toBe(Date.UTC(2026, 0, 9) * 1000);
+    const same = parseEventFilter({ start: '2026-01-05', end: '2026-01-05' }, now).filter;
+    expect((same.toUs ?? 0) - (same.fromUs ?? 0)).toBe(86_400_000_000 - 1);
+    expect(() => parseEventFilter({ start: '2026-02-30' }, now)).toThrow(InvalidQueryError);
+  });
+
   it('should collect every problem into one 400', () => {
     try {
       parseEventFilter({ severity: 'x', since: 'soon', bogus: '1' }, now);

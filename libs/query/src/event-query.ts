@@ -57,8 +57,14 @@ export const EVENT_FILTER_PARAMS: Readonly<Record<string, QueryParamDoc>> = {
     description: 'A duration back from now (30m, 24h, 7d, 30d, 2w) or an ISO 8601 timestamp',
     schema: { type: 'string', examples: ['24h', '2026-01-01T00:00:00Z'] },
   },
-  start: { description: 'ISO 8601 lower bound of the event time (inclusive)', schema: { type: 'string', format: 'date-time' } },
-  end: { description: 'ISO 8601 upper bound of the event time (inclusive)', schema: { type: 'string', format: 'date-time' } },
+  start: {
+    description: 'ISO 8601 lower bound of the event time (inclusive); a date alone means its midnight UTC',
+    schema: { type: 'string', examples: ['2026-01-01', '2026-01-01T00:00:00Z'] },
+  },
+  end: {
+    description: 'ISO 8601 upper bound of the event time (inclusive); a date alone means the end of that UTC day',
+    schema: { type: 'string', examples: ['2026-01-31', '2026-01-31T23:59:59Z'] },
+  },
   q: { description: 'Case-insensitive text search in the description', schema: { type: 'string', maxLength: 256 } },
   search: { description: 'The same as q', schema: { type: 'string', maxLength: 256 } },
   source: { description: 'Producing service', schema: { type: 'string', maxLength: 256 } },
@@ -100,16 +106,25 @@ function single(raw: unknown, name: string, errors: ErrorDetail[]): string | und
   return String(raw);
 }
 
-function parseTime(text: string, name: string, nowUs: number, errors: ErrorDetail[], relative: boolean): number | undefined {
+const DATE_ONLY_RE = /^\d{4}-\d{2}-\d{2}$/;
+
+/**
+ * A bound as given: a duration back from now (`since` only), an ISO 8601 date-time, or a date alone, read in
+ * UTC. A date alone means the whole day: midnight for a lower bound; for `end` (inclusive, like every bound)
+ * the day's last microsecond, so `start=2030-01-01&end=2030-01-31` is all of January.
+ */
+function parseTime(text: string, name: string, nowUs: number, errors: ErrorDetail[], relative: boolean, upper = false): number | undefined {
   const rel = relative ? SINCE_RE.exec(text) : null;
   if (rel) return nowUs - Number(rel[1]) * UNIT_US[rel[2]];
-  const us = parseTimestampMicros(text);
+  const dateOnly = DATE_ONLY_RE.test(text);
+  const parsed = parseTimestampMicros(dateOnly ? `${text}T00:00:00Z` : text);
+  const us = parsed !== undefined && dateOnly && upper ? parsed + DAY_US - 1 : parsed;
   if (us === undefined) {
     errors.push({
       field: name,
       message: relative
-        ? `'${text.slice(0, 40)}' is neither a duration (30m, 24h, 7d, 30d, 2w) nor an ISO 8601 timestamp`
-        : `'${text.slice(0, 40)}' is not an ISO 8601 timestamp`,
+        ? `'${text.slice(0, 40)}' is neither a duration (30m, 24h, 7d, 30d, 2w) nor an ISO 8601 date or timestamp`
+        : `'${text.slice(0, 40)}' is not an ISO 8601 date or timestamp`,
     });
   }
   return us;
@@ -170,7 +185,7 @@ export function parseEventFilter(
   const sinceUs = since !== undefined ? parseTime(since, 'since', nowUs, errors, true) : undefined;
   const startUs = start !== undefined ? parseTime(start, 'start', nowUs, errors, false) : undefined;
   if (sinceUs !== undefined || startUs !== undefined) filter.fromUs = Math.max(sinceUs ?? 0, startUs ?? 0);
-  if (end !== undefined) filter.toUs = parseTime(end, 'end', nowUs, errors, false);
+  if (end !== undefined) filter.toUs = parseTime(end, 'end', nowUs, errors, false, true);
   if (filter.fromUs !== undefined && filter.toUs !== undefined && filter.fromUs > filter.toUs) {
     errors.push({ field: 'end', message: 'end is before start/since' });
   }

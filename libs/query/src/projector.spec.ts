@@ -26,6 +26,23 @@ const batch = (records: BusRecord[]): BusBatch => ({
 const rowsOf = (out: ReturnType<typeof processBatch>): EventRow[] => out.rows.map((r) => JSON.parse(r.line) as EventRow);
 
 describe('processBatch', () => {
+  it('should send duplicate keys, excessive nesting and invalid UTF-8 to the DLQ and keep the rest', () => {
+    const deep = '{"event_type":"x","category":"c","metadata":' + '{"a":'.repeat(5000) + '1' + '}'.repeat(5001);
+    const records = [
+      record(0, '{"event_type":"login_failed","event_type":"logout"}'),
+      record(1, deep),
+      { ...record(2, ''), value: Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d]) },
+      record(3, { event_type: 'login_failed' }),
+    ];
+    const out = processBatch(batch(records), -1n, { defaultTenant: 'default' });
+    expect(out.rows).toHaveLength(1);
+    expect(out.rejected.map((r) => r.headers?.['x-audit-error-code'])).toEqual(['invalid_json', 'invalid_json', 'invalid_json']);
+    const reasons = out.rejected.map((r) => r.headers?.['x-audit-error-message']);
+    expect(reasons[0]).toMatch(/'event_type' appears twice/);
+    expect(reasons[1]).toMatch(/nested deeper than 64/);
+    expect(reasons[2]).toMatch(/not valid UTF-8/);
+  });
+
   const declared = { event_type: 'login_failed', received_at: '2025-01-01T00:00:00Z', timestamp: '2025-01-01T00:00:00Z' };
 
   it('should keep received_at only from the ingest gateway, else take the broker time', () => {

@@ -1,4 +1,6 @@
+import { isUtf8 } from 'node:buffer';
 import {
+  checkJsonStructure,
   deserializeNormalizedEvent,
   deterministicUuid,
   DLQ_HEADERS,
@@ -46,8 +48,19 @@ export interface ProcessedBatch {
   anyTimeSuspectIds: string[];
 }
 
-function decode(record: BusRecord): unknown {
-  return JSON.parse(record.value.toString('utf8'));
+/**
+ * A message's value as JSON, held to the same rules as an HTTP body: UTF-8 (not decoded to U+FFFD), and no
+ * duplicated key or excessive nesting (`checkJsonStructure`). Records this process's gateway wrote to the
+ * embedded log are its own serialization and skip the structure pass.
+ */
+function decode(record: BusRecord, trustedWriter: boolean): unknown {
+  if (trustedWriter) return JSON.parse(record.value.toString('utf8'));
+  if (!isUtf8(record.value)) throw new Error('the value is not valid UTF-8');
+  const text = record.value.toString('utf8');
+  const raw: unknown = JSON.parse(text);
+  const problem = checkJsonStructure(text, raw);
+  if (problem) throw new Error(problem.message);
+  return raw;
 }
 
 function toDlq(record: BusRecord, code: string, errors: ErrorDetail[]): OutgoingRecord {
@@ -116,15 +129,15 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, options: 
       );
       continue;
     }
+    const fromGateway = record.headers[INGEST_HEADER.name] === INGEST_HEADER.value;
     let raw: unknown;
     try {
-      raw = decode(record);
+      raw = decode(record, fromGateway && trustGatewayRecords);
     } catch (e) {
       rejected.push(toDlq(record, 'invalid_json', [{ field: '/', message: `not JSON: ${(e as Error).message}` }]));
       continue;
     }
     const declared = raw !== null && typeof raw === 'object' ? (raw as { id?: unknown }) : {};
-    const fromGateway = record.headers[INGEST_HEADER.name] === INGEST_HEADER.value;
     const trusted = fromGateway && trustGatewayRecords ? deserializeNormalizedEvent(raw) : undefined;
     const result = trusted ? ({ ok: true, event: trusted } as const) : validate(record, raw, fromGateway, defaultTenant);
     if (!result.ok) {

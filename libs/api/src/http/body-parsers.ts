@@ -1,5 +1,7 @@
 import { FastifyInstance, FastifyRequest } from 'fastify';
-import { AuditError, ErrorCode } from '@app/contracts';
+import { isUtf8 } from 'node:buffer';
+import { AuditError, checkJsonStructure, ErrorCode } from '@app/contracts';
+import { registerContentDecoding } from './content-encoding';
 
 /**
  * Removes `//` and `/* *\/` comments outside strings. The user guide's own curl examples carry `//` comments
@@ -37,20 +39,37 @@ function invalidJson(message: string, field = '/'): AuditError {
   return new AuditError(ErrorCode.InvalidJson, message, 400, [{ field, message }]);
 }
 
+/** Refuses what JSON.parse accepted silently: a duplicated key, or nesting deep enough to break recursive code. */
+function checkStructure(text: string, parsed: unknown, prefix = '', where = ''): void {
+  const problem = checkJsonStructure(text, parsed);
+  if (problem) throw invalidJson(`${where}${problem.message}`, `${prefix}${problem.pointer}`);
+}
+
 export function parseJsonBody(text: string): unknown {
   if (text.trim() === '') throw invalidJson('the body is empty; send a JSON object or array');
+  let parsed: unknown;
+  let source = text;
   try {
-    return JSON.parse(text);
+    parsed = JSON.parse(text);
   } catch (first) {
-    if (text.includes('/')) {
-      try {
-        return JSON.parse(stripJsonComments(text));
-      } catch {
-        // fall through to the original error, which points at the real problem
-      }
+    if (!text.includes('/')) throw invalidJson(`the body is not valid JSON: ${(first as Error).message}`);
+    try {
+      source = stripJsonComments(text);
+      parsed = JSON.parse(source);
+    } catch {
+      // the original error points at the real problem
+      throw invalidJson(`the body is not valid JSON: ${(first as Error).message}`);
     }
-    throw invalidJson(`the body is not valid JSON: ${(first as Error).message}`);
   }
+  // JSON.parse is iterative, so it survives any depth; the check runs before anything recursive does.
+  checkStructure(source, parsed);
+  return parsed;
+}
+
+/** Decodes a body as UTF-8, refusing bytes that are not: they would otherwise become U+FFFD silently. */
+export function decodeUtf8Body(body: Buffer): string {
+  if (!isUtf8(body)) throw invalidJson('the body is not valid UTF-8; send JSON encoded as UTF-8');
+  return body.toString('utf8');
 }
 
 /** NDJSON: one event per non-blank line; an error names the line. */
@@ -60,11 +79,14 @@ export function parseNdjsonBody(text: string): unknown[] {
   for (let i = 0; i < lines.length; i++) {
     const line = lines[i].trim();
     if (line === '') continue;
+    let parsed: unknown;
     try {
-      out.push(JSON.parse(line));
+      parsed = JSON.parse(line);
     } catch (e) {
       throw invalidJson(`line ${i + 1} is not valid JSON: ${(e as Error).message}`, `line ${i + 1}`);
     }
+    checkStructure(line, parsed, `line ${i + 1}`, `line ${i + 1}: `);
+    out.push(parsed);
   }
   if (out.length === 0) throw invalidJson('the body holds no events');
   return out;
@@ -73,13 +95,14 @@ export function parseNdjsonBody(text: string): unknown[] {
 export const NDJSON_MARK = Symbol('ndjson');
 
 export function registerBodyParsers(fastify: FastifyInstance, bodyLimit: number): void {
+  registerContentDecoding(fastify, bodyLimit);
   fastify.removeContentTypeParser(['application/json', 'text/plain']);
   fastify.addContentTypeParser(
     ['application/json', 'text/plain'],
-    { parseAs: 'string', bodyLimit },
+    { parseAs: 'buffer', bodyLimit },
     (_req: FastifyRequest, body: string | Buffer, done) => {
       try {
-        done(null, parseJsonBody(String(body)));
+        done(null, parseJsonBody(decodeUtf8Body(body as Buffer)));
       } catch (e) {
         done(e as Error, undefined);
       }
@@ -87,10 +110,10 @@ export function registerBodyParsers(fastify: FastifyInstance, bodyLimit: number)
   );
   fastify.addContentTypeParser(
     ['application/x-ndjson', 'application/jsonl', 'application/ndjson'],
-    { parseAs: 'string', bodyLimit },
+    { parseAs: 'buffer', bodyLimit },
     (_req: FastifyRequest, body: string | Buffer, done) => {
       try {
-        const events = parseNdjsonBody(String(body));
+        const events = parseNdjsonBody(decodeUtf8Body(body as Buffer));
         Object.defineProperty(events, NDJSON_MARK, { value: true });
         done(null, events);
       } catch (e) {

@@ -1,4 +1,4 @@
-import { parseJsonBody, parseNdjsonBody, stripJsonComments } from './body-parsers';
+import { decodeUtf8Body, parseJsonBody, parseNdjsonBody, stripJsonComments } from './body-parsers';
 import { decodeCursor, encodeCursor } from '@app/contracts';
 import { RateLimiter } from './auth.guard';
 
@@ -18,6 +18,23 @@ describe('body parsers', () => {
 
   it('should refuse an empty body', () => {
     expect(() => parseJsonBody('  ')).toThrow(/empty/);
+  });
+
+  it('should refuse duplicate keys and excessive depth, naming where, also after comments and per NDJSON line', () => {
+    expect(() => parseJsonBody('[{"event_type":"a"},{"event_type":"a","event_type":"b"}]')).toThrow(
+      /'event_type' appears twice .* at \/1\/event_type/,
+    );
+    expect(() => parseJsonBody('{"a": 1, // c\n"a": 2}')).toThrow(/appears twice/);
+    expect(() => parseNdjsonBody('{"a":1}\n{"m":{"k":1,"k":1}}')).toThrow(/line 2: .*\/m\/k/);
+    const deep = '{"event_type":"x","metadata":' + '{"a":'.repeat(5000) + '1' + '}'.repeat(5001);
+    expect(() => parseJsonBody(deep)).toThrow(/nested deeper than 64/);
+    expect(() => parseNdjsonBody(deep)).toThrow(/nested deeper than 64/);
+  });
+
+  it('should refuse a body that is not UTF-8 instead of decoding it to U+FFFD', () => {
+    expect(() => decodeUtf8Body(Buffer.from([0x7b, 0x22, 0xc3, 0x28, 0x22, 0x7d]))).toThrow(/not valid UTF-8/);
+    expect(() => decodeUtf8Body(Buffer.from('{"d":"\ud800"}', 'latin1'))).not.toThrow();
+    expect(decodeUtf8Body(Buffer.from('{"d":"é😀"}'))).toBe('{"d":"é😀"}');
   });
 });
 
