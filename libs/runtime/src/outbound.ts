@@ -1,3 +1,4 @@
+import { ConfigError, defineConfigSection, env } from '@app/common';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP } from 'node:net';
 import { ValidationError } from '@app/contracts';
@@ -96,3 +97,18 @@ const RESTRICTED = (() => {
     b.addSubnet(net, bits, 'ipv6');
   return b;
 })();
+
+/** AUDIT_OUTBOUND_ALLOW: CIDRs, addresses and host names that outbound connections may reach though private. */
+export const OUTBOUND_CONFIG = defineConfigSection({
+  name: 'outbound',
+  variables: ['AUDIT_OUTBOUND_ALLOW'],
+  parse: (e) => {
+    const list = env.list(e, 'AUDIT_OUTBOUND_ALLOW');
+    for (const entry of list) {
+      if (!/^[A-Za-z0-9.:-]+(\/\d{1,3})?$/.test(entry)) {
+        throw new ConfigError('AUDIT_OUTBOUND_ALLOW', `entry '${entry.slice(0, 60)}' is not a CIDR, an address or a host name`);
+      }
+    }
+    return new OutboundPolicy(list);
+  },
+});
