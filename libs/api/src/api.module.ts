@@ -8,7 +8,8 @@ import { HealthController, READINESS_CHECKS, ReadinessCheck } from './controller
 import { OpsController, PUBLIC_CONFIG, PublicConfig } from './controllers/ops.controller';
 import { StatisticsController } from './controllers/statistics.controller';
 import { STREAM_SETTINGS, StreamController, StreamSettings } from './controllers/stream.controller';
-import { AUTH_SETTINGS, AuthGuard, AuthSettings } from './http/auth.guard';
+import { AuthGuard } from './http/auth.guard';
+import { AUTH_SETTINGS, Authenticator, AuthSettings } from './http/authenticator';
 import { Metrics } from './metrics';
 import { INGEST_PORT, IngestPort, QUERY_PORT, QueryPort } from './ports';
 import { SelfAuditService } from './self-audit.service';
@@ -50,6 +51,7 @@ export class ApiModule {
         { provide: AUTH_SETTINGS, useValue: deps.auth },
         { provide: STREAM_SETTINGS, useValue: deps.stream },
         { provide: SelfAuditService, useValue: new SelfAuditService(deps.ingest, deps.selfAuditReads) },
+        Authenticator,
         { provide: APP_GUARD, useClass: AuthGuard },
       ],
     };

@@ -9,6 +9,8 @@ import { ApiKeyService } from '@app/auth';
 import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
 import { registerBodyParsers } from './http/body-parsers';
+import { Authenticator } from './http/authenticator';
+import { guardDocs } from './http/docs-guard';
 import { ErrorFilter } from './http/error.filter';
 import { Metrics } from './metrics';
 
@@ -64,6 +66,7 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
   );
   const { $schema: _s, $id: _i, ...schema } = auditEventJsonSchema as Record<string, unknown>;
   doc.components = { ...doc.components, schemas: { ...(doc.components?.schemas ?? {}), AuditEventInput: schema as never } };
+  guardDocs(fastify, app.get(Authenticator));
   SwaggerModule.setup('docs', app, doc, { jsonDocumentUrl: 'docs/openapi.json' });
   app.enableShutdownHooks();
   await app.listen(options.port, options.host);
@@ -120,7 +123,12 @@ export async function serveHttpApi(config: AppConfig, logger: Logger, parts: Htt
         self_audit: { reads: config.selfAuditReads, denials: true },
         max_body_bytes: config.http.bodyLimitBytes,
       },
-      auth: { anonymousAllowed, defaultTenant: config.defaultTenant, rateLimitPerMinute: config.rateLimitPerMinute },
+      auth: {
+        anonymousAllowed,
+        defaultTenant: config.defaultTenant,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        authFailuresPerMinute: config.authFailuresPerMinute,
+      },
       stream: { pollMs: 250, heartbeatMs: 15_000 },
       selfAuditReads: config.selfAuditReads,
     },
