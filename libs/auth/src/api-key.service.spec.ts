@@ -61,6 +61,13 @@ describe(ApiKeyService.name, () => {
       const rotated = await new ApiKeyService(store).ensureBootstrapKey(NEW_KEY, 'default');
       expect(rotated.revoked).toEqual([{ id: store.rows[0].id, tenantId: 'default' }]);
     });
+
+    it('should refuse a configured key that only shares the prefix of another key, and change nothing', async () => {
+      const existing = await sut.create('producer', ['events:write'], 'default');
+      const impostor = existing.key.slice(0, 17) + 'x'.repeat(43);
+      await expect(sut.ensureBootstrapKey(impostor, 'default')).rejects.toThrow(/shares its prefix/);
+      expect(store.rows[0]).toMatchObject({ bootstrap: false, scopes: ['events:write'], revokedAt: null });
+    });
   });
 
   describe('verification cache', () => {

@@ -130,6 +130,10 @@ export class ApiKeyService {
   async ensureBootstrapKey(key: string, tenantId: string): Promise<BootstrapOutcome> {
     const outcome = await this.store.exclusively(async (store): Promise<BootstrapOutcome> => {
       let row = await store.findByPrefix(prefixOf(key));
+      // Prefixes of hpa_ keys are public: a configured key that only shares one must not take over that row.
+      if (row && row.secretHash !== hash(key)) {
+        throw new Error('AUDIT_BOOTSTRAP_API_KEY shares its prefix with another API key: generate a new one (openssl rand -hex 24)');
+      }
       let created = false;
       if (!row) {
         row = Object.assign(new ApiKeyEntity(), {

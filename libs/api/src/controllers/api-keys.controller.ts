@@ -77,17 +77,10 @@ export class ApiKeysController implements OnApplicationBootstrap {
     const tenantId = dto.tenant_id ?? info.tenantId;
     const operator = hasScope(info.principal, 'operator');
     if (tenantId !== info.principal.tenantId && !operator) {
-      throw new AuditError(
-        ErrorCode.Forbidden,
-        `only a key with the 'operator' scope may create keys for another tenant ('${tenantId}')`,
-        403,
-        [{ field: '/tenant_id', message: "another tenant needs the 'operator' scope" }],
-      );
+      this.forbid(req, `only a key with the 'operator' scope may create keys for another tenant ('${tenantId}')`, '/tenant_id');
     }
     if (dto.scopes.includes('operator') && !operator) {
-      throw new AuditError(ErrorCode.Forbidden, "only a key with the 'operator' scope may create operator keys", 403, [
-        { field: '/scopes', message: "'operator' needs the 'operator' scope" },
-      ]);
+      this.forbid(req, "only a key with the 'operator' scope may create operator keys", '/scopes');
     }
     const created = await this.keys.create(dto.name, dto.scopes, tenantId);
     this.selfAudit.record({
@@ -105,6 +98,20 @@ export class ApiKeysController implements OnApplicationBootstrap {
       },
     });
     return created;
+  }
+
+  /** A refusal beyond the route's scope, recorded like the guard's own (permission_denied, rate-limited per address). */
+  private forbid(req: FastifyRequest, message: string, field: string): never {
+    const info = requestInfo(req);
+    this.selfAudit.record({
+      tenantId: info.principal.tenantId,
+      eventType: 'permission_denied',
+      description: `${req.method} /audit/api-keys denied: ${message}`,
+      ipAddress: info.ipAddress,
+      userAgent: info.userAgent,
+      metadata: { method: req.method, path: '/audit/api-keys', required_scope: 'operator', api_key: info.principal.name },
+    });
+    throw new AuditError(ErrorCode.Forbidden, message, 403, [{ field, message: "needs the 'operator' scope" }]);
   }
 
   @Get()
