@@ -10,7 +10,8 @@ import { HealthController, READINESS_CHECKS } from './controllers/health.control
 import { OpsController, PUBLIC_CONFIG, PublicConfig } from './controllers/ops.controller';
 import { StatisticsController } from './controllers/statistics.controller';
 import { STREAM_SETTINGS, StreamController, StreamSettings } from './controllers/stream.controller';
-import { AUTH_SETTINGS, AuthGuard, AuthSettings } from './http/auth.guard';
+import { AuthGuard } from './http/auth.guard';
+import { AUTH_SETTINGS, Authenticator, AuthSettings } from './http/authenticator';
 import { SelfAuditService } from './self-audit.service';
 
 /** A port's implementation as the HTTP controllers inject it: in-process, or a TCP client of its service. */
@@ -67,6 +68,7 @@ export class ApiModule {
         { provide: AUTH_SETTINGS, useValue: deps.auth },
         { provide: STREAM_SETTINGS, useValue: deps.stream },
         { provide: SelfAuditService, useValue: new SelfAuditService(portOf<IngestPort>(deps, INGEST_PORT), deps.selfAuditReads) },
+        Authenticator,
         { provide: APP_GUARD, useClass: AuthGuard },
       ],
     };

@@ -7,6 +7,8 @@ import { ApiKeyService } from '@app/auth';
 import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
 import { registerBodyParsers } from './http/body-parsers';
+import { Authenticator } from './http/authenticator';
+import { guardDocs } from './http/docs-guard';
 import { ErrorFilter } from './http/error.filter';
 import { setupOpenApi } from './http/openapi';
 import { Metrics, VALIDATION_OPTIONS, validationFailed } from '@app/runtime';
@@ -42,6 +44,7 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
   instrument(fastify, deps.metrics);
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(new ValidationPipe({ ...VALIDATION_OPTIONS, transform: true, exceptionFactory: validationFailed }));
+  guardDocs(fastify, app.get(Authenticator));
   setupOpenApi(app, options.title);
   app.enableShutdownHooks();
   await app.listen(options.port, options.host);
@@ -98,7 +101,12 @@ export async function serveHttpApi(config: AppConfig, logger: Logger, parts: Htt
         self_audit: { reads: config.selfAuditReads, denials: true },
         max_body_bytes: config.http.bodyLimitBytes,
       },
-      auth: { anonymousAllowed, defaultTenant: config.defaultTenant, rateLimitPerMinute: config.rateLimitPerMinute },
+      auth: {
+        anonymousAllowed,
+        defaultTenant: config.defaultTenant,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        authFailuresPerMinute: config.authFailuresPerMinute,
+      },
       stream: { pollMs: 250, heartbeatMs: 15_000 },
       selfAuditReads: config.selfAuditReads,
     },

@@ -35,6 +35,8 @@ export interface AppConfig {
   auth: { bootstrapKey?: string; allowAnonymousOnLoopback: boolean };
   selfAuditReads: boolean;
   rateLimitPerMinute: number;
+  /** Failed authentications a client address may make in a minute before it gets 429 (AUDIT_AUTH_FAILURES_PER_MINUTE). */
+  authFailuresPerMinute: number;
 }
 
 export class ConfigError extends Error {
@@ -128,8 +130,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const hotWindowMs = int(env, 'AUDIT_LOG_HOT_DAYS', 7, 1, 3650) * DAY_MS;
 
   const bootstrapKey = env.AUDIT_BOOTSTRAP_API_KEY || undefined;
-  if (bootstrapKey !== undefined && bootstrapKey.length < 24) {
-    throw new ConfigError('AUDIT_BOOTSTRAP_API_KEY', 'must be at least 24 characters (generate one with `openssl rand -hex 24`)');
+  // At most 256: longer keys are refused before any lookup (MAX_KEY_CHARS in libs/auth).
+  if (bootstrapKey !== undefined && (bootstrapKey.length < 24 || bootstrapKey.length > 256)) {
+    throw new ConfigError('AUDIT_BOOTSTRAP_API_KEY', 'must be 24 to 256 characters (generate one with `openssl rand -hex 24`)');
   }
   const host = env.HOST || '127.0.0.1';
 
@@ -172,6 +175,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     auth: { bootstrapKey, allowAnonymousOnLoopback: bool(env, 'AUDIT_ALLOW_ANONYMOUS_LOOPBACK', true) },
     selfAuditReads: bool(env, 'AUDIT_SELF_AUDIT_READS', true),
     rateLimitPerMinute: int(env, 'AUDIT_RATE_LIMIT_PER_MINUTE', 60_000, 1, 10_000_000),
+    authFailuresPerMinute: int(env, 'AUDIT_AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
   };
 }
 
@@ -207,6 +211,7 @@ export const KNOWN_ENV_VARS = [
   'AUDIT_ALLOW_ANONYMOUS_LOOPBACK',
   'AUDIT_SELF_AUDIT_READS',
   'AUDIT_RATE_LIMIT_PER_MINUTE',
+  'AUDIT_AUTH_FAILURES_PER_MINUTE',
 ] as const;
 
 /** Paths every app serves for probes and scraping (the API gateway on PORT, the other services on HEALTH_PORT). */

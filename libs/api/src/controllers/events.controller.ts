@@ -46,7 +46,7 @@ export class EventsController {
     const res = await this.ingest.ingest({
       events,
       batch,
-      tenantId: info.principal.tenantId,
+      tenantId: info.tenantId,
       ipAddress: info.ipAddress,
       userAgent: info.userAgent,
       sessionId: info.sessionId,
@@ -106,7 +106,7 @@ export class EventsController {
   async search(@Query() query: Record<string, unknown>, @Req() req: FastifyRequest): Promise<unknown> {
     const info = requestInfo(req);
     const { filter, page } = parseEventFilter(query, nowMicros());
-    const res = await this.query.search(info.principal.tenantId, filter, page);
+    const res = await this.query.search(info.tenantId, filter, page);
     const nextOffset = page.offset + res.events.length < res.total ? page.offset + res.events.length : null;
     let next: string | null = null;
     if (nextOffset !== null) {
@@ -116,7 +116,7 @@ export class EventsController {
       params.set('offset', String(nextOffset));
       next = `/audit/events?${params.toString()}`;
     }
-    this.recordRead(req, info.principal.tenantId, 'searched audit events', { result_count: res.events.length });
+    this.recordRead(req, info.tenantId, 'searched audit events', { result_count: res.events.length });
     return {
       events: res.events.map(stripPosition),
       total: res.total,
@@ -136,9 +136,9 @@ export class EventsController {
       throw new AuditError(ErrorCode.ValidationFailed, `'${id.slice(0, 64)}' is not an event id (a UUID)`, 400, [
         { field: 'id', message: 'must be a UUID' },
       ]);
-    const event = await this.query.findById(info.principal.tenantId, id.toLowerCase());
+    const event = await this.query.findById(info.tenantId, id.toLowerCase());
     if (!event) throw new NotFoundError(`no event with id ${id}`);
-    this.recordRead(req, info.principal.tenantId, `read audit event ${id}`, { event_id: id });
+    this.recordRead(req, info.tenantId, `read audit event ${id}`, { event_id: id });
     return stripPosition(event);
   }
 

@@ -19,8 +19,8 @@ export class StatisticsController {
   @ApiOperation({ summary: 'Totals by category and severity, and recent activity (last hour, 24 hours, week)' })
   async statistics(@Req() req: FastifyRequest): Promise<unknown> {
     const info = requestInfo(req);
-    const stats = await this.query.statistics(info.principal.tenantId);
-    this.selfAudit.recordRead(req, info.principal.tenantId, 'read audit statistics', info);
+    const stats = await this.query.statistics(info.tenantId);
+    this.selfAudit.recordRead(req, info.tenantId, 'read audit statistics', info);
     return stats;
   }
 
@@ -32,8 +32,8 @@ export class StatisticsController {
   })
   async detailed(@Req() req: FastifyRequest): Promise<unknown> {
     const info = requestInfo(req);
-    const stats = await this.query.detailedStatistics(info.principal.tenantId);
-    this.selfAudit.recordRead(req, info.principal.tenantId, 'read detailed audit statistics', info);
+    const stats = await this.query.detailedStatistics(info.tenantId);
+    this.selfAudit.recordRead(req, info.tenantId, 'read detailed audit statistics', info);
     return stats;
   }
 }

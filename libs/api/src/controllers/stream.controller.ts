@@ -47,7 +47,7 @@ export class StreamController {
     const resumeFrom =
       typeof header === 'string' && header !== '' ? header : typeof lastEventQuery === 'string' ? lastEventQuery : undefined;
     let cursor: StreamCursor | null = resumeFrom !== undefined ? decodeCursor(resumeFrom) : null;
-    const tenantId = info.principal.tenantId;
+    const tenantId = info.tenantId;
     if (cursor === null) cursor = (await this.query.tail(tenantId, null, filter, 1)).cursor;
 
     reply.hijack();
