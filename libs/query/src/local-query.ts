@@ -1,7 +1,7 @@
 import { nowMicros, StoredAuditEvent } from '@app/contracts';
 import type { StreamCursor } from '@app/contracts';
 import { ComponentHealth } from '@app/runtime';
-import { EventFilter, PageRequest } from './event-query';
+import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';

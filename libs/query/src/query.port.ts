@@ -1,7 +1,7 @@
 import { isCursorEntry, StoredAuditEvent, ValidationError } from '@app/contracts';
 import type { StreamCursor } from '@app/contracts';
 import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
-import { EventFilter, PageRequest } from './event-query';
+import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 
 export interface SearchResult {
