@@ -157,7 +157,11 @@ export class KafkaBus implements EventBus {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly consumers: ConsumerState[] = [];
-  private readonly circuit = new CircuitBreaker(1000, 10_000);
+  /**
+   * Open at most 2 s: after a long outage a probe goes through within 2 s of the broker's return (a 10 s cap
+   * kept ingest failing 7.5 s after the broker was back); each probe is one produce with 2 quick retries.
+   */
+  private readonly circuit = new CircuitBreaker(500, 2000);
   private readonly fetch: KafkaFetchSettings;
   private readonly publishTimeoutMs: number;
   private readonly produceRequestTimeoutMs: number;
