@@ -227,7 +227,10 @@ describe('the Kafka log as the system of record', () => {
       timeout: 60_000,
     });
     // kafkajs 2.2.4 arms a timer with a negative delay, which Node 24 warns about (docs/deployment.md): harmless.
-    const stderr = run.stderr.replace(/\(node:\d+\) TimeoutNegativeWarning:[^\n]*\n(Timeout duration[^\n]*\n)?(\(Use `node --trace-warnings[^\n]*\n)?/g, '');
+    const stderr = run.stderr.replace(
+      /\(node:\d+\) TimeoutNegativeWarning:[^\n]*\n(Timeout duration[^\n]*\n)?(\(Use `node --trace-warnings[^\n]*\n)?/g,
+      '',
+    );
     expect(stderr).toBe('');
     expect(run.status).toBe(0);
     const out = JSON.parse(run.stdout) as { created: string[]; warnings: string[] };

@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { ConfigError } from './config-error';
+import { env as readers } from './config-section';
 
 /**
  * Every setting the apps read, parsed and checked once at start-up. Nothing else reads process.env.
@@ -39,48 +41,13 @@ export interface AppConfig {
   authFailuresPerMinute: number;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`configuration error: ${variable} ${message}`);
-  }
-}
+export { ConfigError };
 
 const DAY_MS = 24 * 3600 * 1000;
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got '${raw}'`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
-  throw new ConfigError(name, `must be true or false, got '${raw}'`);
-}
-
-function url(env: Env, name: string, protocols: string[]): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(name, 'is not a valid URL');
-  }
-  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}`);
-  return raw;
-}
+const { int, bool, url } = readers;
 
 function trustProxy(env: Env): boolean | string[] {
   const raw = env.AUDIT_TRUST_PROXY;
