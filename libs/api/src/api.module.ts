@@ -9,6 +9,7 @@ import { OpsController, PUBLIC_CONFIG, PublicConfig } from './controllers/ops.co
 import { StatisticsController } from './controllers/statistics.controller';
 import { STREAM_SETTINGS, StreamController, StreamSettings } from './controllers/stream.controller';
 import { AUTH_SETTINGS, AuthGuard, AuthSettings } from './http/auth.guard';
+import { QUERY_DEFAULTS, QUERY_SETTINGS, QueryGate, QuerySettings } from './http/query-gate';
 import { Metrics } from './metrics';
 import { INGEST_PORT, IngestPort, QUERY_PORT, QueryPort } from './ports';
 import { SelfAuditService } from './self-audit.service';
@@ -22,6 +23,8 @@ export interface ApiDependencies {
   publicConfig: PublicConfig;
   auth: AuthSettings;
   stream: StreamSettings;
+  /** The query gate and the read-after-write bound; QUERY_DEFAULTS when absent. */
+  queries?: QuerySettings;
   selfAuditReads: boolean;
 }
 
@@ -49,6 +52,11 @@ export class ApiModule {
         { provide: PUBLIC_CONFIG, useValue: deps.publicConfig },
         { provide: AUTH_SETTINGS, useValue: deps.auth },
         { provide: STREAM_SETTINGS, useValue: deps.stream },
+        { provide: QUERY_SETTINGS, useValue: deps.queries ?? QUERY_DEFAULTS },
+        {
+          provide: QueryGate,
+          useValue: new QueryGate(deps.queries ?? QUERY_DEFAULTS, (outcome) => deps.metrics.queryGate.inc({ outcome })),
+        },
         { provide: SelfAuditService, useValue: new SelfAuditService(deps.ingest, deps.selfAuditReads) },
         { provide: APP_GUARD, useClass: AuthGuard },
       ],

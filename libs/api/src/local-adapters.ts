@@ -11,6 +11,7 @@ import {
   Statistics,
   StreamCursor,
 } from '@app/query';
+import { awaitProjection } from './http/read-after-write';
 import { ComponentHealth, IngestPort, QueryPort, SearchResult, TailResult } from './ports';
 
 /** Ingest in-process: the embedded app, and the ingest-gateway's own handlers. */
@@ -47,20 +48,30 @@ export class LocalQuery implements QueryPort {
     private readonly consumer: QueryStoreConsumer,
   ) {}
 
-  search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<SearchResult> {
+  // `signal` stops a query whose client left before it starts; passing it on to the store's methods (which
+  // are gaining an optional signal of their own) also stops one that runs.
+  search(tenantId: string, filter: EventFilter, page: PageRequest, signal?: AbortSignal): Promise<SearchResult> {
+    signal?.throwIfAborted();
     return this.store.search(tenantId, filter, page);
   }
 
-  async findById(tenantId: string, id: string): Promise<StoredAuditEvent | null> {
+  async findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null> {
+    signal?.throwIfAborted();
     return (await this.store.findById(tenantId, id)) ?? null;
   }
 
-  statistics(tenantId: string): Promise<Statistics> {
+  statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics> {
+    signal?.throwIfAborted();
     return this.store.statistics(tenantId, nowMicros());
   }
 
-  detailedStatistics(tenantId: string): Promise<DetailedStatistics> {
+  detailedStatistics(tenantId: string, signal?: AbortSignal): Promise<DetailedStatistics> {
+    signal?.throwIfAborted();
     return this.store.detailedStatistics(tenantId, nowMicros());
+  }
+
+  awaitWrites(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return awaitProjection({ logEnd: () => this.consumer.logEnd(), progress: () => this.store.progress() }, timeoutMs, signal);
   }
 
   async tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult> {

@@ -23,12 +23,20 @@ export interface TailResult {
   cursor: StreamCursor;
 }
 
-/** The query store as the API layer sees it. */
+/**
+ * The query store as the API layer sees it. `signal` aborts when the HTTP client has gone, so the store
+ * can stop the work (adapters that cannot cancel may ignore it).
+ */
 export interface QueryPort {
-  search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<SearchResult>;
-  findById(tenantId: string, id: string): Promise<StoredAuditEvent | null>;
-  statistics(tenantId: string): Promise<Statistics>;
-  detailedStatistics(tenantId: string): Promise<DetailedStatistics>;
+  search(tenantId: string, filter: EventFilter, page: PageRequest, signal?: AbortSignal): Promise<SearchResult>;
+  findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null>;
+  statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics>;
+  detailedStatistics(tenantId: string, signal?: AbortSignal): Promise<DetailedStatistics>;
+  /**
+   * Waits until the store holds every event the log had acknowledged when called, at most `timeoutMs`;
+   * true when it does (read after write, see http/read-after-write.ts).
+   */
+  awaitWrites(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** With a null cursor, returns no events and the current end of the log: a stream starts "now". */
   tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult>;
   health(): Promise<ComponentHealth>;
@@ -46,5 +54,6 @@ export const PATTERNS = {
   statistics: 'audit.query.statistics',
   detailedStatistics: 'audit.query.statistics-detailed',
   tail: 'audit.query.tail',
+  awaitWrites: 'audit.query.await-writes',
   queryHealth: 'audit.query.health',
 } as const;

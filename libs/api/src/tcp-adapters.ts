@@ -5,7 +5,7 @@ import { IngestRequest, IngestResponse } from '@app/ingest';
 import { DetailedStatistics, EventFilter, PageRequest, Statistics, StreamCursor } from '@app/query';
 import { ComponentHealth, IngestPort, PATTERNS, QueryPort, SearchResult, TailResult } from './ports';
 import { fromRpcError } from './rpc/rpc-errors';
-import { FindByIdMessage, SearchMessage, TailMessage, TenantMessage } from './rpc/rpc-messages';
+import { AwaitWritesMessage, FindByIdMessage, SearchMessage, TailMessage, TenantMessage } from './rpc/rpc-messages';
 
 export interface ServiceAddress {
   host: string;
@@ -100,6 +100,10 @@ export class TcpQuery implements QueryPort {
 
   tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult> {
     return this.rpc.send(PATTERNS.tail, { tenantId, cursor, filter, limit } satisfies TailMessage, this.timeouts.tailMs);
+  }
+
+  awaitWrites(timeoutMs: number): Promise<boolean> {
+    return this.rpc.send(PATTERNS.awaitWrites, { timeoutMs } satisfies AwaitWritesMessage, timeoutMs + this.timeouts.healthMs);
   }
 
   health(): Promise<ComponentHealth> {

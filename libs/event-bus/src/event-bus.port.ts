@@ -61,6 +61,11 @@ export interface EventBus {
   publish(topic: string, records: OutgoingRecord[]): Promise<void>;
   subscribe(group: string, handler: BatchHandler, options?: SubscribeOptions): Promise<Subscription>;
   health(): Promise<BusHealth>;
+  /**
+   * The end of a topic: per partition, the offset the next record will get. Records below it are durable,
+   * so a projection that stored up to it has everything acknowledged before the call (read after write).
+   */
+  endOffsets?(topic: string): Promise<Record<number, string>>;
   close(): Promise<void>;
 }
 

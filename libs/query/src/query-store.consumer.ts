@@ -69,6 +69,11 @@ export class QueryStoreConsumer {
     });
   }
 
+  /** The end of the events topic (undefined when the bus cannot tell): what read-after-write waits for. */
+  async logEnd(): Promise<Record<number, string> | undefined> {
+    return this.bus.endOffsets?.(TOPIC_EVENTS);
+  }
+
   async stop(): Promise<void> {
     await this.subscription?.close();
     this.subscription = undefined;

@@ -3,7 +3,7 @@ import { MessagePattern, Payload } from '@nestjs/microservices';
 import { StoredAuditEvent } from '@app/contracts';
 import { DetailedStatistics, Statistics } from '@app/query';
 import { ComponentHealth, PATTERNS, QUERY_PORT, QueryPort, SearchResult, TailResult } from '../ports';
-import { parseFindByIdMessage, parseSearchMessage, parseTailMessage, parseTenantMessage } from './rpc-messages';
+import { parseAwaitWritesMessage, parseFindByIdMessage, parseSearchMessage, parseTailMessage, parseTenantMessage } from './rpc-messages';
 
 /** The query-store's side of the TCP transport: routes each pattern to the in-process query port. */
 @Controller()
@@ -36,6 +36,11 @@ export class QueryRpcController {
   tail(@Payload() message: unknown): Promise<TailResult> {
     const m = parseTailMessage(message);
     return this.query.tail(m.tenantId, m.cursor, m.filter, m.limit);
+  }
+
+  @MessagePattern(PATTERNS.awaitWrites)
+  awaitWrites(@Payload() message: unknown): Promise<boolean> {
+    return this.query.awaitWrites(parseAwaitWritesMessage(message).timeoutMs);
   }
 
   @MessagePattern(PATTERNS.queryHealth)

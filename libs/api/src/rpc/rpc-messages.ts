@@ -98,3 +98,15 @@ export function parseTailMessage(m: unknown): TailMessage {
     fail('tail', 'limit', 'must be between 1 and 10000');
   return { tenantId: tenantOf('tail', m), cursor: cursor as StreamCursor | null, filter: filterOf('tail', m), limit: m.limit as number };
 }
+
+export interface AwaitWritesMessage {
+  timeoutMs: number;
+}
+
+export function parseAwaitWritesMessage(m: unknown): AwaitWritesMessage {
+  if (!isObject(m)) fail('await-writes', '/', 'must be an object');
+  if (!Number.isInteger(m.timeoutMs) || (m.timeoutMs as number) < 0 || (m.timeoutMs as number) > 60_000) {
+    fail('await-writes', 'timeoutMs', 'must be a whole number of ms up to 60000');
+  }
+  return { timeoutMs: m.timeoutMs as number };
+}

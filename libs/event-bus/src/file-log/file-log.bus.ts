@@ -195,6 +195,10 @@ export class FileLogBus implements EventBus {
     return { ok: !this.closed, detail };
   }
 
+  async endOffsets(topic: string): Promise<Record<number, string>> {
+    return { 0: String((await this.topic(topic)).nextOffset) };
+  }
+
   /** Offsets for /audit/status: how far each group is behind the end of each topic. */
   async lag(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};

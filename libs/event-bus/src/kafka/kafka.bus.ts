@@ -351,6 +351,11 @@ export class KafkaBus implements EventBus {
     state.resumeTimers.add(timer);
   }
 
+  async endOffsets(topic: string): Promise<Record<number, string>> {
+    const ends = await withDeadline(this.admin.fetchTopicOffsets(topic), 2000, 'reading the end of the topic');
+    return Object.fromEntries(ends.map((e) => [e.partition, e.high]));
+  }
+
   /** How far each consumer group of this process is behind the end of its topic, in records. */
   async lag(): Promise<Record<string, number>> {
     const out: Record<string, number> = {};
