@@ -8,7 +8,20 @@ import { env as readers } from './config-section';
  */
 export interface AppConfig {
   /** trustProxy: whether X-Forwarded-For is believed (true, or a list of proxy addresses/CIDRs). */
-  http: { host: string; port: number; bodyLimitBytes: number; trustProxy: boolean | string[] };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    trustProxy: boolean | string[];
+    /** Whole request (headers and body) must arrive within this; 0 turns it off. Responses (SSE) are not bound. */
+    requestTimeoutMs: number;
+    /** The headers must arrive within this. */
+    headersTimeoutMs: number;
+  };
+  /** Live SSE streams: caps, and when a client that does not read is dropped. */
+  streams: { maxPerKey: number; maxTotal: number; stallTimeoutMs: number };
+  /** Store queries from the HTTP API: how many run at once, how many wait, and the read-after-write bound. */
+  queries: { concurrency: number; queue: number; readAfterWriteMs: number };
   dataDir: string;
   logLevel: string;
   defaultTenant: string;
@@ -109,6 +122,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
       port: int(env, 'PORT', 8000, 0, 65535),
       bodyLimitBytes: int(env, 'AUDIT_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
       trustProxy: trustProxy(env),
+      requestTimeoutMs: int(env, 'AUDIT_HTTP_REQUEST_TIMEOUT_MS', 30_000, 0, 3_600_000),
+      headersTimeoutMs: int(env, 'AUDIT_HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    },
+    streams: {
+      maxPerKey: int(env, 'AUDIT_STREAM_MAX_PER_KEY', 10, 1, 100_000),
+      maxTotal: int(env, 'AUDIT_STREAM_MAX_TOTAL', 200, 1, 100_000),
+      stallTimeoutMs: int(env, 'AUDIT_STREAM_STALL_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    },
+    queries: {
+      concurrency: int(env, 'AUDIT_QUERY_CONCURRENCY', 4, 1, 1000),
+      queue: int(env, 'AUDIT_QUERY_QUEUE', 64, 0, 100_000),
+      readAfterWriteMs: int(env, 'AUDIT_READ_AFTER_WRITE_MS', 2000, 0, 60_000),
     },
     dataDir,
     logLevel,
@@ -152,6 +177,14 @@ export const KNOWN_ENV_VARS = [
   'PORT',
   'AUDIT_BODY_LIMIT_BYTES',
   'AUDIT_TRUST_PROXY',
+  'AUDIT_HTTP_REQUEST_TIMEOUT_MS',
+  'AUDIT_HTTP_HEADERS_TIMEOUT_MS',
+  'AUDIT_STREAM_MAX_PER_KEY',
+  'AUDIT_STREAM_MAX_TOTAL',
+  'AUDIT_STREAM_STALL_TIMEOUT_MS',
+  'AUDIT_QUERY_CONCURRENCY',
+  'AUDIT_QUERY_QUEUE',
+  'AUDIT_READ_AFTER_WRITE_MS',
   'AUDIT_DATA_DIR',
   'LOG_LEVEL',
   'AUDIT_DEFAULT_TENANT',

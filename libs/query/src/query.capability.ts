@@ -38,7 +38,7 @@ export const QUERY_CAPABILITY: Capability = {
     );
     consumers.declare(consumer.declaration());
     closers.add('projector', () => consumer.close());
-    const query = new LocalQuery(store, consumer);
+    const query = new LocalQuery(store, consumer, bus);
     return {
       bindings: [{ port: QUERY_PORT_DEFINITION, implementation: query }],
       readiness: [

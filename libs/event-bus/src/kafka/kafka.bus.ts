@@ -408,6 +408,16 @@ export class KafkaBus implements EventBus {
     state.resumeTimers.add(timer);
   }
 
+  async endOffsets(topic: string): Promise<Record<number, string>> {
+    const ends = await withDeadline(this.admin.fetchTopicOffsets(topic), 2000, 'reading the end of the topic');
+    return Object.fromEntries(ends.map((e) => [e.partition, e.high]));
+  }
+
+  /** Records not yet committed by each consumer group of this process (the consumer host's lag metric). */
+  async lag(): Promise<Record<string, number>> {
+    return (await this.positions()).lag;
+  }
+
   /** How far each consumer group of this process is behind the end of its topic, in records, and the oldest offset still held on each partition of the groups' topics. */
   private async positions(): Promise<{ lag: Record<string, number>; oldest: Record<string, Record<number, number>> }> {
     const out: Record<string, number> = {};
