@@ -50,8 +50,11 @@ describe('store queries from the HTTP API under load', () => {
 
     const results = await Promise.all(queries);
     const refused = results.filter((r) => r.status === 503);
-    expect(results.filter((r) => r.status === 200).length).toBe(21);
-    expect(refused.length).toBe(19);
+    // At least one running and twenty waiting were served; a query finishing while the others still arrive
+    // frees a place, so a few more may be; beyond that the gate refuses rather than queueing without end.
+    expect(results.filter((r) => r.status === 200).length + refused.length).toBe(40);
+    expect(results.filter((r) => r.status === 200).length).toBeGreaterThanOrEqual(21);
+    expect(refused.length).toBeGreaterThan(0);
     expect(refused[0].headers.get('retry-after')).toBe('1');
     expect(refused[0].body.error.code).toBe('unavailable');
     expect(refused[0].body.error.message).toContain('AUDIT_QUERY_QUEUE');
@@ -59,13 +62,21 @@ describe('store queries from the HTTP API under load', () => {
 
   it('should drop a waiting query whose client went away', async () => {
     const before = await metric(app.url, 'audit_query_gate_total{outcome="cancelled"}');
-    const running = http(`${app.url}${SLOW}`);
+    const queuedBefore = await metric(app.url, 'audit_query_gate_total{outcome="queued"}');
+    // Ten queries ahead (one runs, nine wait): the abandoned ones still wait when their clients' closes
+    // reach the server, however loaded the machine is.
+    const ahead = Array.from({ length: 10 }, () => http(`${app.url}${SLOW}`));
+    await eventually(async () =>
+      (await metric(app.url, 'audit_query_gate_total{outcome="queued"}')) >= queuedBefore + 9 ? true : undefined,
+    );
     const gone = Array.from({ length: 5 }, () => new AbortController());
     const abandoned = gone.map((ac) => fetch(`${app.url}${SLOW}`, { signal: ac.signal }).catch((e: Error) => e.name));
-    await eventually(async () => ((await metric(app.url, 'audit_query_gate_total{outcome="queued"}')) >= 25 ? true : undefined));
+    await eventually(async () =>
+      (await metric(app.url, 'audit_query_gate_total{outcome="queued"}')) >= queuedBefore + 14 ? true : undefined,
+    );
     for (const ac of gone) ac.abort();
     expect(await Promise.all(abandoned)).toEqual(Array(5).fill('AbortError'));
-    expect((await running).status).toBe(200);
+    expect((await Promise.all(ahead)).map((r) => r.status)).toEqual(Array(10).fill(200));
     await eventually(async () => ((await metric(app.url, 'audit_query_gate_total{outcome="cancelled"}')) >= before + 5 ? true : undefined));
   });
 });
