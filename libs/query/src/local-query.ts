@@ -5,7 +5,7 @@ import { EventFilter, PageRequest } from './event-query';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
-import { EventSearch, EventStatistics, StoreHealth } from './store-ports';
+import { EventSearch, EventStatistics, RangeCursor, StoreHealth } from './store-ports';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
@@ -20,6 +20,10 @@ export class LocalQuery implements QueryPort {
 
   async findById(tenantId: string, id: string): Promise<StoredAuditEvent | null> {
     return (await this.store.findById(tenantId, id)) ?? null;
+  }
+
+  range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]> {
+    return this.store.range(tenantId, filter, after, limit);
   }
 
   statistics(tenantId: string): Promise<Statistics> {
