@@ -109,9 +109,17 @@ describe('exports and reports (embedded)', () => {
   }
   /** Security and user events of March 2025: what the guide's compliance report counts. */
   const march = [
-    ...Array.from({ length: 7 }, (_, i) => ({ event_type: 'login_failed', description: `<script>alert(${i})</script>`, metadata: { user_id: 'mallory' } })),
+    ...Array.from({ length: 7 }, (_, i) => ({
+      event_type: 'login_failed',
+      description: `<script>alert(${i})</script>`,
+      metadata: { user_id: 'mallory' },
+    })),
     { event_type: 'permission_denied', description: 'denied', metadata: { user_id: 'bob', resource: '/payroll' } },
-    ...Array.from({ length: 2 }, () => ({ event_type: 'user_created', description: 'account', metadata: { user_id: 'admin', resource: 'user/x' } })),
+    ...Array.from({ length: 2 }, () => ({
+      event_type: 'user_created',
+      description: 'account',
+      metadata: { user_id: 'admin', resource: 'user/x' },
+    })),
     ...Array.from({ length: 3 }, () => ({ event_type: 'permission_changed', description: 'role', metadata: { user_id: 'admin' } })),
     ...Array.from({ length: 4 }, () => ({ event_type: 'admin_action', description: 'admin', metadata: { user_id: 'admin' } })),
   ].map((e, i) => ({ ...e, timestamp: `2025-03-${String(3 + i).padStart(2, '0')}T23:30:00.000000Z` }));
@@ -206,13 +214,23 @@ describe('exports and reports (embedded)', () => {
   it('should export NDJSON with the search filters, each line the event exactly as stored', async () => {
     const r = await http(`${app.url}/audit/export`, {
       method: 'POST',
-      json: { format: 'ndjson', period: { start: '2025-03-01', end: '2025-03-31' }, categories: ['security'], event_type: 'login_failed', 'metadata.user_id': 'mallory' },
+      json: {
+        format: 'ndjson',
+        period: { start: '2025-03-01', end: '2025-03-31' },
+        categories: ['security'],
+        event_type: 'login_failed',
+        'metadata.user_id': 'mallory',
+      },
     });
     expect(r.status).toBe(202);
     const job = await done(r.body.status_url);
     const { bytes, headers } = await download(job);
     expect(headers.get('content-type')).toBe('application/x-ndjson');
-    const lines = bytes.toString('utf8').trimEnd().split('\n').map((l) => JSON.parse(l));
+    const lines = bytes
+      .toString('utf8')
+      .trimEnd()
+      .split('\n')
+      .map((l) => JSON.parse(l));
     expect(lines).toHaveLength(7);
     const stored = await http(`${app.url}/audit/events?event_type=login_failed&order=asc&limit=100`);
     expect(stored.body.events).toHaveLength(7);
@@ -232,7 +250,8 @@ describe('exports and reports (embedded)', () => {
     expect(sha256(bytes)).toBe(job.file?.sha256);
     const report = JSON.parse(bytes.toString('utf8'));
     expect(report.events_in_scope).toBe(march.length);
-    const control = (framework: string, id: string) => report.controls.find((c: { framework: string; control: string }) => c.framework === framework && c.control === id);
+    const control = (framework: string, id: string) =>
+      report.controls.find((c: { framework: string; control: string }) => c.framework === framework && c.control === id);
     expect(control('PCI DSS v4.0.1', '10.2.1.4')).toMatchObject({ status: 'satisfied', evidence_count: 8 });
     expect(control('PCI DSS v4.0.1', '10.2.1.4').sample).toHaveLength(5);
     expect(control('PCI DSS v4.0.1', '10.2.1.5')).toMatchObject({ status: 'satisfied', evidence_count: 5 });
@@ -302,7 +321,10 @@ describe('exports and reports (embedded)', () => {
   });
 
   it('should accept category aliases as search does, and answer 404 for an unknown job', async () => {
-    const r = await http(`${app.url}/audit/export`, { method: 'POST', json: { format: 'json', period: { start: '2025-03-01', end: '2025-03-02' }, categories: ['security', 'users'] } });
+    const r = await http(`${app.url}/audit/export`, {
+      method: 'POST',
+      json: { format: 'json', period: { start: '2025-03-01', end: '2025-03-02' }, categories: ['security', 'users'] },
+    });
     expect(r.status).toBe(202);
     expect((await http(`${app.url}/audit/exports/00000000-0000-7000-8000-000000000000`)).status).toBe(404);
     expect((await http(`${app.url}/audit/reports/${r.body.id}`)).status).toBe(404);

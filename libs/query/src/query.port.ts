@@ -99,7 +99,8 @@ export function parseRangeMessage(m: unknown): RangeMessage {
   const after = m.after;
   if (after !== null && (!isObject(after) || typeof after.timestamp !== 'string' || typeof after.id !== 'string'))
     fail('range', 'after', 'must be null or { timestamp, id }');
-  if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > 10_000) fail('range', 'limit', 'must be between 1 and 10000');
+  if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > 10_000)
+    fail('range', 'limit', 'must be between 1 and 10000');
   return { tenantId: tenantOf('range', m), filter: filterOf('range', m), after: after as RangeCursor | null, limit: m.limit as number };
 }
 

@@ -60,7 +60,13 @@ export interface EventSearch {
   ): Promise<{ events: StoredAuditEvent[]; total: number }>;
   findById(tenantId: string, id: string, options?: ReadOptions): Promise<StoredAuditEvent | undefined>;
   /** Up to `limit` events matching `filter` after `after`, oldest first by (timestamp, id): keyset paging. */
-  range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number, options?: ReadOptions): Promise<StoredAuditEvent[]>;
+  range(
+    tenantId: string,
+    filter: EventFilter,
+    after: RangeCursor | null,
+    limit: number,
+    options?: ReadOptions,
+  ): Promise<StoredAuditEvent[]>;
   /** Events after `cursor` and at or before the written position, in log order per partition. */
   tail(
     tenantId: string,

@@ -28,7 +28,12 @@ export class ChunkedReader {
     if (!r || r.offset !== offset) {
       if (r) await r.iterator.return?.();
       const stream: Readable = await this.store.get(key);
-      r = { iterator: stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>, leftover: Buffer.alloc(0), offset: 0, timer: undefined as never };
+      r = {
+        iterator: stream[Symbol.asyncIterator]() as AsyncIterator<Buffer>,
+        leftover: Buffer.alloc(0),
+        offset: 0,
+        timer: undefined as never,
+      };
       while (r.offset < offset) {
         const next = await r.iterator.next();
         if (next.done) return { data: Buffer.alloc(0), eof: true };

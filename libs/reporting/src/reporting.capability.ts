@@ -25,7 +25,6 @@ export const REPORTING_CAPABILITY: Capability = {
   config: [REPORTING_CONFIG],
   serves: [REPORTING_PORT_DEFINITION],
   controllers: [ReportingController],
-  // eslint-disable-next-line @typescript-eslint/require-await
   async start(context) {
     const settings = context.settings(REPORTING_CONFIG);
     const files = new DirectoryObjectStore(path.join(context.config.dataDir, 'files'));

@@ -17,7 +17,10 @@ const requester = (info: RequestInfo): Requester => ({
 const PERIOD = {
   type: 'object',
   required: ['start', 'end'],
-  properties: { start: { type: 'string', examples: ['2025-08-01T00:00:00Z'] }, end: { type: 'string', examples: ['2025-09-01T23:59:59Z'] } },
+  properties: {
+    start: { type: 'string', examples: ['2025-08-01T00:00:00Z'] },
+    end: { type: 'string', examples: ['2025-09-01T23:59:59Z'] },
+  },
 };
 const FILTERS = {
   event_type: { type: 'string', description: 'As GET /audit/events: comma list allowed' },
@@ -82,7 +85,8 @@ export class ReportingController {
   @RequireScope('events:read')
   @ApiOperation({
     summary: 'Start a report: compliance (per control), security or activity, as JSON, CSV or HTML',
-    description: 'Answers 202 with the job; poll status_url, then GET download_url. Generating a report is recorded as a report_generated event.',
+    description:
+      'Answers 202 with the job; poll status_url, then GET download_url. Generating a report is recorded as a report_generated event.',
   })
   @ApiBody({
     schema: {

@@ -42,7 +42,11 @@ interface Logger {
   info(obj: object, msg: string): void;
 }
 
-const REPORT_TYPES_FOR: Record<ReportFormat, string> = { json: 'application/json', csv: 'text/csv; charset=utf-8; header=present', html: 'text/html; charset=utf-8' };
+const REPORT_TYPES_FOR: Record<ReportFormat, string> = {
+  json: 'application/json',
+  csv: 'text/csv; charset=utf-8; header=present',
+  html: 'text/html; charset=utf-8',
+};
 
 /**
  * Export and report jobs: a row in reporting_jobs, run in this process (at most maxConcurrentJobs at once),
@@ -69,7 +73,14 @@ export class ReportingService implements ReportingPort {
 
   async startExport(tenantId: string, body: unknown, requester: Requester): Promise<JobView> {
     const r = parseExportRequest(body, nowMicros());
-    const stored: StoredExport = { kind: 'export', body: r.query, format: r.format, includeMetadata: r.includeMetadata, compress: r.compress, filter: r.filter };
+    const stored: StoredExport = {
+      kind: 'export',
+      body: r.query,
+      format: r.format,
+      includeMetadata: r.includeMetadata,
+      compress: r.compress,
+      filter: r.filter,
+    };
     return this.create(tenantId, 'export', stored, requester);
   }
 
@@ -86,7 +97,9 @@ export class ReportingService implements ReportingPort {
   async read(tenantId: string, kind: JobKind, id: string, offset: number, length: number): Promise<FileChunk> {
     const job = await this.find(tenantId, kind, id);
     if (job.state !== 'done' || !job.fileKey) {
-      throw new AuditError(ErrorCode.NotReady, `the ${kind} is ${job.state}, not ready for download`, 409, [{ field: 'id', message: `state is ${job.state}` }]);
+      throw new AuditError(ErrorCode.NotReady, `the ${kind} is ${job.state}, not ready for download`, 409, [
+        { field: 'id', message: `state is ${job.state}` },
+      ]);
     }
     const { data, eof } = await this.reader.read(job.fileKey, offset, Math.min(length, MAX_READ_BYTES));
     return { data: data.toString('base64'), eof };
@@ -153,7 +166,10 @@ export class ReportingService implements ReportingPort {
       events: [
         {
           event_type: kind === 'export' ? 'data_exported' : 'report_generated',
-          description: kind === 'export' ? `Audit data export ${id} requested` : `Audit ${(request as StoredReport).reportType} report ${id} requested`,
+          description:
+            kind === 'export'
+              ? `Audit data export ${id} requested`
+              : `Audit ${(request as StoredReport).reportType} report ${id} requested`,
           metadata: {
             job_id: id,
             api_key: requester.name,
@@ -296,12 +312,18 @@ export class ReportingService implements ReportingPort {
       },
       agg,
     );
-    const text = r.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : r.format === 'csv' ? reportToCsv(report) : reportToHtml(report);
+    const text =
+      r.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : r.format === 'csv' ? reportToCsv(report) : reportToHtml(report);
     const name = `audit-${r.reportType}-report-${job.id}.${r.format}`;
     const key = `reports/${job.tenantId}/${job.id}/${name}`;
     const contentType = REPORT_TYPES_FOR[r.format];
     const info = await this.files.put(key, Buffer.from(text, 'utf8'), { contentType });
-    await this.finish(job, key, name, contentType, info, { rows: agg.total, report_type: r.reportType, format: r.format, summary: report.summary ?? null });
+    await this.finish(job, key, name, contentType, info, {
+      rows: agg.total,
+      report_type: r.reportType,
+      format: r.format,
+      summary: report.summary ?? null,
+    });
   }
 
   private async finish(

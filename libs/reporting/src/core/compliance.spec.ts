@@ -64,7 +64,9 @@ describe('CONTROLS', () => {
         expect(result).toEqual({ status: 'insufficient_data', reason: 'retention: not configured' });
         expect(controlStatus(control, { count: 0, totalEvents: 10, categories: [], retentionDays: 3000 }).status).toBe('satisfied');
         if (control.minimumDays !== undefined) {
-          expect(controlStatus(control, { count: 0, totalEvents: 10, categories: [], retentionDays: control.minimumDays - 1 }).status).toBe('gap');
+          expect(controlStatus(control, { count: 0, totalEvents: 10, categories: [], retentionDays: control.minimumDays - 1 }).status).toBe(
+            'gap',
+          );
         }
       });
     }

@@ -68,18 +68,48 @@ export const CONTROLS: ControlDefinition[] = [
   c('PCI DSS v4.0.1', '10.5.1', 'Audit log history retained at least 12 months', [], [], 'retention', 366),
   c('PCI DSS v4.0.1', '10.7.2', 'Failures of critical security control systems detected and alerted', CONTROL_FAILURES, [SYS, JOB, DEV]),
   c('SOC 2', 'CC6.1', 'Logical access security software and infrastructure', AUTHENTICATION, [SEC, USR]),
-  c('SOC 2', 'CC6.2', 'Users registered and authorized before credentials; removed when no longer authorized', ['user_created', 'user_deleted', 'certificate_issued', 'certificate_revoked'], [USR, SEC]),
+  c(
+    'SOC 2',
+    'CC6.2',
+    'Users registered and authorized before credentials; removed when no longer authorized',
+    ['user_created', 'user_deleted', 'certificate_issued', 'certificate_revoked'],
+    [USR, SEC],
+  ),
   c('SOC 2', 'CC6.3', 'Access authorized, modified and removed by role', ['permission_changed', 'admin_action'], [USR]),
   c('SOC 2', 'CC7.2', 'Components monitored for anomalies', ANOMALIES, [SEC, SYS, DEV]),
-  c('SOC 2', 'CC7.3', 'Security events evaluated to determine whether they are incidents', ['security_policy_violation', 'unauthorized_access'], [SEC]),
-  c('HIPAA', '164.312(b)', 'Audit controls: activity in information systems recorded and examined', [...AUTHENTICATION, ...AUDIT_ACCESS], [SEC, USR]),
+  c(
+    'SOC 2',
+    'CC7.3',
+    'Security events evaluated to determine whether they are incidents',
+    ['security_policy_violation', 'unauthorized_access'],
+    [SEC],
+  ),
+  c(
+    'HIPAA',
+    '164.312(b)',
+    'Audit controls: activity in information systems recorded and examined',
+    [...AUTHENTICATION, ...AUDIT_ACCESS],
+    [SEC, USR],
+  ),
   c('HIPAA', '164.316(b)(2)(i)', 'Documentation retained 6 years', [], [], 'retention', 2192),
   c('SOX', '802 / 17 CFR 210.2-06', 'Audit records retained 7 years', [], [], 'retention', 2557),
-  c('SOX', 'ITGC change management', 'Changes to systems and configuration recorded', ['config_updated', 'firmware_updated', 'site_config_changed', 'admin_action'], [SYS, DEV, SITE, USR]),
+  c(
+    'SOX',
+    'ITGC change management',
+    'Changes to systems and configuration recorded',
+    ['config_updated', 'firmware_updated', 'site_config_changed', 'admin_action'],
+    [SYS, DEV, SITE, USR],
+  ),
   c('GDPR', 'Art. 5(1)(e)', 'Storage limitation: kept no longer than necessary', [], [], 'retention'),
   c('GDPR', 'Art. 17', 'Erasure of personal data recorded', ['user_deleted'], [USR]),
   c('GDPR', 'Art. 30', 'Record of processing: exports and reports of the audit data', AUDIT_ACCESS, [SEC]),
-  c('GDPR', 'Art. 32', 'Security of processing: integrity, confidentiality, key management', ['encryption_key_rotated', 'backup_completed', 'backup_failed', 'certificate_issued'], [SEC, SYS]),
+  c(
+    'GDPR',
+    'Art. 32',
+    'Security of processing: integrity, confidentiality, key management',
+    ['encryption_key_rotated', 'backup_completed', 'backup_failed', 'certificate_issued'],
+    [SEC, SYS],
+  ),
 ];
 
 /** What the report gathered for a control. */
@@ -107,7 +137,8 @@ export interface ControlResult {
 export function controlStatus(control: ControlDefinition, evidence: ControlEvidence): ControlResult {
   if (control.kind === 'retention') {
     if (evidence.retentionDays === undefined) return { status: 'insufficient_data', reason: 'retention: not configured' };
-    if (control.minimumDays === undefined) return { status: 'satisfied', reason: `retention policy in force: ${evidence.retentionDays} days` };
+    if (control.minimumDays === undefined)
+      return { status: 'satisfied', reason: `retention policy in force: ${evidence.retentionDays} days` };
     return evidence.retentionDays >= control.minimumDays
       ? { status: 'satisfied', reason: `retention ${evidence.retentionDays} days >= minimum ${control.minimumDays}` }
       : { status: 'gap', reason: `retention ${evidence.retentionDays} days < minimum ${control.minimumDays}` };
@@ -131,7 +162,12 @@ export function controlStatus(control: ControlDefinition, evidence: ControlEvide
  * operator_id, or a session), type and time (always set), origin (source or client address) and the affected
  * resource (metadata.resource, device_id, site_id or job_id). Success/failure is implied by the event type.
  */
-export function lacksRequiredFields(event: { metadata: Record<string, unknown>; source: string; ip_address: string; session_id: string }): boolean {
+export function lacksRequiredFields(event: {
+  metadata: Record<string, unknown>;
+  source: string;
+  ip_address: string;
+  session_id: string;
+}): boolean {
   const m = event.metadata ?? {};
   const user = m.user_id ?? m.operator_id ?? m.actor ?? (event.session_id || undefined);
   const origin = event.source || event.ip_address;

@@ -227,7 +227,11 @@ export function buildReport(ctx: ReportContext, agg: ReportAggregator): Record<s
       },
       top_sources: agg.bySource.top(10),
       top_users: agg.byUser.top(10),
-      off_hours_admin_activity: { definition: 'before 07:00 or from 19:00 UTC, or a weekend', events: agg.offHoursAdmin, sample: agg.offHoursSamples },
+      off_hours_admin_activity: {
+        definition: 'before 07:00 or from 19:00 UTC, or a weekend',
+        events: agg.offHoursAdmin,
+        sample: agg.offHoursSamples,
+      },
       by_severity: agg.bySeverity.object(),
     };
   }
@@ -262,7 +266,13 @@ export function buildReport(ctx: ReportContext, agg: ReportAggregator): Record<s
   for (const c of controls) summary[c.status]++;
   return {
     ...scope,
-    framework_versions: { 'PCI DSS': 'v4.0.1', 'SOC 2': 'TSC 2017 (rev. 2022)', HIPAA: '45 CFR 164', SOX: '17 CFR 210.2-06', GDPR: '2016/679' },
+    framework_versions: {
+      'PCI DSS': 'v4.0.1',
+      'SOC 2': 'TSC 2017 (rev. 2022)',
+      HIPAA: '45 CFR 164',
+      SOX: '17 CFR 210.2-06',
+      GDPR: '2016/679',
+    },
     retention: ctx.retentionDays !== undefined ? { policy_days: ctx.retentionDays } : { policy: 'not configured' },
     integrity: 'not configured',
     summary,
@@ -283,7 +293,9 @@ export function reportToCsv(report: Record<string, unknown>): string {
   }
   const rows = [csvRecord(['section', 'key', 'events'])];
   const walk = (section: string, v: unknown): void => {
-    if (Array.isArray(v)) for (const x of v as Array<{ key?: string; events?: number }>) if (x.key !== undefined) rows.push(csvRecord([section, x.key, String(x.events)]));
+    if (Array.isArray(v))
+      for (const x of v as Array<{ key?: string; events?: number }>)
+        if (x.key !== undefined) rows.push(csvRecord([section, x.key, String(x.events)]));
     if (v && typeof v === 'object' && !Array.isArray(v)) {
       for (const [k, x] of Object.entries(v)) {
         if (typeof x === 'number') rows.push(csvRecord([section, k, String(x)]));
@@ -308,21 +320,29 @@ export function reportToHtml(report: Record<string, unknown>): string {
   const title = `HOMEPOT Audit ${escapeHtml(report.report_type)} report`;
   const period = report.period as { start: string | null; end: string | null };
   const parts: string[] = [];
-  parts.push(`<h1>${title}</h1><p>Tenant ${escapeHtml(report.tenant_id)}; period ${escapeHtml(period.start)} to ${escapeHtml(period.end)}; categories ${escapeHtml((report.categories as string[]).join(', '))}; generated ${escapeHtml(report.generated_at)}; ${escapeHtml(report.events_in_scope)} events.</p>`);
+  parts.push(
+    `<h1>${title}</h1><p>Tenant ${escapeHtml(report.tenant_id)}; period ${escapeHtml(period.start)} to ${escapeHtml(period.end)}; categories ${escapeHtml((report.categories as string[]).join(', '))}; generated ${escapeHtml(report.generated_at)}; ${escapeHtml(report.events_in_scope)} events.</p>`,
+  );
   for (const w of report.warnings as string[]) parts.push(`<p class="warn">Warning: ${escapeHtml(w)}</p>`);
   if (Array.isArray(report.controls)) {
-    parts.push('<table><thead><tr><th>Framework</th><th>Control</th><th>Title</th><th>Status</th><th>Evidence</th><th>Reason</th></tr></thead><tbody>');
+    parts.push(
+      '<table><thead><tr><th>Framework</th><th>Control</th><th>Title</th><th>Status</th><th>Evidence</th><th>Reason</th></tr></thead><tbody>',
+    );
     for (const c of report.controls as ControlReport[]) {
       parts.push(
         `<tr class="${escapeHtml(c.status)}"><td>${escapeHtml(c.framework)}</td><td>${escapeHtml(c.control)}</td><td>${escapeHtml(c.title)}</td><td>${escapeHtml(c.status)}</td><td>${c.evidence_count}</td><td>${escapeHtml(c.reason)}${c.search_url ? `<br><code>${escapeHtml(c.search_url)}</code>` : ''}</td></tr>`,
       );
       if (c.sample.length > 0) {
-        parts.push(`<tr><td></td><td colspan="5"><table class="sample">${c.sample.map((s) => `<tr><td>${escapeHtml(s.timestamp)}</td><td>${escapeHtml(s.event_type)}</td><td>${escapeHtml(s.user)}</td><td>${escapeHtml(s.ip_address)}</td><td>${escapeHtml(s.resource)}</td><td>${escapeHtml(s.description)}</td></tr>`).join('')}</table></td></tr>`);
+        parts.push(
+          `<tr><td></td><td colspan="5"><table class="sample">${c.sample.map((s) => `<tr><td>${escapeHtml(s.timestamp)}</td><td>${escapeHtml(s.event_type)}</td><td>${escapeHtml(s.user)}</td><td>${escapeHtml(s.ip_address)}</td><td>${escapeHtml(s.resource)}</td><td>${escapeHtml(s.description)}</td></tr>`).join('')}</table></td></tr>`,
+        );
       }
     }
     parts.push('</tbody></table>');
     const gaps = report.logging_gaps as LoggingGap[];
-    parts.push(`<h2>Logging gaps</h2>${gaps.length === 0 ? '<p>None found.</p>' : `<ul>${gaps.map((g) => `<li>${escapeHtml(g.source)}: no events on ${escapeHtml(g.day)}</li>`).join('')}</ul>`}`);
+    parts.push(
+      `<h2>Logging gaps</h2>${gaps.length === 0 ? '<p>None found.</p>' : `<ul>${gaps.map((g) => `<li>${escapeHtml(g.source)}: no events on ${escapeHtml(g.day)}</li>`).join('')}</ul>`}`,
+    );
     parts.push(`<h2>Retention</h2><p>${escapeHtml(JSON.stringify(report.retention))}</p>`);
   } else {
     parts.push(`<pre>${escapeHtml(JSON.stringify(report, null, 2))}</pre>`);

@@ -49,10 +49,12 @@ function parseScope(body: Record<string, unknown>, allowed: string[], nowUs: num
   if (!isObject(period)) errors.push({ field: 'period', message: 'required: { "start": ISO 8601, "end": ISO 8601 }' });
   else {
     for (const b of ['start', 'end'] as const) {
-      if (typeof period[b] !== 'string' || period[b] === '') errors.push({ field: `period.${b}`, message: 'required: an ISO 8601 date or timestamp (an unbounded period is refused)' });
+      if (typeof period[b] !== 'string' || period[b] === '')
+        errors.push({ field: `period.${b}`, message: 'required: an ISO 8601 date or timestamp (an unbounded period is refused)' });
       else query[b] = period[b];
     }
-    for (const k of Object.keys(period)) if (k !== 'start' && k !== 'end') errors.push({ field: `period.${k}`, message: 'unknown field; allowed: start, end' });
+    for (const k of Object.keys(period))
+      if (k !== 'start' && k !== 'end') errors.push({ field: `period.${k}`, message: 'unknown field; allowed: start, end' });
   }
   const categories = body.categories ?? ['all'];
   if (!Array.isArray(categories) || categories.length === 0 || categories.some((c) => typeof c !== 'string')) {
@@ -60,7 +62,10 @@ function parseScope(body: Record<string, unknown>, allowed: string[], nowUs: num
   } else {
     for (const c of categories as string[]) {
       if (c !== 'all' && !isKnownCategory(c)) {
-        errors.push({ field: 'categories', message: `unknown category '${c.slice(0, 64)}'; known: ${CATEGORIES.map((x) => x.category).join(', ')}, all (aliases as in search)` });
+        errors.push({
+          field: 'categories',
+          message: `unknown category '${c.slice(0, 64)}'; known: ${CATEGORIES.map((x) => x.category).join(', ')}, all (aliases as in search)`,
+        });
       }
     }
     query.category = (categories as string[]).join(',');
@@ -78,7 +83,10 @@ function parseScope(body: Record<string, unknown>, allowed: string[], nowUs: num
     filter = parseEventFilter(query, nowUs, false).filter;
   } catch (e) {
     // The parser names its own parameters; the body's are period.start / period.end.
-    const details = ((e as ValidationError).details ?? []).map((d) => ({ ...d, field: d.field === 'start' || d.field === 'end' ? `period.${d.field}` : d.field }));
+    const details = ((e as ValidationError).details ?? []).map((d) => ({
+      ...d,
+      field: d.field === 'start' || d.field === 'end' ? `period.${d.field}` : d.field,
+    }));
     refuse(details.length > 0 ? details : [{ field: 'period', message: (e as Error).message }]);
   }
   if (filter.fromUs !== undefined && filter.toUs !== undefined) {
@@ -89,10 +97,19 @@ function parseScope(body: Record<string, unknown>, allowed: string[], nowUs: num
   return filter;
 }
 
-function oneOf<T extends string>(body: Record<string, unknown>, field: string, allowed: readonly T[], def: T | undefined, errors: ErrorDetail[]): T {
+function oneOf<T extends string>(
+  body: Record<string, unknown>,
+  field: string,
+  allowed: readonly T[],
+  def: T | undefined,
+  errors: ErrorDetail[],
+): T {
   const v = body[field] ?? def;
   if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) {
-    errors.push({ field, message: `${v === undefined ? 'required' : `'${String(v).slice(0, 32)}' is not supported`}; use ${allowed.join(', ')}` });
+    errors.push({
+      field,
+      message: `${v === undefined ? 'required' : `'${String(v).slice(0, 32)}' is not supported`}; use ${allowed.join(', ')}`,
+    });
   }
   return v as T;
 }
