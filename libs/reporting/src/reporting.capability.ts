@@ -43,7 +43,7 @@ export const REPORTING_CAPABILITY: Capability = {
     });
     return {
       bindings: [{ port: REPORTING_PORT_DEFINITION, implementation: service }],
-      readiness: [{ name: 'report_files', check: async () => ({ ok: await files.ping() }) }],
+      readiness: [{ name: 'report_files', check: () => service.health() }],
       describe: { files: files.kind, file_ttl_hours: settings.fileTtlHours, max_concurrent_jobs: settings.maxConcurrentJobs },
       afterStart: async () => {
         await service.resume();

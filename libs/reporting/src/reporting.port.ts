@@ -1,5 +1,5 @@
 import { ValidationError } from '@app/contracts';
-import { definePort, serviceAddress } from '@app/runtime';
+import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import { JobKind, JobState } from './reporting-job.entity';
 
 /** Who asked: kept on the job and in the data_exported / report_generated event. */
@@ -39,6 +39,8 @@ export interface ReportingPort {
   get(tenantId: string, kind: JobKind, id: string): Promise<JobView>;
   /** Up to `length` bytes of a finished job's file from `offset`. */
   read(tenantId: string, kind: JobKind, id: string, offset: number, length: number): Promise<FileChunk>;
+  /** The gateway's readiness and /audit/status: the file store answers and the job queue. */
+  health(): Promise<ComponentHealth>;
 }
 
 /** The most bytes one read returns: 1 MiB (1.33 MiB as base64), so a download holds one chunk at a time. */
@@ -108,6 +110,7 @@ export const REPORTING_PORT_DEFINITION = definePort<ReportingPort>({
         return [o.tenantId as string, ...kindAndId('read', o), o.offset as number, o.length as number];
       },
     },
+    health: { pattern: 'audit.reporting.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
   },
 });
 

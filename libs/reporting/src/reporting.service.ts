@@ -4,6 +4,7 @@ import { Repository } from 'typeorm';
 import { formatMicros, isUuid, NotFoundError, nowMicros, StoredAuditEvent, uuidv7, AuditError, ErrorCode } from '@app/contracts';
 import { IngestPort } from '@app/ingest';
 import { EventFilter, QueryPort, RangeCursor } from '@app/query';
+import { ComponentHealth } from '@app/runtime';
 import { ObjectStore } from '@app/storage';
 import { CONTENT_TYPES, eventWriter, ExportFormat } from './core/json';
 import { buildReport, ReportAggregator, reportToCsv, reportToHtml } from './core/report';
@@ -103,6 +104,11 @@ export class ReportingService implements ReportingPort {
     }
     const { data, eof } = await this.reader.read(job.fileKey, offset, Math.min(length, MAX_READ_BYTES));
     return { data: data.toString('base64'), eof };
+  }
+
+  async health(): Promise<ComponentHealth> {
+    const ok = await this.files.ping();
+    return { ok, detail: { files: this.files.kind, files_up: ok, jobs_running: this.running, jobs_waiting: this.waiting.length } };
   }
 
   /** Jobs a stopped process left queued or running are run again (their files are written from scratch). */
