@@ -165,9 +165,7 @@ export class ReportingService implements ReportingPort {
       finishedAt: null,
       expiresAt: null,
     });
-    // TypeORM's deep-partial type refuses jsonb columns typed as records; the entity is complete here.
-    await this.jobs.insert(job as never);
-    // Recorded before the job runs, and the request fails if it cannot be: there is no silent export.
+    // Recorded before the job exists, and the request fails if it cannot be: there is no silent export.
     await this.ingest.ingest({
       events: [
         {
@@ -192,6 +190,9 @@ export class ReportingService implements ReportingPort {
       ipAddress: requester.ipAddress,
       userAgent: requester.userAgent,
     });
+    // After the event: a row whose event could not be written would otherwise run at the next start.
+    // TypeORM's deep-partial type refuses jsonb columns typed as records; the entity is complete here.
+    await this.jobs.insert(job as never);
     this.enqueue(id);
     return view(job);
   }
@@ -242,7 +243,9 @@ export class ReportingService implements ReportingPort {
       if (request.kind === 'export') await this.runExport(job, request);
       else await this.runReport(job, request);
     } catch (err) {
-      await this.jobs.update({ id }, { state: 'failed', error: (err as Error).message.slice(0, 1000), finishedAt: new Date() });
+      // Cut short by shutdown: left queued, so the next start runs it again (resume).
+      if (this.closed) await this.jobs.update({ id }, { state: 'queued', rowsDone: '0' });
+      else await this.jobs.update({ id }, { state: 'failed', error: (err as Error).message.slice(0, 1000), finishedAt: new Date() });
       throw err;
     }
   }
