@@ -206,9 +206,11 @@ describe('exports and reports (embedded)', () => {
     });
     expect(onDisk.time_range).toEqual({ first_event: '2025-08-10T12:00:00.000000Z', last_event: '2025-08-28T08:00:00.000000Z' });
 
-    // Exporting was recorded.
-    const audit = await waitForTotal(app.url, `event_type=data_exported&metadata.job_id=${job.id}`, 1);
+    // Exporting was recorded, and so was the download.
+    const audit = await waitForTotal(app.url, `event_type=data_exported&metadata.job_id=${job.id}&metadata.action=requested`, 1);
     expect(audit.body.events[0].category).toBe('security_events');
+    const downloaded = await waitForTotal(app.url, `event_type=data_exported&metadata.job_id=${job.id}&metadata.action=downloaded`, 1);
+    expect(downloaded.body.events[0].metadata.sha256).toBe(sha256(bytes));
   });
 
   it('should export NDJSON with the search filters, each line the event exactly as stored', async () => {
@@ -265,7 +267,7 @@ describe('exports and reports (embedded)', () => {
     expect(search.body.total).toBe(8);
     // The period starts before anything is held: said, not silent.
     expect(report.warnings.join(' ')).toMatch(/before the oldest event held/);
-    const audit = await waitForTotal(app.url, `event_type=report_generated&metadata.job_id=${job.id}`, 1);
+    const audit = await waitForTotal(app.url, `event_type=report_generated&metadata.job_id=${job.id}&metadata.action=requested`, 1);
     expect(audit.body.total).toBe(1);
   });
 

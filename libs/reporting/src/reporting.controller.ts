@@ -127,13 +127,16 @@ export class ReportingController {
    * first byte; the body is read through the port a chunk at a time, one chunk in memory.
    */
   private async download(kind: JobKind, id: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
-    const tenantId = requestInfo(req).principal.tenantId;
+    const info = requestInfo(req);
+    const tenantId = info.principal.tenantId;
     const job = await this.reporting.get(tenantId, kind, id);
     if (job.state !== 'done' || !job.file) {
       throw new AuditError(ErrorCode.NotReady, `the ${kind} is ${job.state}; download it once its state is done`, 409, [
         { field: 'id', message: `state is ${job.state}` },
       ]);
     }
+    // Each download is an audit event too (PCI DSS 10.2.1.3), written before the first byte.
+    await this.reporting.recordDownload(tenantId, kind, id, requester(info));
     const { file } = job;
     const reporting = this.reporting;
     let offset = 0;

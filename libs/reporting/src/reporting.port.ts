@@ -39,6 +39,9 @@ export interface ReportingPort {
   get(tenantId: string, kind: JobKind, id: string): Promise<JobView>;
   /** Up to `length` bytes of a finished job's file from `offset`. */
   read(tenantId: string, kind: JobKind, id: string, offset: number, length: number): Promise<FileChunk>;
+  /** Records the download as an audit event (the controller calls it before the first byte). */
+  // Not void: a TCP reply must carry a value (an empty reply is an error on the client side).
+  recordDownload(tenantId: string, kind: JobKind, id: string, requester: Requester): Promise<{ event_id: string }>;
   /** The gateway's readiness and /audit/status: the file store answers and the job queue. */
   health(): Promise<ComponentHealth>;
 }
@@ -108,6 +111,15 @@ export const REPORTING_PORT_DEFINITION = definePort<ReportingPort>({
         if (!Number.isInteger(o.length) || (o.length as number) < 1 || (o.length as number) > MAX_READ_BYTES)
           fail('read', 'length', `must be between 1 and ${MAX_READ_BYTES}`);
         return [o.tenantId as string, ...kindAndId('read', o), o.offset as number, o.length as number];
+      },
+    },
+    recordDownload: {
+      pattern: 'audit.reporting.record-download',
+      deadline: 'ingestMs',
+      encode: (tenantId, kind, id, requester) => ({ tenantId, kind, id, requester }),
+      decode: (m) => {
+        const o = obj('record-download', m);
+        return [o.tenantId as string, ...kindAndId('record-download', o), requester('record-download', o)];
       },
     },
     health: { pattern: 'audit.reporting.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },

@@ -166,21 +166,59 @@ export class ReportingService implements ReportingPort {
       expiresAt: null,
     });
     // Recorded before the job exists, and the request fails if it cannot be: there is no silent export.
-    await this.ingest.ingest({
+    const what = kind === 'export' ? 'data export' : `${(request as StoredReport).reportType} report`;
+    await this.record(tenantId, kind, id, 'requested', requester, `Audit ${what} ${id} requested`, {
+      request: JSON.stringify(request.body).slice(0, 2000),
+    });
+    // After the event: a row whose event could not be written would otherwise run at the next start.
+    // TypeORM's deep-partial type refuses jsonb columns typed as records; the entity is complete here.
+    await this.jobs.insert(job as never);
+    this.enqueue(id);
+    return view(job);
+  }
+
+  async recordDownload(tenantId: string, kind: JobKind, id: string, requester: Requester): Promise<{ event_id: string }> {
+    const job = await this.find(tenantId, kind, id);
+    const eventId = await this.record(
+      tenantId,
+      kind,
+      id,
+      'downloaded',
+      requester,
+      `Audit ${kind === 'export' ? 'data export' : 'report'} ${id} downloaded`,
+      {
+        sha256: job.fileSha256 ?? '',
+      },
+    );
+    return { event_id: eventId };
+  }
+
+  /**
+   * data_exported / report_generated through the ingest port; a refusal is an error (the caller's request
+   * fails), so neither a job nor a download happens without its event.
+   */
+  private async record(
+    tenantId: string,
+    kind: JobKind,
+    id: string,
+    action: 'requested' | 'downloaded',
+    requester: Requester,
+    description: string,
+    extra: Record<string, string>,
+  ): Promise<string> {
+    const res = await this.ingest.ingest({
       events: [
         {
           event_type: kind === 'export' ? 'data_exported' : 'report_generated',
-          description:
-            kind === 'export'
-              ? `Audit data export ${id} requested`
-              : `Audit ${(request as StoredReport).reportType} report ${id} requested`,
+          description,
           metadata: {
             job_id: id,
+            action,
             api_key: requester.name,
             api_key_id: requester.keyId,
             user_id: requester.name,
             resource: `/audit/${kind === 'export' ? 'exports' : 'reports'}/${id}`,
-            request: JSON.stringify(request.body).slice(0, 2000),
+            ...extra,
           },
           source: 'homepot-audit',
         },
@@ -190,11 +228,9 @@ export class ReportingService implements ReportingPort {
       ipAddress: requester.ipAddress,
       userAgent: requester.userAgent,
     });
-    // After the event: a row whose event could not be written would otherwise run at the next start.
-    // TypeORM's deep-partial type refuses jsonb columns typed as records; the entity is complete here.
-    await this.jobs.insert(job as never);
-    this.enqueue(id);
-    return view(job);
+    const r = res.results[0];
+    if (!r || r.status === 'rejected') throw new Error(`the ${action} event was refused: ${JSON.stringify(r?.errors).slice(0, 300)}`);
+    return r.id;
   }
 
   /** A period beyond what is held is answered with what is available, and says so. */
