@@ -74,12 +74,18 @@ describe('reporting (distributed)', () => {
     expect(new Set(lines.map((l) => l.id)).size).toBe(1200);
     expect(lines.find((l) => l.metadata.i === 0)).toMatchObject({ description: '=HYPERLINK("http://x")' });
 
-    const audit = await request<{ total: number }>(`${gw()}/audit/events?event_type=data_exported&metadata.job_id=${job.id}&metadata.action=requested`);
+    const audit = await request<{ total: number }>(
+      `${gw()}/audit/events?event_type=data_exported&metadata.job_id=${job.id}&metadata.action=requested`,
+    );
     const deadline = Date.now() + 30_000;
     let total = audit.body.total;
     while (total !== 1 && Date.now() < deadline) {
       await new Promise((r) => setTimeout(r, 300));
-      total = (await request<{ total: number }>(`${gw()}/audit/events?event_type=data_exported&metadata.job_id=${job.id}&metadata.action=requested`)).body.total;
+      total = (
+        await request<{ total: number }>(
+          `${gw()}/audit/events?event_type=data_exported&metadata.job_id=${job.id}&metadata.action=requested`,
+        )
+      ).body.total;
     }
     expect(total).toBe(1);
   }, 120_000);
