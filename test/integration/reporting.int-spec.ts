@@ -110,6 +110,8 @@ describe('reporting (distributed)', () => {
     ).body;
     const c = report.controls.find((x) => x.framework === 'PCI DSS v4.0.1' && x.control === '10.2.1.4');
     expect(c).toMatchObject({ status: 'satisfied', evidence_count: 400 });
+    // Its search URL returns exactly that evidence (the run's filter kept).
+    expect((await request<{ total: number }>(`${gw()}${(c as unknown as { search_url: string }).search_url}`)).body.total).toBe(400);
 
     const bad = await request<{ error: { details: Array<{ field: string }> } }>(`${gw()}/audit/reports`, {
       method: 'POST',

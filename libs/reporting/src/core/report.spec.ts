@@ -1,5 +1,5 @@
 import { StoredAuditEvent } from '@app/contracts';
-import { buildReport, escapeHtml, isOffHours, loggingGaps, ReportAggregator, reportToCsv, reportToHtml } from './report';
+import { buildReport, escapeHtml, isOffHours, loggingGaps, ReportAggregator, reportToCsv, reportToHtml, searchUrl } from './report';
 import { ReportContext } from './report';
 
 let n = 0;
@@ -71,6 +71,30 @@ describe(ReportAggregator.name, () => {
     expect(r.failed_or_unauthorized_access.events).toBe(2);
     expect(r.failed_or_unauthorized_access.top_addresses).toEqual([{ key: '1.2.3.4', events: 2 }]);
     expect(r.off_hours_admin_activity.events).toBe(1);
+  });
+});
+
+describe(searchUrl.name, () => {
+  it("given a report's filters, then the control's search keeps them all and only the types both allow", () => {
+    const url = searchUrl(
+      {
+        categories: ['security_events'],
+        eventTypes: ['login_failed', 'api_access'],
+        severities: ['warning'],
+        metadata: [['run_id', 'r 1']],
+        text: 'x',
+        fromUs: 0,
+        toUs: 1_000_000,
+      },
+      ['login_failed', 'permission_denied'],
+    );
+    const q = new URL(url, 'http://h').searchParams;
+    expect(q.get('event_type')).toBe('login_failed');
+    expect(q.get('metadata.run_id')).toBe('r 1');
+    expect(q.get('severity')).toBe('warning');
+    expect(q.get('q')).toBe('x');
+    expect(q.get('category')).toBe('security_events');
+    expect(q.get('end')).toBe('1970-01-01T00:00:01.000000Z');
   });
 });
 

@@ -188,13 +188,24 @@ export interface ControlReport {
   search_url: string | null;
 }
 
-/** The GET /audit/events query that returns every evidence row of a control in the report's scope. */
+/**
+ * The GET /audit/events query that returns every evidence row of a control in the report's scope: the
+ * report's own filters (categories, period, severities, metadata, text...) and the control's event types
+ * (those of them the report's event_type filter keeps, if it has one).
+ */
 export function searchUrl(filter: EventFilter, eventTypes: string[]): string {
   const q = new URLSearchParams();
   if (filter.categories.length > 0) q.set('category', filter.categories.join(','));
-  q.set('event_type', eventTypes.join(','));
+  const types = filter.eventTypes.length > 0 ? eventTypes.filter((t) => filter.eventTypes.includes(t)) : eventTypes;
+  q.set('event_type', types.join(','));
+  if (filter.severities.length > 0) q.set('severity', filter.severities.join(','));
   if (filter.fromUs !== undefined) q.set('start', formatMicros(filter.fromUs));
   if (filter.toUs !== undefined) q.set('end', formatMicros(filter.toUs));
+  for (const [k, v] of filter.metadata) q.append(`metadata.${k}`, v);
+  if (filter.text !== undefined) q.set('q', filter.text);
+  if (filter.source !== undefined) q.set('source', filter.source);
+  if (filter.ipAddress !== undefined) q.set('ip_address', filter.ipAddress);
+  if (filter.sessionId !== undefined) q.set('session_id', filter.sessionId);
   return `/audit/events?${q.toString()}`;
 }
 
