@@ -1,5 +1,5 @@
-import { Body, Controller, Get, Inject, Param, Post, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { Readable } from 'node:stream';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { AuditError, ErrorCode } from '@app/contracts';
@@ -39,6 +39,8 @@ export class ReportingController {
   constructor(@Inject(REPORTING_PORT) private readonly reporting: ReportingPort) {}
 
   @Post('export')
+  @HttpCode(202)
+  @ApiResponse({ status: 202, description: 'The job, with its status_url (also in Location)' })
   @RequireScope('events:read')
   @ApiOperation({
     summary: 'Start an export of the events of a period (CSV, JSON or NDJSON, optionally gzip)',
@@ -82,6 +84,8 @@ export class ReportingController {
   }
 
   @Post('reports')
+  @HttpCode(202)
+  @ApiResponse({ status: 202, description: 'The job, with its status_url (also in Location)' })
   @RequireScope('events:read')
   @ApiOperation({
     summary: 'Start a report: compliance (per control), security or activity, as JSON, CSV or HTML',
