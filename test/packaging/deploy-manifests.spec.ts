@@ -5,6 +5,7 @@ import * as path from 'node:path';
 
 import { APPS, AppConfig, HEALTH_PATHS, KNOWN_ENV_VARS, loadConfig, TOOLS } from '@app/common';
 import { ALL_CAPABILITIES } from '../../apps/all-in-one/src/capabilities';
+import { REPORTING_PORT_DEFINITION } from '@app/reporting';
 import { Deployment, IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler, IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { IJob, Job } from 'kubernetes-models/batch/v1/Job';
@@ -13,6 +14,7 @@ import { IPodDisruptionBudget, PodDisruptionBudget } from 'kubernetes-models/pol
 import { ConfigMap, IConfigMap } from 'kubernetes-models/v1/ConfigMap';
 import type { IContainer } from 'kubernetes-models/v1/Container';
 import { Namespace } from 'kubernetes-models/v1/Namespace';
+import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClaim';
 import { ISecret, Secret } from 'kubernetes-models/v1/Secret';
 import { IService, Service } from 'kubernetes-models/v1/Service';
 import { parse } from 'yaml';
@@ -50,6 +52,8 @@ const NAME = 'app.kubernetes.io/name';
 type AppName = keyof typeof APPS;
 /** Every app but the embedded single process runs as its own Deployment. */
 const DEPLOYED = (Object.keys(APPS) as AppName[]).filter((a) => a !== 'all-in-one');
+/** Apps pinned to one replica: reporting keeps its files on one volume until the S3 adapter lands. */
+const SINGLE_REPLICA: AppName[] = ['reporting'];
 /** The core settings and every capability's own section (each parsed only where the capability runs). */
 const ALL_ENV_VARS = [
   ...KNOWN_ENV_VARS,
@@ -62,6 +66,7 @@ const VALIDATORS: Record<string, (obj: KubeObject) => void> = {
   'v1/Namespace': (o) => new Namespace(o as never).validate(),
   'v1/ConfigMap': (o) => new ConfigMap(o as never).validate(),
   'v1/Secret': (o) => new Secret(o as never).validate(),
+  'v1/PersistentVolumeClaim': (o) => new PersistentVolumeClaim(o as never).validate(),
   'v1/Service': (o) => new Service(o as never).validate(),
   'apps/v1/Deployment': (o) => new Deployment(o as never).validate(),
   'autoscaling/v2/HorizontalPodAutoscaler': (o) => new HorizontalPodAutoscaler(o as never).validate(),
@@ -93,9 +98,10 @@ function validateObject(o: KubeObject): void {
 }
 
 /** The ports an app's config says it serves: health (probes, /metrics) and, for the internal services, the TCP transport. */
-function servedPorts(app: AppName, c: AppConfig): { health: number; rpc?: number } {
+function servedPorts(app: AppName, c: AppConfig, env: Record<string, string | undefined> = {}): { health: number; rpc?: number } {
   if (app === 'api-gateway' || app === 'all-in-one') return { health: c.http.port };
   if (app === 'ingest-gateway') return { health: c.healthPort, rpc: c.services.ingest.port };
+  if (app === 'reporting') return { health: c.healthPort, rpc: REPORTING_PORT_DEFINITION.address.parse(env).port };
   return { health: c.healthPort, rpc: c.services.query.port };
 }
 
@@ -407,7 +413,7 @@ describe('docker/compose.yaml', () => {
     const config = loadConfig(env);
     expectDistributedConfig(app, config);
 
-    const ports = servedPorts(app, config);
+    const ports = servedPorts(app, config, env);
     expect(healthUrl(s)).toEqual({ port: ports.health, path: HEALTH_PATHS.ready });
     if (ports.rpc !== undefined) expect((s.expose ?? []).map(Number)).toEqual(expect.arrayContaining([ports.rpc, ports.health]));
   });
@@ -642,7 +648,7 @@ describe('k8s/', () => {
 
       it('should declare the ports its config serves and probe the health paths on the health port', () => {
         const c = container(app);
-        const ports = servedPorts(app, configOf(app));
+        const ports = servedPorts(app, configOf(app), resolvedEnv(app));
         const declared = (c.ports ?? []).map((p) => p.containerPort);
         expect(declared.sort()).toEqual([ports.health, ...(ports.rpc !== undefined ? [ports.rpc] : [])].sort());
         const probes = { startupProbe: c.startupProbe, livenessProbe: c.livenessProbe, readinessProbe: c.readinessProbe };
@@ -769,7 +775,7 @@ describe('k8s/', () => {
         const svc = find<IService>('Service', host);
         const port = svc.spec?.ports?.find((p) => p.port === target.port);
         expect(port).toBeDefined();
-        expect(portNumber(container(app), port?.targetPort ?? -1)).toBe(servedPorts(app, configOf(app)).rpc);
+        expect(portNumber(container(app), port?.targetPort ?? -1)).toBe(servedPorts(app, configOf(app), resolvedEnv(app)).rpc);
       }
     });
 
@@ -873,6 +879,12 @@ describe('k8s/', () => {
       const prod = render(path.join(K8S, 'overlays/production'));
       expect([cm(prod).KAFKA_TOPIC_PARTITIONS, cm(prod).KAFKA_REPLICATION_FACTOR]).toEqual(['12', '3']);
       for (const app of DEPLOYED) {
+        for (const res of ['cpu', 'memory']) expect(requests(prod, app, res)).toBeGreaterThan(requests(base, app, res));
+        // Its files sit on one ReadWriteOnce volume until the S3 adapter lands (k8s/base/reporting.yaml).
+        if (SINGLE_REPLICA.includes(app)) {
+          expect([app, hpa(prod, app).spec?.minReplicas, hpa(prod, app).spec?.maxReplicas]).toEqual([app, 1, 1]);
+          continue;
+        }
         expect(hpa(prod, app).spec?.minReplicas).toBeGreaterThanOrEqual(3);
         expect(hpa(prod, app).spec?.minReplicas).toBeGreaterThan(hpa(base, app).spec?.minReplicas ?? 0);
         expect(hpa(prod, app).spec?.maxReplicas).toBeGreaterThan(hpa(base, app).spec?.maxReplicas ?? 0);

@@ -69,6 +69,8 @@ export const EVENT_TYPES: EventTypeDefinition[] = [
   t('certificate_expiring', SEC, 'warning', 'Certificate close to expiry'),
   t('certificate_revoked', SEC, 'warning', 'Certificate revoked'),
   t('encryption_key_rotated', SEC, 'info', 'Encryption key rotated'),
+  t('data_exported', SEC, 'info', 'Audit data exported (written by the reporting capability)'),
+  t('report_generated', SEC, 'info', 'Audit report generated (written by the reporting capability)'),
   t('user_login', USR, 'info', 'User logged in'),
   t('user_logout', USR, 'info', 'User logged out'),
   t('profile_updated', USR, 'info', 'User profile changed'),

@@ -12,6 +12,8 @@ export const ErrorCode = {
   BatchTooLarge: 'batch_too_large',
   InvalidQuery: 'invalid_query',
   NotFound: 'not_found',
+  /** An export or report asked for before its file is written (or after it expired). */
+  NotReady: 'not_ready',
   Unauthorized: 'unauthorized',
   Forbidden: 'forbidden',
   IdempotencyKeyReused: 'idempotency_key_reused',

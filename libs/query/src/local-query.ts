@@ -5,7 +5,7 @@ import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
 import { awaitProjection } from './read-after-write';
-import { EventSearch, EventStatistics, StoreHealth } from './store-ports';
+import { EventSearch, EventStatistics, RangeCursor, StoreHealth } from './store-ports';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
@@ -26,6 +26,10 @@ export class LocalQuery implements QueryPort {
   async findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null> {
     signal?.throwIfAborted();
     return (await this.store.findById(tenantId, id, { signal })) ?? null;
+  }
+
+  range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]> {
+    return this.store.range(tenantId, filter, after, limit);
   }
 
   statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics> {

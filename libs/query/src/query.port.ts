@@ -3,6 +3,7 @@ import type { StreamCursor } from '@app/contracts';
 import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
+import { RangeCursor } from './store-ports';
 
 export interface SearchResult {
   events: StoredAuditEvent[];
@@ -22,6 +23,8 @@ export interface TailResult {
 export interface QueryPort {
   search(tenantId: string, filter: EventFilter, page: PageRequest, signal?: AbortSignal): Promise<SearchResult>;
   findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null>;
+  /** Keyset paging through a range, oldest first by (timestamp, id): the next page starts after `after`. */
+  range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]>;
   statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics>;
   detailedStatistics(tenantId: string, signal?: AbortSignal): Promise<DetailedStatistics>;
   /**
@@ -93,6 +96,23 @@ export function parseSearchMessage(m: unknown): SearchMessage {
   return { tenantId: tenantOf('search', m), filter: filterOf('search', m), page: page as unknown as PageRequest };
 }
 
+export interface RangeMessage {
+  tenantId: string;
+  filter: EventFilter;
+  after: RangeCursor | null;
+  limit: number;
+}
+
+export function parseRangeMessage(m: unknown): RangeMessage {
+  if (!isObject(m)) fail('range', '/', 'must be an object');
+  const after = m.after;
+  if (after !== null && (!isObject(after) || typeof after.timestamp !== 'string' || typeof after.id !== 'string'))
+    fail('range', 'after', 'must be null or { timestamp, id }');
+  if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > 10_000)
+    fail('range', 'limit', 'must be between 1 and 10000');
+  return { tenantId: tenantOf('range', m), filter: filterOf('range', m), after: after as RangeCursor | null, limit: m.limit as number };
+}
+
 export function parseFindByIdMessage(m: unknown): FindByIdMessage {
   if (!isObject(m)) fail('find-by-id', '/', 'must be an object');
   if (typeof m.id !== 'string') fail('find-by-id', 'id', 'must be a string');
@@ -146,6 +166,15 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       decode: (m) => {
         const p = parseFindByIdMessage(m);
         return [p.tenantId, p.id];
+      },
+    },
+    range: {
+      pattern: 'audit.query.range',
+      deadline: 'queryMs',
+      encode: (tenantId, filter, after, limit) => ({ tenantId, filter, after, limit }) satisfies RangeMessage,
+      decode: (m) => {
+        const p = parseRangeMessage(m);
+        return [p.tenantId, p.filter, p.after, p.limit];
       },
     },
     statistics: {

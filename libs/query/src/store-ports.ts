@@ -59,6 +59,14 @@ export interface EventSearch {
     options?: ReadOptions,
   ): Promise<{ events: StoredAuditEvent[]; total: number }>;
   findById(tenantId: string, id: string, options?: ReadOptions): Promise<StoredAuditEvent | undefined>;
+  /** Up to `limit` events matching `filter` after `after`, oldest first by (timestamp, id): keyset paging. */
+  range(
+    tenantId: string,
+    filter: EventFilter,
+    after: RangeCursor | null,
+    limit: number,
+    options?: ReadOptions,
+  ): Promise<StoredAuditEvent[]>;
   /** Events after `cursor` and at or before the written position, in log order per partition. */
   tail(
     tenantId: string,
@@ -80,4 +88,10 @@ export interface StoreHealth {
   ping(): Promise<boolean>;
   /** Rows, bytes and active parts per table. */
   storage(): Promise<Record<string, unknown>>;
+}
+
+/** Where a keyset read resumes: the (timestamp, id) of the last event read. */
+export interface RangeCursor {
+  timestamp: string;
+  id: string;
 }

@@ -1,0 +1,77 @@
+import { Transform, TransformCallback } from 'node:stream';
+import { StoredAuditEvent } from '@app/contracts';
+
+/**
+ * Characters a spreadsheet reads as the start of a formula (OWASP "CSV Injection", CWE-1236): = + - @, tab,
+ * carriage return and line feed, plus the full-width forms Excel also honours (as csv-stringify does).
+ * csv-stringify's own escape_formulas misses a leading LF, which is one reason this writer is our own.
+ */
+const FORMULA_START = /^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/;
+const NEEDS_QUOTES = /[",\r\n]/;
+
+/**
+ * One CSV field, RFC 4180 §2.6-2.7: quoted when it holds a comma, a quote or a line break, inner quotes
+ * doubled. A value that would start a formula gets a leading `'` and is always quoted (OWASP's treatment),
+ * so `=1+2";=1+2` becomes `"'=1+2"";=1+2"`. This changes such values: NDJSON/JSON are the lossless formats.
+ */
+export function csvField(value: string): string {
+  if (FORMULA_START.test(value)) return `"'${value.replace(/"/g, '""')}"`;
+  if (NEEDS_QUOTES.test(value)) return `"${value.replace(/"/g, '""')}"`;
+  return value;
+}
+
+/** One record with its CRLF terminator (RFC 4180 §2.1). */
+export function csvRecord(fields: readonly string[]): string {
+  return `${fields.map(csvField).join(',')}\r\n`;
+}
+
+/** The export's columns, in order; `metadata` (one JSON column) only with include_metadata. */
+export const CSV_COLUMNS = [
+  'id',
+  'timestamp',
+  'received_at',
+  'event_type',
+  'category',
+  'severity',
+  'description',
+  'source',
+  'ip_address',
+  'user_agent',
+  'session_id',
+  'tenant_id',
+  'idempotency_key',
+] as const;
+
+export function csvHeader(includeMetadata: boolean): string {
+  return csvRecord(includeMetadata ? [...CSV_COLUMNS, 'metadata'] : [...CSV_COLUMNS]);
+}
+
+/** An event as one CSV record; metadata is its JSON text (keys as stored, no flattening). */
+export function eventToCsv(event: StoredAuditEvent, includeMetadata: boolean): string {
+  const fields: string[] = CSV_COLUMNS.map((c) => String(event[c] ?? ''));
+  if (includeMetadata) fields.push(JSON.stringify(event.metadata ?? {}));
+  return csvRecord(fields);
+}
+
+/** Events in (object mode), CSV text out: the header first, one record per event, constant memory. */
+export class CsvEventWriter extends Transform {
+  private headerDone = false;
+
+  constructor(private readonly includeMetadata: boolean) {
+    super({ writableObjectMode: true });
+  }
+
+  override _transform(event: StoredAuditEvent, _enc: BufferEncoding, done: TransformCallback): void {
+    let out = '';
+    if (!this.headerDone) {
+      out = csvHeader(this.includeMetadata);
+      this.headerDone = true;
+    }
+    done(null, out + eventToCsv(event, this.includeMetadata));
+  }
+
+  override _flush(done: TransformCallback): void {
+    // An empty export is still a valid file with its header.
+    done(null, this.headerDone ? undefined : csvHeader(this.includeMetadata));
+  }
+}

@@ -1,0 +1,60 @@
+import { Transform, TransformCallback } from 'node:stream';
+import { StoredAuditEvent } from '@app/contracts';
+import { CsvEventWriter } from './csv';
+
+/**
+ * An event as the export writes it: every field exactly as stored (the log position, an internal detail of
+ * the store, is left out); with include_metadata false the metadata is left out too.
+ */
+export function exportedEvent(event: StoredAuditEvent, includeMetadata: boolean): Record<string, unknown> {
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { position, ...rest } = event;
+  if (includeMetadata) return rest;
+  // eslint-disable-next-line @typescript-eslint/no-unused-vars
+  const { metadata, ...bare } = rest;
+  return bare;
+}
+
+/** Events in, one JSON object per line out (NDJSON / JSON Lines). */
+export class NdjsonEventWriter extends Transform {
+  constructor(private readonly includeMetadata: boolean) {
+    super({ writableObjectMode: true });
+  }
+
+  override _transform(event: StoredAuditEvent, _enc: BufferEncoding, done: TransformCallback): void {
+    done(null, `${JSON.stringify(exportedEvent(event, this.includeMetadata))}\n`);
+  }
+}
+
+/** Events in, one JSON array out, written element by element so memory stays flat. */
+export class JsonArrayEventWriter extends Transform {
+  private first = true;
+
+  constructor(private readonly includeMetadata: boolean) {
+    super({ writableObjectMode: true });
+  }
+
+  override _transform(event: StoredAuditEvent, _enc: BufferEncoding, done: TransformCallback): void {
+    const prefix = this.first ? '[\n' : ',\n';
+    this.first = false;
+    done(null, prefix + JSON.stringify(exportedEvent(event, this.includeMetadata)));
+  }
+
+  override _flush(done: TransformCallback): void {
+    done(null, this.first ? '[]\n' : '\n]\n');
+  }
+}
+
+export const EXPORT_FORMATS = ['csv', 'json', 'ndjson'] as const;
+export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+
+export function eventWriter(format: ExportFormat, includeMetadata: boolean): Transform {
+  if (format === 'csv') return new CsvEventWriter(includeMetadata);
+  return format === 'ndjson' ? new NdjsonEventWriter(includeMetadata) : new JsonArrayEventWriter(includeMetadata);
+}
+
+export const CONTENT_TYPES: Record<ExportFormat, string> = {
+  csv: 'text/csv; charset=utf-8; header=present',
+  json: 'application/json',
+  ndjson: 'application/x-ndjson',
+};

@@ -1,0 +1,59 @@
+import * as path from 'node:path';
+import { INGEST_PORT_DEFINITION } from '@app/ingest';
+import { QUERY_PORT_DEFINITION } from '@app/query';
+import { Capability } from '@app/runtime';
+import { DirectoryObjectStore } from '@app/storage';
+import { ReportingController } from './reporting.controller';
+import { REPORTING_MIGRATIONS, ReportingJobEntity } from './reporting-job.entity';
+import { REPORTING_CONFIG } from './reporting.config';
+import { REPORTING_PORT_DEFINITION } from './reporting.port';
+import { ReportingService } from './reporting.service';
+
+/** How often finished jobs past their expiry lose their files. */
+const EXPIRY_SWEEP_MS = 10 * 60_000;
+
+/**
+ * Exports and reports: jobs in the configuration store (reporting_jobs), files in the object store
+ * (AUDIT_DATA_DIR/files: a directory, a volume in Kubernetes), the events read through the query port a page
+ * at a time, and data_exported / report_generated written through the ingest port.
+ */
+export const REPORTING_CAPABILITY: Capability = {
+  name: 'reporting',
+  entities: [ReportingJobEntity],
+  migrations: REPORTING_MIGRATIONS,
+  needs: { configStore: true },
+  config: [REPORTING_CONFIG],
+  serves: [REPORTING_PORT_DEFINITION],
+  controllers: [ReportingController],
+  async start(context) {
+    const settings = context.settings(REPORTING_CONFIG);
+    const files = new DirectoryObjectStore(path.join(context.config.dataDir, 'files'));
+    const service = new ReportingService(
+      context.configStore().getRepository(ReportingJobEntity),
+      context.port(QUERY_PORT_DEFINITION),
+      context.port(INGEST_PORT_DEFINITION),
+      files,
+      settings,
+      context.logger,
+    );
+    let sweep: NodeJS.Timeout | undefined;
+    context.closers.add('reporting', async () => {
+      if (sweep) clearInterval(sweep);
+      await service.close();
+    });
+    return {
+      bindings: [{ port: REPORTING_PORT_DEFINITION, implementation: service }],
+      readiness: [{ name: 'report_files', check: () => service.health() }],
+      describe: { files: files.kind, file_ttl_hours: settings.fileTtlHours, max_concurrent_jobs: settings.maxConcurrentJobs },
+      afterStart: async () => {
+        await service.resume();
+        await service.expire();
+        sweep = setInterval(() => {
+          service.expire().catch((err: unknown) => context.logger.warn({ err: (err as Error).message }, 'expiring report files failed'));
+        }, EXPIRY_SWEEP_MS);
+        sweep.unref();
+      },
+      drain: () => service.close(),
+    };
+  },
+};

@@ -1,0 +1,450 @@
+import { Readable } from 'node:stream';
+import { createGzip } from 'node:zlib';
+import { Repository } from 'typeorm';
+import { formatMicros, isUuid, NotFoundError, nowMicros, StoredAuditEvent, uuidv7, AuditError, ErrorCode } from '@app/contracts';
+import { IngestPort } from '@app/ingest';
+import { EventFilter, QueryPort, RangeCursor } from '@app/query';
+import { ComponentHealth } from '@app/runtime';
+import { ObjectStore } from '@app/storage';
+import { CONTENT_TYPES, eventWriter, ExportFormat } from './core/json';
+import { buildReport, ReportAggregator, reportToCsv, reportToHtml } from './core/report';
+import { parseExportRequest, parseReportRequest, ReportFormat, ReportType } from './core/requests';
+import { ChunkedReader } from './file-reader';
+import { JobKind, ReportingJobEntity } from './reporting-job.entity';
+import { FileChunk, JobView, MAX_READ_BYTES, ReportingPort, Requester } from './reporting.port';
+
+/** Rows per read of the store: small enough that a page is a few MB, large enough that a round trip is amortised. */
+export const RANGE_PAGE_ROWS = 1000;
+
+interface StoredExport {
+  kind: 'export';
+  body: Record<string, unknown>;
+  format: ExportFormat;
+  includeMetadata: boolean;
+  compress: boolean;
+  filter: EventFilter;
+}
+interface StoredReport {
+  kind: 'report';
+  body: Record<string, unknown>;
+  reportType: ReportType;
+  format: ReportFormat;
+  filter: EventFilter;
+}
+type StoredRequest = StoredExport | StoredReport;
+
+export interface ReportingSettings {
+  fileTtlHours: number;
+  maxConcurrentJobs: number;
+}
+
+interface Logger {
+  warn(obj: object, msg: string): void;
+  info(obj: object, msg: string): void;
+}
+
+const REPORT_TYPES_FOR: Record<ReportFormat, string> = {
+  json: 'application/json',
+  csv: 'text/csv; charset=utf-8; header=present',
+  html: 'text/html; charset=utf-8',
+};
+
+/**
+ * Export and report jobs: a row in reporting_jobs, run in this process (at most maxConcurrentJobs at once),
+ * streaming the period from the query port a page at a time into the object store. Running a job again
+ * (after a restart) writes the same key again, atomically: safe to redo.
+ */
+export class ReportingService implements ReportingPort {
+  private running = 0;
+  private readonly waiting: string[] = [];
+  private readonly reader: ChunkedReader;
+  private closed = false;
+  private readonly inFlight = new Set<Promise<void>>();
+
+  constructor(
+    private readonly jobs: Repository<ReportingJobEntity>,
+    private readonly query: QueryPort,
+    private readonly ingest: IngestPort,
+    private readonly files: ObjectStore,
+    private readonly settings: ReportingSettings,
+    private readonly logger: Logger,
+  ) {
+    this.reader = new ChunkedReader(files);
+  }
+
+  async startExport(tenantId: string, body: unknown, requester: Requester): Promise<JobView> {
+    const r = parseExportRequest(body, nowMicros());
+    const stored: StoredExport = {
+      kind: 'export',
+      body: r.query,
+      format: r.format,
+      includeMetadata: r.includeMetadata,
+      compress: r.compress,
+      filter: r.filter,
+    };
+    return this.create(tenantId, 'export', stored, requester);
+  }
+
+  async startReport(tenantId: string, body: unknown, requester: Requester): Promise<JobView> {
+    const r = parseReportRequest(body, nowMicros());
+    const stored: StoredReport = { kind: 'report', body: r.query, reportType: r.reportType, format: r.format, filter: r.filter };
+    return this.create(tenantId, 'report', stored, requester);
+  }
+
+  async get(tenantId: string, kind: JobKind, id: string): Promise<JobView> {
+    return view(await this.find(tenantId, kind, id));
+  }
+
+  async read(tenantId: string, kind: JobKind, id: string, offset: number, length: number): Promise<FileChunk> {
+    const job = await this.find(tenantId, kind, id);
+    if (job.state !== 'done' || !job.fileKey) {
+      throw new AuditError(ErrorCode.NotReady, `the ${kind} is ${job.state}, not ready for download`, 409, [
+        { field: 'id', message: `state is ${job.state}` },
+      ]);
+    }
+    const { data, eof } = await this.reader.read(job.fileKey, offset, Math.min(length, MAX_READ_BYTES));
+    return { data: data.toString('base64'), eof };
+  }
+
+  async health(): Promise<ComponentHealth> {
+    const ok = await this.files.ping();
+    return { ok, detail: { files: this.files.kind, files_up: ok, jobs_running: this.running, jobs_waiting: this.waiting.length } };
+  }
+
+  /** Jobs a stopped process left queued or running are run again (their files are written from scratch). */
+  async resume(): Promise<void> {
+    const left = await this.jobs.find({ where: [{ state: 'queued' }, { state: 'running' }], order: { createdAt: 'ASC' } });
+    for (const j of left) this.enqueue(j.id);
+  }
+
+  /** Deletes the files of finished jobs past their expiry; the row stays, as 'expired', with its manifest. */
+  async expire(now = new Date()): Promise<number> {
+    const done = await this.jobs.createQueryBuilder('j').where("j.state = 'done' AND j.expires_at <= :now", { now }).getMany();
+    for (const j of done) {
+      if (j.fileKey) await this.files.delete(j.fileKey);
+      await this.files.delete(manifestKey(j));
+      await this.jobs.update({ id: j.id }, { state: 'expired' });
+    }
+    return done.length;
+  }
+
+  async close(): Promise<void> {
+    this.closed = true;
+    this.waiting.length = 0;
+    await Promise.allSettled([...this.inFlight]);
+    await this.reader.close();
+  }
+
+  private async find(tenantId: string, kind: JobKind, id: string): Promise<ReportingJobEntity> {
+    const job = isUuid(id) ? await this.jobs.findOne({ where: { id, tenantId, kind } }) : null;
+    if (!job) throw new NotFoundError(`no ${kind} ${id.slice(0, 64)}`);
+    return job;
+  }
+
+  private async create(tenantId: string, kind: JobKind, request: StoredRequest, requester: Requester): Promise<JobView> {
+    const warnings = await this.coverageWarnings(tenantId, request.filter);
+    const id = uuidv7();
+    const job = this.jobs.create({
+      id,
+      tenantId,
+      kind,
+      state: 'queued',
+      request: request as unknown as Record<string, unknown>,
+      requestedBy: requester.name,
+      rowsExpected: null,
+      rowsDone: '0',
+      fileKey: null,
+      fileName: null,
+      contentType: null,
+      fileSize: null,
+      fileSha256: null,
+      manifest: null,
+      warnings,
+      error: null,
+      createdAt: new Date(),
+      finishedAt: null,
+      expiresAt: null,
+    });
+    // Recorded before the job exists, and the request fails if it cannot be: there is no silent export.
+    const what = kind === 'export' ? 'data export' : `${(request as StoredReport).reportType} report`;
+    await this.record(tenantId, kind, id, 'requested', requester, `Audit ${what} ${id} requested`, {
+      request: JSON.stringify(request.body).slice(0, 2000),
+    });
+    // After the event: a row whose event could not be written would otherwise run at the next start.
+    // TypeORM's deep-partial type refuses jsonb columns typed as records; the entity is complete here.
+    await this.jobs.insert(job as never);
+    this.enqueue(id);
+    return view(job);
+  }
+
+  async recordDownload(tenantId: string, kind: JobKind, id: string, requester: Requester): Promise<{ event_id: string }> {
+    const job = await this.find(tenantId, kind, id);
+    const eventId = await this.record(
+      tenantId,
+      kind,
+      id,
+      'downloaded',
+      requester,
+      `Audit ${kind === 'export' ? 'data export' : 'report'} ${id} downloaded`,
+      {
+        sha256: job.fileSha256 ?? '',
+      },
+    );
+    return { event_id: eventId };
+  }
+
+  /**
+   * data_exported / report_generated through the ingest port; a refusal is an error (the caller's request
+   * fails), so neither a job nor a download happens without its event.
+   */
+  private async record(
+    tenantId: string,
+    kind: JobKind,
+    id: string,
+    action: 'requested' | 'downloaded',
+    requester: Requester,
+    description: string,
+    extra: Record<string, string>,
+  ): Promise<string> {
+    const res = await this.ingest.ingest({
+      events: [
+        {
+          event_type: kind === 'export' ? 'data_exported' : 'report_generated',
+          description,
+          metadata: {
+            job_id: id,
+            action,
+            api_key: requester.name,
+            api_key_id: requester.keyId,
+            user_id: requester.name,
+            resource: `/audit/${kind === 'export' ? 'exports' : 'reports'}/${id}`,
+            ...extra,
+          },
+          source: 'homepot-audit',
+        },
+      ],
+      batch: false,
+      tenantId,
+      ipAddress: requester.ipAddress,
+      userAgent: requester.userAgent,
+    });
+    const r = res.results[0];
+    if (!r || r.status === 'rejected') throw new Error(`the ${action} event was refused: ${JSON.stringify(r?.errors).slice(0, 300)}`);
+    return r.id;
+  }
+
+  /** A period beyond what is held is answered with what is available, and says so. */
+  private async coverageWarnings(tenantId: string, filter: EventFilter): Promise<string[]> {
+    const scope: EventFilter = { ...filter, fromUs: undefined, toUs: undefined };
+    const [oldest] = await this.query.range(tenantId, scope, null, 1);
+    const warnings: string[] = [];
+    if (!oldest) return ['no events are held in this scope: the result is empty'];
+    const oldestUs = Date.parse(oldest.timestamp) * 1000;
+    if (filter.fromUs !== undefined && filter.fromUs < oldestUs) {
+      warnings.push(`the period starts before the oldest event held (${oldest.timestamp}); the result covers what is available from then`);
+    }
+    if (filter.toUs !== undefined && filter.toUs > nowMicros()) {
+      warnings.push(`the period ends in the future; the result covers events up to ${formatMicros(nowMicros())}`);
+    }
+    return warnings;
+  }
+
+  private enqueue(id: string): void {
+    this.waiting.push(id);
+    this.pump();
+  }
+
+  private pump(): void {
+    while (!this.closed && this.running < this.settings.maxConcurrentJobs && this.waiting.length > 0) {
+      const id = this.waiting.shift()!;
+      this.running++;
+      const p = this.run(id)
+        .catch((err: unknown) => this.logger.warn({ job: id, err: (err as Error).message }, 'reporting job failed'))
+        .finally(() => {
+          this.running--;
+          this.inFlight.delete(p);
+          this.pump();
+        });
+      this.inFlight.add(p);
+    }
+  }
+
+  private async run(id: string): Promise<void> {
+    const job = await this.jobs.findOneByOrFail({ id });
+    await this.jobs.update({ id }, { state: 'running', rowsDone: '0' });
+    try {
+      const request = job.request as unknown as StoredRequest;
+      const { total } = await this.query.search(job.tenantId, request.filter, { limit: 1, offset: 0, order: 'desc' });
+      await this.jobs.update({ id }, { rowsExpected: String(total) });
+      if (request.kind === 'export') await this.runExport(job, request);
+      else await this.runReport(job, request);
+    } catch (err) {
+      // Cut short by shutdown: left queued, so the next start runs it again (resume).
+      if (this.closed) await this.jobs.update({ id }, { state: 'queued', rowsDone: '0' });
+      else await this.jobs.update({ id }, { state: 'failed', error: (err as Error).message.slice(0, 1000), finishedAt: new Date() });
+      throw err;
+    }
+  }
+
+  /** The period as events, oldest first, a page at a time; progress is written after each page. */
+  private events(job: ReportingJobEntity, filter: EventFilter, onRow?: (e: StoredAuditEvent) => void): AsyncGenerator<StoredAuditEvent> {
+    const { query, jobs } = this;
+    const isClosed = (): boolean => this.closed;
+    return (async function* () {
+      let after: RangeCursor | null = null;
+      let done = 0;
+      for (;;) {
+        if (isClosed()) throw new Error('stopped by shutdown; the job runs again at the next start');
+        const page = await query.range(job.tenantId, filter, after, RANGE_PAGE_ROWS);
+        for (const e of page) {
+          onRow?.(e);
+          yield e;
+        }
+        done += page.length;
+        await jobs.update({ id: job.id }, { rowsDone: String(done) });
+        if (page.length < RANGE_PAGE_ROWS) return;
+        const last = page[page.length - 1];
+        after = { timestamp: last.timestamp, id: last.id };
+      }
+    })();
+  }
+
+  private async runExport(job: ReportingJobEntity, r: StoredExport): Promise<void> {
+    let rows = 0;
+    let first: string | undefined;
+    let last: string | undefined;
+    const source = Readable.from(
+      this.events(job, r.filter, (e) => {
+        rows++;
+        first ??= e.timestamp;
+        last = e.timestamp;
+      }),
+    );
+    let body: Readable = source.pipe(eventWriter(r.format, r.includeMetadata));
+    source.on('error', (err) => body.destroy(err));
+    if (r.compress) {
+      const writer = body;
+      body = writer.pipe(createGzip());
+      writer.on('error', (err) => body.destroy(err));
+    }
+    const name = `audit-export-${job.id}.${r.format}${r.compress ? '.gz' : ''}`;
+    const key = `exports/${job.tenantId}/${job.id}/${name}`;
+    const contentType = r.compress ? 'application/gzip' : CONTENT_TYPES[r.format];
+    const info = await this.files.put(key, body, { contentType });
+    await this.finish(job, key, name, contentType, info, {
+      rows,
+      time_range: { first_event: first ?? null, last_event: last ?? null },
+      format: r.format,
+      compress: r.compress,
+      include_metadata: r.includeMetadata,
+    });
+  }
+
+  private async runReport(job: ReportingJobEntity, r: StoredReport): Promise<void> {
+    const agg = new ReportAggregator();
+    for await (const e of this.events(job, r.filter)) agg.add(e);
+    const report = buildReport(
+      {
+        reportId: job.id,
+        reportType: r.reportType,
+        tenantId: job.tenantId,
+        filter: r.filter,
+        categories: r.filter.categories,
+        generatedAt: new Date().toISOString(),
+        warnings: job.warnings,
+        // No retention capability in this deployment yet: its controls say "not configured".
+        retentionDays: undefined,
+      },
+      agg,
+    );
+    const text =
+      r.format === 'json' ? `${JSON.stringify(report, null, 2)}\n` : r.format === 'csv' ? reportToCsv(report) : reportToHtml(report);
+    const name = `audit-${r.reportType}-report-${job.id}.${r.format}`;
+    const key = `reports/${job.tenantId}/${job.id}/${name}`;
+    const contentType = REPORT_TYPES_FOR[r.format];
+    const info = await this.files.put(key, Buffer.from(text, 'utf8'), { contentType });
+    await this.finish(job, key, name, contentType, info, {
+      rows: agg.total,
+      report_type: r.reportType,
+      format: r.format,
+      summary: report.summary ?? null,
+    });
+  }
+
+  private async finish(
+    job: ReportingJobEntity,
+    key: string,
+    name: string,
+    contentType: string,
+    info: { size: number; sha256: string },
+    extra: Record<string, unknown>,
+  ): Promise<void> {
+    const finishedAt = new Date();
+    const expiresAt = new Date(finishedAt.getTime() + this.settings.fileTtlHours * 3_600_000);
+    const request = job.request as unknown as StoredRequest;
+    const manifest = {
+      manifest_version: 1,
+      id: job.id,
+      kind: job.kind,
+      tenant_id: job.tenantId,
+      requested_by: job.requestedBy,
+      query: request.body,
+      filter: request.filter,
+      period: {
+        start: request.filter.fromUs !== undefined ? formatMicros(request.filter.fromUs) : null,
+        end: request.filter.toUs !== undefined ? formatMicros(request.filter.toUs) : null,
+      },
+      ...extra,
+      file: { key, name, content_type: contentType, size: info.size, sha256: info.sha256 },
+      warnings: job.warnings,
+      // Set once the integrity capability lands: the checkpoint the file was computed against.
+      integrity_checkpoint: null,
+      created_at: job.createdAt.toISOString(),
+      completed_at: finishedAt.toISOString(),
+      expires_at: expiresAt.toISOString(),
+    };
+    await this.files.put(manifestKey(job), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
+    await this.jobs.update(
+      { id: job.id },
+      {
+        state: 'done',
+        fileKey: key,
+        fileName: name,
+        contentType,
+        fileSize: String(info.size),
+        fileSha256: info.sha256,
+        manifest: manifest as never,
+        rowsDone: String(extra.rows),
+        finishedAt,
+        expiresAt,
+      },
+    );
+    this.logger.info({ job: job.id, kind: job.kind, rows: extra.rows, bytes: info.size }, 'reporting job done');
+  }
+}
+
+function manifestKey(job: ReportingJobEntity): string {
+  return `${job.kind === 'export' ? 'exports' : 'reports'}/${job.tenantId}/${job.id}/manifest.json`;
+}
+
+function view(j: ReportingJobEntity): JobView {
+  const base = j.kind === 'export' ? `/audit/exports/${j.id}` : `/audit/reports/${j.id}`;
+  return {
+    id: j.id,
+    kind: j.kind,
+    state: j.state,
+    progress: { rows_done: Number(j.rowsDone), rows_expected: j.rowsExpected === null ? null : Number(j.rowsExpected) },
+    status_url: base,
+    download_url: j.state === 'done' ? `${base}/download` : null,
+    created_at: new Date(j.createdAt).toISOString(),
+    finished_at: j.finishedAt ? new Date(j.finishedAt).toISOString() : null,
+    expires_at: j.expiresAt ? new Date(j.expiresAt).toISOString() : null,
+    warnings: j.warnings,
+    error: j.error,
+    file:
+      j.state === 'done' && j.fileName && j.fileSha256 && j.fileSize !== null
+        ? { name: j.fileName, size: Number(j.fileSize), sha256: j.fileSha256, content_type: j.contentType ?? 'application/octet-stream' }
+        : null,
+    manifest: j.manifest,
+  };
+}
