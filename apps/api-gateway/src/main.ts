@@ -1,7 +1,8 @@
 import 'reflect-metadata';
+import { ALERTING_CAPABILITY } from '@app/alerting';
 import { runGateway } from '@app/api';
 import { INGEST_CAPABILITY } from '@app/ingest';
 import { QUERY_CAPABILITY } from '@app/query';
 
 /** The public HTTP entry of the distributed mode, in front of each capability's service. */
-runGateway([INGEST_CAPABILITY, QUERY_CAPABILITY]);
+runGateway([INGEST_CAPABILITY, QUERY_CAPABILITY, ALERTING_CAPABILITY]);
