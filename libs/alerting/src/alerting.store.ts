@@ -44,6 +44,8 @@ export interface StoredFiring {
 }
 
 type Row = Record<string, unknown>;
+/** TypeORM's Postgres drivers answer an UPDATE or DELETE with [rows, affected], a SELECT or INSERT with rows. */
+const rowsOf = (res: unknown): Row[] => (Array.isArray(res) && res.length === 2 && Array.isArray(res[0]) && typeof res[1] === 'number' ? res[0] : (res as Row[]));
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 
 function toRule(r: Row): StoredRule {
@@ -102,11 +104,11 @@ export class AlertingStore {
 
   async updateRule(rule: StoredRule): Promise<StoredRule> {
     try {
-      const rows: Row[] = await this.ds.query(
+      const rows = rowsOf(await this.ds.query(
         `UPDATE alert_rules SET name = $3, definition = $4, enabled = $5, webhook_secret = $6, updated_at = now()
          WHERE tenant_id = $1 AND id = $2 RETURNING *`,
         [rule.tenantId, rule.id, rule.definition.alert_name, JSON.stringify(rule.definition), rule.enabled, rule.webhookSecret],
-      );
+      ));
       return toRule(rows[0]);
     } catch (e) {
       if (/unique|duplicate/i.test((e as Error).message)) throw new DuplicateNameError();
@@ -135,7 +137,7 @@ export class AlertingStore {
   }
 
   async deleteRule(tenantId: string, id: string): Promise<boolean> {
-    const rows: Row[] = await this.ds.query('DELETE FROM alert_rules WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id]);
+    const rows = rowsOf(await this.ds.query('DELETE FROM alert_rules WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id]));
     return rows.length > 0;
   }
 
