@@ -2,7 +2,7 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 import { createServer, IncomingMessage, Server } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { SMTPServer } from 'smtp-server';
-import { bootApp, eventually, http, TestApp } from './support/embedded-app';
+import { bootApp, eventually, http, Json, TestApp } from './support/embedded-app';
 
 interface Received {
   headers: IncomingMessage['headers'];
@@ -90,8 +90,12 @@ describe('alerting (embedded)', () => {
   });
 
   it("given the guide's curl body verbatim (with its // comment), when posted, then 201 with the rule and the secret once", async () => {
-    const res = await fetch(`${app.url}/audit/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: GUIDE_BODY });
-    const body = await res.json();
+    const res = await fetch(`${app.url}/audit/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: GUIDE_BODY,
+    });
+    const body = (await res.json()) as Json['body'];
     expect(res.status).toBe(201);
     expect(body.alert_name).toBe('security_breach');
     expect(body.event_types).toEqual(['unauthorized_access', 'login_failed']);
@@ -105,9 +109,13 @@ describe('alerting (embedded)', () => {
     expect(again.status).toBe(200);
     expect(again.body.webhook_secret).toBeUndefined();
     expect(again.body.webhook_secret_set).toBe(true);
-    const dup = await fetch(`${app.url}/audit/alerts`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: GUIDE_BODY });
+    const dup = await fetch(`${app.url}/audit/alerts`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: GUIDE_BODY,
+    });
     expect(dup.status).toBe(400);
-    expect((await dup.json()).error.details[0].field).toBe('alert_name');
+    expect(((await dup.json()) as Json['body']).error.details[0].field).toBe('alert_name');
   });
 
   it.each([
@@ -185,34 +193,52 @@ describe('alerting (embedded)', () => {
     expect(receiver.received).toHaveLength(1);
     expect(mails.filter((m) => m.to.includes('soc@example.com'))).toHaveLength(1);
 
-    const firings = await eventually(async () => {
-      const r = await http(`${app.url}/audit/alerts/${created.body.id}/firings`);
-      const f = r.body.firings?.[0];
-      return f && f.deliveries.every((d: { status: string }) => d.status === 'delivered') ? r : undefined;
-    }, 10_000, 'delivered firings');
+    const firings = await eventually(
+      async () => {
+        const r = await http(`${app.url}/audit/alerts/${created.body.id}/firings`);
+        const f = r.body.firings?.[0];
+        return f && f.deliveries.every((d: { status: string }) => d.status === 'delivered') ? r : undefined;
+      },
+      10_000,
+      'delivered firings',
+    );
     expect(firings.body.firings).toHaveLength(1);
     expect(firings.body.firings[0].event_ids).toEqual(payload.data.event_ids);
     expect(firings.body.firings[0].deliveries.map((d: { channel: string }) => d.channel).sort()).toEqual(['email', 'webhook']);
 
     // The firing is an audit event carrying the triggering ids. (The guide's rule above fired too: it has no
     // group_by, and nine login_failed events were posted.)
-    const triggered = await eventually(async () => {
-      const r = await http(`${app.url}/audit/events?event_type=alert_triggered&metadata.rule_id=${created.body.id}`);
-      return r.body.total === 1 ? r : undefined;
-    }, 10_000, 'the alert_triggered event');
+    const triggered = await eventually(
+      async () => {
+        const r = await http(`${app.url}/audit/events?event_type=alert_triggered&metadata.rule_id=${created.body.id}`);
+        return r.body.total === 1 ? r : undefined;
+      },
+      10_000,
+      'the alert_triggered event',
+    );
     expect(triggered.body.events[0].metadata.event_ids).toEqual(payload.data.event_ids);
     expect(triggered.body.events[0].metadata.rule_id).toBe(created.body.id);
-    const sent = await eventually(async () => {
-      const r = await http(`${app.url}/audit/events?event_type=alert_notification_sent&metadata.rule_id=${created.body.id}`);
-      return r.body.total === 2 ? r : undefined;
-    }, 10_000, 'two alert_notification_sent events');
+    const sent = await eventually(
+      async () => {
+        const r = await http(`${app.url}/audit/events?event_type=alert_notification_sent&metadata.rule_id=${created.body.id}`);
+        return r.body.total === 2 ? r : undefined;
+      },
+      10_000,
+      'two alert_notification_sent events',
+    );
     expect(sent.body.total).toBe(2);
   }, 60_000);
 
   it('given a rule, when tested, then it shows what was sent and what the receiver answered', async () => {
     const created = await http(`${app.url}/audit/alerts`, {
       method: 'POST',
-      json: { alert_name: 'test_send', event_types: ['permission_denied'], threshold: 2, time_window: 60, notification: { webhook: receiver.url } },
+      json: {
+        alert_name: 'test_send',
+        event_types: ['permission_denied'],
+        threshold: 2,
+        time_window: 60,
+        notification: { webhook: receiver.url },
+      },
     });
     receiver.secret = created.body.webhook_secret;
     const before = receiver.received.length;
@@ -245,10 +271,14 @@ describe('alerting (embedded)', () => {
     expect(patched.body.silences).toHaveLength(1);
     const badPatch = await http(`${app.url}/audit/alerts/${id}`, { method: 'PATCH', json: { threshold: 0 } });
     expect(badPatch.status).toBe(400);
-    await eventually(async () => {
-      const r = await http(`${app.url}/audit/events?event_type=alert_silenced`);
-      return r.body.total >= 1 ? r : undefined;
-    }, 10_000, 'the alert_silenced event');
+    await eventually(
+      async () => {
+        const r = await http(`${app.url}/audit/events?event_type=alert_silenced`);
+        return r.body.total >= 1 ? r : undefined;
+      },
+      10_000,
+      'the alert_silenced event',
+    );
     expect((await http(`${app.url}/audit/alerts/${id}`, { method: 'DELETE' })).status).toBe(200);
     expect((await http(`${app.url}/audit/alerts/${id}`)).status).toBe(404);
   });

@@ -55,7 +55,12 @@ export class AlertingController {
   @Patch(':id')
   @RequireScope('admin')
   @ApiOperation({ summary: 'Change an alert rule (fields given replace the stored ones; silences here)' })
-  @ApiBody({ schema: { type: 'object', example: { threshold: 10, silences: [{ start: '2026-01-01T00:00:00Z', end: '2026-01-01T02:00:00Z', reason: 'maintenance' }] } } })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      example: { threshold: 10, silences: [{ start: '2026-01-01T00:00:00Z', end: '2026-01-01T02:00:00Z', reason: 'maintenance' }] },
+    },
+  })
   update(@Param('id') id: string, @Body() body: unknown, @Req() req: FastifyRequest): Promise<unknown> {
     return this.alerting.update(this.tenant(req), id, body);
   }
@@ -96,7 +101,8 @@ export class AlertingController {
   @ApiOperation({ summary: 'Firings of a rule, newest first, with the triggering event ids and each delivery log' })
   firings(@Param('id') id: string, @Query('limit') limit: string | undefined, @Req() req: FastifyRequest): Promise<unknown> {
     const n = limit === undefined ? 100 : Number(limit);
-    if (!Number.isInteger(n) || n < 1 || n > 1000) throw new ValidationError('limit must be between 1 and 1000', [{ field: 'limit', message: 'must be between 1 and 1000' }]);
+    if (!Number.isInteger(n) || n < 1 || n > 1000)
+      throw new ValidationError('limit must be between 1 and 1000', [{ field: 'limit', message: 'must be between 1 and 1000' }]);
     return this.alerting.firings(this.tenant(req), id, n);
   }
 }

@@ -53,12 +53,19 @@ export function toEvaluated(rule: StoredRule): EvaluatedRule {
     timeWindow: rule.definition.time_window,
     cooldown: rule.definition.cooldown,
     createdAtUs: rule.createdAt.getTime() * 1000,
-    silences: rule.definition.silences.map((s) => ({ startUs: parseTimestampMicros(s.start) ?? 0, endUs: parseTimestampMicros(s.end) ?? 0 })),
+    silences: rule.definition.silences.map((s) => ({
+      startUs: parseTimestampMicros(s.start) ?? 0,
+      endUs: parseTimestampMicros(s.end) ?? 0,
+    })),
   };
 }
 
 /** The body sent to webhooks (and the e-mail's text): ids and counts, no event contents (no PII in transit). */
-export function notificationPayload(rule: StoredRule, firing: Pick<StoredFiring, 'id' | 'group' | 'windowStart' | 'windowEnd' | 'eventIds'>, test = false) {
+export function notificationPayload(
+  rule: StoredRule,
+  firing: Pick<StoredFiring, 'id' | 'group' | 'windowStart' | 'windowEnd' | 'eventIds'>,
+  test = false,
+) {
   return {
     type: test ? 'alert.test' : 'alert.triggered',
     timestamp: new Date().toISOString(),
@@ -100,9 +107,26 @@ export class AlertingService implements AlertingPort {
 
   // ---- rules ----
 
-  private async audit(tenantId: string, eventType: string, description: string, metadata: Record<string, unknown>, severity = 'info', key?: string) {
+  private async audit(
+    tenantId: string,
+    eventType: string,
+    description: string,
+    metadata: Record<string, unknown>,
+    severity = 'info',
+    key?: string,
+  ) {
     await this.ingest().ingest({
-      events: [{ event_type: eventType, category: 'security_events', severity, description, metadata, source: SOURCE, ...(key ? { idempotency_key: key } : {}) }],
+      events: [
+        {
+          event_type: eventType,
+          category: 'security_events',
+          severity,
+          description,
+          metadata,
+          source: SOURCE,
+          ...(key ? { idempotency_key: key } : {}),
+        },
+      ],
       batch: false,
       tenantId,
     });
@@ -130,7 +154,10 @@ export class AlertingService implements AlertingPort {
       if (e instanceof DuplicateNameError) throw duplicate();
       throw e;
     }
-    await this.audit(tenantId, 'alert_rule_created', `alert rule '${definition.alert_name}' created`, { rule_id: rule.id, rule: definition });
+    await this.audit(tenantId, 'alert_rule_created', `alert rule '${definition.alert_name}' created`, {
+      rule_id: rule.id,
+      rule: definition,
+    });
     return {
       ...present(rule),
       ...(secret ? { webhook_secret: secret } : {}),
@@ -172,11 +199,24 @@ export class AlertingService implements AlertingPort {
       throw e;
     }
     await this.audit(tenantId, 'alert_rule_updated', `alert rule '${definition.alert_name}' updated`, { rule_id: id, rule: definition });
-    const added = definition.silences.filter((s) => !rule.definition.silences.some((o) => o.start === s.start && o.end === s.end && o.reason === s.reason));
+    const added = definition.silences.filter(
+      (s) => !rule.definition.silences.some((o) => o.start === s.start && o.end === s.end && o.reason === s.reason),
+    );
     for (const s of added) {
-      await this.audit(tenantId, 'alert_silenced', `alert rule '${definition.alert_name}' silenced: ${s.reason}`, { rule_id: id, silence: s }, 'warning');
+      await this.audit(
+        tenantId,
+        'alert_silenced',
+        `alert rule '${definition.alert_name}' silenced: ${s.reason}`,
+        { rule_id: id, silence: s },
+        'warning',
+      );
     }
-    return { ...present(updated), ...(secret ? { webhook_secret: secret } : {}), unknown_event_types: unknownEventTypes, ...this.emailWarning(definition) };
+    return {
+      ...present(updated),
+      ...(secret ? { webhook_secret: secret } : {}),
+      unknown_event_types: unknownEventTypes,
+      ...this.emailWarning(definition),
+    };
   }
 
   async remove(tenantId: string, id: string): Promise<Record<string, unknown>> {
@@ -189,9 +229,14 @@ export class AlertingService implements AlertingPort {
   async setEnabled(tenantId: string, id: string, enabled: boolean): Promise<Record<string, unknown>> {
     const rule = await this.find(tenantId, id);
     const updated = await this.store.updateRule({ ...rule, enabled, definition: { ...rule.definition, enabled } });
-    await this.audit(tenantId, enabled ? 'alert_rule_enabled' : 'alert_rule_disabled', `alert rule '${rule.definition.alert_name}' ${enabled ? 'enabled' : 'disabled'}`, {
-      rule_id: id,
-    });
+    await this.audit(
+      tenantId,
+      enabled ? 'alert_rule_enabled' : 'alert_rule_disabled',
+      `alert rule '${rule.definition.alert_name}' ${enabled ? 'enabled' : 'disabled'}`,
+      {
+        rule_id: id,
+      },
+    );
     return present(updated);
   }
 
@@ -201,7 +246,12 @@ export class AlertingService implements AlertingPort {
     const sends = await this.sendAll(rule, firing, true);
     await this.audit(tenantId, 'alert_test_sent', `test notification of alert rule '${rule.definition.alert_name}'`, {
       rule_id: id,
-      results: sends.map((s) => ({ channel: s.channel, ok: s.outcome.ok, status: s.outcome.status ?? null, error: s.outcome.error ?? null })),
+      results: sends.map((s) => ({
+        channel: s.channel,
+        ok: s.outcome.ok,
+        status: s.outcome.status ?? null,
+        error: s.outcome.error ?? null,
+      })),
     });
     return {
       rule_id: id,
@@ -238,7 +288,9 @@ export class AlertingService implements AlertingPort {
   async health(): Promise<ComponentHealth> {
     return {
       ok: true,
-      detail: { email_delivery: this.mailer.available ? 'configured' : 'unavailable: AUDIT_SMTP_URL is not set, e-mail cannot be delivered' },
+      detail: {
+        email_delivery: this.mailer.available ? 'configured' : 'unavailable: AUDIT_SMTP_URL is not set, e-mail cannot be delivered',
+      },
     };
   }
 
@@ -272,9 +324,14 @@ export class AlertingService implements AlertingPort {
 
   // ---- delivery (the outbox) ----
 
-  private async sendAll(rule: StoredRule, firing: Pick<StoredFiring, 'id' | 'group' | 'windowStart' | 'windowEnd' | 'eventIds'>, test: boolean) {
+  private async sendAll(
+    rule: StoredRule,
+    firing: Pick<StoredFiring, 'id' | 'group' | 'windowStart' | 'windowEnd' | 'eventIds'>,
+    test: boolean,
+  ) {
     const out: Array<{ channel: 'webhook' | 'email'; target: string; outcome: SendOutcome }> = [];
-    for (const [channel, target] of this.channelsOf(rule)) out.push({ channel, target, outcome: await this.sendOne(rule, firing, channel, target, test) });
+    for (const [channel, target] of this.channelsOf(rule))
+      out.push({ channel, target, outcome: await this.sendOne(rule, firing, channel, target, test) });
     return out;
   }
 
@@ -287,7 +344,8 @@ export class AlertingService implements AlertingPort {
   ): Promise<SendOutcome> {
     const payload = notificationPayload(rule, firing, test);
     if (channel === 'webhook') {
-      if (!rule.webhookSecret) return Promise.resolve({ ok: false, permanent: true, error: 'no webhook secret', ms: 0, request: { body: '' } });
+      if (!rule.webhookSecret)
+        return Promise.resolve({ ok: false, permanent: true, error: 'no webhook secret', ms: 0, request: { body: '' } });
       // The firing id is the webhook-id: the same on every retry and after a restart, so receivers dedupe on it.
       return sendWebhook(this.policy, target, this.box.open(rule.webhookSecret), `msg_${firing.id}`, JSON.stringify(payload));
     }
@@ -375,7 +433,12 @@ export class AlertingService implements AlertingPort {
       const status = outcome.ok ? 'delivered' : outcome.status === 410 ? 'gone' : delay === undefined ? 'failed' : 'pending';
       await this.store.recordAttempt(
         d,
-        { at: new Date().toISOString(), ...(outcome.status !== undefined ? { status: outcome.status } : {}), ...(outcome.error ? { error: outcome.error } : {}), ms: outcome.ms },
+        {
+          at: new Date().toISOString(),
+          ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+          ...(outcome.error ? { error: outcome.error } : {}),
+          ms: outcome.ms,
+        },
         status,
         delay ?? 0,
       );
@@ -383,7 +446,16 @@ export class AlertingService implements AlertingPort {
         firing.tenantId,
         outcome.ok ? 'alert_notification_sent' : 'alert_notification_failed',
         `alert '${rule.definition.alert_name}' ${d.channel} notification ${outcome.ok ? 'delivered' : `failed (${status})`}`,
-        { rule_id: rule.id, firing_id: firing.id, channel: d.channel, target: d.target, attempt, status: outcome.status ?? null, error: outcome.error ?? null, outcome: status },
+        {
+          rule_id: rule.id,
+          firing_id: firing.id,
+          channel: d.channel,
+          target: d.target,
+          attempt,
+          status: outcome.status ?? null,
+          error: outcome.error ?? null,
+          outcome: status,
+        },
         outcome.ok ? 'info' : 'warning',
         `alert_notification:${firing.id}:${d.channel}:${attempt}`,
       );
@@ -392,5 +464,7 @@ export class AlertingService implements AlertingPort {
 }
 
 function duplicate(): ValidationError {
-  return new ValidationError('alert_name: an alert rule with this name exists', [{ field: 'alert_name', message: 'an alert rule with this name exists' }]);
+  return new ValidationError('alert_name: an alert rule with this name exists', [
+    { field: 'alert_name', message: 'an alert rule with this name exists' },
+  ]);
 }

@@ -45,7 +45,8 @@ export interface StoredFiring {
 
 type Row = Record<string, unknown>;
 /** TypeORM's Postgres drivers answer an UPDATE or DELETE with [rows, affected], a SELECT or INSERT with rows. */
-const rowsOf = (res: unknown): Row[] => (Array.isArray(res) && res.length === 2 && Array.isArray(res[0]) && typeof res[1] === 'number' ? res[0] : (res as Row[]));
+const rowsOf = (res: unknown): Row[] =>
+  Array.isArray(res) && res.length === 2 && Array.isArray(res[0]) && typeof res[1] === 'number' ? res[0] : (res as Row[]);
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 
 function toRule(r: Row): StoredRule {
@@ -104,11 +105,13 @@ export class AlertingStore {
 
   async updateRule(rule: StoredRule): Promise<StoredRule> {
     try {
-      const rows = rowsOf(await this.ds.query(
-        `UPDATE alert_rules SET name = $3, definition = $4, enabled = $5, webhook_secret = $6, updated_at = now()
+      const rows = rowsOf(
+        await this.ds.query(
+          `UPDATE alert_rules SET name = $3, definition = $4, enabled = $5, webhook_secret = $6, updated_at = now()
          WHERE tenant_id = $1 AND id = $2 RETURNING *`,
-        [rule.tenantId, rule.id, rule.definition.alert_name, JSON.stringify(rule.definition), rule.enabled, rule.webhookSecret],
-      ));
+          [rule.tenantId, rule.id, rule.definition.alert_name, JSON.stringify(rule.definition), rule.enabled, rule.webhookSecret],
+        ),
+      );
       return toRule(rows[0]);
     } catch (e) {
       if (/unique|duplicate/i.test((e as Error).message)) throw new DuplicateNameError();
@@ -153,7 +156,10 @@ export class AlertingStore {
    * One transaction: the new states and the firings (with a pending delivery per channel). A firing already
    * recorded (a batch replayed after a crash between this commit and the offset commit) is left as it is.
    */
-  async commit(states: Map<string, RuleState>, firings: Array<{ firing: Firing; channels: Array<[StoredDelivery['channel'], string]> }>): Promise<void> {
+  async commit(
+    states: Map<string, RuleState>,
+    firings: Array<{ firing: Firing; channels: Array<[StoredDelivery['channel'], string]> }>,
+  ): Promise<void> {
     if (states.size === 0 && firings.length === 0) return;
     await this.ds.transaction(async (m: EntityManager) => {
       for (const [ruleId, state] of states) {
@@ -168,7 +174,16 @@ export class AlertingStore {
           `INSERT INTO alert_firings (id, rule_id, tenant_id, group_key, window_start, window_end, event_ids, silenced)
            SELECT $1, $2, $3, $4, $5, $6, $7, $8 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = $2)
            ON CONFLICT (id) DO NOTHING RETURNING id`,
-          [f.id, f.ruleId, f.tenantId, JSON.stringify(f.group), usToIso(f.windowStartUs), usToIso(f.windowEndUs), JSON.stringify(f.eventIds), f.silenced],
+          [
+            f.id,
+            f.ruleId,
+            f.tenantId,
+            JSON.stringify(f.group),
+            usToIso(f.windowStartUs),
+            usToIso(f.windowEndUs),
+            JSON.stringify(f.eventIds),
+            f.silenced,
+          ],
         );
         if (inserted.length === 0 || f.silenced) continue;
         for (const [channel, target] of channels) {

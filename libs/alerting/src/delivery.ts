@@ -45,14 +45,21 @@ export async function sendWebhook(policy: OutboundPolicy, url: string, secret: s
     return { ok: false, permanent: true, error: (e as Error).message, ms: Date.now() - started, request };
   }
   const lookup: LookupFunction = (_host, options, callback) => {
-    if ((options as { all?: boolean }).all) (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [pinned]);
+    if ((options as { all?: boolean }).all)
+      (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [pinned]);
     else callback(null, pinned.address, pinned.family);
   };
   const client = target.protocol === 'https:' ? https : http;
   return new Promise<SendOutcome>((resolve) => {
     const req = client.request(
       target,
-      { method: 'POST', headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) }, lookup, timeout: TIMEOUT_MS, agent: false },
+      {
+        method: 'POST',
+        headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
+        lookup,
+        timeout: TIMEOUT_MS,
+        agent: false,
+      },
       (res) => {
         const chunks: Buffer[] = [];
         let size = 0;
@@ -101,11 +108,18 @@ export class Mailer {
   async send(to: string[], subject: string, text: string, alertId: string): Promise<SendOutcome> {
     const started = Date.now();
     const request = { to, body: text };
-    if (!this.transport) return { ok: false, permanent: true, error: 'AUDIT_SMTP_URL is not set: e-mail cannot be delivered', ms: 0, request };
+    if (!this.transport)
+      return { ok: false, permanent: true, error: 'AUDIT_SMTP_URL is not set: e-mail cannot be delivered', ms: 0, request };
     try {
       // Subject and headers come from the rule name (validated: no CR/LF) and ids; nodemailer encodes them.
       const info = await this.transport.sendMail({ from: this.from, to, subject, text, headers: { 'X-Homepot-Alert-Id': alertId } });
-      return { ok: true, permanent: false, ms: Date.now() - started, request, response: { status: 250, body: String(info.response ?? '') } };
+      return {
+        ok: true,
+        permanent: false,
+        ms: Date.now() - started,
+        request,
+        response: { status: 250, body: String(info.response ?? '') },
+      };
     } catch (e) {
       const code = (e as { responseCode?: number }).responseCode;
       return {

@@ -138,7 +138,9 @@ describe(evaluate.name, () => {
 
   it('given group_by metadata.user_id, when one user crosses the threshold, then the firing names the user', () => {
     const r = rule({ groupBy: ['metadata.user_id'], threshold: 2 });
-    const { firings } = run(r, [[ev(0, { metadata: { user_id: 'u1' } }), ev(1, { metadata: { user_id: 'u2' } }), ev(2, { metadata: { user_id: 'u1' } })]]);
+    const { firings } = run(r, [
+      [ev(0, { metadata: { user_id: 'u1' } }), ev(1, { metadata: { user_id: 'u2' } }), ev(2, { metadata: { user_id: 'u1' } })],
+    ]);
     expect(firings.map((f) => f.group)).toEqual([{ 'metadata.user_id': 'u1' }]);
   });
 

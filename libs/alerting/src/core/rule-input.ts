@@ -58,7 +58,12 @@ const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typ
  * may change after creation and because the guide's https://alerts.company.com/webhook must be accepted even
  * where it does not resolve.
  */
-export function checkWebhookUrl(raw: unknown, policy: OutboundPolicy, errors: ErrorDetail[], field = 'notification.webhook'): string | null {
+export function checkWebhookUrl(
+  raw: unknown,
+  policy: OutboundPolicy,
+  errors: ErrorDetail[],
+  field = 'notification.webhook',
+): string | null {
   if (raw === undefined || raw === null || raw === '') return null;
   if (typeof raw !== 'string' || raw.length > 2048) {
     errors.push({ field, message: 'must be a URL of at most 2048 characters' });
@@ -90,7 +95,14 @@ export function checkWebhookUrl(raw: unknown, policy: OutboundPolicy, errors: Er
   return url.toString();
 }
 
-function intField(body: Record<string, unknown>, key: string, min: number, max: number, def: number | undefined, errors: ErrorDetail[]): number {
+function intField(
+  body: Record<string, unknown>,
+  key: string,
+  min: number,
+  max: number,
+  def: number | undefined,
+  errors: ErrorDetail[],
+): number {
   const v = body[key];
   if (v === undefined && def !== undefined) return def;
   if (typeof v !== 'number' || !Number.isInteger(v) || v < min || v > max) {
@@ -143,7 +155,8 @@ export function parseRuleDefinition(
   const n = body.notification;
   if (n !== undefined && !isObject(n)) errors.push({ field: 'notification', message: 'must be an object with email and/or webhook' });
   else if (isObject(n)) {
-    for (const k of Object.keys(n)) if (k !== 'email' && k !== 'webhook') errors.push({ field: `notification.${k}`, message: 'unknown field' });
+    for (const k of Object.keys(n))
+      if (k !== 'email' && k !== 'webhook') errors.push({ field: `notification.${k}`, message: 'unknown field' });
     const raw = n.email === undefined || n.email === null ? [] : Array.isArray(n.email) ? n.email : [n.email];
     if (raw.length > 10 || raw.some((e) => typeof e !== 'string' || !EMAIL_RE.test(e))) {
       errors.push({ field: 'notification.email', message: 'must be an e-mail address (or a list of at most 10)' });
@@ -175,7 +188,11 @@ export function parseRuleDefinition(
   const groupBy = stringList(body.group_by, 'group_by', errors, MAX_GROUP_BY);
   for (const k of groupBy) {
     const ok = (GROUP_BY_FIELDS as readonly string[]).includes(k) || (k.startsWith('metadata.') && METADATA_KEY_RE.test(k.slice(9)));
-    if (!ok) errors.push({ field: 'group_by', message: `unknown key '${k.slice(0, 80)}'; allowed: ${GROUP_BY_FIELDS.join(', ')}, metadata.<key>` });
+    if (!ok)
+      errors.push({
+        field: 'group_by',
+        message: `unknown key '${k.slice(0, 80)}'; allowed: ${GROUP_BY_FIELDS.join(', ')}, metadata.<key>`,
+      });
   }
 
   const severity = body.severity ?? 'warning';
@@ -185,7 +202,8 @@ export function parseRuleDefinition(
 
   const silences: Silence[] = [];
   if (body.silences !== undefined) {
-    if (!Array.isArray(body.silences) || body.silences.length > 50) errors.push({ field: 'silences', message: 'must be a list of at most 50' });
+    if (!Array.isArray(body.silences) || body.silences.length > 50)
+      errors.push({ field: 'silences', message: 'must be a list of at most 50' });
     else
       body.silences.forEach((s: unknown, i: number) => {
         const field = `silences[${i}]`;
@@ -193,7 +211,8 @@ export function parseRuleDefinition(
         const start = typeof s.start === 'string' ? parseTimestampMicros(s.start) : undefined;
         const end = typeof s.end === 'string' ? parseTimestampMicros(s.end) : undefined;
         if (start === undefined) return errors.push({ field: `${field}.start`, message: 'must be an ISO 8601 timestamp' });
-        if (end === undefined || end <= start) return errors.push({ field: `${field}.end`, message: 'must be an ISO 8601 timestamp after start' });
+        if (end === undefined || end <= start)
+          return errors.push({ field: `${field}.end`, message: 'must be an ISO 8601 timestamp after start' });
         if (typeof s.reason !== 'string' || s.reason.trim() === '' || s.reason.length > 500) {
           return errors.push({ field: `${field}.reason`, message: 'must say why, in at most 500 characters' });
         }
@@ -203,7 +222,8 @@ export function parseRuleDefinition(
   if (eventTypes.length === 0 && Object.keys(filter).length === 0 && errors.length === 0) {
     errors.push({ field: 'event_types', message: 'give event_types or a filter: a rule on every event is almost always a mistake' });
   }
-  if (errors.length > 0) throw new ValidationError(`invalid alert rule: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
+  if (errors.length > 0)
+    throw new ValidationError(`invalid alert rule: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
   return {
     definition: {
       alert_name: name as string,

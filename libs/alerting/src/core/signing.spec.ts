@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { newWebhookSecret, SecretBox, signWebhook } from './signing';
 
 describe(signWebhook.name, () => {
-  it('given the Standard Webhooks test vector, when signed, then the signature is the spec libraries\' one', () => {
+  it("given the Standard Webhooks test vector, when signed, then the signature is the spec libraries' one", () => {
     // standard-webhooks/standard-webhooks libraries/go/webhook_test.go
     const sig = signWebhook('whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw', 'msg_p5jXN8AQM9LWM0D4loKWxJek', 1614265330, '{"test": 2432232314}');
     expect(sig).toBe('v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=');
