@@ -296,23 +296,44 @@ export class AlertingService implements AlertingPort {
 
   // ---- the rule engine (the consumer group's handler) ----
 
-  /** One consumed batch: every enabled rule evaluated, states and firings committed together, then the worker woken. */
-  async handle(consumed: ConsumedEvent[]): Promise<void> {
-    const events: AuditEvent[] = consumed.map((c) => c.event);
-    const rules = await this.store.enabledRules();
-    if (rules.length === 0 || events.length === 0) return;
-    const states = await this.store.states(rules.map((r) => r.id));
-    const changed = new Map<string, RuleState>();
-    const firings: Array<{ firing: Firing; channels: Array<['webhook' | 'email', string]> }> = [];
-    for (const rule of rules) {
-      const tenantEvents = events.filter((e) => e.tenant_id === rule.tenantId);
-      if (tenantEvents.length === 0) continue;
-      const res = evaluate(toEvaluated(rule), states.get(rule.id) as RuleState, tenantEvents);
-      changed.set(rule.id, res.state);
-      for (const firing of res.firings) firings.push({ firing, channels: this.channelsOf(rule) });
-    }
-    await this.store.commit(changed, firings);
-    if (firings.length > 0) this.kick();
+  private queue: Promise<unknown> = Promise.resolve();
+
+  /**
+   * One consumed batch: every enabled rule of the batch's tenants evaluated under the lock of its state, states
+   * and firings committed together, then the worker woken. Batches of several partitions in this process run
+   * one after the other (their rules' states are shared).
+   */
+  handle(consumed: ConsumedEvent[]): Promise<void> {
+    const run = this.queue.then(() => this.evaluateBatch(consumed.map((c) => c.event)));
+    this.queue = run.catch(() => undefined);
+    return run;
+  }
+
+  private async evaluateBatch(events: AuditEvent[]): Promise<void> {
+    if (events.length === 0) return;
+    const tenants = new Set(events.map((e) => e.tenant_id));
+    const rules = (await this.store.enabledRules()).filter((r) => tenants.has(r.tenantId));
+    if (rules.length === 0) return;
+    const recorded = await this.store.evaluateAndCommit(
+      rules.map((r) => r.id),
+      (current) => {
+        const states = new Map<string, RuleState>();
+        const firings: Array<{ firing: Firing; channels: Array<['webhook' | 'email', string]> }> = [];
+        for (const rule of rules) {
+          const state = current.get(rule.id);
+          if (!state) continue; // deleted meanwhile
+          const res = evaluate(
+            toEvaluated(rule),
+            state,
+            events.filter((e) => e.tenant_id === rule.tenantId),
+          );
+          states.set(rule.id, res.state);
+          for (const firing of res.firings) firings.push({ firing, channels: this.channelsOf(rule) });
+        }
+        return { states, firings };
+      },
+    );
+    if (recorded > 0) this.kick();
   }
 
   private channelsOf(rule: StoredRule): Array<['webhook' | 'email', string]> {
@@ -422,7 +443,7 @@ export class AlertingService implements AlertingPort {
       );
       await this.store.markAudited(f.id);
     }
-    for (const d of await this.store.dueDeliveries(50)) {
+    for (const d of await this.store.claimDueDeliveries(50)) {
       if (this.stopped) return;
       const firing = await this.store.firingById(d.firingId);
       const rule = firing && (await this.store.ruleById(firing.ruleId));

@@ -144,31 +144,35 @@ export class AlertingStore {
     return rows.length > 0;
   }
 
-  async states(ruleIds: string[]): Promise<Map<string, RuleState>> {
-    const out = new Map<string, RuleState>(ruleIds.map((id) => [id, emptyState()]));
-    if (ruleIds.length === 0) return out;
-    const rows: Row[] = await this.ds.query('SELECT rule_id, state FROM alert_state WHERE rule_id = ANY($1)', [ruleIds]);
-    for (const r of rows) out.set(r.rule_id as string, json<RuleState>(r.state));
-    return out;
-  }
-
   /**
-   * One transaction: the new states and the firings (with a pending delivery per channel). A firing already
-   * recorded (a batch replayed after a crash between this commit and the offset commit) is left as it is.
+   * One transaction per consumed batch: the rules' states locked (in rule id order, so two consumers never
+   * deadlock), `evaluate` run on them, the new states and the firings (with a pending delivery per channel)
+   * written. Replicas on other partitions wait for the lock instead of overwriting each other's state. A firing
+   * already recorded (a batch replayed after a crash between this commit and the offset commit) is left as it is.
    */
-  async commit(
-    states: Map<string, RuleState>,
-    firings: Array<{ firing: Firing; channels: Array<[StoredDelivery['channel'], string]> }>,
-  ): Promise<void> {
-    if (states.size === 0 && firings.length === 0) return;
-    await this.ds.transaction(async (m: EntityManager) => {
+  async evaluateAndCommit(
+    ruleIds: string[],
+    run: (states: Map<string, RuleState>) => {
+      states: Map<string, RuleState>;
+      firings: Array<{ firing: Firing; channels: Array<[StoredDelivery['channel'], string]> }>;
+    },
+  ): Promise<number> {
+    if (ruleIds.length === 0) return 0;
+    const sorted = [...ruleIds].sort();
+    return this.ds.transaction(async (m: EntityManager) => {
+      await m.query(
+        `INSERT INTO alert_state (rule_id, state) SELECT r.id, $2 FROM alert_rules r WHERE r.id = ANY($1) ON CONFLICT (rule_id) DO NOTHING`,
+        [sorted, JSON.stringify(emptyState())],
+      );
+      const rows: Row[] = await m.query('SELECT rule_id, state FROM alert_state WHERE rule_id = ANY($1) ORDER BY rule_id FOR UPDATE', [
+        sorted,
+      ]);
+      const current = new Map<string, RuleState>(rows.map((r) => [r.rule_id as string, json<RuleState>(r.state)]));
+      const { states, firings } = run(current);
       for (const [ruleId, state] of states) {
-        await m.query(
-          `INSERT INTO alert_state (rule_id, state) SELECT $1, $2 WHERE EXISTS (SELECT 1 FROM alert_rules WHERE id = $1)
-           ON CONFLICT (rule_id) DO UPDATE SET state = EXCLUDED.state, updated_at = now()`,
-          [ruleId, JSON.stringify(state)],
-        );
+        await m.query('UPDATE alert_state SET state = $2, updated_at = now() WHERE rule_id = $1', [ruleId, JSON.stringify(state)]);
       }
+      let recorded = 0;
       for (const { firing: f, channels } of firings) {
         const inserted: Row[] = await m.query(
           `INSERT INTO alert_firings (id, rule_id, tenant_id, group_key, window_start, window_end, event_ids, silenced)
@@ -185,7 +189,9 @@ export class AlertingStore {
             f.silenced,
           ],
         );
-        if (inserted.length === 0 || f.silenced) continue;
+        if (inserted.length === 0) continue;
+        recorded++;
+        if (f.silenced) continue;
         for (const [channel, target] of channels) {
           await m.query(
             `INSERT INTO alert_deliveries (firing_id, channel, target, status) VALUES ($1, $2, $3, 'pending') ON CONFLICT DO NOTHING`,
@@ -193,6 +199,7 @@ export class AlertingStore {
           );
         }
       }
+      return recorded;
     });
   }
 
@@ -219,12 +226,20 @@ export class AlertingStore {
     await this.ds.query('UPDATE alert_firings SET audited = true WHERE id = $1', [id]);
   }
 
-  async dueDeliveries(limit: number): Promise<StoredDelivery[]> {
-    const rows: Row[] = await this.ds.query(
-      "SELECT * FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= now() ORDER BY next_attempt_at LIMIT $1",
+  /**
+   * Due deliveries, claimed: their next attempt moved a minute ahead in the same statement (SKIP LOCKED), so
+   * two replicas' workers never send the same one at once; a worker that dies mid-send leaves it due again then.
+   */
+  async claimDueDeliveries(limit: number): Promise<StoredDelivery[]> {
+    const res: unknown = await this.ds.query(
+      `UPDATE alert_deliveries d SET next_attempt_at = now() + interval '60 seconds'
+       FROM (SELECT firing_id, channel, target FROM alert_deliveries WHERE status = 'pending' AND next_attempt_at <= now()
+             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
+       WHERE d.firing_id = due.firing_id AND d.channel = due.channel AND d.target = due.target
+       RETURNING d.*`,
       [limit],
     );
-    return rows.map(toDelivery);
+    return rowsOf(res).map(toDelivery);
   }
 
   async firingById(id: string): Promise<StoredFiring | undefined> {
