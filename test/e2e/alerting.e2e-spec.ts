@@ -283,3 +283,74 @@ describe('alerting (embedded)', () => {
     expect((await http(`${app.url}/audit/alerts/${id}`)).status).toBe(404);
   });
 });
+
+describe('alerting across kill -9 (embedded)', () => {
+  const receiver = new Receiver();
+  let app: TestApp | undefined;
+  const env = () => ({ AUDIT_OUTBOUND_ALLOW: '127.0.0.0/8,localhost' });
+  const alertingLag = async (url: string): Promise<number | undefined> => {
+    const r = await http(`${url}/audit/status`);
+    return r.body?.components?.event_log?.detail?.['audit.events.v1']?.consumer_lag?.['audit.alerting.v1'];
+  };
+  const post = (url: string, n: number) =>
+    http(`${url}/audit/events`, {
+      method: 'POST',
+      json: Array.from({ length: n }, () => ({ event_type: 'login_failed', ip_address: '198.51.100.9' })),
+    });
+
+  beforeAll(() => receiver.start());
+  afterAll(async () => {
+    await app?.close();
+    await receiver.close();
+  });
+
+  it('given events acknowledged before a crash, when restarted, then the firing is neither missed nor notified twice', async () => {
+    app = await bootApp(env());
+    const dataDir = app.dataDir;
+    const created = await http(`${app.url}/audit/alerts`, {
+      method: 'POST',
+      json: {
+        alert_name: 'crash_safe',
+        event_types: ['login_failed'],
+        threshold: 5,
+        time_window: 600,
+        notification: { webhook: receiver.url },
+      },
+    });
+    expect(created.status).toBe(201);
+    receiver.secret = created.body.webhook_secret;
+
+    // Four counted, then a crash: the state must survive it.
+    expect((await post(app.url, 4)).status).toBe(201);
+    const url1 = app.url;
+    await eventually(async () => ((await alertingLag(url1)) === 0 ? true : undefined), 10_000, 'the alerting group to catch up');
+    await app.kill9();
+    app = await bootApp(env(), dataDir);
+
+    // The fifth crosses the threshold; kill -9 right after its acknowledgement, before or while it is evaluated.
+    expect((await post(app.url, 1)).status).toBe(201);
+    await app.kill9();
+    app = await bootApp(env(), dataDir);
+    await eventually(async () => receiver.received[0], 15_000, 'the webhook after the restart');
+    const url3 = app.url;
+    await eventually(
+      async () => {
+        const r = await http(`${url3}/audit/alerts/${created.body.id}/firings`);
+        return r.body.firings?.[0]?.deliveries?.[0]?.status === 'delivered' ? r : undefined;
+      },
+      10_000,
+      'the delivery recorded',
+    );
+
+    // A crash after the delivery was recorded: the restart sends nothing again.
+    await app.kill9();
+    app = await bootApp(env(), dataDir);
+    await new Promise((r) => setTimeout(r, 3000));
+    expect(new Set(receiver.received.map((h) => h.headers['webhook-id'])).size).toBe(1);
+    expect(receiver.received).toHaveLength(1);
+    expect(receiver.received[0].verified).toBe(true);
+    const firings = await http(`${app.url}/audit/alerts/${created.body.id}/firings`);
+    expect(firings.body.firings).toHaveLength(1);
+    expect(firings.body.firings[0].event_ids).toHaveLength(5);
+  }, 180_000);
+});
