@@ -170,6 +170,16 @@ describe(evaluate.name, () => {
     expect(twice.state.groups['[]'].events).toHaveLength(3);
   });
 
+  it('given a long burst, when evaluated, then a group holds only its newest threshold events, and a replay of the evicted does not count', () => {
+    const r = rule({ threshold: 3 });
+    const burst = [0, 1, 2, 3, 4, 5].map((s) => ev(s));
+    const once = run(r, [burst]);
+    expect(once.state.groups['[]'].events.map(([, id]) => id)).toEqual(burst.slice(3).map((e) => e.id));
+    const replay = run(r, [burst], once.state);
+    expect(replay.firings).toHaveLength(0);
+    expect(replay.state.groups['[]'].events).toEqual(once.state.groups['[]'].events);
+  });
+
   it('given the same events from a state saved before the firing, when replayed, then the firing id is the same', () => {
     const r = rule();
     const events = [0, 1, 2, 3, 4].map((s) => ev(s));

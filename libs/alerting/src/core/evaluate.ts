@@ -25,7 +25,7 @@ export interface EvaluatedRule {
 
 /** One group's memory: the matching events still inside the window (plus lateness), and whether it fires. */
 export interface GroupState {
-  /** Matching events, sorted by event time: [µs, event id]. */
+  /** The newest `threshold` matching events still inside window + lateness, sorted by event time: [µs, event id]. */
   events: Array<[number, string]>;
   firing: boolean;
   /** Event time of the last notified (or silenced) firing's window end, µs. */
@@ -144,7 +144,15 @@ export function evaluate(rule: EvaluatedRule, state: RuleState, events: AuditEve
     const groupKey = JSON.stringify(values);
     const previous = next.groups[groupKey] ?? { events: [], firing: false, lastNotifiedUs: null };
     if (previous.events.some(([, id]) => id === e.id)) continue;
-    const group: GroupState = { ...previous, events: insertSorted(previous.events, [ts, e.id]) };
+    // A group holds its newest `threshold` events: enough for every window that can still end at or after them,
+    // and bounded however long the window. An event older than all of a full list is one a replay may have
+    // evicted, so it is not counted again.
+    if (previous.events.length >= rule.threshold && ts <= previous.events[0][0]) continue;
+    const inserted = insertSorted(previous.events, [ts, e.id]);
+    const group: GroupState = {
+      ...previous,
+      events: inserted.length > rule.threshold ? inserted.slice(inserted.length - rule.threshold) : inserted,
+    };
     next.groups[groupKey] = group;
     next.watermarkUs = Math.max(next.watermarkUs, ts);
     touched.add(groupKey);

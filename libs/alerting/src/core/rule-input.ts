@@ -6,7 +6,8 @@ import { GROUP_BY_FIELDS } from './evaluate';
 
 /** time_window bounds: under 10 s is noise for an audit log, over 7 days the state a group holds grows without use. */
 export const WINDOW_BOUNDS = { min: 10, max: 7 * 86_400 } as const;
-export const MAX_THRESHOLD = 100_000;
+/** A group holds its newest `threshold` event ids in the rule's state: this bounds the state per group. */
+export const MAX_THRESHOLD = 10_000;
 export const MAX_COOLDOWN = 7 * 86_400;
 export const MAX_GROUP_BY = 3;
 
