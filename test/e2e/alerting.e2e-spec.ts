@@ -353,4 +353,22 @@ describe('alerting across kill -9 (embedded)', () => {
     expect(firings.body.firings).toHaveLength(1);
     expect(firings.body.firings[0].event_ids).toHaveLength(5);
   }, 180_000);
+
+  it('given no AUDIT_SMTP_URL, when a rule with e-mail is created, then it is accepted and the answer and /audit/status say e-mail cannot be delivered', async () => {
+    const url = (app as TestApp).url;
+    const r = await http(`${url}/audit/alerts`, {
+      method: 'POST',
+      json: {
+        alert_name: 'mail_only',
+        event_types: ['login_failed'],
+        threshold: 3,
+        time_window: 60,
+        notification: { email: 'soc@example.com' },
+      },
+    });
+    expect(r.status).toBe(201);
+    expect(r.body.warnings).toEqual([expect.stringMatching(/e-mail cannot be delivered: AUDIT_SMTP_URL is not set/)]);
+    const status = await http(`${url}/audit/status`);
+    expect(status.body.components.alerting.detail.email_delivery).toMatch(/^unavailable/);
+  });
 });
