@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import * as path from 'node:path';
-import { INGEST_PORT_DEFINITION } from '@app/ingest';
+import { INGEST_PORT_DEFINITION, IngestPort } from '@app/ingest';
 import { Capability, OUTBOUND_CONFIG } from '@app/runtime';
 import { ALERTING_CONFIG } from './alerting.config';
 import { AlertingController } from './alerting.controller';
@@ -43,12 +43,14 @@ export const ALERTING_CAPABILITY: Capability = {
     const settings = context.settings(ALERTING_CONFIG);
     const store = new AlertingStore(context.configStore());
     const mailer = new Mailer(settings.smtpUrl, settings.smtpFrom);
+    let ingest: IngestPort | undefined;
     const service = new AlertingService(
       store,
       new SecretBox(secretsKey(settings.secretsKey, context.config.dataDir)),
       context.settings(OUTBOUND_CONFIG),
       mailer,
-      () => context.port(INGEST_PORT_DEFINITION),
+      // Resolved once, on first use (in the embedded app ingest is bound by then; elsewhere it is a TCP client).
+      () => (ingest ??= context.port(INGEST_PORT_DEFINITION)),
       context.logger,
     );
     const consumers = context.consumers();
