@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { createContext, removeDir } from './lib/context';
 import { RESULTS_DIR } from './lib/processes';
 import { machineInfo, markdownTable, printRow, Row, writeReport } from './lib/report';
+import { alerting } from './scenarios/alerting';
 import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
 import { queries } from './scenarios/queries';
@@ -12,6 +13,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   batch: batchIngest,
   queries,
   distributed: distributedIngest,
+  alerting,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]

@@ -12,11 +12,12 @@ case "$app" in
   ingest-gateway) entry=dist/apps/ingest-gateway/src/main.js ;;
   query-store) entry=dist/apps/query-store/src/main.js ;;
   reporting) entry=dist/apps/reporting/src/main.js ;;
+  alerting) entry=dist/apps/alerting/src/main.js ;;
   # Offline tools (TOOLS in libs/common/src/config.ts), run with the same environment as the app they serve.
   reconcile-rollup) entry=dist/apps/query-store/src/reconcile-rollup.js ;;
   *)
     echo "homepot-audit: unknown app '${app}'" >&2
-    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reporting|reconcile-rollup [node arguments...]" >&2
+    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reporting|alerting|reconcile-rollup [node arguments...]" >&2
     exit 64
     ;;
 esac

@@ -15,6 +15,7 @@ const IMPLEMENTED = [
   /^\/audit\/status$/,
   /^\/audit\/config$/,
   /^\/audit\/test$/,
+  /^\/audit\/alerts$/,
 ];
 
 async function curl(app: TestApp, cmd: string): Promise<{ code: number; body: string }> {

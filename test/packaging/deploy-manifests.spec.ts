@@ -4,6 +4,7 @@ import * as os from 'node:os';
 import * as path from 'node:path';
 
 import { APPS, AppConfig, HEALTH_PATHS, KNOWN_ENV_VARS, loadConfig, TOOLS } from '@app/common';
+import { ALERTING_PORT_DEFINITION } from '@app/alerting';
 import { ALL_CAPABILITIES } from '../../apps/all-in-one/src/capabilities';
 import { REPORTING_PORT_DEFINITION } from '@app/reporting';
 import { Deployment, IDeployment } from 'kubernetes-models/apps/v1/Deployment';
@@ -102,6 +103,8 @@ function servedPorts(app: AppName, c: AppConfig, env: Record<string, string | un
   if (app === 'api-gateway' || app === 'all-in-one') return { health: c.http.port };
   if (app === 'ingest-gateway') return { health: c.healthPort, rpc: c.services.ingest.port };
   if (app === 'reporting') return { health: c.healthPort, rpc: REPORTING_PORT_DEFINITION.address.parse(env).port };
+  // The manifests set ALERTING_SERVICE_PORT to its default (the address is the port's own config section).
+  if (app === 'alerting') return { health: c.healthPort, rpc: ALERTING_PORT_DEFINITION.address.parse({}).port };
   return { health: c.healthPort, rpc: c.services.query.port };
 }
 

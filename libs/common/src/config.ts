@@ -224,6 +224,7 @@ export const APPS = {
   'ingest-gateway': 'dist/apps/ingest-gateway/src/main.js',
   'query-store': 'dist/apps/query-store/src/main.js',
   reporting: 'dist/apps/reporting/src/main.js',
+  alerting: 'dist/apps/alerting/src/main.js',
 } as const;
 
 /** Offline commands the image runs by name like an app (docker/entrypoint.sh), e.g. with the query-stores stopped. */

@@ -17,6 +17,8 @@ export interface ClusterOptions {
   queryStoreEnv?: Record<string, string>;
   /** Also run apps/reporting (exports and reports), behind the gateways. */
   reporting?: boolean;
+  /** Runs the alerting service too, with this extra environment (e.g. AUDIT_OUTBOUND_ALLOW, AUDIT_SMTP_URL). */
+  alertingEnv?: Record<string, string>;
 }
 
 /**
@@ -28,6 +30,7 @@ export class DistributedCluster {
   readonly ingest: AppProcess;
   readonly query: AppProcess;
   readonly reporting?: AppProcess;
+  readonly alerting?: AppProcess;
   readonly gateways: AppProcess[] = [];
   private readonly gatewayPorts: number[] = [];
 
@@ -40,6 +43,8 @@ export class DistributedCluster {
       queryHealth: number;
       reportingRpc: number;
       reportingHealth: number;
+      alertingRpc: number;
+      alertingHealth: number;
     },
     gatewayPorts: number[],
     options: ClusterOptions,
@@ -59,6 +64,8 @@ export class DistributedCluster {
       QUERY_SERVICE_PORT: String(ports.queryRpc),
       REPORTING_SERVICE_HOST: '127.0.0.1',
       REPORTING_SERVICE_PORT: String(ports.reportingRpc),
+      ALERTING_SERVICE_HOST: '127.0.0.1',
+      ALERTING_SERVICE_PORT: String(ports.alertingRpc),
     };
     const env = (app: AppName, name: string, extra: Record<string, string>): Record<string, string> => ({
       ...base,
@@ -85,6 +92,14 @@ export class DistributedCluster {
         dir,
       );
     }
+    if (options.alertingEnv) {
+      this.alerting = new AppProcess(
+        'alerting',
+        'alerting',
+        env('alerting', 'alerting', { DATABASE_URL: TEST_DATABASE_URL, HEALTH_PORT: String(ports.alertingHealth), ...options.alertingEnv }),
+        dir,
+      );
+    }
     gatewayPorts.forEach((port, i) => {
       const name = `api-gateway-${i}`;
       this.gatewayPorts.push(port);
@@ -108,6 +123,8 @@ export class DistributedCluster {
       queryHealth: await freePort(),
       reportingRpc: await freePort(),
       reportingHealth: await freePort(),
+      alertingRpc: await freePort(),
+      alertingHealth: await freePort(),
     };
     const gatewayPorts: number[] = [];
     for (let i = 0; i < (options.gateways ?? 1); i++) gatewayPorts.push(await freePort());
@@ -115,7 +132,12 @@ export class DistributedCluster {
     try {
       cluster.ingest.start();
       cluster.query.start();
-      await Promise.all([cluster.ingest.waitUntilReady(cluster.ingestHealthUrl), cluster.query.waitUntilReady(cluster.queryHealthUrl)]);
+      cluster.alerting?.start();
+      await Promise.all([
+        cluster.ingest.waitUntilReady(cluster.ingestHealthUrl),
+        cluster.query.waitUntilReady(cluster.queryHealthUrl),
+        cluster.alerting?.waitUntilReady(`http://127.0.0.1:${ports.alertingHealth}${HEALTH_PATHS.ready}`),
+      ]);
       if (cluster.reporting) {
         cluster.reporting.start();
         await cluster.reporting.waitUntilReady(`http://127.0.0.1:${ports.reportingHealth}${HEALTH_PATHS.ready}`);
@@ -147,7 +169,13 @@ export class DistributedCluster {
 
   /** Logs of every app, for a failure message. */
   logs(lines = 30): string {
-    return [this.ingest, this.query, ...(this.reporting ? [this.reporting] : []), ...this.gateways]
+    return [
+      this.ingest,
+      this.query,
+      ...(this.reporting ? [this.reporting] : []),
+      ...(this.alerting ? [this.alerting] : []),
+      ...this.gateways,
+    ]
       .map((a) => `---- ${a.name} ----\n${a.logTail(lines)}`)
       .join('\n');
   }
@@ -156,7 +184,7 @@ export class DistributedCluster {
   async stop(removeData = true): Promise<void> {
     await Promise.all(this.gateways.map((g) => g.stop()));
     await this.reporting?.stop();
-    await Promise.all([this.ingest.stop(), this.query.stop()]);
+    await Promise.all([this.ingest.stop(), this.query.stop(), this.alerting?.stop()]);
     if (removeData) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,76 @@
+import { createServer, Server } from 'node:http';
+import { AddressInfo } from 'node:net';
+import { OutboundPolicy } from '@app/runtime';
+import { retryDelay, RETRY_DELAYS_MS, sendWebhook } from './delivery';
+import { signWebhook } from './core/signing';
+
+const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
+
+describe(sendWebhook.name, () => {
+  let server: Server;
+  let port = 0;
+  let answer = 200;
+  let hits: Array<Record<string, string | string[] | undefined>> = [];
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      hits.push(req.headers);
+      req.resume();
+      req.on('end', () => res.writeHead(answer, answer === 302 ? { location: 'http://127.0.0.1:1/elsewhere' } : {}).end('ok'));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    port = (server.address() as AddressInfo).port;
+  });
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  beforeEach(() => {
+    hits = [];
+    answer = 200;
+  });
+
+  it('given a loopback receiver not in the allow list, when sent, then it is refused before connecting', async () => {
+    const out = await sendWebhook(new OutboundPolicy([]), `http://127.0.0.1:${port}/`, SECRET, 'msg_1', '{}');
+    expect(out.ok).toBe(false);
+    expect(out.permanent).toBe(true);
+    expect(out.error).toMatch(/AUDIT_OUTBOUND_ALLOW/);
+    expect(hits).toHaveLength(0);
+  });
+
+  it('given a host name that resolves to loopback, when sent without allowing it, then it is refused', async () => {
+    const out = await sendWebhook(new OutboundPolicy([]), `http://localhost:${port}/`, SECRET, 'msg_1', '{}');
+    expect(out.ok).toBe(false);
+    expect(hits).toHaveLength(0);
+  });
+
+  it('given an allowed receiver, when sent, then the Standard Webhooks headers verify against the body', async () => {
+    const out = await sendWebhook(new OutboundPolicy(['localhost']), `http://localhost:${port}/hook`, SECRET, 'msg_abc', '{"a":1}');
+    expect(out.ok).toBe(true);
+    const h = hits[0];
+    expect(h['webhook-id']).toBe('msg_abc');
+    expect(h['webhook-signature']).toBe(signWebhook(SECRET, 'msg_abc', Number(h['webhook-timestamp']), '{"a":1}'));
+  });
+
+  it('given a redirect, when sent, then it is a failure and not followed', async () => {
+    answer = 302;
+    const out = await sendWebhook(new OutboundPolicy(['127.0.0.0/8']), `http://127.0.0.1:${port}/`, SECRET, 'msg_1', '{}');
+    expect(out.ok).toBe(false);
+    expect(out.error).toMatch(/redirect/);
+    expect(hits).toHaveLength(1);
+  });
+
+  it('given 410 Gone, when sent, then retrying stops; given 503, it does not', async () => {
+    answer = 410;
+    expect((await sendWebhook(new OutboundPolicy(['127.0.0.0/8']), `http://127.0.0.1:${port}/`, SECRET, 'm', '{}')).permanent).toBe(true);
+    answer = 503;
+    const out = await sendWebhook(new OutboundPolicy(['127.0.0.0/8']), `http://127.0.0.1:${port}/`, SECRET, 'm', '{}');
+    expect(out.ok).toBe(false);
+    expect(out.permanent).toBe(false);
+  });
+});
+
+describe(retryDelay.name, () => {
+  it('given each attempt, when delayed, then the schedule grows and ends', () => {
+    expect(retryDelay(1, () => 0)).toBe(RETRY_DELAYS_MS[0]);
+    expect(retryDelay(2, () => 1)).toBe(RETRY_DELAYS_MS[1] * 1.2);
+    expect(retryDelay(RETRY_DELAYS_MS.length + 1)).toBeUndefined();
+  });
+});
