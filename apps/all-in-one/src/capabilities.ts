@@ -1,6 +1,10 @@
 import { INGEST_CAPABILITY } from '@app/ingest';
+import { INTEGRITY_CAPABILITY } from '@app/integrity';
 import { QUERY_CAPABILITY } from '@app/query';
 import { Capability } from '@app/runtime';
 
-/** Every capability: the all-in-one runs them all (and the deployment checks read their settings from here). */
-export const ALL_CAPABILITIES: Capability[] = [INGEST_CAPABILITY, QUERY_CAPABILITY];
+/**
+ * Every capability: the all-in-one runs them all (and the deployment checks read their settings from here).
+ * Drains run in this order: integrity's ending checkpoint writes its event while ingest still accepts it.
+ */
+export const ALL_CAPABILITIES: Capability[] = [INTEGRITY_CAPABILITY, INGEST_CAPABILITY, QUERY_CAPABILITY];

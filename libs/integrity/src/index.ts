@@ -1,1 +1,6 @@
 export * from './core';
+export * from './integrity.capability';
+export * from './integrity.config';
+export * from './integrity.port';
+export * from './integrity.service';
+export * from './tree.store';

@@ -13,11 +13,18 @@ export const HASH_SIZE = 32;
 export const EMPTY_ROOT = createHash('sha256').digest();
 
 export function hashLeaf(data: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.from([0x00])).update(data).digest();
+  return createHash('sha256')
+    .update(Buffer.from([0x00]))
+    .update(data)
+    .digest();
 }
 
 export function hashChildren(left: Uint8Array, right: Uint8Array): Buffer {
-  return createHash('sha256').update(Buffer.from([0x01])).update(left).update(right).digest();
+  return createHash('sha256')
+    .update(Buffer.from([0x01]))
+    .update(left)
+    .update(right)
+    .digest();
 }
 
 /** The hash of the perfect subtree of 2^level leaves starting at leaf `index << level`. */

@@ -17,7 +17,8 @@ const MAX_SIGNATURES = 100;
 export class NoteError extends Error {}
 
 function checkKeyName(name: string): void {
-  if (name === '' || /[\s+]/u.test(name) || /\p{Cc}/u.test(name)) throw new NoteError(`key name ${JSON.stringify(name)} must have no spaces, '+' or controls`);
+  if (name === '' || /[\s+]/u.test(name) || /\p{Cc}/u.test(name))
+    throw new NoteError(`key name ${JSON.stringify(name)} must have no spaces, '+' or controls`);
 }
 
 export function keyId(name: string, rawPublicKey: Buffer): Buffer {
@@ -59,9 +60,12 @@ export function verifierKeyText(signer: NoteSigner): string {
 }
 
 export function parseVerifierKey(text: string): NoteVerifier {
-  const parts = text.trim().split('+');
-  if (parts.length !== 3) throw new NoteError('a verifier key is <name>+<key id>+<key>');
-  const [name, idHex, keyB64] = parts;
+  // Split at the first two '+' only (as Go's note package does): the base64 key may hold '+' itself.
+  const t = text.trim();
+  const a = t.indexOf('+');
+  const b = a < 0 ? -1 : t.indexOf('+', a + 1);
+  if (b < 0) throw new NoteError('a verifier key is <name>+<key id>+<key>');
+  const [name, idHex, keyB64] = [t.slice(0, a), t.slice(a + 1, b), t.slice(b + 1)];
   checkKeyName(name);
   const key = Buffer.from(keyB64, 'base64');
   if (key.length !== 33 || key[0] !== ED25519) throw new NoteError('only Ed25519 verifier keys (type 0x01) are supported');
