@@ -11,11 +11,13 @@ case "$app" in
   api-gateway) entry=dist/apps/api-gateway/src/main.js ;;
   ingest-gateway) entry=dist/apps/ingest-gateway/src/main.js ;;
   query-store) entry=dist/apps/query-store/src/main.js ;;
+  integrity) entry=dist/apps/integrity/src/main.js ;;
   # Offline tools (TOOLS in libs/common/src/config.ts), run with the same environment as the app they serve.
   reconcile-rollup) entry=dist/apps/query-store/src/reconcile-rollup.js ;;
+  verify-integrity) entry=dist/apps/integrity/src/verify-cli.js ;;
   *)
     echo "homepot-audit: unknown app '${app}'" >&2
-    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reconcile-rollup [node arguments...]" >&2
+    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|integrity|reconcile-rollup|verify-integrity [node arguments...]" >&2
     exit 64
     ;;
 esac

@@ -1,9 +1,12 @@
+import { execFileSync } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { AuditEvent } from '@app/contracts';
 import { leafHashOf, openCheckpoint, parseVerifierKey, verifyConsistency, verifyInclusion } from '@app/integrity';
 import { createClickHouse, releaseChdb } from '@app/query';
-import { bootApp, eventually, http, Json, TestApp, waitForTotal } from './support/embedded-app';
+import { bootApp, eventually, http, Json, ROOT, TestApp, waitForTotal } from './support/embedded-app';
 
 const b64 = (s: string) => Buffer.from(s, 'base64');
 const ENV = { AUDIT_SELF_AUDIT_READS: 'false' };
@@ -86,6 +89,45 @@ describe('integrity (embedded app)', () => {
       return r.body.events.some((e: AuditEvent) => e.metadata.tree_size === cp2.size) ? r : undefined;
     });
     expect(logged.status).toBe(200);
+
+    // The offline verifier: the export with its proofs, the checkpoint and the key, no service.
+    const dir = mkdtempSync(path.join(tmpdir(), 'verify-'));
+    const lines: string[] = [];
+    for (const id of ids) {
+      const e = (await http(`${app.url}/audit/events/${id}`)).body;
+      const p = (await http(`${app.url}/audit/events/${id}/proof`)).body;
+      lines.push(JSON.stringify({ event: e, proof: p }));
+    }
+    writeFileSync(path.join(dir, 'export.ndjson'), lines.join('\n') + '\n');
+    writeFileSync(path.join(dir, 'checkpoint.txt'), second.proof.checkpoint.note);
+    writeFileSync(path.join(dir, 'key.txt'), key.body.verifier_key);
+    const cli = (file: string) =>
+      execFileSync(
+        process.execPath,
+        [
+          path.join(ROOT, 'dist/apps/integrity/src/verify-cli.js'),
+          '--key',
+          path.join(dir, 'key.txt'),
+          '--checkpoint',
+          path.join(dir, 'checkpoint.txt'),
+          file,
+        ],
+        { encoding: 'utf8' },
+      );
+    const offline = JSON.parse(cli(path.join(dir, 'export.ndjson')));
+    expect(offline).toMatchObject({ ok: true, events: 5, findings: [] });
+    writeFileSync(
+      path.join(dir, 'edited.ndjson'),
+      lines.map((l, i) => (i === 3 ? l.replace('User logged in', 'User logged out') : l)).join('\n'),
+    );
+    let failed: { status: number; stdout: string } | undefined;
+    try {
+      cli(path.join(dir, 'edited.ndjson'));
+    } catch (e) {
+      failed = e as { status: number; stdout: string };
+    }
+    expect(failed?.status).toBe(1);
+    expect(JSON.parse(failed!.stdout).findings).toEqual([{ line: 4, id: ids[3], status: 'modified', leaf_index: expect.any(Number) }]);
 
     const bad = await http(`${app.url}/audit/integrity/consistency?from=abc&to=1`);
     expect(bad.status).toBe(400);

@@ -1,3 +1,4 @@
+import { INTEGRITY_PORT_DEFINITION } from '@app/integrity';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -77,9 +78,11 @@ function validateObject(o: KubeObject): void {
 }
 
 /** The ports an app's config says it serves: health (probes, /metrics) and, for the internal services, the TCP transport. */
-function servedPorts(app: AppName, c: AppConfig): { health: number; rpc?: number } {
+function servedPorts(app: AppName, c: AppConfig, env: Record<string, string | undefined> = {}): { health: number; rpc?: number } {
   if (app === 'api-gateway' || app === 'all-in-one') return { health: c.http.port };
   if (app === 'ingest-gateway') return { health: c.healthPort, rpc: c.services.ingest.port };
+  // A capability's service address is its port's own config section.
+  if (app === 'integrity') return { health: c.healthPort, rpc: INTEGRITY_PORT_DEFINITION.address.parse(env).port };
   return { health: c.healthPort, rpc: c.services.query.port };
 }
 
@@ -391,7 +394,7 @@ describe('docker/compose.yaml', () => {
     const config = loadConfig(env);
     expectDistributedConfig(app, config);
 
-    const ports = servedPorts(app, config);
+    const ports = servedPorts(app, config, env);
     expect(healthUrl(s)).toEqual({ port: ports.health, path: HEALTH_PATHS.ready });
     if (ports.rpc !== undefined) expect((s.expose ?? []).map(Number)).toEqual(expect.arrayContaining([ports.rpc, ports.health]));
   });
@@ -626,7 +629,7 @@ describe('k8s/', () => {
 
       it('should declare the ports its config serves and probe the health paths on the health port', () => {
         const c = container(app);
-        const ports = servedPorts(app, configOf(app));
+        const ports = servedPorts(app, configOf(app), resolvedEnv(app));
         const declared = (c.ports ?? []).map((p) => p.containerPort);
         expect(declared.sort()).toEqual([ports.health, ...(ports.rpc !== undefined ? [ports.rpc] : [])].sort());
         const probes = { startupProbe: c.startupProbe, livenessProbe: c.livenessProbe, readinessProbe: c.readinessProbe };

@@ -224,4 +224,5 @@ export const APPS = {
 /** Offline commands the image runs by name like an app (docker/entrypoint.sh), e.g. with the query-stores stopped. */
 export const TOOLS = {
   'reconcile-rollup': 'dist/apps/query-store/src/reconcile-rollup.js',
+  'verify-integrity': 'dist/apps/integrity/src/verify-cli.js',
 } as const;
