@@ -4,3 +4,5 @@ export * from './integrity.config';
 export * from './integrity.port';
 export * from './integrity.service';
 export * from './tree.store';
+export * from './migrations';
+export * from './signing-key';
