@@ -5,6 +5,7 @@ import { Capability, ConsumedEvent } from '@app/runtime';
 import { INTEGRITY_CONFIG } from './integrity.config';
 import { EventProofController, IntegrityController } from './integrity.controller';
 import { INTEGRITY_PORT_DEFINITION } from './integrity.port';
+import { OperationsController } from './operations.controller';
 import { IntegrityService } from './integrity.service';
 import { INTEGRITY_MIGRATIONS } from './migrations';
 import { loadSigningKey } from './signing-key';
@@ -39,7 +40,8 @@ export const INTEGRITY_CAPABILITY: Capability = {
   config: [INTEGRITY_CONFIG],
   needs: { bus: true, configStore: true },
   serves: [INTEGRITY_PORT_DEFINITION],
-  controllers: [IntegrityController, EventProofController],
+  // The operations endpoints live here for now: they read the query port and this process's metrics.
+  controllers: [IntegrityController, EventProofController, OperationsController],
   async start(context) {
     const settings = context.settings(INTEGRITY_CONFIG);
     const ds = context.configStore();

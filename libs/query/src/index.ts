@@ -17,3 +17,4 @@ export * from './query.capability';
 export * from './query.port';
 export * from './store-refusals';
 export * from './query.config';
+export * from './store-operations';

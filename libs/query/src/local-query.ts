@@ -6,13 +6,31 @@ import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
 import { EventSearch, EventStatistics, StoreHealth } from './store-ports';
+import type { OptimizePlan, StorePerformance } from './store-operations';
+
+/** The store's operations side, as the query capability builds it. */
+export interface StoreMaintenance {
+  performance(): Promise<StorePerformance>;
+  optimize(apply: boolean): Promise<OptimizePlan>;
+}
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
   constructor(
     private readonly store: EventSearch & EventStatistics & StoreHealth,
     private readonly consumer: QueryStoreConsumer,
+    private readonly maintenance?: StoreMaintenance,
   ) {}
+
+  performance(): Promise<StorePerformance> {
+    if (!this.maintenance) throw new Error('no store maintenance in this process');
+    return this.maintenance.performance();
+  }
+
+  optimize(apply: boolean): Promise<OptimizePlan> {
+    if (!this.maintenance) throw new Error('no store maintenance in this process');
+    return this.maintenance.optimize(apply);
+  }
 
   search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<SearchResult> {
     return this.store.search(tenantId, filter, page);
