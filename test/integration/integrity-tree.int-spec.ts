@@ -60,6 +60,7 @@ describe(`${TreeStore.name} on Postgres`, () => {
     for (const t of ['integrity_trees', 'integrity_leaves', 'integrity_nodes', 'integrity_checkpoints']) {
       await ds.query(`DELETE FROM ${t} WHERE tenant_id LIKE $1`, [`%-${run}`]);
     }
+    await ds.query(`DELETE FROM integrity_keys WHERE name = 'signing'`);
     await ds.destroy();
     rmSync(dir, { recursive: true, force: true });
   });
@@ -143,7 +144,8 @@ describe(`${TreeStore.name} on Postgres`, () => {
       expect(verifierKeyText({ name: 'k', privateKey: again.key })).toBe(verifierKeyText({ name: 'k', privateKey: first.key }));
       const [row] = (await ds.query(`SELECT encrypted_pkcs8 FROM integrity_keys`)) as Array<{ encrypted_pkcs8: string }>;
       expect(row.encrypted_pkcs8).toContain('BEGIN ENCRYPTED PRIVATE KEY');
-      await expect(loadSigningKey(ds, { dataDir: dir, passphrase: 'not the one' })).rejects.toThrow();
+      await expect(loadSigningKey(ds, { dataDir: dir, passphrase: 'not the one' })).rejects.toThrow(/AUDIT_INTEGRITY_KEY_PASSPHRASE/);
+      await expect(loadSigningKey(ds, { dataDir: mkdtempSync(path.join(tmpdir(), 'other-')) })).rejects.toThrow(/another passphrase/);
     });
   });
 });

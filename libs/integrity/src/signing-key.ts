@@ -3,6 +3,7 @@ import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { DataSource } from 'typeorm';
+import { ConfigError } from '@app/common';
 import { privateKeyFrom } from './core';
 
 /**
@@ -20,13 +21,30 @@ export async function loadSigningKey(
   const stored = (await ds.query(`SELECT encrypted_pkcs8 FROM integrity_keys WHERE name = 'signing'`)) as Array<{
     encrypted_pkcs8: string;
   }>;
-  if (stored.length > 0) return { key: createPrivateKey({ key: stored[0].encrypted_pkcs8, passphrase }), source: 'stored' };
+  if (stored.length > 0) return { key: decrypt(stored[0].encrypted_pkcs8, passphrase, options.passphrase !== undefined), source: 'stored' };
   const { privateKey } = generateKeyPairSync('ed25519');
   const pem = privateKey.export({ type: 'pkcs8', format: 'pem', cipher: 'aes-256-cbc', passphrase }).toString();
   // Two replicas starting at once: the first insert wins and both use its key.
   await ds.query(`INSERT INTO integrity_keys (name, encrypted_pkcs8) VALUES ('signing', $1) ON CONFLICT DO NOTHING`, [pem]);
   const [row] = (await ds.query(`SELECT encrypted_pkcs8 FROM integrity_keys WHERE name = 'signing'`)) as Array<{ encrypted_pkcs8: string }>;
-  return { key: createPrivateKey({ key: row.encrypted_pkcs8, passphrase }), source: row.encrypted_pkcs8 === pem ? 'generated' : 'stored' };
+  return {
+    key: decrypt(row.encrypted_pkcs8, passphrase, options.passphrase !== undefined),
+    source: row.encrypted_pkcs8 === pem ? 'generated' : 'stored',
+  };
+}
+
+function decrypt(pem: string, passphrase: string, fromConfig: boolean): KeyObject {
+  try {
+    return createPrivateKey({ key: pem, passphrase });
+  } catch {
+    // Typically a second replica, or a new data directory, without the passphrase the key was stored with.
+    throw new ConfigError(
+      'AUDIT_INTEGRITY_KEY_PASSPHRASE',
+      fromConfig
+        ? 'does not decrypt the signing key stored in the configuration store'
+        : 'is needed: the signing key in the configuration store was encrypted with another passphrase (another data directory)',
+    );
+  }
 }
 
 async function dataDirPassphrase(dataDir: string): Promise<string> {
