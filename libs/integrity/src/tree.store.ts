@@ -27,9 +27,6 @@ export interface StoredCheckpoint {
 
 type Q = Pick<EntityManager, 'query'>;
 
-// Postgres allows 65535 parameters per statement; 7 per leaf.
-const CHUNK = 5000;
-
 /**
  * The per-tenant trees in the configuration store. An append locks the tenant's tree row, so two consumers
  * (replicas sharing the group's partitions) never give out one leaf index twice; an event id already in the
@@ -91,12 +88,21 @@ export class TreeStore {
           nodeRows.push([tenantId, n.level, n.index, n.hash]);
         }
       }
-      await insertRows(
-        m,
-        'integrity_leaves (tenant_id, leaf_index, event_id, leaf_hash, log_partition, log_offset, event_time_us)',
-        leafRows,
+      // Column arrays through unnest: one statement of 7 parameters instead of 7 per row (measured on
+      // Postgres 16, 50,000 events in batches of 1000: see the report in docs/architecture.md "Integrity").
+      const col = (rows: unknown[][], i: number) => rows.map((r) => r[i]);
+      await m.query(
+        `INSERT INTO integrity_leaves (tenant_id, leaf_index, event_id, leaf_hash, log_partition, log_offset, event_time_us)
+         SELECT $1, * FROM unnest($2::bigint[], $3::text[], $4::bytea[], $5::integer[], $6::text[], $7::bigint[])`,
+        [tenantId, ...[1, 2, 3, 4, 5, 6].map((i) => col(leafRows, i))],
       );
-      await insertRows(m, 'integrity_nodes (tenant_id, level, node_index, hash)', nodeRows);
+      if (nodeRows.length > 0) {
+        await m.query(
+          `INSERT INTO integrity_nodes (tenant_id, level, node_index, hash)
+           SELECT $1, * FROM unnest($2::smallint[], $3::bigint[], $4::bytea[])`,
+          [tenantId, ...[1, 2, 3].map((i) => col(nodeRows, i))],
+        );
+      }
       await m.query('UPDATE integrity_trees SET size = $2 WHERE tenant_id = $1', [tenantId, size]);
       return fresh.length;
     });
@@ -218,13 +224,4 @@ function toLeaf(r: LeafRow): StoredLeaf {
     partition: Number(r.log_partition),
     offset: String(r.log_offset),
   };
-}
-
-async function insertRows(m: Q, target: string, rows: unknown[][]): Promise<void> {
-  for (let i = 0; i < rows.length; i += CHUNK) {
-    const chunk = rows.slice(i, i + CHUNK);
-    const params: unknown[] = [];
-    const values = chunk.map((row) => `(${row.map((v) => `$${params.push(v)}`).join(', ')})`);
-    await m.query(`INSERT INTO ${target} VALUES ${values.join(', ')}`, params);
-  }
 }

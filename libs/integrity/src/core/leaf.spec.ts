@@ -1,5 +1,5 @@
 import { AuditEvent } from '@app/contracts';
-import { canonicalJson, encodeLeafV1, leafHashOf } from './leaf';
+import { canonicalJson, encodeLeafV1, LEAF_V1_FIELDS, leafHashOf } from './leaf';
 
 const event: AuditEvent = {
   schema_version: 1,
@@ -34,6 +34,11 @@ describe('leaf encoding v1', () => {
     expect(json.startsWith('{"category":"authentication","description":"login","event_type":"user_login","id":')).toBe(true);
     expect(json).not.toContain('position');
     expect(JSON.parse(json)).toEqual(event);
+  });
+
+  it('should build the same bytes as the generic JCS of the fields (the fixed key order is only a shortcut)', () => {
+    const fields = Object.fromEntries(LEAF_V1_FIELDS.map((f) => [f, event[f]]));
+    expect(encodeLeafV1(event).subarray(1).toString('utf8')).toBe(canonicalJson(fields));
   });
 
   it('should give one hash for one event whatever the key order or timestamp spelling, another for any edit', () => {
