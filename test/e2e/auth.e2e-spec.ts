@@ -86,6 +86,152 @@ describe('API keys and self-audit', () => {
       expect.arrayContaining(['api_key_created', 'api_key_revoked']),
     );
   });
+  it('should serve only a bare readiness answer without a key, and details, metrics and docs only with one', async () => {
+    const live = await as(undefined, '/health/live');
+    expect([live.status, live.body]).toEqual([200, { status: 'ok' }]);
+    const bare = await as(undefined, '/health/ready');
+    expect([bare.status, bare.body]).toEqual([200, { status: 'ok' }]);
+    for (const path of ['/metrics', '/docs', '/docs/openapi.json']) {
+      const r = await as(undefined, path);
+      expect([path, r.status, r.body?.error?.code]).toEqual([path, 401, 'unauthorized']);
+    }
+    const scraper = await as(ADMIN_KEY, '/audit/api-keys', { method: 'POST', json: { name: 'prometheus', scopes: ['ops:read'] } });
+    expect(scraper.status).toBe(201);
+    const detailed = await as(scraper.body.key, '/health/ready');
+    expect(detailed.body.checks.query_store.ok).toBe(true);
+    const metrics = await as(scraper.body.key, '/metrics');
+    expect(metrics.status).toBe(200);
+    expect(metrics.body).toContain('audit_http_request_duration_seconds');
+    expect((await as(scraper.body.key, '/audit/events')).status).toBe(403);
+    expect((await as(scraper.body.key, '/docs/openapi.json')).body.paths['/audit/events']).toBeDefined();
+    expect((await as('hpa_aaaaaaaaaaaa_cccccccccccccccccccccccccccccccccccccccccc', '/health/ready')).status).toBe(401);
+  });
+
+  describe('operators', () => {
+    const TENANT = 'store-042';
+    let storeAdmin: string;
+
+    it('should let an operator key create a key for another tenant, and refuse it to a plain admin key', async () => {
+      const created = await as(ADMIN_KEY, '/audit/api-keys', {
+        method: 'POST',
+        json: { name: 'store admin', scopes: ['admin'], tenant_id: TENANT },
+      });
+      expect(created.status).toBe(201);
+      expect(created.body.tenant_id).toBe(TENANT);
+      storeAdmin = created.body.key;
+      const plain = await as(storeAdmin, '/audit/api-keys', {
+        method: 'POST',
+        json: { name: 'x', scopes: ['admin'], tenant_id: 'default' },
+      });
+      expect([plain.status, plain.body.error.details[0].field]).toEqual([403, '/tenant_id']);
+      const escalate = await as(storeAdmin, '/audit/api-keys', { method: 'POST', json: { name: 'x', scopes: ['operator'] } });
+      expect(escalate.status).toBe(403);
+      expect(
+        (await as(ADMIN_KEY, '/audit/api-keys', { method: 'POST', json: { name: 'x', scopes: ['admin'], tenant_id: 'BAD!' } })).status,
+      ).toBe(400);
+    });
+
+    it('should read and write events for another tenant with X-Audit-Tenant, audited in that tenant', async () => {
+      const forStore = { 'x-audit-tenant': TENANT };
+      const posted = await as(ADMIN_KEY, '/audit/events', { method: 'POST', json: { event_type: 'login_success' }, headers: forStore });
+      expect(posted.status).toBe(201);
+      expect(posted.body.tenant_id).toBe(TENANT);
+      const mine = await until(
+        () => as(storeAdmin, '/audit/events?event_type=login_success'),
+        (r) => r.body.total === 1,
+      );
+      expect(mine.body.events[0].id).toBe(posted.body.id);
+      expect((await as(ADMIN_KEY, '/audit/events?event_type=login_success')).body.total).toBe(0);
+      const viaOperator = await as(ADMIN_KEY, '/audit/events?event_type=login_success', { headers: forStore });
+      expect(viaOperator.body.total).toBe(1);
+      expect((await as(ADMIN_KEY, `/audit/events/${posted.body.id}`, { headers: forStore })).status).toBe(200);
+      expect((await as(ADMIN_KEY, `/audit/events/${posted.body.id}`)).status).toBe(404);
+      expect((await as(ADMIN_KEY, '/audit/statistics', { headers: forStore })).body.total_events).toBeGreaterThanOrEqual(1);
+      const stream = await fetch(`${app.url}/audit/events/stream`, { headers: { authorization: `Bearer ${ADMIN_KEY}`, ...forStore } });
+      expect(stream.status).toBe(200);
+      await stream.body?.cancel();
+
+      const audited = await until(
+        () => as(storeAdmin, '/audit/events?event_type=admin_action&metadata.action=operator_access'),
+        (r) => r.body.total >= 5,
+      );
+      expect(audited.body.events[0].metadata).toMatchObject({
+        operator_key: 'bootstrap-admin',
+        operator_tenant: 'default',
+        target_tenant: TENANT,
+      });
+      expect(audited.body.events[0].metadata.operator_key_id).toMatch(/^[0-9a-f-]{36}$/);
+    });
+
+    it('should refuse X-Audit-Tenant for another tenant to a plain key with 403 naming the header', async () => {
+      const r = await as(storeAdmin, '/audit/events', { headers: { 'x-audit-tenant': 'default' } });
+      expect(r.status).toBe(403);
+      expect(r.body.error.message).toContain('X-Audit-Tenant');
+      expect(r.body.error.details[0].field).toBe('X-Audit-Tenant');
+      expect((await as(storeAdmin, '/audit/events', { headers: { 'x-audit-tenant': TENANT } })).status).toBe(200);
+    });
+  });
+});
+
+describe('failed authentications', () => {
+  it('should answer 429 with Retry-After after the budget of failures from one address, and keep a working key working', async () => {
+    const app = await bootApp({
+      AUDIT_BOOTSTRAP_API_KEY: ADMIN_KEY,
+      AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false',
+      AUDIT_AUTH_FAILURES_PER_MINUTE: '5',
+    });
+    try {
+      expect((await http(`${app.url}/audit/event-types`, { headers: { 'x-api-key': ADMIN_KEY } })).status).toBe(200);
+      const statuses: number[] = [];
+      let limited: Json | undefined;
+      for (let i = 0; i < 8; i++) {
+        const r = await http(`${app.url}/audit/events`, { headers: { 'x-api-key': `made-up-key-number-${i}-0000000000` } });
+        statuses.push(r.status);
+        if (r.status === 429) limited = r;
+      }
+      expect(statuses).toEqual([401, 401, 401, 401, 401, 429, 429, 429]);
+      expect(limited?.body.error.code).toBe('rate_limited');
+      expect(limited?.body.error.message).toContain('AUDIT_AUTH_FAILURES_PER_MINUTE');
+      expect(Number(limited?.headers.get('retry-after'))).toBeGreaterThan(0);
+      expect((await http(`${app.url}/audit/events`)).status).toBe(429);
+      expect((await http(`${app.url}/audit/event-types`, { headers: { 'x-api-key': ADMIN_KEY } })).status).toBe(200);
+    } finally {
+      await app.close();
+    }
+  });
+});
+
+describe('bootstrap key rotation', () => {
+  const NEXT_KEY = 'rotated-bootstrap-key-for-e2e-9876543210';
+
+  it('should revoke the previous bootstrap key when restarted with another, record it, and keep the key when unset', async () => {
+    const first = await bootApp({ AUDIT_BOOTSTRAP_API_KEY: ADMIN_KEY, AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false' });
+    expect((await http(`${first.url}/audit/events`, { headers: { 'x-api-key': ADMIN_KEY } })).status).toBe(200);
+    await first.close({ keepData: true });
+
+    const second = await bootApp({ AUDIT_BOOTSTRAP_API_KEY: NEXT_KEY, AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false' }, first.dataDir);
+    try {
+      expect((await http(`${second.url}/audit/events`, { headers: { 'x-api-key': ADMIN_KEY } })).status).toBe(401);
+      const rotated = await eventually(async () => {
+        const r = await http(`${second.url}/audit/events?event_type=admin_action&metadata.reason=bootstrap_key_rotated`, {
+          headers: { 'x-api-key': NEXT_KEY },
+        });
+        return r.status === 200 && r.body.total === 1 ? r : undefined;
+      });
+      expect(rotated.body.events[0].metadata).toMatchObject({ action: 'api_key_revoked', by: 'start-up' });
+      expect(second.output()).toContain('bootstrap API key');
+    } finally {
+      await second.close({ keepData: true });
+    }
+
+    const third = await bootApp({ AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false' }, first.dataDir);
+    try {
+      expect((await http(`${third.url}/audit/events`, { headers: { 'x-api-key': NEXT_KEY } })).status).toBe(200);
+      expect((await http(`${third.url}/audit/events`, { headers: { 'x-api-key': ADMIN_KEY } })).status).toBe(401);
+    } finally {
+      await third.close();
+    }
+  });
 });
 
 describe('rate limits', () => {

@@ -71,6 +71,22 @@ const VALIDATORS: Record<string, (obj: KubeObject) => void> = {
   'batch/v1/Job': (o) => new Job(o as never).validate(),
 };
 
+interface ScrapeJob {
+  job_name: string;
+  metrics_path?: string;
+  authorization?: { type?: string; credentials?: string; credentials_file?: string };
+  kubernetes_sd_configs?: unknown[];
+  relabel_configs?: Array<{ source_labels?: string[]; regex?: string; action?: string }>;
+}
+
+/** The jobs of k8s/monitoring/prometheus-scrape.yaml: a ConfigMap holding a Prometheus scrape_configs file. */
+function scrapeJobs(): ScrapeJob[] {
+  const [cm] = readYamlDocuments(path.join(K8S, 'monitoring/prometheus-scrape.yaml')) as IConfigMap[];
+  const files = Object.values(cm.data ?? {});
+  expect(files).toHaveLength(1);
+  return (parse(files[0]) as { scrape_configs: ScrapeJob[] }).scrape_configs;
+}
+
 function validateObject(o: KubeObject): void {
   const validate = VALIDATORS[`${o.apiVersion}/${o.kind}`];
   if (!validate) throw new Error(`${o.apiVersion} ${o.kind} has no schema check here; add one to VALIDATORS`);
@@ -640,11 +656,40 @@ describe('k8s/', () => {
           expect(Object.values(HEALTH_PATHS)).toContain(probe.httpGet?.path);
           expect(`${kind} ${portNumber(c, probe.httpGet?.port ?? -1)}`).toBe(`${kind} ${ports.health}`);
         }
+        // The bare probe answers need no key: a probe that sends one would put a secret in the pod spec.
+        for (const [kind, probe] of Object.entries(probes)) expect([kind, probe?.httpGet?.httpHeaders]).toEqual([kind, undefined]);
         const annotations = deployment(app).spec?.template.metadata?.annotations ?? {};
-        expect([annotations['prometheus.io/port'], annotations['prometheus.io/path']]).toEqual([
-          String(ports.health),
-          HEALTH_PATHS.metrics,
-        ]);
+        if (app === 'api-gateway') {
+          // Its /metrics needs an ops:read key, which an annotation-driven scrape cannot send: it would only collect 401s.
+          expect(annotations['prometheus.io/scrape']).toBeUndefined();
+        } else {
+          expect([annotations['prometheus.io/port'], annotations['prometheus.io/path']]).toEqual([
+            String(ports.health),
+            HEALTH_PATHS.metrics,
+          ]);
+        }
+      });
+
+      it('should be scraped by exactly one job of the Prometheus scrape config, the API gateway with a bearer token from a file', () => {
+        const c = container(app);
+        const metricsPort = (c.ports ?? []).find((p) => p.containerPort === servedPorts(app, configOf(app)).health);
+        const keeps = (job: ScrapeJob, label: string): RegExp | undefined => {
+          const rule = job.relabel_configs?.find((r) => r.action === 'keep' && r.source_labels?.[0] === label);
+          return rule?.regex === undefined ? undefined : new RegExp(`^(?:${rule.regex})$`);
+        };
+        const jobs = scrapeJobs().filter((j) => keeps(j, '__meta_kubernetes_pod_label_app_kubernetes_io_name')?.test(app));
+        expect(jobs).toHaveLength(1);
+        const [job] = jobs;
+        expect(job.metrics_path).toBe(HEALTH_PATHS.metrics);
+        expect(job.kubernetes_sd_configs?.[0]).toEqual({ role: 'pod', namespaces: { names: [NAMESPACE] } });
+        expect(keeps(job, '__meta_kubernetes_pod_container_port_name')?.test(metricsPort?.name ?? '')).toBe(true);
+        if (app === 'api-gateway') {
+          expect(job.authorization?.type).toBe('Bearer');
+          expect(job.authorization?.credentials_file).toMatch(/^\/etc\/prometheus\/secrets\//);
+          expect(job.authorization?.credentials).toBeUndefined();
+        } else {
+          expect(job.authorization).toBeUndefined();
+        }
       });
 
       it('should request and limit CPU and memory, with requests within limits', () => {
@@ -864,5 +909,7 @@ describe('docs/deployment.md', () => {
     for (const p of Object.values(HEALTH_PATHS)) expect(doc).toContain(p);
     expect(doc).toContain('audit-secrets');
     expect(doc).toContain('kubectl apply -k k8s/overlays/production');
+    expect(doc).toContain('k8s/monitoring/prometheus-scrape.yaml');
+    expect(doc).toContain('ops:read');
   });
 });

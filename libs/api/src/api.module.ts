@@ -10,7 +10,9 @@ import { HealthController, READINESS_CHECKS } from './controllers/health.control
 import { OpsController, PUBLIC_CONFIG, PublicConfig } from './controllers/ops.controller';
 import { StatisticsController } from './controllers/statistics.controller';
 import { STREAM_SETTINGS, StreamController, StreamSettings } from './controllers/stream.controller';
-import { AUTH_SETTINGS, AuthGuard, AuthSettings } from './http/auth.guard';
+import { AuthGuard } from './http/auth.guard';
+import { AUTH_SETTINGS, Authenticator, AuthSettings } from './http/authenticator';
+import { QUERY_DEFAULTS, QUERY_SETTINGS, QueryGate, QuerySettings } from './http/query-gate';
 import { SelfAuditService } from './self-audit.service';
 
 /** A port's implementation as the HTTP controllers inject it: in-process, or a TCP client of its service. */
@@ -30,6 +32,8 @@ export interface ApiDependencies {
   publicConfig: PublicConfig;
   auth: AuthSettings;
   stream: StreamSettings;
+  /** The query gate and the read-after-write bound; QUERY_DEFAULTS when absent. */
+  queries?: QuerySettings;
   selfAuditReads: boolean;
 }
 
@@ -66,7 +70,13 @@ export class ApiModule {
         { provide: PUBLIC_CONFIG, useValue: deps.publicConfig },
         { provide: AUTH_SETTINGS, useValue: deps.auth },
         { provide: STREAM_SETTINGS, useValue: deps.stream },
+        { provide: QUERY_SETTINGS, useValue: deps.queries ?? QUERY_DEFAULTS },
+        {
+          provide: QueryGate,
+          useValue: new QueryGate(deps.queries ?? QUERY_DEFAULTS, (outcome) => deps.metrics.queryGate.inc({ outcome })),
+        },
         { provide: SelfAuditService, useValue: new SelfAuditService(portOf<IngestPort>(deps, INGEST_PORT), deps.selfAuditReads) },
+        Authenticator,
         { provide: APP_GUARD, useClass: AuthGuard },
       ],
     };

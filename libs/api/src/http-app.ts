@@ -1,3 +1,4 @@
+import { ServerOptions } from 'node:http';
 import { INestApplication, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
@@ -7,6 +8,8 @@ import { ApiKeyService } from '@app/auth';
 import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
 import { registerBodyParsers } from './http/body-parsers';
+import { Authenticator } from './http/authenticator';
+import { guardDocs } from './http/docs-guard';
 import { ErrorFilter } from './http/error.filter';
 import { setupOpenApi } from './http/openapi';
 import { Metrics, VALIDATION_OPTIONS, validationFailed } from '@app/runtime';
@@ -19,8 +22,28 @@ export interface HttpAppOptions {
   bodyLimitBytes: number;
   /** Believe X-Forwarded-For from these proxies (true: any); off by default so clients cannot forge ip_address. */
   trustProxy?: boolean | string[];
+  /** The whole request (headers and body) must arrive within this; 0 turns it off. Responses are not bound. */
+  requestTimeoutMs?: number;
+  /** The request's headers must arrive within this. */
+  headersTimeoutMs?: number;
   logger: Logger;
   title: string;
+}
+
+export const HTTP_TIMEOUT_DEFAULTS = { requestMs: 30_000, headersMs: 10_000 } as const;
+
+/**
+ * Node's own deadlines for receiving a request, which Fastify passes to http.createServer. They bound the
+ * request only: an SSE response may last for hours. Node checks them every connectionsCheckingInterval
+ * (30 s by default, which is why slow headers got their 408 only at 88 s), so the check runs every second.
+ */
+function requestTimeouts(requestMs: number, headersMs: number): { requestTimeout: number; http: ServerOptions } {
+  // Node refuses a headers deadline longer than the request's.
+  const headersTimeout = requestMs > 0 ? Math.min(headersMs, requestMs) : headersMs;
+  return {
+    requestTimeout: requestMs,
+    http: { requestTimeout: requestMs, headersTimeout, connectionsCheckingInterval: Math.min(1000, Math.max(100, headersTimeout / 2)) },
+  };
 }
 
 /** Builds and starts the public HTTP API on Fastify: parsers, validation, errors, auth, OpenAPI at /docs. */
@@ -31,6 +54,10 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
     // Errors raised before a route runs (header overflow, bad URLs, long path parameters) in the same envelope.
     clientErrorHandler,
     frameworkErrors,
+    ...requestTimeouts(
+      options.requestTimeoutMs ?? HTTP_TIMEOUT_DEFAULTS.requestMs,
+      options.headersTimeoutMs ?? HTTP_TIMEOUT_DEFAULTS.headersMs,
+    ),
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(deps), adapter, {
     logger: new PinoNestLogger(options.logger),
@@ -42,6 +69,7 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
   instrument(fastify, deps.metrics);
   app.useGlobalFilters(new ErrorFilter());
   app.useGlobalPipes(new ValidationPipe({ ...VALIDATION_OPTIONS, transform: true, exceptionFactory: validationFailed }));
+  guardDocs(fastify, app.get(Authenticator));
   setupOpenApi(app, options.title);
   app.enableShutdownHooks();
   await app.listen(options.port, options.host);
@@ -97,9 +125,26 @@ export async function serveHttpApi(config: AppConfig, logger: Logger, parts: Htt
         rate_limit_per_minute: config.rateLimitPerMinute,
         self_audit: { reads: config.selfAuditReads, denials: true },
         max_body_bytes: config.http.bodyLimitBytes,
+        http_timeouts_ms: { request: config.http.requestTimeoutMs, headers: config.http.headersTimeoutMs },
+        streams: {
+          max_per_key: config.streams.maxPerKey,
+          max_total: config.streams.maxTotal,
+          stall_timeout_ms: config.streams.stallTimeoutMs,
+        },
+        queries: {
+          concurrency: config.queries.concurrency,
+          queue: config.queries.queue,
+          read_after_write_ms: config.queries.readAfterWriteMs,
+        },
       },
-      auth: { anonymousAllowed, defaultTenant: config.defaultTenant, rateLimitPerMinute: config.rateLimitPerMinute },
-      stream: { pollMs: 250, heartbeatMs: 15_000 },
+      auth: {
+        anonymousAllowed,
+        defaultTenant: config.defaultTenant,
+        rateLimitPerMinute: config.rateLimitPerMinute,
+        authFailuresPerMinute: config.authFailuresPerMinute,
+      },
+      stream: { pollMs: 250, heartbeatMs: 15_000, ...config.streams },
+      queries: config.queries,
       selfAuditReads: config.selfAuditReads,
     },
     {
@@ -107,6 +152,8 @@ export async function serveHttpApi(config: AppConfig, logger: Logger, parts: Htt
       port: config.http.port,
       bodyLimitBytes: config.http.bodyLimitBytes,
       trustProxy: config.http.trustProxy,
+      requestTimeoutMs: config.http.requestTimeoutMs,
+      headersTimeoutMs: config.http.headersTimeoutMs,
       logger,
       title: 'HOMEPOT Audit',
     },

@@ -2,6 +2,9 @@ import { Logger } from '@nestjs/common';
 import { FastifyRequest } from 'fastify';
 import type { IngestPort } from '@app/ingest';
 
+/** The `source` of every event the service writes about itself. */
+export const SELF_AUDIT_SOURCE = 'homepot-audit';
+
 export interface SelfAuditEvent {
   tenantId: string;
   eventType: 'api_access' | 'unauthorized_access' | 'permission_denied' | 'admin_action' | 'config_updated';
@@ -64,7 +67,7 @@ export class SelfAuditService {
     }
     this.ingest
       .ingest({
-        events: [{ event_type: e.eventType, description: e.description, metadata: e.metadata, source: 'homepot-audit' }],
+        events: [{ event_type: e.eventType, description: e.description, metadata: e.metadata, source: SELF_AUDIT_SOURCE }],
         batch: false,
         tenantId: e.tenantId,
         ipAddress: e.ipAddress,

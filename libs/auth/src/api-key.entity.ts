@@ -1,7 +1,15 @@
 import { Column, Entity, PrimaryColumn } from 'typeorm';
 
-export const SCOPES = ['events:write', 'events:read', 'admin'] as const;
+/**
+ * events:write and events:read for producers and readers; admin for key management within the key's tenant;
+ * ops:read for /metrics, readiness details and nothing else (a scraper's key); operator for everything, in
+ * any tenant (X-Audit-Tenant, keys for other tenants). admin implies every scope but operator.
+ */
+export const SCOPES = ['events:write', 'events:read', 'admin', 'ops:read', 'operator'] as const;
 export type Scope = (typeof SCOPES)[number];
+
+/** Tenant ids, as the event contract spells them. */
+export const TENANT_RE = /^[a-z0-9][a-z0-9_-]{0,63}$/;
 
 @Entity({ name: 'api_keys' })
 export class ApiKeyEntity {
@@ -30,4 +38,8 @@ export class ApiKeyEntity {
 
   @Column('timestamptz', { name: 'revoked_at', nullable: true })
   revokedAt!: Date | null;
+
+  /** Created from AUDIT_BOOTSTRAP_API_KEY: revoked when a start-up configures a different one. */
+  @Column('boolean', { default: false })
+  bootstrap!: boolean;
 }

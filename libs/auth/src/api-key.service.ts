@@ -1,7 +1,9 @@
 import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
-import { DataSource, IsNull, Repository } from 'typeorm';
+import { DataSource } from 'typeorm';
 import { uuidv7 } from '@app/contracts';
 import { ApiKeyEntity, Scope, SCOPES } from './api-key.entity';
+import { ApiKeyStore, TypeOrmApiKeyStore } from './api-key.store';
+import { LruCache } from './lru-cache';
 
 export interface Principal {
   /** 'anonymous' when a loopback-only deployment runs without keys. */
@@ -21,65 +23,60 @@ export interface CreatedApiKey {
   key: string;
 }
 
+/** What a start-up did with AUDIT_BOOTSTRAP_API_KEY: the API reports it as admin_action events once it can. */
+export interface BootstrapOutcome {
+  keyId: string;
+  tenantId: string;
+  created: boolean;
+  /** Earlier bootstrap keys this start-up revoked because the configured key is a different one. */
+  revoked: Array<{ id: string; tenantId: string }>;
+  /** The configured key had been revoked (e.g. through the API): it stays revoked and revokes nothing. */
+  configuredKeyRevoked: boolean;
+}
+
 const KEY_RE = /^hpa_([a-z0-9]{12})_([A-Za-z0-9_-]{43})$/;
 const hash = (key: string): string => createHash('sha256').update(key).digest('hex');
+const prefixOf = (key: string): string => KEY_RE.exec(key)?.[1] ?? hash(key).slice(0, 12);
+
+/** Longest key worth looking up: generated keys have 61 characters and bootstrap keys at most 256 (loadConfig). */
+export const MAX_KEY_CHARS = 256;
+/** Verified keys remembered at once, valid and invalid alike (about 300 bytes each: 3 MB per cache). */
+export const KEY_CACHE_ENTRIES = 10_000;
+
+const BOOTSTRAP_SCOPES: Scope[] = ['admin', 'operator'];
 
 export function hasScope(principal: Principal, scope: Scope): boolean {
+  if (principal.scopes.includes('operator')) return true;
+  if (scope === 'operator') return false;
   return principal.scopes.includes('admin') || principal.scopes.includes(scope);
 }
 
-/** What the service needs of the api_keys table: narrow, so a unit spec can hold the rows in memory. */
-export interface ApiKeyStore {
-  insert(entity: ApiKeyEntity): Promise<void>;
-  /** The key with this prefix, revoked or not (`activeOnly`: only if not revoked). */
-  findByPrefix(prefix: string, activeOnly: boolean): Promise<ApiKeyEntity | null>;
-  countActive(): Promise<number>;
-  listByTenant(tenantId: string): Promise<ApiKeyEntity[]>;
-  /** Marks the tenant's key revoked; false when there is no such unrevoked key. */
-  revoke(tenantId: string, id: string, at: Date): Promise<boolean>;
+interface Cached {
+  principal: Principal | null;
+  until: number;
 }
 
-/** The api_keys table through TypeORM. */
-export class TypeOrmApiKeyStore implements ApiKeyStore {
-  private readonly repo: Repository<ApiKeyEntity>;
-
-  constructor(ds: DataSource) {
-    this.repo = ds.getRepository(ApiKeyEntity);
-  }
-
-  async insert(entity: ApiKeyEntity): Promise<void> {
-    await this.repo.insert(entity);
-  }
-
-  findByPrefix(prefix: string, activeOnly: boolean): Promise<ApiKeyEntity | null> {
-    return this.repo.findOne({ where: activeOnly ? { prefix, revokedAt: IsNull() } : { prefix } });
-  }
-
-  countActive(): Promise<number> {
-    return this.repo.count({ where: { revokedAt: IsNull() } });
-  }
-
-  listByTenant(tenantId: string): Promise<ApiKeyEntity[]> {
-    return this.repo.find({ where: { tenantId }, order: { createdAt: 'ASC' } });
-  }
-
-  async revoke(tenantId: string, id: string, at: Date): Promise<boolean> {
-    const res = await this.repo.update({ id, tenantId, revokedAt: IsNull() }, { revokedAt: at });
-    return (res.affected ?? 0) > 0;
-  }
-}
-
-/** API keys: creation, verification (cached briefly so auth is not a database round trip per request), revocation. */
+/**
+ * API keys: creation, verification (cached briefly so auth is not a database round trip per request), revocation.
+ * The caches hold SHA-256 digests, never the presented strings, and are LRUs of KEY_CACHE_ENTRIES each;
+ * valid and invalid keys are kept apart so a flood of made-up keys cannot evict the keys in real use.
+ */
 export class ApiKeyService {
   private readonly store: ApiKeyStore;
-  private readonly cache = new Map<string, { principal: Principal | null; until: number }>();
+  private readonly valid: LruCache<string, Cached>;
+  private readonly invalid: LruCache<string, Cached>;
   private keyCount: number | undefined;
+  private bootstrapOutcome: BootstrapOutcome | undefined;
 
   constructor(
-    source: DataSource | ApiKeyStore,
+    store: DataSource | ApiKeyStore,
     private readonly cacheMs = 30_000,
+    cacheEntries = KEY_CACHE_ENTRIES,
+    private readonly now: () => Date = () => new Date(),
   ) {
-    this.store = source instanceof DataSource ? new TypeOrmApiKeyStore(source) : source;
+    this.store = store instanceof DataSource ? TypeOrmApiKeyStore.of(store) : store;
+    this.valid = new LruCache(cacheEntries);
+    this.invalid = new LruCache(cacheEntries);
   }
 
   static generate(): { key: string; prefix: string } {
@@ -95,13 +92,12 @@ export class ApiKeyService {
     return KEY_RE.test(key);
   }
 
-  async create(name: string, scopes: Scope[], tenantId: string, presetKey?: string): Promise<CreatedApiKey> {
+  async create(name: string, scopes: Scope[], tenantId: string, presetKey?: string, bootstrap = false): Promise<CreatedApiKey> {
     for (const s of scopes) if (!SCOPES.includes(s)) throw new Error(`unknown scope ${s}`);
     let key: string;
     let prefix: string;
     if (presetKey) {
-      const m = KEY_RE.exec(presetKey);
-      prefix = m ? m[1] : hash(presetKey).slice(0, 12);
+      prefix = prefixOf(presetKey);
       key = presetKey;
     } else {
       ({ key, prefix } = ApiKeyService.generate());
@@ -113,44 +109,106 @@ export class ApiKeyService {
       secretHash: hash(key),
       scopes,
       tenantId,
-      createdAt: new Date(),
+      createdAt: this.now(),
       revokedAt: null,
+      bootstrap,
     });
     await this.store.insert(entity);
+    this.invalid.delete(hash(key));
     this.keyCount = undefined;
     return { id: entity.id, name, scopes, tenant_id: tenantId, created_at: entity.createdAt.toISOString(), key };
   }
 
   /**
-   * Makes sure the configured bootstrap key exists as an admin key. It may have any form (at least 24
-   * characters), so operators can generate it with their usual tools.
+   * Makes sure the configured bootstrap key exists, marked as such, with the admin and operator scopes (it is
+   * the deployment's root credential: whoever sets it owns the deployment). It may have any form (24 to 256
+   * characters), so operators can generate it with their usual tools. Every other active bootstrap key is
+   * revoked: rotating the variable and restarting retires the old key. A configured key that was revoked
+   * stays revoked and retires nothing, so a pod still running the old configuration during a rollout cannot
+   * revoke the new key.
    */
-  async ensureBootstrapKey(key: string, tenantId: string): Promise<void> {
-    const m = KEY_RE.exec(key);
-    const prefix = m ? m[1] : hash(key).slice(0, 12);
-    const existing = await this.store.findByPrefix(prefix, false);
-    if (existing) return;
-    await this.create('bootstrap-admin', ['admin'], tenantId, key);
+  async ensureBootstrapKey(key: string, tenantId: string): Promise<BootstrapOutcome> {
+    const outcome = await this.store.exclusively(async (store): Promise<BootstrapOutcome> => {
+      let row = await store.findByPrefix(prefixOf(key));
+      // Prefixes of hpa_ keys are public: a configured key that only shares one must not take over that row.
+      if (row && row.secretHash !== hash(key)) {
+        throw new Error('AUDIT_BOOTSTRAP_API_KEY shares its prefix with another API key: generate a new one (openssl rand -hex 24)');
+      }
+      let created = false;
+      if (!row) {
+        row = Object.assign(new ApiKeyEntity(), {
+          id: uuidv7(),
+          name: 'bootstrap-admin',
+          prefix: prefixOf(key),
+          secretHash: hash(key),
+          scopes: BOOTSTRAP_SCOPES,
+          tenantId,
+          createdAt: this.now(),
+          revokedAt: null,
+          bootstrap: true,
+        });
+        await store.insert(row);
+        created = true;
+      } else if (row.revokedAt === null && (!row.bootstrap || !row.scopes.includes('operator'))) {
+        await store.markBootstrap(row.id, [...new Set<Scope>([...row.scopes, ...BOOTSTRAP_SCOPES])]);
+      }
+      if (row.revokedAt !== null) return { keyId: row.id, tenantId: row.tenantId, created, revoked: [], configuredKeyRevoked: true };
+      const revoked = await store.revokeOtherBootstrapKeys(row.id, this.now());
+      return {
+        keyId: row.id,
+        tenantId: row.tenantId,
+        created,
+        revoked: revoked.map((r) => ({ id: r.id, tenantId: r.tenantId })),
+        configuredKeyRevoked: false,
+      };
+    });
+    this.valid.clear();
+    this.invalid.clear();
+    this.keyCount = undefined;
+    this.bootstrapOutcome = outcome;
+    return outcome;
+  }
+
+  /** The last bootstrap outcome, once: the API turns it into audit events when it starts. */
+  takeBootstrapOutcome(): BootstrapOutcome | undefined {
+    const o = this.bootstrapOutcome;
+    this.bootstrapOutcome = undefined;
+    return o;
+  }
+
+  /** The principal of a key verified as valid within the cache time, without touching the database. */
+  cachedPrincipal(key: string, now = Date.now()): Principal | null {
+    if (key.length === 0 || key.length > MAX_KEY_CHARS) return null;
+    const hit = this.valid.get(hash(key));
+    return hit && hit.until > now ? hit.principal : null;
   }
 
   async verify(key: string): Promise<Principal | null> {
+    if (key.length === 0 || key.length > MAX_KEY_CHARS) return null;
     const now = Date.now();
-    const cached = this.cache.get(key);
-    if (cached && cached.until > now) return cached.principal;
-    const m = KEY_RE.exec(key);
-    const prefix = m ? m[1] : hash(key).slice(0, 12);
-    const row = await this.store.findByPrefix(prefix, true);
+    const digest = hash(key);
+    const good = this.valid.get(digest);
+    if (good && good.until > now) return good.principal;
+    const bad = this.invalid.get(digest);
+    if (bad && bad.until > now) return null;
+    const row = await this.store.findByPrefix(prefixOf(key));
     let principal: Principal | null = null;
-    if (row) {
+    if (row && row.revokedAt === null) {
       const a = Buffer.from(row.secretHash, 'hex');
-      const b = Buffer.from(hash(key), 'hex');
+      const b = Buffer.from(digest, 'hex');
       if (a.length === b.length && timingSafeEqual(a, b)) {
         principal = { keyId: row.id, name: row.name, tenantId: row.tenantId, scopes: row.scopes };
       }
     }
-    if (this.cache.size > 10_000) this.cache.clear();
-    this.cache.set(key, { principal, until: now + this.cacheMs });
+    (principal ? this.valid : this.invalid).set(digest, { principal, until: now + this.cacheMs });
+    if (principal) this.invalid.delete(digest);
+    else this.valid.delete(digest);
     return principal;
+  }
+
+  /** Entries in the verification caches (valid, invalid): for tests and the docs' memory arithmetic. */
+  cacheSizes(): { valid: number; invalid: number } {
+    return { valid: this.valid.size, invalid: this.invalid.size };
   }
 
   async hasAnyKey(): Promise<boolean> {
@@ -171,8 +229,9 @@ export class ApiKeyService {
   }
 
   async revoke(tenantId: string, id: string): Promise<boolean> {
-    const revoked = await this.store.revoke(tenantId, id, new Date());
-    this.cache.clear();
+    const revoked = await this.store.revoke(tenantId, id, this.now());
+    this.valid.clear();
+    this.invalid.clear();
     this.keyCount = undefined;
     return revoked;
   }

@@ -1,4 +1,4 @@
-import { ConfigError } from './config';
+import { ConfigError } from './config-error';
 
 type Env = Record<string, string | undefined>;
 
@@ -21,7 +21,7 @@ export const env = {
   int(e: Env, name: string, def: number, min: number, max: number): number {
     const raw = e[name];
     if (raw === undefined || raw === '') return def;
-    if (!/^\d+$/.test(raw)) throw new ConfigError(name, 'must be a whole number');
+    if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got '${raw}'`);
     const n = Number(raw);
     if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
     return n;
@@ -31,7 +31,7 @@ export const env = {
     if (raw === undefined || raw === '') return def;
     if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
     if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
-    throw new ConfigError(name, 'must be true or false');
+    throw new ConfigError(name, `must be true or false, got '${raw}'`);
   },
   string(e: Env, name: string, def?: string): string | undefined {
     const raw = e[name];

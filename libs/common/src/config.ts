@@ -1,4 +1,6 @@
 import * as path from 'node:path';
+import { ConfigError } from './config-error';
+import { env as readers } from './config-section';
 
 /**
  * Every setting the apps read, parsed and checked once at start-up. Nothing else reads process.env.
@@ -6,7 +8,20 @@ import * as path from 'node:path';
  */
 export interface AppConfig {
   /** trustProxy: whether X-Forwarded-For is believed (true, or a list of proxy addresses/CIDRs). */
-  http: { host: string; port: number; bodyLimitBytes: number; trustProxy: boolean | string[] };
+  http: {
+    host: string;
+    port: number;
+    bodyLimitBytes: number;
+    trustProxy: boolean | string[];
+    /** Whole request (headers and body) must arrive within this; 0 turns it off. Responses (SSE) are not bound. */
+    requestTimeoutMs: number;
+    /** The headers must arrive within this. */
+    headersTimeoutMs: number;
+  };
+  /** Live SSE streams: caps, and when a client that does not read is dropped. */
+  streams: { maxPerKey: number; maxTotal: number; stallTimeoutMs: number };
+  /** Store queries from the HTTP API: how many run at once, how many wait, and the read-after-write bound. */
+  queries: { concurrency: number; queue: number; readAfterWriteMs: number };
   dataDir: string;
   logLevel: string;
   defaultTenant: string;
@@ -35,50 +50,17 @@ export interface AppConfig {
   auth: { bootstrapKey?: string; allowAnonymousOnLoopback: boolean };
   selfAuditReads: boolean;
   rateLimitPerMinute: number;
+  /** Failed authentications a client address may make in a minute before it gets 429 (AUDIT_AUTH_FAILURES_PER_MINUTE). */
+  authFailuresPerMinute: number;
 }
 
-export class ConfigError extends Error {
-  constructor(
-    readonly variable: string,
-    message: string,
-  ) {
-    super(`configuration error: ${variable} ${message}`);
-  }
-}
+export { ConfigError };
 
 const DAY_MS = 24 * 3600 * 1000;
 
 type Env = Record<string, string | undefined>;
 
-function int(env: Env, name: string, def: number, min: number, max: number): number {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (!/^\d+$/.test(raw)) throw new ConfigError(name, `must be a whole number, got '${raw}'`);
-  const n = Number(raw);
-  if (n < min || n > max) throw new ConfigError(name, `must be between ${min} and ${max}, got ${n}`);
-  return n;
-}
-
-function bool(env: Env, name: string, def: boolean): boolean {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return def;
-  if (['1', 'true', 'yes', 'on'].includes(raw.toLowerCase())) return true;
-  if (['0', 'false', 'no', 'off'].includes(raw.toLowerCase())) return false;
-  throw new ConfigError(name, `must be true or false, got '${raw}'`);
-}
-
-function url(env: Env, name: string, protocols: string[]): string | undefined {
-  const raw = env[name];
-  if (raw === undefined || raw === '') return undefined;
-  let parsed: URL;
-  try {
-    parsed = new URL(raw);
-  } catch {
-    throw new ConfigError(name, 'is not a valid URL');
-  }
-  if (!protocols.includes(parsed.protocol)) throw new ConfigError(name, `must use ${protocols.join(' or ')}`);
-  return raw;
-}
+const { int, bool, url } = readers;
 
 function trustProxy(env: Env): boolean | string[] {
   const raw = env.AUDIT_TRUST_PROXY;
@@ -128,8 +110,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
   const hotWindowMs = int(env, 'AUDIT_LOG_HOT_DAYS', 7, 1, 3650) * DAY_MS;
 
   const bootstrapKey = env.AUDIT_BOOTSTRAP_API_KEY || undefined;
-  if (bootstrapKey !== undefined && bootstrapKey.length < 24) {
-    throw new ConfigError('AUDIT_BOOTSTRAP_API_KEY', 'must be at least 24 characters (generate one with `openssl rand -hex 24`)');
+  // At most 256: longer keys are refused before any lookup (MAX_KEY_CHARS in libs/auth).
+  if (bootstrapKey !== undefined && (bootstrapKey.length < 24 || bootstrapKey.length > 256)) {
+    throw new ConfigError('AUDIT_BOOTSTRAP_API_KEY', 'must be 24 to 256 characters (generate one with `openssl rand -hex 24`)');
   }
   const host = env.HOST || '127.0.0.1';
 
@@ -139,6 +122,18 @@ export function loadConfig(env: Env = process.env): AppConfig {
       port: int(env, 'PORT', 8000, 0, 65535),
       bodyLimitBytes: int(env, 'AUDIT_BODY_LIMIT_BYTES', 5 * 1024 * 1024, 1024, 64 * 1024 * 1024),
       trustProxy: trustProxy(env),
+      requestTimeoutMs: int(env, 'AUDIT_HTTP_REQUEST_TIMEOUT_MS', 30_000, 0, 3_600_000),
+      headersTimeoutMs: int(env, 'AUDIT_HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+    },
+    streams: {
+      maxPerKey: int(env, 'AUDIT_STREAM_MAX_PER_KEY', 10, 1, 100_000),
+      maxTotal: int(env, 'AUDIT_STREAM_MAX_TOTAL', 200, 1, 100_000),
+      stallTimeoutMs: int(env, 'AUDIT_STREAM_STALL_TIMEOUT_MS', 30_000, 100, 3_600_000),
+    },
+    queries: {
+      concurrency: int(env, 'AUDIT_QUERY_CONCURRENCY', 4, 1, 1000),
+      queue: int(env, 'AUDIT_QUERY_QUEUE', 64, 0, 100_000),
+      readAfterWriteMs: int(env, 'AUDIT_READ_AFTER_WRITE_MS', 2000, 0, 60_000),
     },
     dataDir,
     logLevel,
@@ -172,6 +167,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
     auth: { bootstrapKey, allowAnonymousOnLoopback: bool(env, 'AUDIT_ALLOW_ANONYMOUS_LOOPBACK', true) },
     selfAuditReads: bool(env, 'AUDIT_SELF_AUDIT_READS', true),
     rateLimitPerMinute: int(env, 'AUDIT_RATE_LIMIT_PER_MINUTE', 60_000, 1, 10_000_000),
+    authFailuresPerMinute: int(env, 'AUDIT_AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
   };
 }
 
@@ -181,6 +177,14 @@ export const KNOWN_ENV_VARS = [
   'PORT',
   'AUDIT_BODY_LIMIT_BYTES',
   'AUDIT_TRUST_PROXY',
+  'AUDIT_HTTP_REQUEST_TIMEOUT_MS',
+  'AUDIT_HTTP_HEADERS_TIMEOUT_MS',
+  'AUDIT_STREAM_MAX_PER_KEY',
+  'AUDIT_STREAM_MAX_TOTAL',
+  'AUDIT_STREAM_STALL_TIMEOUT_MS',
+  'AUDIT_QUERY_CONCURRENCY',
+  'AUDIT_QUERY_QUEUE',
+  'AUDIT_READ_AFTER_WRITE_MS',
   'AUDIT_DATA_DIR',
   'LOG_LEVEL',
   'AUDIT_DEFAULT_TENANT',
@@ -207,6 +211,7 @@ export const KNOWN_ENV_VARS = [
   'AUDIT_ALLOW_ANONYMOUS_LOOPBACK',
   'AUDIT_SELF_AUDIT_READS',
   'AUDIT_RATE_LIMIT_PER_MINUTE',
+  'AUDIT_AUTH_FAILURES_PER_MINUTE',
 ] as const;
 
 /** Paths every app serves for probes and scraping (the API gateway on PORT, the other services on HEALTH_PORT). */

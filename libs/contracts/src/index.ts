@@ -7,3 +7,4 @@ export * from './time';
 export * from './topics';
 export * from './validate-event';
 export * from './json-structure';
+export * from './event-filter';

@@ -63,5 +63,10 @@ export interface EventBus {
   health(): Promise<BusHealth>;
   /** Records not yet handled per consumer group of this process (the consumer host's lag metric). */
   lag?(): Promise<Record<string, number>>;
+  /**
+   * The end of a topic: per partition, the offset the next record will get. Records below it are durable,
+   * so a projection that stored up to it has everything acknowledged before the call (read after write).
+   */
+  endOffsets?(topic: string): Promise<Record<number, string>>;
   close(): Promise<void>;
 }

@@ -7,3 +7,4 @@ export * from './kafka/kafka-log-trimmer';
 export * from './kafka/kafka-topic-admin';
 export * from './kafka/kafka-topics';
 export * from './kafka/kafka.bus';
+export * from './record-decoder';

@@ -1,5 +1,6 @@
 import { InvalidQueryError, normalizeEvent } from '@app/contracts';
-import { filterToSql, parseEventFilter, rollupCount, usesLookupProjection } from './event-query';
+import { parseEventFilter } from '@app/contracts';
+import { filterToSql, rollupCount, usesLookupProjection } from './event-query';
 import { eventToRow, flattenMetadata } from './event-row.mapper';
 
 const now = Date.UTC(2026, 0, 10) * 1000;

@@ -1,7 +1,8 @@
 import { nowMicros, StoredAuditEvent } from '@app/contracts';
 import { DATABASE } from './clickhouse/schema';
 import { NO_PROJECTIONS, settingsFor, StoreQueries } from './clickhouse/store-queries';
-import { EventFilter, filterToSql, orderBy, PageRequest, rollupCount } from './event-query';
+import { EventFilter, PageRequest } from '@app/contracts';
+import { filterToSql, orderBy, rollupCount } from './event-query';
 import { rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
 import { EventSearch, ReadOptions, StreamCursor } from './store-ports';
 

@@ -2,6 +2,9 @@ export * from './clickhouse/clickhouse.factory';
 export * from './clickhouse/schema';
 export * from './clickhouse/store-queries';
 export * from './event-query';
+// The filter is the contracts' (one parser for HTTP, RPC and the capabilities); re-exported for the query API.
+export { parseEventFilter, PAGE_LIMITS, EVENT_FILTER_PARAMS, EVENT_PAGE_PARAMS, MAX_METADATA_FILTERS } from '@app/contracts';
+export type { EventFilter, PageRequest, QueryParamDoc } from '@app/contracts';
 export * from './event-row.mapper';
 export * from './event-store.repository';
 export * from './statistics.mapper';
@@ -18,3 +21,4 @@ export * from './query.port';
 export * from './store-refusals';
 export * from './query.config';
 export * from './store-operations';
+export * from './read-after-write';

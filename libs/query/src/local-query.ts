@@ -1,10 +1,10 @@
-import { nowMicros, StoredAuditEvent } from '@app/contracts';
-import type { StreamCursor } from '@app/contracts';
+import { EventFilter, nowMicros, PageRequest, StoredAuditEvent, StreamCursor, TOPIC_EVENTS } from '@app/contracts';
+import { EventBus } from '@app/event-bus';
 import { ComponentHealth } from '@app/runtime';
-import { EventFilter, PageRequest } from './event-query';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
+import { awaitProjection } from './read-after-write';
 import { EventSearch, EventStatistics, StoreHealth } from './store-ports';
 import type { OptimizePlan, StorePerformance } from './store-operations';
 
@@ -19,6 +19,8 @@ export class LocalQuery implements QueryPort {
   constructor(
     private readonly store: EventSearch & EventStatistics & StoreHealth,
     private readonly consumer: QueryStoreConsumer,
+    /** The log, for its end offsets (read after write). */
+    private readonly bus: EventBus,
     private readonly maintenance?: StoreMaintenance,
   ) {}
 
@@ -32,20 +34,34 @@ export class LocalQuery implements QueryPort {
     return this.maintenance.optimize(apply);
   }
 
-  search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<SearchResult> {
-    return this.store.search(tenantId, filter, page);
+  // `signal` (the HTTP client left) stops a waiting query and is passed to ClickHouse for a running one; on
+  // chdb the engine still finishes it, bounded by the store's time limit.
+  search(tenantId: string, filter: EventFilter, page: PageRequest, signal?: AbortSignal): Promise<SearchResult> {
+    signal?.throwIfAborted();
+    return this.store.search(tenantId, filter, page, { signal });
   }
 
-  async findById(tenantId: string, id: string): Promise<StoredAuditEvent | null> {
-    return (await this.store.findById(tenantId, id)) ?? null;
+  async findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null> {
+    signal?.throwIfAborted();
+    return (await this.store.findById(tenantId, id, { signal })) ?? null;
   }
 
-  statistics(tenantId: string): Promise<Statistics> {
-    return this.store.statistics(tenantId, nowMicros());
+  statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics> {
+    signal?.throwIfAborted();
+    return this.store.statistics(tenantId, nowMicros(), { signal });
   }
 
-  detailedStatistics(tenantId: string): Promise<DetailedStatistics> {
-    return this.store.detailedStatistics(tenantId, nowMicros());
+  detailedStatistics(tenantId: string, signal?: AbortSignal): Promise<DetailedStatistics> {
+    signal?.throwIfAborted();
+    return this.store.detailedStatistics(tenantId, nowMicros(), { signal });
+  }
+
+  awaitWrites(timeoutMs: number, signal?: AbortSignal): Promise<boolean> {
+    return awaitProjection(
+      { logEnd: async () => this.bus.endOffsets?.(TOPIC_EVENTS), progress: () => this.store.progress() },
+      timeoutMs,
+      signal,
+    );
   }
 
   async tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult> {

@@ -1,19 +1,4 @@
-import { isUtf8 } from 'node:buffer';
-import {
-  checkJsonStructure,
-  deserializeNormalizedEvent,
-  deterministicUuid,
-  DLQ_HEADERS,
-  ErrorDetail,
-  INGEST_HEADER,
-  LIMITS,
-  normalizeEvent,
-  NormalizeResult,
-  parseTimestampMicros,
-  PRODUCER_ID_HEADER,
-  TOPIC_EVENTS_DLQ,
-} from '@app/contracts';
-import { BusBatch, BusRecord, OutgoingRecord } from '@app/event-bus';
+import { BusBatch, decodeRecord, OutgoingRecord } from '@app/event-bus';
 import { eventToRow } from './event-row.mapper';
 
 /** A row ready for the store: its JSONEachRow line, and what the duplicate check needs to know of it. */
@@ -48,64 +33,10 @@ export interface ProcessedBatch {
   anyTimeSuspectIds: string[];
 }
 
-/**
- * A message's value as JSON, held to the same rules as an HTTP body: UTF-8 (not decoded to U+FFFD), and no
- * duplicated key or excessive nesting (`checkJsonStructure`). Records this process's gateway wrote to the
- * embedded log are its own serialization and skip the structure pass.
- */
-function decode(record: BusRecord, trustedWriter: boolean): unknown {
-  if (trustedWriter) return JSON.parse(record.value.toString('utf8'));
-  if (!isUtf8(record.value)) throw new Error('the value is not valid UTF-8');
-  const text = record.value.toString('utf8');
-  const raw: unknown = JSON.parse(text);
-  const problem = checkJsonStructure(text, raw);
-  if (problem) throw new Error(problem.message);
-  return raw;
-}
-
-function toDlq(record: BusRecord, code: string, errors: ErrorDetail[]): OutgoingRecord {
-  return dlqRecord(record, code, errors.map((e) => `${e.field ?? ''}: ${e.message}`).join('; '));
-}
-
-/** `record` as the DLQ holds it: the message as it came, its origin and the reason in headers. */
-export function dlqRecord(record: BusRecord, code: string, reason: string): OutgoingRecord {
-  const message = reason.slice(0, 1000);
-  return {
-    key: record.key ?? `${record.partition}:${record.offset}`,
-    value: record.value,
-    headers: {
-      ...record.headers,
-      [DLQ_HEADERS.errorCode]: code,
-      [DLQ_HEADERS.errorMessage]: message,
-      [DLQ_HEADERS.sourceTopic]: record.topic,
-      [DLQ_HEADERS.sourcePartition]: String(record.partition),
-      [DLQ_HEADERS.sourceOffset]: record.offset,
-    },
-  };
-}
-
 export interface ProcessOptions {
   defaultTenant: string;
-  /**
-   * The log is written only by this process's ingest gateway (the embedded log): its records were
-   * normalized just before they were appended, so their shape is checked and the rules are not run again.
-   * On Kafka any producer may set the gateway header, so every message is validated.
-   */
+  /** The deployment's trust policy (see TrustPolicy): whether the gateway's records are shape-checked only. */
   trustGatewayRecords?: boolean;
-}
-
-function validate(record: BusRecord, raw: unknown, fromGateway: boolean, defaultTenant: string): NormalizeResult {
-  const declared = raw !== null && typeof raw === 'object' ? (raw as { received_at?: unknown; id?: unknown }) : {};
-  const receivedAtMicros =
-    (fromGateway && typeof declared.received_at === 'string' ? parseTimestampMicros(declared.received_at) : undefined) ??
-    Math.floor(record.timestampMs * 1000);
-  return normalizeEvent(raw, {
-    tenantId: defaultTenant,
-    receivedAtMicros,
-    trustTenantField: true,
-    // A message without an id gets one from its log position, so its redelivery keeps the same id.
-    fallbackId: typeof declared.id === 'string' ? undefined : deterministicUuid(`${record.topic}:${record.partition}:${record.offset}`),
-  });
 }
 
 /**
@@ -121,36 +52,15 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, options: 
   const anyTimeSuspectIds: string[] = [];
   const seen = new Set<string>();
   for (const record of batch.records) {
-    if (record.value.length > LIMITS.eventBytes) {
-      rejected.push(
-        toDlq(record, 'payload_too_large', [
-          { field: '/', message: `the message is ${record.value.length} bytes; at most ${LIMITS.eventBytes} are allowed` },
-        ]),
-      );
+    const decoded = decodeRecord(record, { trust: trustGatewayRecords ? 'gateway-records' : 'none', defaultTenant });
+    if (!decoded.ok) {
+      rejected.push(decoded.deadLetter);
       continue;
     }
-    const fromGateway = record.headers[INGEST_HEADER.name] === INGEST_HEADER.value;
-    let raw: unknown;
-    try {
-      raw = decode(record, fromGateway && trustGatewayRecords);
-    } catch (e) {
-      rejected.push(toDlq(record, 'invalid_json', [{ field: '/', message: `not JSON: ${(e as Error).message}` }]));
-      continue;
-    }
-    const declared = raw !== null && typeof raw === 'object' ? (raw as { id?: unknown }) : {};
-    const trusted = fromGateway && trustGatewayRecords ? deserializeNormalizedEvent(raw) : undefined;
-    const result = trusted ? ({ ok: true, event: trusted } as const) : validate(record, raw, fromGateway, defaultTenant);
-    if (!result.ok) {
-      rejected.push(toDlq(record, 'validation_failed', result.errors));
-      continue;
-    }
-    const event = result.event;
+    const { event, fromGateway, producerChoseId } = decoded;
     if (seen.has(event.id)) continue;
     seen.add(event.id);
     const redelivered = BigInt(record.offset) <= replayWatermark;
-    const producerChoseId = fromGateway
-      ? record.headers[PRODUCER_ID_HEADER.name] === PRODUCER_ID_HEADER.value
-      : typeof declared.id === 'string';
     if (event.idempotency_key !== '' || (producerChoseId && !redelivered)) {
       anyTimeSuspectIds.push(event.id);
     } else if (redelivered) {
@@ -169,5 +79,3 @@ export function processBatch(batch: BusBatch, replayWatermark: bigint, options: 
 export function dedupToken(batch: BusBatch): string {
   return `${batch.topic}:${batch.partition}:${batch.firstOffset}-${batch.lastOffset}`;
 }
-
-export { TOPIC_EVENTS_DLQ };

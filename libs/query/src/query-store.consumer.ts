@@ -1,6 +1,6 @@
 import { CONSUMER_GROUP_QUERY_STORE, DLQ_HEADERS } from '@app/contracts';
-import { BusBatch } from '@app/event-bus';
-import { PartitionPosition, RawConsumer, TrustPolicy } from '@app/runtime';
+import { BusBatch, TrustPolicy } from '@app/event-bus';
+import { PartitionPosition, RawConsumer } from '@app/runtime';
 import { dedupToken, EncodedRow } from './projector';
 import { BatchProjector, inlineProjector } from './projector-pool';
 import { RecentIds } from './recent-ids';

@@ -44,7 +44,7 @@ export const QUERY_CAPABILITY: Capability = {
       hotWindowMs: config.kafka.hotWindowMs,
       lag: () => consumers.lag(),
     });
-    const query = new LocalQuery(store, consumer, {
+    const query = new LocalQuery(store, consumer, bus, {
       performance: () => operations.performance(),
       // chdb: this process is the store's only writer, the condition of the roll-up reconcile.
       optimize: (apply) => operations.optimize(apply, store.inProcess, () => store.reconcileRollup()),

@@ -1,7 +1,7 @@
 import { isCursorEntry, StoredAuditEvent, ValidationError } from '@app/contracts';
 import type { StreamCursor } from '@app/contracts';
 import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
-import { EventFilter, PageRequest } from './event-query';
+import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import type { OptimizePlan, StorePerformance } from './store-operations';
 
@@ -15,12 +15,21 @@ export interface TailResult {
   cursor: StreamCursor;
 }
 
-/** The query store as the API layer sees it: in-process in the embedded app, over TCP in the gateway. */
+/**
+ * The query store as the API layer sees it: in-process in the embedded app, over TCP in the gateway.
+ * `signal` aborts when the HTTP client has gone, so the store can stop the work; it does not cross the TCP
+ * transport (the query-store's own time limit bounds an abandoned query there).
+ */
 export interface QueryPort {
-  search(tenantId: string, filter: EventFilter, page: PageRequest): Promise<SearchResult>;
-  findById(tenantId: string, id: string): Promise<StoredAuditEvent | null>;
-  statistics(tenantId: string): Promise<Statistics>;
-  detailedStatistics(tenantId: string): Promise<DetailedStatistics>;
+  search(tenantId: string, filter: EventFilter, page: PageRequest, signal?: AbortSignal): Promise<SearchResult>;
+  findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null>;
+  statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics>;
+  detailedStatistics(tenantId: string, signal?: AbortSignal): Promise<DetailedStatistics>;
+  /**
+   * Waits until the store holds every event the log had acknowledged when called, at most `timeoutMs`;
+   * true when it does (read after write, see read-after-write.ts).
+   */
+  awaitWrites(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
   /** With a null cursor, returns no events and the current end of the log: a stream starts "now". */
   tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult>;
   health(): Promise<ComponentHealth>;
@@ -112,6 +121,14 @@ export function parseTailMessage(m: unknown): TailMessage {
   return { tenantId: tenantOf('tail', m), cursor: cursor as StreamCursor | null, filter: filterOf('tail', m), limit: m.limit as number };
 }
 
+export function parseAwaitWritesMessage(m: unknown): { timeoutMs: number } {
+  if (!isObject(m)) fail('await-writes', '/', 'must be an object');
+  if (!Number.isInteger(m.timeoutMs) || (m.timeoutMs as number) < 0 || (m.timeoutMs as number) > 60_000) {
+    fail('await-writes', 'timeoutMs', 'must be a whole number of ms up to 60000');
+  }
+  return { timeoutMs: m.timeoutMs as number };
+}
+
 /** The query-store checks what the gateway sends: it is reachable on the network, and a skew must fail loudly. */
 export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
   name: 'query',
@@ -156,6 +173,12 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
         const p = parseTailMessage(m);
         return [p.tenantId, p.cursor, p.filter, p.limit];
       },
+    },
+    awaitWrites: {
+      pattern: 'audit.query.await-writes',
+      deadline: 'queryMs',
+      encode: (timeoutMs) => ({ timeoutMs }),
+      decode: (m) => [parseAwaitWritesMessage(m).timeoutMs],
     },
     health: { pattern: 'audit.query.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
     performance: { pattern: 'audit.query.performance', deadline: 'queryMs', encode: () => ({}), decode: () => [] },

@@ -1,5 +1,5 @@
 import { StoredAuditEvent, StreamCursor } from '@app/contracts';
-import { EventFilter, PageRequest } from './event-query';
+import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 
 /** Positions of the log, per partition: the live stream's cursor. */

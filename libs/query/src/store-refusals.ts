@@ -1,5 +1,6 @@
 import { BusBatch, BusRecord, OutgoingRecord } from '@app/event-bus';
-import { dlqRecord, EncodedRow } from './projector';
+import { dlqRecord } from '@app/event-bus';
+import { EncodedRow } from './projector';
 import { StoreRefusal } from './store-errors';
 
 /** The DLQ error code of a record whose row the query store refused (the message holds the store's error). */

@@ -8,5 +8,4 @@ export * from './rpc/rpc-errors';
 export * from './rpc/rpc-server';
 export * from './service-app';
 export * from './consumer/consumer-host';
-export * from './consumer/record-decoder';
 export * from './outbound';

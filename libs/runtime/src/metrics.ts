@@ -52,6 +52,17 @@ export class Metrics {
     registers: [this.registry],
   });
   readonly streamClients = new Gauge({ name: 'audit_stream_clients', help: 'Open SSE streams', registers: [this.registry] });
+  readonly streamsDropped = new Counter({
+    name: 'audit_stream_dropped_total',
+    help: 'SSE streams closed because the client left its socket full for AUDIT_STREAM_STALL_TIMEOUT_MS',
+    registers: [this.registry],
+  });
+  readonly queryGate = new Counter({
+    name: 'audit_query_gate_total',
+    help: 'Store queries from the HTTP API by outcome: run, queued, refused (503, the queue was full), cancelled (the client left while it waited)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'audit_process_' });

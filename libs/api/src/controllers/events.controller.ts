@@ -1,12 +1,13 @@
 import { Body, Controller, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiHeader, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiHeader, ApiOperation, ApiQuery, ApiTags } from '@nestjs/swagger';
 import { FastifyReply, FastifyRequest } from 'fastify';
-import { AuditError, ErrorCode, isUuid, NotFoundError, nowMicros } from '@app/contracts';
+import { AuditError, ErrorCode, InvalidQueryError, isUuid, NotFoundError, nowMicros } from '@app/contracts';
 import { parseEventFilter } from '@app/query';
 import { RequireScope } from '../http/auth.guard';
 import { NDJSON_MARK } from '../http/body-parsers';
 import { INGEST_PORT, IngestPort } from '@app/ingest';
-import { QUERY_PORT, QueryPort } from '@app/query';
+import { mayBeInFlight, QUERY_PORT, QueryPort } from '@app/query';
+import { clientGone, QUERY_SETTINGS, QueryGate, QuerySettings } from '../http/query-gate';
 import { SelfAuditService } from '../self-audit.service';
 import { Metrics } from '@app/runtime';
 import { requestInfo } from './request-context';
@@ -19,6 +20,8 @@ export class EventsController {
     @Inject(QUERY_PORT) private readonly query: QueryPort,
     private readonly selfAudit: SelfAuditService,
     private readonly metrics: Metrics,
+    private readonly gate: QueryGate,
+    @Inject(QUERY_SETTINGS) private readonly settings: QuerySettings,
   ) {}
 
   @Post()
@@ -46,7 +49,7 @@ export class EventsController {
     const res = await this.ingest.ingest({
       events,
       batch,
-      tenantId: info.principal.tenantId,
+      tenantId: info.tenantId,
       ipAddress: info.ipAddress,
       userAgent: info.userAgent,
       sessionId: info.sessionId,
@@ -102,21 +105,42 @@ export class EventsController {
 
   @Get()
   @RequireScope('events:read')
-  @ApiOperation({ summary: 'Search events, newest first (default 100, at most 1000 per page); every filter, metadata.<key>=<value> too' })
-  async search(@Query() query: Record<string, unknown>, @Req() req: FastifyRequest): Promise<unknown> {
+  @ApiOperation({ summary: 'Search events, newest first (default 100, at most 1000 per page); any metadata.<key>=<value> filters too' })
+  @ApiQuery({
+    name: 'wait_for_writes',
+    required: false,
+    description: 'true: first wait (up to AUDIT_READ_AFTER_WRITE_MS) until the store holds every event acknowledged before this request',
+  })
+  async search(
+    @Query() query: Record<string, unknown>,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<unknown> {
     const info = requestInfo(req);
-    const { filter, page } = parseEventFilter(query, nowMicros());
-    const res = await this.query.search(info.principal.tenantId, filter, page);
+    const { wait_for_writes: waitForWrites, ...filters } = query;
+    if (waitForWrites !== undefined && waitForWrites !== 'true' && waitForWrites !== 'false') {
+      throw new InvalidQueryError('wait_for_writes must be true or false', [
+        { field: 'wait_for_writes', message: 'must be true or false' },
+      ]);
+    }
+    const { filter, page } = parseEventFilter(filters, nowMicros());
+    const res = await this.gate.run(clientGone(reply.raw), async (signal) => {
+      if (waitForWrites === 'true') {
+        const caughtUp = await this.query.awaitWrites(this.settings.readAfterWriteMs, signal);
+        void reply.header('x-read-after-write', caughtUp ? 'caught-up' : 'timed-out');
+      }
+      return this.query.search(info.tenantId, filter, page, signal);
+    });
     const nextOffset = page.offset + res.events.length < res.total ? page.offset + res.events.length : null;
     let next: string | null = null;
     if (nextOffset !== null) {
       const params = new URLSearchParams();
       for (const [k, v] of Object.entries(query))
-        for (const x of Array.isArray(v) ? v : [v]) if (k !== 'offset') params.append(k, String(x));
+        for (const x of Array.isArray(v) ? v : [v]) if (k !== 'offset' && k !== 'wait_for_writes') params.append(k, String(x));
       params.set('offset', String(nextOffset));
       next = `/audit/events?${params.toString()}`;
     }
-    this.recordRead(req, info.principal.tenantId, 'searched audit events', { result_count: res.events.length });
+    this.recordRead(req, info.tenantId, 'searched audit events', { result_count: res.events.length });
     return {
       events: res.events.map(stripPosition),
       total: res.total,
@@ -129,16 +153,27 @@ export class EventsController {
 
   @Get(':id')
   @RequireScope('events:read')
-  @ApiOperation({ summary: 'One event by id' })
-  async findOne(@Param('id') id: string, @Req() req: FastifyRequest): Promise<unknown> {
+  @ApiOperation({
+    summary: 'One event by id',
+    description:
+      'An id the log acknowledged a moment ago is waited for (up to AUDIT_READ_AFTER_WRITE_MS, 2 s by default) until the store shows it, so a 201 is never followed by a 404.',
+  })
+  async findOne(@Param('id') id: string, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const info = requestInfo(req);
     if (!isUuid(id))
       throw new AuditError(ErrorCode.ValidationFailed, `'${id.slice(0, 64)}' is not an event id (a UUID)`, 400, [
         { field: 'id', message: 'must be a UUID' },
       ]);
-    const event = await this.query.findById(info.principal.tenantId, id.toLowerCase());
+    const wanted = id.toLowerCase();
+    const tenantId = info.tenantId;
+    const event = await this.gate.run(clientGone(reply.raw), async (signal) => {
+      const found = await this.query.findById(tenantId, wanted, signal);
+      if (found || this.settings.readAfterWriteMs === 0 || !mayBeInFlight(wanted)) return found;
+      await this.query.awaitWrites(this.settings.readAfterWriteMs, signal);
+      return this.query.findById(tenantId, wanted, signal);
+    });
     if (!event) throw new NotFoundError(`no event with id ${id}`);
-    this.recordRead(req, info.principal.tenantId, `read audit event ${id}`, { event_id: id });
+    this.recordRead(req, info.tenantId, `read audit event ${id}`, { event_id: id });
     return stripPosition(event);
   }
 

@@ -92,7 +92,7 @@ export class OpsController {
     const res = await this.ingest.ingest({
       events: [{ event_type: 'audit_test', description: 'Event logging self-test', metadata, source: 'homepot-audit' }],
       batch: false,
-      tenantId: info.principal.tenantId,
+      tenantId: info.tenantId,
       ipAddress: info.ipAddress,
       userAgent: info.userAgent,
     });
@@ -101,7 +101,7 @@ export class OpsController {
     const writeMs = Date.now() - t0;
     const deadline = t0 + 15_000;
     while (Date.now() < deadline) {
-      const found = await this.query.findById(info.principal.tenantId, r.id);
+      const found = await this.query.findById(info.tenantId, r.id);
       if (found) {
         return {
           status: 'ok',

@@ -14,6 +14,8 @@ function header(req: FastifyRequest, name: string, max: number): string | undefi
 
 export interface RequestInfo {
   principal: Principal;
+  /** The tenant to read and write: the key's own, or the one an operator key named in X-Audit-Tenant. */
+  tenantId: string;
   ipAddress: string;
   userAgent?: string;
   sessionId?: string;
@@ -33,6 +35,7 @@ export function requestInfo(req: FastifyRequest): RequestInfo {
   }
   return {
     principal,
+    tenantId: (req as AuthedRequest).tenantId ?? principal.tenantId,
     ipAddress: clientIp(req),
     userAgent: header(req, 'user-agent', 512),
     sessionId: header(req, 'x-session-id', 256),

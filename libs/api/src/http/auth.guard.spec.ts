@@ -1,40 +1,28 @@
+import { ExecutionContext, Type } from '@nestjs/common';
+import { HttpArgumentsHost, RpcArgumentsHost, WsArgumentsHost } from '@nestjs/common/interfaces';
 import { Reflector } from '@nestjs/core';
-import { ExecutionContextHost } from '@nestjs/core/helpers/execution-context-host';
-import { ApiKeyEntity, ApiKeyService, ApiKeyStore } from '@app/auth';
-import { AuditError, ErrorCode } from '@app/contracts';
-import { IngestRequest, IngestResponse } from '@app/ingest';
-import { IngestPort } from '@app/ingest';
-import { ComponentHealth } from '@app/runtime';
+import { AuditError } from '@app/contracts';
+import { ApiKeyService, InMemoryApiKeyStore, Scope } from '@app/auth';
+import { IngestPort, IngestRequest, IngestResponse } from '@app/ingest';
 import { SelfAuditService } from '../self-audit.service';
-import { AuthedRequest, AuthGuard, AuthSettings, RequireScope } from './auth.guard';
+import { AuthGuard, OptionalAuth, RequireScope } from './auth.guard';
+import { AuthRequest, Authenticator, AuthSettings } from './authenticator';
 
-class MemoryKeys implements ApiKeyStore {
-  readonly rows: ApiKeyEntity[] = [];
-  async insert(entity: ApiKeyEntity): Promise<void> {
-    this.rows.push(entity);
-  }
-  async findByPrefix(prefix: string, activeOnly: boolean): Promise<ApiKeyEntity | null> {
-    return this.rows.find((r) => r.prefix === prefix && (!activeOnly || r.revokedAt === null)) ?? null;
-  }
-  async countActive(): Promise<number> {
-    return this.rows.length;
-  }
-  async listByTenant(): Promise<ApiKeyEntity[]> {
-    return this.rows;
-  }
-  async revoke(): Promise<boolean> {
-    return false;
-  }
-}
-
-class FakeIngest implements IngestPort {
+/** Records what the service would have written about itself. */
+class RecordingIngest implements IngestPort {
   readonly requests: IngestRequest[] = [];
+
   async ingest(request: IngestRequest): Promise<IngestResponse> {
     this.requests.push(request);
-    return { accepted: 1, duplicates: 0, rejected: 0, results: [] };
+    return { accepted: request.events.length, duplicates: 0, rejected: 0, results: [] };
   }
-  async health(): Promise<ComponentHealth> {
+
+  async health(): Promise<{ ok: boolean }> {
     return { ok: true };
+  }
+
+  events(): Array<{ tenantId: string; event: Record<string, unknown> }> {
+    return this.requests.flatMap((r) => r.events.map((e) => ({ tenantId: r.tenantId, event: e as Record<string, unknown> })));
   }
 }
 
@@ -42,114 +30,200 @@ class Routes {
   @RequireScope('events:read')
   read(): void {}
 
-  @RequireScope('admin')
-  admin(): void {}
+  @RequireScope('ops:read')
+  metrics(): void {}
 
-  open(): void {}
+  @OptionalAuth()
+  ready(): void {}
+
+  live(): void {}
 }
 
-interface FakeRequest {
-  method: string;
-  url: string;
-  ip: string;
-  headers: Record<string, string>;
-  routeOptions: { url: string };
-  principal?: AuthedRequest['principal'];
+/** The one HTTP request a guard sees, as Nest hands it over. */
+class HttpContext implements ExecutionContext {
+  constructor(
+    private readonly req: AuthRequest,
+    private readonly handler: keyof Routes,
+  ) {}
+
+  getClass<T>(): Type<T> {
+    return Routes as Type<T>;
+  }
+
+  getHandler(): (...args: unknown[]) => unknown {
+    return Routes.prototype[this.handler];
+  }
+
+  getArgs<T extends unknown[]>(): T {
+    return [this.req] as T;
+  }
+
+  getArgByIndex<T>(index: number): T {
+    return this.getArgs()[index] as T;
+  }
+
+  switchToHttp(): HttpArgumentsHost {
+    const req = this.req;
+    return {
+      getRequest: <T>() => req as T,
+      getResponse: <T>() => ({}) as T,
+      getNext: <T>() => (() => undefined) as T,
+    };
+  }
+
+  switchToRpc(): RpcArgumentsHost {
+    throw new Error('HTTP only');
+  }
+
+  switchToWs(): WsArgumentsHost {
+    throw new Error('HTTP only');
+  }
+
+  getType<T extends string>(): T {
+    return 'http' as T;
+  }
 }
-
-const request = (headers: Record<string, string> = {}): FakeRequest => ({
-  method: 'GET',
-  url: '/audit/events?q=x',
-  ip: '10.0.0.7',
-  headers,
-  routeOptions: { url: '/audit/events' },
-});
-
-const contextFor = (req: FakeRequest, handler: keyof Routes): ExecutionContextHost => {
-  const ctx = new ExecutionContextHost([req, {}], Routes, Routes.prototype[handler]);
-  ctx.setType('http');
-  return ctx;
-};
 
 describe(AuthGuard.name, () => {
+  let store: InMemoryApiKeyStore;
   let keys: ApiKeyService;
-  let ingest: FakeIngest;
-  let reader: string;
-  let admin: string;
+  let ingest: RecordingIngest;
 
-  const guard = (settings: Partial<AuthSettings> = {}): AuthGuard =>
-    new AuthGuard(new Reflector(), keys, new SelfAuditService(ingest, true), {
-      anonymousAllowed: false,
-      defaultTenant: 'default',
-      ...settings,
-    });
-
-  const denial = async (sut: AuthGuard, req: FakeRequest, handler: keyof Routes): Promise<AuditError> => {
-    const err = await sut.canActivate(contextFor(req, handler)).catch((e: unknown) => e);
-    expect(err).toBeInstanceOf(AuditError);
-    return err as AuditError;
+  const newGuard = (settings: Partial<AuthSettings> = {}): AuthGuard =>
+    new AuthGuard(
+      new Reflector(),
+      new Authenticator(keys, new SelfAuditService(ingest, true), {
+        anonymousAllowed: false,
+        defaultTenant: 'default',
+        authFailuresPerMinute: 3,
+        ...settings,
+      }),
+    );
+  const request = (headers: Record<string, string> = {}, ip = '203.0.113.7'): AuthRequest => ({
+    headers,
+    ip,
+    method: 'GET',
+    url: '/audit/events',
+  });
+  const keyOf = async (scopes: Scope[], tenant = 'default'): Promise<string> => (await keys.create('k', scopes, tenant)).key;
+  const statusOf = async (p: Promise<unknown>): Promise<number | 'passed'> => {
+    try {
+      await p;
+      return 'passed';
+    } catch (e) {
+      if (e instanceof AuditError) return e.status;
+      throw e;
+    }
   };
 
-  beforeEach(async () => {
-    keys = new ApiKeyService(new MemoryKeys());
-    ingest = new FakeIngest();
-    reader = (await keys.create('reader', ['events:read'], 't1')).key;
-    admin = (await keys.create('root', ['admin'], 't1')).key;
+  beforeEach(() => {
+    store = new InMemoryApiKeyStore();
+    keys = new ApiKeyService(store);
+    ingest = new RecordingIngest();
   });
 
-  it('should let routes without a scope through without a key', async () => {
-    await expect(guard().canActivate(contextFor(request(), 'open'))).resolves.toBe(true);
-  });
+  describe('failed authentications', () => {
+    it('should answer 429 with Retry-After once an address spent its failure budget, without looking the key up', async () => {
+      const sut = newGuard();
+      const bad = (i: number) => request({ authorization: `Bearer hpa_${'a'.repeat(12)}_${String(i).padStart(43, 'z')}` });
+      for (let i = 0; i < 3; i++) expect(await statusOf(sut.canActivate(new HttpContext(bad(i), 'read')))).toBe(401);
+      const lookups = store.lookups;
+      const limited = await sut.canActivate(new HttpContext(bad(99), 'read')).catch((e: unknown) => e);
+      expect(limited).toBeInstanceOf(AuditError);
+      expect((limited as AuditError).toBody().error.code).toBe('rate_limited');
+      expect((limited as AuditError).status).toBe(429);
+      expect(Number((limited as AuditError).headers['retry-after'])).toBeGreaterThan(0);
+      expect(store.lookups).toBe(lookups);
+      // missing keys count too, and another address is not affected
+      expect(await statusOf(sut.canActivate(new HttpContext(request(), 'read')))).toBe(429);
+      expect(await statusOf(sut.canActivate(new HttpContext(request({}, '198.51.100.1'), 'read')))).toBe(401);
+    });
 
-  it.each([
-    ['Authorization: Bearer', (k: string) => ({ authorization: `Bearer ${k}` })],
-    ['X-API-Key', (k: string) => ({ 'x-api-key': k })],
-  ])('should accept a key with the scope in %s and attach its principal', async (_how, headers) => {
-    const req = request(headers(reader));
-    await expect(guard().canActivate(contextFor(req, 'read'))).resolves.toBe(true);
-    expect(req.principal).toMatchObject({ name: 'reader', tenantId: 't1', scopes: ['events:read'] });
-  });
-
-  it('should let an admin key into every scope', async () => {
-    await expect(guard().canActivate(contextFor(request({ 'x-api-key': admin }), 'read'))).resolves.toBe(true);
-  });
-
-  it('should answer 401 without a key, with WWW-Authenticate, and audit the denial', async () => {
-    const err = await denial(guard(), request({ 'user-agent': 'curl/8' }), 'read');
-    expect(err).toMatchObject({ code: ErrorCode.Unauthorized, status: 401, headers: { 'www-authenticate': 'Bearer' } });
-    expect(ingest.requests).toHaveLength(1);
-    expect(ingest.requests[0]).toMatchObject({ tenantId: 'default', ipAddress: '10.0.0.7', userAgent: 'curl/8' });
-    expect(ingest.requests[0].events[0]).toMatchObject({
-      event_type: 'unauthorized_access',
-      metadata: { method: 'GET', path: '/audit/events', required_scope: 'events:read', api_key: null },
+    it('should still let a key verified moments ago through from an address over its budget', async () => {
+      const sut = newGuard();
+      const good = await keyOf(['events:read']);
+      expect(await statusOf(sut.canActivate(new HttpContext(request({ 'x-api-key': good }), 'read')))).toBe('passed');
+      for (let i = 0; i < 4; i++) await statusOf(sut.canActivate(new HttpContext(request({ 'x-api-key': `wrong-${i}` }), 'read')));
+      expect(await statusOf(sut.canActivate(new HttpContext(request({ 'x-api-key': 'wrong-again' }), 'read')))).toBe(429);
+      expect(await statusOf(sut.canActivate(new HttpContext(request({ 'x-api-key': good }), 'read')))).toBe('passed');
     });
   });
 
-  it('should answer 401 for an unknown key', async () => {
-    const err = await denial(guard(), request({ authorization: 'Bearer hpa_000000000000_' + 'x'.repeat(43) }), 'read');
-    expect(err).toMatchObject({ code: ErrorCode.Unauthorized, status: 401 });
+  describe('probes and metrics with anonymous access off', () => {
+    it('should let readiness pass without a key but without a principal, and refuse a bad key', async () => {
+      const sut = newGuard();
+      const anonymous = request();
+      expect(await statusOf(sut.canActivate(new HttpContext(anonymous, 'ready')))).toBe('passed');
+      expect(anonymous.principal).toBeUndefined();
+      expect(await statusOf(sut.canActivate(new HttpContext(request({ 'x-api-key': 'not-a-key-000000' }), 'ready')))).toBe(401);
+      const ops = request({ authorization: `Bearer ${await keyOf(['ops:read'])}` });
+      expect(await statusOf(sut.canActivate(new HttpContext(ops, 'ready')))).toBe('passed');
+      expect(ops.principal?.scopes).toEqual(['ops:read']);
+    });
+
+    it('should require ops:read for metrics, and keep liveness public', async () => {
+      const sut = newGuard();
+      expect(await statusOf(sut.canActivate(new HttpContext(request(), 'metrics')))).toBe(401);
+      expect(await statusOf(sut.canActivate(new HttpContext(request({ 'x-api-key': await keyOf(['events:read']) }), 'metrics')))).toBe(403);
+      expect(await statusOf(sut.canActivate(new HttpContext(request({ 'x-api-key': await keyOf(['ops:read']) }), 'metrics')))).toBe(
+        'passed',
+      );
+      expect(await statusOf(sut.canActivate(new HttpContext(request(), 'live')))).toBe('passed');
+    });
+
+    it('should serve everything anonymously on a loopback listener that allows it', async () => {
+      const sut = newGuard({ anonymousAllowed: true });
+      expect(await statusOf(sut.canActivate(new HttpContext(request(), 'metrics')))).toBe('passed');
+      const ready = request();
+      await sut.canActivate(new HttpContext(ready, 'ready'));
+      expect(ready.principal?.keyId).toBe('anonymous');
+    });
   });
 
-  it("should answer 403 for a key without the scope, audited in the key's tenant", async () => {
-    const err = await denial(guard(), request({ 'x-api-key': reader }), 'admin');
-    expect(err).toMatchObject({ code: ErrorCode.Forbidden, status: 403, message: expect.stringContaining("'admin'") });
-    expect(ingest.requests[0]).toMatchObject({ tenantId: 't1' });
-    expect(ingest.requests[0].events[0]).toMatchObject({ event_type: 'permission_denied', metadata: { api_key: 'reader' } });
-  });
+  describe('X-Audit-Tenant', () => {
+    it('should refuse another tenant to a plain key with 403 naming the header, and record the denial', async () => {
+      const sut = newGuard();
+      const err = await sut
+        .canActivate(new HttpContext(request({ 'x-api-key': await keyOf(['admin']), 'x-audit-tenant': 'store-042' }), 'read'))
+        .catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(AuditError);
+      expect((err as AuditError).status).toBe(403);
+      expect((err as AuditError).message).toContain('X-Audit-Tenant');
+      expect((err as AuditError).details).toEqual([{ field: 'X-Audit-Tenant', message: expect.stringContaining('operator') }]);
+      expect(ingest.events()).toEqual([{ tenantId: 'default', event: expect.objectContaining({ event_type: 'permission_denied' }) }]);
+    });
 
-  it('should let anonymous callers in as admin of the default tenant only where allowed (loopback)', async () => {
-    const req = request();
-    await expect(guard({ anonymousAllowed: true }).canActivate(contextFor(req, 'admin'))).resolves.toBe(true);
-    expect(req.principal).toMatchObject({ keyId: 'anonymous', tenantId: 'default' });
-  });
+    it('should let a plain key name its own tenant, and refuse a malformed tenant with 400', async () => {
+      const sut = newGuard();
+      const own = request({ 'x-api-key': await keyOf(['events:read'], 'store-001'), 'x-audit-tenant': 'store-001' });
+      expect(await statusOf(sut.canActivate(new HttpContext(own, 'read')))).toBe('passed');
+      expect(own.tenantId).toBe('store-001');
+      expect(ingest.events()).toEqual([]);
+      const bad = request({ 'x-api-key': await keyOf(['operator']), 'x-audit-tenant': 'Not A Tenant' });
+      expect(await statusOf(sut.canActivate(new HttpContext(bad, 'read')))).toBe(400);
+    });
 
-  it('should rate-limit per key with a Retry-After', async () => {
-    const sut = guard({ rateLimitPerMinute: 2 });
-    const req = (): FakeRequest => request({ 'x-api-key': reader });
-    await sut.canActivate(contextFor(req(), 'read'));
-    await sut.canActivate(contextFor(req(), 'read'));
-    const err = await denial(sut, req(), 'read');
-    expect(err).toMatchObject({ code: ErrorCode.RateLimited, status: 429, headers: { 'retry-after': expect.stringMatching(/^\d+$/) } });
-    await expect(sut.canActivate(contextFor(request({ 'x-api-key': admin }), 'read'))).resolves.toBe(true);
+    it("should let an operator key act for another tenant, and record it in that tenant with the operator's key id", async () => {
+      const sut = newGuard();
+      const created = await keys.create('platform-ops', ['operator'], 'platform');
+      const req = request({ authorization: `Bearer ${created.key}`, 'x-audit-tenant': 'store-042' });
+      expect(await statusOf(sut.canActivate(new HttpContext(req, 'read')))).toBe('passed');
+      expect(req.tenantId).toBe('store-042');
+      expect(ingest.events()).toEqual([
+        {
+          tenantId: 'store-042',
+          event: expect.objectContaining({
+            event_type: 'admin_action',
+            metadata: expect.objectContaining({
+              action: 'operator_access',
+              operator_key_id: created.id,
+              operator_tenant: 'platform',
+              target_tenant: 'store-042',
+              path: '/audit/events',
+            }),
+          }),
+        },
+      ]);
+    });
   });
 });

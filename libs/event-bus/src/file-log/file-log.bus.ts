@@ -367,6 +367,10 @@ export class FileLogBus implements EventBus {
     return { ok: !this.closed, detail };
   }
 
+  async endOffsets(topic: string): Promise<Record<number, string>> {
+    return { 0: String((await this.topic(topic)).nextOffset) };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);

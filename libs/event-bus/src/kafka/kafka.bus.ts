@@ -157,7 +157,11 @@ export class KafkaBus implements EventBus {
   private readonly producer: Producer;
   private readonly admin: Admin;
   private readonly consumers: ConsumerState[] = [];
-  private readonly circuit = new CircuitBreaker(1000, 10_000);
+  /**
+   * Open at most 2 s: after a long outage a probe goes through within 2 s of the broker's return (a 10 s cap
+   * kept ingest failing 7.5 s after the broker was back); each probe is one produce with 2 quick retries.
+   */
+  private readonly circuit = new CircuitBreaker(500, 2000);
   private readonly fetch: KafkaFetchSettings;
   private readonly publishTimeoutMs: number;
   private readonly produceRequestTimeoutMs: number;
@@ -402,6 +406,16 @@ export class KafkaBus implements EventBus {
       resume();
     }, delay);
     state.resumeTimers.add(timer);
+  }
+
+  async endOffsets(topic: string): Promise<Record<number, string>> {
+    const ends = await withDeadline(this.admin.fetchTopicOffsets(topic), 2000, 'reading the end of the topic');
+    return Object.fromEntries(ends.map((e) => [e.partition, e.high]));
+  }
+
+  /** Records not yet committed by each consumer group of this process (the consumer host's lag metric). */
+  async lag(): Promise<Record<string, number>> {
+    return (await this.positions()).lag;
   }
 
   /** How far each consumer group of this process is behind the end of its topic, in records, and the oldest offset still held on each partition of the groups' topics. */

@@ -1,5 +1,6 @@
 import { ClickHouseClient } from '@clickhouse/client';
-import { EventFilter, usesLookupProjection } from '../event-query';
+import { EventFilter } from '@app/contracts';
+import { usesLookupProjection } from '../event-query';
 import { isInProcess } from './clickhouse.factory';
 
 /** A read that runs longer is stopped by the engine (TIMEOUT_EXCEEDED): see StoreOptions. */

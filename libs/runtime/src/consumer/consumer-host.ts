@@ -2,9 +2,8 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from 'pino';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { AuditEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
-import { BusBatch, EventBus, OutgoingRecord, Subscription } from '@app/event-bus';
+import { BusBatch, decodeRecord, EventBus, OutgoingRecord, Subscription, TrustPolicy } from '@app/event-bus';
 import { Metrics } from '../metrics';
-import { decodeRecord, TrustPolicy } from './record-decoder';
 
 /** Where a batch sits in its partition, as the host tracks it across rebalances. */
 export interface PartitionPosition {
