@@ -1,3 +1,4 @@
+import { INTEGRITY_PORT_DEFINITION } from '@app/integrity';
 import { spawnSync } from 'node:child_process';
 import * as fs from 'node:fs';
 import * as os from 'node:os';
@@ -105,6 +106,7 @@ function servedPorts(app: AppName, c: AppConfig, env: Record<string, string | un
   if (app === 'reporting') return { health: c.healthPort, rpc: REPORTING_PORT_DEFINITION.address.parse(env).port };
   // The manifests set ALERTING_SERVICE_PORT to its default (the address is the port's own config section).
   if (app === 'alerting') return { health: c.healthPort, rpc: ALERTING_PORT_DEFINITION.address.parse({}).port };
+  if (app === 'integrity') return { health: c.healthPort, rpc: INTEGRITY_PORT_DEFINITION.address.parse(env).port };
   return { health: c.healthPort, rpc: c.services.query.port };
 }
 

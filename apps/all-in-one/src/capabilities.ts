@@ -1,8 +1,16 @@
 import { ALERTING_CAPABILITY } from '@app/alerting';
 import { INGEST_CAPABILITY } from '@app/ingest';
+import { INTEGRITY_CAPABILITY } from '@app/integrity';
 import { QUERY_CAPABILITY } from '@app/query';
 import { REPORTING_CAPABILITY } from '@app/reporting';
 import { Capability } from '@app/runtime';
 
 /** Every capability: the all-in-one runs them all (and the deployment checks read their settings from here). */
-export const ALL_CAPABILITIES: Capability[] = [INGEST_CAPABILITY, QUERY_CAPABILITY, REPORTING_CAPABILITY, ALERTING_CAPABILITY];
+// Drains run in this order: integrity's ending checkpoint writes its event while ingest still accepts it.
+export const ALL_CAPABILITIES: Capability[] = [
+  INTEGRITY_CAPABILITY,
+  INGEST_CAPABILITY,
+  QUERY_CAPABILITY,
+  REPORTING_CAPABILITY,
+  ALERTING_CAPABILITY,
+];

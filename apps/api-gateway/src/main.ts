@@ -2,8 +2,9 @@ import 'reflect-metadata';
 import { ALERTING_CAPABILITY } from '@app/alerting';
 import { runGateway } from '@app/api';
 import { INGEST_CAPABILITY } from '@app/ingest';
+import { INTEGRITY_CAPABILITY } from '@app/integrity';
 import { QUERY_CAPABILITY } from '@app/query';
 import { REPORTING_CAPABILITY } from '@app/reporting';
 
 /** The public HTTP entry of the distributed mode, in front of each capability's service. */
-runGateway([INGEST_CAPABILITY, QUERY_CAPABILITY, REPORTING_CAPABILITY, ALERTING_CAPABILITY]);
+runGateway([INGEST_CAPABILITY, QUERY_CAPABILITY, REPORTING_CAPABILITY, ALERTING_CAPABILITY, INTEGRITY_CAPABILITY]);

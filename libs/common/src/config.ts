@@ -225,9 +225,11 @@ export const APPS = {
   'query-store': 'dist/apps/query-store/src/main.js',
   reporting: 'dist/apps/reporting/src/main.js',
   alerting: 'dist/apps/alerting/src/main.js',
+  integrity: 'dist/apps/integrity/src/main.js',
 } as const;
 
 /** Offline commands the image runs by name like an app (docker/entrypoint.sh), e.g. with the query-stores stopped. */
 export const TOOLS = {
   'reconcile-rollup': 'dist/apps/query-store/src/reconcile-rollup.js',
+  'verify-integrity': 'dist/apps/integrity/src/verify-cli.js',
 } as const;

@@ -20,6 +20,8 @@ export const ErrorCode = {
   RateLimited: 'rate_limited',
   LogWriteRejected: 'log_write_rejected',
   Unavailable: 'unavailable',
+  /** The event is in the integrity tree but no signed checkpoint covers it yet (409). */
+  NotYetCheckpointed: 'not_yet_checkpointed',
   Internal: 'internal_error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -5,6 +5,7 @@ import { ClickHouseEventStatistics } from './event-statistics.store';
 import { ClickHouseEventWrites } from './event-write.store';
 import { ClickHouseRollupRepair } from './rollup-repair.store';
 import { ClickHouseStoreHealth } from './store-health';
+import { ClickHouseStoreOperations } from './store-operations';
 import { EventSearch, EventStatistics, EventWriteStore, StoreHealth } from './store-ports';
 
 /**
@@ -52,6 +53,11 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
   readonly statistics: EventStatistics['statistics'] = (tenantId, nowUs, options) => this.stats.statistics(tenantId, nowUs, options);
   readonly detailedStatistics: EventStatistics['detailedStatistics'] = (tenantId, nowUs, options) =>
     this.stats.detailedStatistics(tenantId, nowUs, options);
+
+  /** GET /audit/performance and /audit/optimize's reads and maintenance (store-operations.ts). */
+  operations(options: ConstructorParameters<typeof ClickHouseStoreOperations>[1]): ClickHouseStoreOperations {
+    return new ClickHouseStoreOperations(this.q, options);
+  }
 
   readonly ping: StoreHealth['ping'] = () => this.health.ping();
   readonly storage: StoreHealth['storage'] = () => this.health.storage();

@@ -20,4 +20,5 @@ export * from './query.capability';
 export * from './query.port';
 export * from './store-refusals';
 export * from './query.config';
+export * from './store-operations';
 export * from './read-after-write';

@@ -6,6 +6,13 @@ import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
 import { awaitProjection } from './read-after-write';
 import { EventSearch, EventStatistics, RangeCursor, StoreHealth } from './store-ports';
+import type { OptimizePlan, StorePerformance } from './store-operations';
+
+/** The store's operations side, as the query capability builds it. */
+export interface StoreMaintenance {
+  performance(): Promise<StorePerformance>;
+  optimize(apply: boolean): Promise<OptimizePlan>;
+}
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
@@ -14,7 +21,18 @@ export class LocalQuery implements QueryPort {
     private readonly consumer: QueryStoreConsumer,
     /** The log, for its end offsets (read after write). */
     private readonly bus: EventBus,
+    private readonly maintenance?: StoreMaintenance,
   ) {}
+
+  performance(): Promise<StorePerformance> {
+    if (!this.maintenance) throw new Error('no store maintenance in this process');
+    return this.maintenance.performance();
+  }
+
+  optimize(apply: boolean): Promise<OptimizePlan> {
+    if (!this.maintenance) throw new Error('no store maintenance in this process');
+    return this.maintenance.optimize(apply);
+  }
 
   // `signal` (the HTTP client left) stops a waiting query and is passed to ClickHouse for a running one; on
   // chdb the engine still finishes it, bounded by the store's time limit.

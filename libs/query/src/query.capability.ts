@@ -1,4 +1,5 @@
 import { mkdirSync } from 'node:fs';
+import * as path from 'node:path';
 import { CONSUMER_GROUP_QUERY_STORE } from '@app/contracts';
 import { Capability } from '@app/runtime';
 import { createClickHouse, migrateClickHouse, releaseChdb } from './clickhouse/clickhouse.factory';
@@ -38,7 +39,16 @@ export const QUERY_CAPABILITY: Capability = {
     );
     consumers.declare(consumer.declaration());
     closers.add('projector', () => consumer.close());
-    const query = new LocalQuery(store, consumer, bus);
+    const operations = store.operations({
+      logDir: context.mode === 'embedded' ? path.join(config.dataDir, 'log') : undefined,
+      hotWindowMs: config.kafka.hotWindowMs,
+      lag: () => consumers.lag(),
+    });
+    const query = new LocalQuery(store, consumer, bus, {
+      performance: () => operations.performance(),
+      // chdb: this process is the store's only writer, the condition of the roll-up reconcile.
+      optimize: (apply) => operations.optimize(apply, store.inProcess, () => store.reconcileRollup()),
+    });
     return {
       bindings: [{ port: QUERY_PORT_DEFINITION, implementation: query }],
       readiness: [

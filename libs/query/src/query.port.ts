@@ -3,6 +3,7 @@ import type { StreamCursor } from '@app/contracts';
 import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
+import type { OptimizePlan, StorePerformance } from './store-operations';
 import { RangeCursor } from './store-ports';
 
 export interface SearchResult {
@@ -35,6 +36,10 @@ export interface QueryPort {
   /** With a null cursor, returns no events and the current end of the log: a stream starts "now". */
   tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult>;
   health(): Promise<ComponentHealth>;
+  /** The store's size, parts and compression per table, consumer lag per group, the log's size (GET /audit/performance). */
+  performance(): Promise<StorePerformance>;
+  /** The maintenance plan; with `apply`, it is carried out (GET and POST /audit/optimize). */
+  optimize(apply: boolean): Promise<OptimizePlan>;
 }
 
 /** Payloads of the query port's messages; the tenant always travels with the request. */
@@ -205,6 +210,16 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       decode: (m) => [parseAwaitWritesMessage(m).timeoutMs],
     },
     health: { pattern: 'audit.query.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
+    performance: { pattern: 'audit.query.performance', deadline: 'queryMs', encode: () => ({}), decode: () => [] },
+    optimize: {
+      pattern: 'audit.query.optimize',
+      deadline: 'queryMs',
+      encode: (apply) => ({ apply }),
+      decode: (m) => {
+        if (!isObject(m) || typeof m.apply !== 'boolean') fail('optimize', 'apply', 'must be a boolean');
+        return [m.apply];
+      },
+    },
   },
 });
 

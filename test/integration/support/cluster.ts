@@ -19,6 +19,10 @@ export interface ClusterOptions {
   reporting?: boolean;
   /** Runs the alerting service too, with this extra environment (e.g. AUDIT_OUTBOUND_ALLOW, AUDIT_SMTP_URL). */
   alertingEnv?: Record<string, string>;
+  /** Also run the integrity service (apps/integrity), and point the gateways at it. */
+  integrity?: boolean;
+  /** Extra environment for every app, e.g. a tenant of the suite's own. */
+  env?: Record<string, string>;
 }
 
 /**
@@ -31,6 +35,7 @@ export class DistributedCluster {
   readonly query: AppProcess;
   readonly reporting?: AppProcess;
   readonly alerting?: AppProcess;
+  readonly integrity?: AppProcess;
   readonly gateways: AppProcess[] = [];
   private readonly gatewayPorts: number[] = [];
 
@@ -45,6 +50,8 @@ export class DistributedCluster {
       reportingHealth: number;
       alertingRpc: number;
       alertingHealth: number;
+      integrityRpc: number;
+      integrityHealth: number;
     },
     gatewayPorts: number[],
     options: ClusterOptions,
@@ -66,6 +73,9 @@ export class DistributedCluster {
       REPORTING_SERVICE_PORT: String(ports.reportingRpc),
       ALERTING_SERVICE_HOST: '127.0.0.1',
       ALERTING_SERVICE_PORT: String(ports.alertingRpc),
+      INTEGRITY_SERVICE_HOST: '127.0.0.1',
+      INTEGRITY_SERVICE_PORT: String(ports.integrityRpc),
+      ...options.env,
     };
     const env = (app: AppName, name: string, extra: Record<string, string>): Record<string, string> => ({
       ...base,
@@ -100,6 +110,14 @@ export class DistributedCluster {
         dir,
       );
     }
+    if (options.integrity) {
+      this.integrity = new AppProcess(
+        'integrity',
+        'integrity',
+        env('integrity', 'integrity', { DATABASE_URL: TEST_DATABASE_URL, HEALTH_PORT: String(ports.integrityHealth) }),
+        dir,
+      );
+    }
     gatewayPorts.forEach((port, i) => {
       const name = `api-gateway-${i}`;
       this.gatewayPorts.push(port);
@@ -125,6 +143,8 @@ export class DistributedCluster {
       reportingHealth: await freePort(),
       alertingRpc: await freePort(),
       alertingHealth: await freePort(),
+      integrityRpc: await freePort(),
+      integrityHealth: await freePort(),
     };
     const gatewayPorts: number[] = [];
     for (let i = 0; i < (options.gateways ?? 1); i++) gatewayPorts.push(await freePort());
@@ -133,10 +153,12 @@ export class DistributedCluster {
       cluster.ingest.start();
       cluster.query.start();
       cluster.alerting?.start();
+      cluster.integrity?.start();
       await Promise.all([
         cluster.ingest.waitUntilReady(cluster.ingestHealthUrl),
         cluster.query.waitUntilReady(cluster.queryHealthUrl),
         cluster.alerting?.waitUntilReady(`http://127.0.0.1:${ports.alertingHealth}${HEALTH_PATHS.ready}`),
+        cluster.integrity?.waitUntilReady(`http://127.0.0.1:${ports.integrityHealth}${HEALTH_PATHS.ready}`),
       ]);
       if (cluster.reporting) {
         cluster.reporting.start();
@@ -174,6 +196,7 @@ export class DistributedCluster {
       this.query,
       ...(this.reporting ? [this.reporting] : []),
       ...(this.alerting ? [this.alerting] : []),
+      ...(this.integrity ? [this.integrity] : []),
       ...this.gateways,
     ]
       .map((a) => `---- ${a.name} ----\n${a.logTail(lines)}`)
@@ -184,7 +207,7 @@ export class DistributedCluster {
   async stop(removeData = true): Promise<void> {
     await Promise.all(this.gateways.map((g) => g.stop()));
     await this.reporting?.stop();
-    await Promise.all([this.ingest.stop(), this.query.stop(), this.alerting?.stop()]);
+    await Promise.all([this.ingest.stop(), this.query.stop(), this.alerting?.stop(), this.integrity?.stop()]);
     if (removeData) rmSync(this.dir, { recursive: true, force: true });
   }
 }

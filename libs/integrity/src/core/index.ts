@@ -1,0 +1,3 @@
+export * from './merkle';
+export * from './leaf';
+export * from './note';

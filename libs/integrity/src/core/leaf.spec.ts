@@ -1,0 +1,50 @@
+import { AuditEvent } from '@app/contracts';
+import { canonicalJson, encodeLeafV1, LEAF_V1_FIELDS, leafHashOf } from './leaf';
+
+const event: AuditEvent = {
+  schema_version: 1,
+  id: '0190b0c6-0000-7000-8000-000000000001',
+  tenant_id: 't1',
+  event_type: 'user_login',
+  category: 'authentication',
+  severity: 'info',
+  description: 'login',
+  metadata: { z: 1, a: { y: [1, 'é'], b: null } },
+  timestamp: '2026-01-02T03:04:05.123456Z',
+  received_at: '2026-01-02T03:04:05.200000Z',
+  ip_address: '10.0.0.1',
+  user_agent: 'ua',
+  session_id: 's',
+  source: 'app',
+  idempotency_key: '',
+};
+
+describe('leaf encoding v1', () => {
+  it('should serialise JSON as RFC 8785 does (sorted keys by UTF-16 units, ES numbers)', () => {
+    expect(canonicalJson({ b: 1, a: [true, null, 1e21, 0.1], '\u20ac': 'x', '\ud83d\ude00': 'y', c: -0 })).toBe(
+      '{"a":[true,null,1e+21,0.1],"b":1,"c":0,"\u20ac":"x","\ud83d\ude00":"y"}',
+    );
+    expect(() => canonicalJson({ a: NaN })).toThrow(TypeError);
+  });
+
+  it('should start with the version byte and cover every field but the log position', () => {
+    const bytes = encodeLeafV1({ ...event, position: { partition: 1, offset: '9' } } as AuditEvent);
+    expect(bytes[0]).toBe(0x01);
+    const json = bytes.subarray(1).toString('utf8');
+    expect(json.startsWith('{"category":"authentication","description":"login","event_type":"user_login","id":')).toBe(true);
+    expect(json).not.toContain('position');
+    expect(JSON.parse(json)).toEqual(event);
+  });
+
+  it('should build the same bytes as the generic JCS of the fields (the fixed key order is only a shortcut)', () => {
+    const fields = Object.fromEntries(LEAF_V1_FIELDS.map((f) => [f, event[f]]));
+    expect(encodeLeafV1(event).subarray(1).toString('utf8')).toBe(canonicalJson(fields));
+  });
+
+  it('should give one hash for one event whatever the key order or timestamp spelling, another for any edit', () => {
+    const reordered = { ...event, metadata: { a: { b: null, y: [1, 'é'] }, z: 1 }, timestamp: '2026-01-02T04:04:05.123456+01:00' };
+    expect(leafHashOf(reordered)).toEqual(leafHashOf(event));
+    expect(leafHashOf({ ...event, description: 'login!' })).not.toEqual(leafHashOf(event));
+    expect(leafHashOf({ ...event, metadata: { z: 2, a: { y: [1, 'é'], b: null } } })).not.toEqual(leafHashOf(event));
+  });
+});

@@ -1,0 +1,146 @@
+import { ValidationError } from '@app/contracts';
+import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
+
+export interface PublicKeyView {
+  algorithm: 'ed25519';
+  key_name: string;
+  /** C2SP verifier key: `<name>+<key id>+<base64(0x01 ‖ key)>` (Go's golang.org/x/mod/sumdb/note reads it). */
+  verifier_key: string;
+  public_key_pem: string;
+  /** Checkpoint origins: `<key name>/<tenant>`. */
+  origin_prefix: string;
+}
+
+export interface CheckpointView {
+  origin: string;
+  tree_size: number;
+  root_hash: string;
+  /** The C2SP signed note, verbatim: what an auditor keeps. */
+  note: string;
+  reason: string;
+  created_at: string;
+}
+
+export interface InclusionProofView {
+  event_id: string;
+  leaf_index: number;
+  leaf_hash: string;
+  leaf_encoding: 'v1';
+  tree_size: number;
+  root_hash: string;
+  proof: string[];
+  checkpoint: CheckpointView;
+}
+
+export interface ConsistencyView {
+  from: number;
+  to: number;
+  proof: string[];
+  from_checkpoint: CheckpointView | null;
+  to_checkpoint: CheckpointView | null;
+  from_root: string;
+  to_root: string;
+}
+
+export interface Finding {
+  id: string;
+  leaf_index?: number;
+  detail?: string;
+}
+
+export interface VerifyReport {
+  tenant_id: string;
+  from: string | null;
+  to: string | null;
+  ok: boolean;
+  leaves_checked: number;
+  events_checked: number;
+  modified: Finding[];
+  removed: Finding[];
+  inserted: Finding[];
+  reordered: Finding[];
+  /**
+   * Beyond what the other side has read yet (the tree's consumer or the query store's): not a finding. The
+   * newest event of a partition deleted from the store reads as pending until another event follows it.
+   */
+  pending: number;
+  /** The stored leaves still hash to the latest checkpoint's root (only when the whole tree was in range). */
+  checkpoint_root_matches: boolean | null;
+}
+
+export interface VerifyRange {
+  fromUs?: number;
+  toUs?: number;
+}
+
+/** The integrity capability as the API sees it: in-process in the embedded app, over TCP in the gateway. */
+export interface IntegrityPort {
+  publicKey(): Promise<PublicKeyView>;
+  latestCheckpoint(tenantId: string): Promise<CheckpointView>;
+  createCheckpoint(tenantId: string, reason: string): Promise<CheckpointView>;
+  proof(tenantId: string, eventId: string): Promise<InclusionProofView>;
+  consistency(tenantId: string, from: number, to: number): Promise<ConsistencyView>;
+  verify(tenantId: string, range: VerifyRange): Promise<VerifyReport>;
+  health(): Promise<ComponentHealth>;
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function field<T>(m: unknown, name: string, ok: (v: unknown) => boolean, message: string): T {
+  if (!isObject(m)) throw new ValidationError('malformed integrity request', [{ field: '/', message: 'must be an object' }]);
+  const v = m[name];
+  if (!ok(v)) throw new ValidationError(`malformed integrity request: ${name} ${message}`, [{ field: name, message }]);
+  return v as T;
+}
+
+const tenant = (m: unknown) => field<string>(m, 'tenantId', (v) => typeof v === 'string' && v !== '', 'must be a non-empty string');
+const size = (m: unknown, name: string) =>
+  field<number>(m, name, (v) => Number.isSafeInteger(v) && (v as number) >= 0, 'must be a non-negative integer');
+const optionalMicros = (m: unknown, name: string) =>
+  field<number | undefined>(m, name, (v) => v === undefined || v === null || Number.isSafeInteger(v), 'must be an integer') ?? undefined;
+
+/** The integrity service checks what the gateway sends: it is reachable on the network. */
+export const INTEGRITY_PORT_DEFINITION = definePort<IntegrityPort>({
+  name: 'integrity',
+  service: 'integrity',
+  address: serviceAddress('INTEGRITY', 4007),
+  methods: {
+    publicKey: { pattern: 'audit.integrity.public-key', deadline: 'queryMs', encode: () => ({}), decode: () => [] },
+    latestCheckpoint: {
+      pattern: 'audit.integrity.checkpoint',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }),
+      decode: (m) => [tenant(m)],
+    },
+    createCheckpoint: {
+      pattern: 'audit.integrity.create-checkpoint',
+      deadline: 'queryMs',
+      encode: (tenantId, reason) => ({ tenantId, reason }),
+      decode: (m) => [
+        tenant(m),
+        field<string>(m, 'reason', (v) => typeof v === 'string' && /^[a-z_]{1,32}$/.test(v), 'must be a reason word'),
+      ],
+    },
+    proof: {
+      pattern: 'audit.integrity.proof',
+      deadline: 'queryMs',
+      encode: (tenantId, eventId) => ({ tenantId, eventId }),
+      decode: (m) => [tenant(m), field<string>(m, 'eventId', (v) => typeof v === 'string', 'must be a string')],
+    },
+    consistency: {
+      pattern: 'audit.integrity.consistency',
+      deadline: 'queryMs',
+      encode: (tenantId, from, to) => ({ tenantId, from, to }),
+      decode: (m) => [tenant(m), size(m, 'from'), size(m, 'to')],
+    },
+    verify: {
+      pattern: 'audit.integrity.verify',
+      deadline: 'queryMs',
+      encode: (tenantId, range) => ({ tenantId, fromUs: range.fromUs, toUs: range.toUs }),
+      decode: (m) => [tenant(m), { fromUs: optionalMicros(m, 'fromUs'), toUs: optionalMicros(m, 'toUs') }],
+    },
+    health: { pattern: 'audit.integrity.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
+  },
+});
+
+export const INTEGRITY_PORT = INTEGRITY_PORT_DEFINITION.token;

@@ -1,0 +1,118 @@
+import { Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { ApiOperation, ApiTags } from '@nestjs/swagger';
+import { FastifyRequest } from 'fastify';
+import { RequireScope, requestInfo, SelfAuditService } from '@app/api';
+import { QUERY_PORT, QueryPort } from '@app/query';
+import { Metrics } from '@app/runtime';
+
+interface Bucket {
+  le: number;
+  count: number;
+}
+
+/** p-quantile of a Prometheus histogram's cumulative buckets (the bucket's upper bound, as histogram_quantile). */
+export function quantile(buckets: Bucket[], p: number): number | null {
+  const sorted = [...buckets].sort((a, b) => a.le - b.le);
+  const total = sorted.at(-1)?.count ?? 0;
+  if (total === 0) return null;
+  const rank = p * total;
+  let prevLe = 0;
+  let prevCount = 0;
+  for (const b of sorted) {
+    if (b.count >= rank) {
+      if (!Number.isFinite(b.le)) return prevLe;
+      // Linear inside the bucket, like PromQL's histogram_quantile.
+      return b.count === prevCount ? b.le : prevLe + ((b.le - prevLe) * (rank - prevCount)) / (b.count - prevCount);
+    }
+    prevLe = b.le;
+    prevCount = b.count;
+  }
+  return prevLe;
+}
+
+const START = Date.now();
+
+/**
+ * The guide's operations endpoints. `GET /audit/optimize` only answers what an optimisation would do: a GET
+ * must be safe to repeat, to prefetch and to crawl (RFC 9110 §9.2.1), and a forced merge rewrites the whole
+ * table, so the guide's curl is a dry run; `POST /audit/optimize` does it, as an audited admin action.
+ */
+@ApiTags('operations')
+@Controller('audit')
+export class OperationsController {
+  constructor(
+    @Inject(QUERY_PORT) private readonly query: QueryPort,
+    private readonly metrics: Metrics,
+    private readonly selfAudit: SelfAuditService,
+  ) {}
+
+  @Get('performance')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary:
+      'Store size on disk and compression per table (rows, parts), ingest rate and query latency percentiles from this process, consumer lag per group, log size and hot window',
+  })
+  async performance(): Promise<unknown> {
+    const [store, ingested, durations] = await Promise.all([
+      this.query.performance(),
+      this.metrics.eventsIngested.get(),
+      this.metrics.httpDuration.get(),
+    ]);
+    const accepted = ingested.values.filter((v) => v.labels.status === 'accepted').reduce((n, v) => n + v.value, 0);
+    const uptime = (Date.now() - START) / 1000;
+    // Query latency: the reads of the log (search, one event, statistics), as this API process measured them.
+    const buckets = new Map<number, number>();
+    for (const v of durations.values) {
+      const route = String(v.labels.route ?? '');
+      if (v.metricName !== 'audit_http_request_duration_seconds_bucket' || v.labels.method !== 'GET') continue;
+      if (!route.startsWith('/audit/events') && !route.startsWith('/audit/statistics')) continue;
+      const leLabel = (v.labels as Record<string, string | number | undefined>).le;
+      const le = leLabel === '+Inf' ? Infinity : Number(leLabel);
+      buckets.set(le, (buckets.get(le) ?? 0) + v.value);
+    }
+    const b = [...buckets].map(([le, count]) => ({ le, count }));
+    const ms = (p: number) => {
+      const q = quantile(b, p);
+      return q === null ? null : Math.round(q * 1000 * 100) / 100;
+    };
+    return {
+      store,
+      ingest: {
+        events_accepted: accepted,
+        events_per_second: uptime > 0 ? Math.round((accepted / uptime) * 100) / 100 : 0,
+        since: new Date(START).toISOString(),
+      },
+      query_latency_ms: { requests: b.find((x) => x.le === Infinity)?.count ?? 0, p50: ms(0.5), p95: ms(0.95), p99: ms(0.99) },
+    };
+  }
+
+  @Get('optimize')
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Dry run: what an optimisation would do (merges, roll-up reconcile); changes nothing' })
+  optimizePlan(): Promise<unknown> {
+    return this.query.optimize(false);
+  }
+
+  @Post('optimize')
+  @HttpCode(200)
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Runs the optimisation (merges, roll-up reconcile); an audited admin action' })
+  async optimize(@Req() req: FastifyRequest): Promise<unknown> {
+    const info = requestInfo(req);
+    const result = await this.query.optimize(true);
+    this.selfAudit.record({
+      tenantId: info.principal.tenantId,
+      eventType: 'admin_action',
+      description: 'optimised the audit store',
+      ipAddress: info.ipAddress,
+      userAgent: info.userAgent,
+      metadata: {
+        action: 'optimize',
+        key_id: info.principal.keyId,
+        merged_tables: result.done?.merged.join(',') ?? '',
+        rebuilt_buckets: result.done?.rebuilt_buckets.length ?? 0,
+      },
+    });
+    return result;
+  }
+}

@@ -1,0 +1,56 @@
+import { execFileSync } from 'node:child_process';
+import { bootApp, eventually, http, TestApp, waitForTotal } from './support/embedded-app';
+
+describe('operations endpoints (embedded app)', () => {
+  let app: TestApp;
+  afterEach(async () => app?.close());
+
+  it("should answer the guide's curls on a fresh start, and optimise only on POST, as an audited admin action", async () => {
+    app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false' });
+    // The guide's curls, verbatim (no method, no body).
+    const curl = (p: string) => JSON.parse(execFileSync('curl', ['-s', `${app.url}${p}`], { encoding: 'utf8' }));
+    const fresh = curl('/audit/performance');
+    expect(fresh.store.hot_window_days).toBe(7);
+    expect(typeof fresh.store.log_bytes).toBe('number');
+    expect(fresh.store.consumer_lag).toHaveProperty(['audit.query-store.v1']);
+    expect(fresh.store.consumer_lag).toHaveProperty(['audit.integrity.v1']);
+    expect(curl('/audit/optimize').dry_run).toBe(true);
+
+    // given events inserted in several batches (several parts)
+    for (let i = 0; i < 3; i++) {
+      const r = await http(`${app.url}/audit/events`, {
+        method: 'POST',
+        json: Array.from({ length: 10 }, () => ({ event_type: 'user_login' })),
+      });
+      expect(r.status).toBe(201);
+      await waitForTotal(app.url, 'event_type=user_login', 10 * (i + 1));
+    }
+    const perf = await http(`${app.url}/audit/performance`);
+    const events = perf.body.store.tables.find((t: { table: string }) => t.table === 'events');
+    expect(events.rows).toBeGreaterThanOrEqual(30);
+    expect(events.active_parts).toBeGreaterThan(1);
+    expect(events.compression_ratio).toBeGreaterThan(0);
+    expect(perf.body.ingest.events_accepted).toBe(30);
+    expect(perf.body.query_latency_ms.requests).toBeGreaterThan(0);
+    expect(perf.body.query_latency_ms.p99).toBeGreaterThan(0);
+
+    // when GET /audit/optimize: a plan, nothing done
+    const plan = await http(`${app.url}/audit/optimize`);
+    expect(plan.body.actions).toContainEqual(expect.objectContaining({ action: 'merge_parts', table: 'events' }));
+    const still = await http(`${app.url}/audit/performance`);
+    expect(still.body.store.tables.find((t: { table: string }) => t.table === 'events').active_parts).toBe(events.active_parts);
+
+    // when POST: merged, and recorded
+    const done = await http(`${app.url}/audit/optimize`, { method: 'POST' });
+    expect(done.status).toBe(200);
+    expect(done.body.done.merged).toContain('events');
+    const after = await http(`${app.url}/audit/performance`);
+    const merged = after.body.store.tables.find((t: { table: string }) => t.table === 'events');
+    expect(merged.active_parts).toBeLessThanOrEqual(merged.partitions + 1);
+    const audited = await eventually(async () => {
+      const r = await http(`${app.url}/audit/events?event_type=admin_action`);
+      return r.body.total > 0 ? r.body.events[0] : undefined;
+    });
+    expect(audited.metadata.action).toBe('optimize');
+  });
+});

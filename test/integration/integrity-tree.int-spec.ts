@@ -1,0 +1,151 @@
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
+import { DataSource } from 'typeorm';
+import { AuditEvent } from '@app/contracts';
+import { createDataSource } from '@app/persistence';
+import {
+  consistencyProof,
+  inclusionProof,
+  INTEGRITY_MIGRATIONS,
+  leafHashOf,
+  loadSigningKey,
+  memoryTree,
+  rootHash,
+  TreeStore,
+  verifierKeyText,
+  verifyInclusion,
+} from '@app/integrity';
+import { TEST_DATABASE_URL } from './support/environment';
+
+// The database is shared with other suites: this one only touches its own tenants (and the key row).
+const run = randomUUID().slice(0, 8);
+const T = (name: string) => `${name}-${run}`;
+
+const event = (i: number, tenant = T('t1')): AuditEvent => ({
+  schema_version: 1,
+  id: `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+  tenant_id: tenant,
+  event_type: 'user_login',
+  category: 'user_actions',
+  severity: 'info',
+  description: `event ${i}`,
+  metadata: { i },
+  timestamp: '2026-01-01T00:00:00.000000Z',
+  received_at: '2026-01-01T00:00:00.000000Z',
+  ip_address: '',
+  user_agent: '',
+  session_id: '',
+  source: '',
+  idempotency_key: '',
+});
+const input = (i: number, tenant = T('t1')) => ({ event: event(i, tenant), partition: 0, offset: String(i) });
+
+describe(`${TreeStore.name} on Postgres`, () => {
+  let dir: string;
+  let ds: DataSource;
+  let store: TreeStore;
+
+  beforeAll(async () => {
+    dir = mkdtempSync(path.join(tmpdir(), 'integrity-tree-'));
+    ds = await createDataSource({
+      target: { kind: 'pg', url: TEST_DATABASE_URL },
+      entities: [],
+      migrations: INTEGRITY_MIGRATIONS,
+    });
+    store = new TreeStore(ds);
+  }, 60_000);
+  afterAll(async () => {
+    for (const t of ['integrity_trees', 'integrity_leaves', 'integrity_nodes', 'integrity_checkpoints']) {
+      await ds.query(`DELETE FROM ${t} WHERE tenant_id LIKE $1`, [`%-${run}`]);
+    }
+    await ds.query(`DELETE FROM integrity_keys WHERE name = 'signing'`);
+    await ds.destroy();
+    rmSync(dir, { recursive: true, force: true });
+  });
+
+  it('should build, batch by batch, the tree an in-memory build gives, and prove from stored nodes', async () => {
+    // given 37 events appended in uneven batches
+    const all = Array.from({ length: 37 }, (_, i) => i);
+    for (const batch of [all.slice(0, 1), all.slice(1, 8), all.slice(8, 9), all.slice(9, 30), all.slice(30)]) {
+      await store.append(
+        T('t1'),
+        batch.map((i) => input(i)),
+      );
+    }
+    // then roots, inclusion and consistency proofs equal the reference
+    const reference = memoryTree(all.map((i) => leafHashOf(event(i))));
+    expect(await store.size(T('t1'))).toBe(37);
+    for (const size of [1, 2, 13, 32, 37])
+      expect(await store.compute(T('t1'), (n) => rootHash(n, size))).toEqual(rootHash(reference, size));
+    expect(await store.compute(T('t1'), (n) => inclusionProof(n, 17, 37))).toEqual(inclusionProof(reference, 17, 37));
+    expect(await store.compute(T('t1'), (n) => consistencyProof(n, 13, 37))).toEqual(consistencyProof(reference, 13, 37));
+    const leaf = await store.leafOf(T('t1'), event(17).id);
+    expect(leaf?.index).toBe(17);
+    const proof = await store.compute(T('t1'), (n) => inclusionProof(n, 17, 37));
+    expect(verifyInclusion(17, 37, leaf!.leafHash, proof, rootHash(reference, 37))).toBe(true);
+  });
+
+  it('should append nothing twice when a batch is redelivered, whole or overlapping', async () => {
+    expect(
+      await store.append(
+        T('t2'),
+        [0, 1, 2, 3].map((i) => input(i, T('t2'))),
+      ),
+    ).toBe(4);
+    expect(
+      await store.append(
+        T('t2'),
+        [0, 1, 2, 3].map((i) => input(i, T('t2'))),
+      ),
+    ).toBe(0);
+    expect(
+      await store.append(
+        T('t2'),
+        [2, 3, 4, 4].map((i) => input(i, T('t2'))),
+      ),
+    ).toBe(1);
+    expect(await store.size(T('t2'))).toBe(5);
+    expect((await store.leaves(T('t2'))).map((l) => l.index)).toEqual([0, 1, 2, 3, 4]);
+  });
+
+  it('should give out each index once when appends of one tenant run at once', async () => {
+    // given 8 appends of 3 events each, started together (each on its own pool connection)
+    await Promise.all(
+      Array.from({ length: 8 }, (_, b) =>
+        store.append(
+          T('t3'),
+          [0, 1, 2].map((i) => input(b * 3 + i, T('t3'))),
+        ),
+      ),
+    );
+    const leaves = await store.leaves(T('t3'));
+    expect(leaves.map((l) => l.index)).toEqual(Array.from({ length: 24 }, (_, i) => i));
+    expect(new Set(leaves.map((l) => l.eventId)).size).toBe(24);
+    // and the nodes written concurrently still form the tree of the leaves in index order
+    const reference = memoryTree(leaves.map((l) => l.leafHash));
+    expect(await store.compute(T('t3'), (n) => rootHash(n, 24))).toEqual(rootHash(reference, 24));
+  });
+
+  it('should keep one checkpoint per size: signing a size again keeps the first', async () => {
+    const c = { tenantId: T('t1'), size: 37, rootHash: Buffer.alloc(32, 1), note: 'first', reason: 'on_demand' };
+    expect(await store.saveCheckpoint(c)).toBe(true);
+    expect(await store.saveCheckpoint({ ...c, note: 'second' })).toBe(false);
+    expect((await store.checkpoint(T('t1')))?.note).toBe('first');
+  });
+
+  describe(loadSigningKey.name, () => {
+    it('should generate a key once, store it encrypted and load the same one again', async () => {
+      await ds.query(`DELETE FROM integrity_keys WHERE name = 'signing'`);
+      const first = await loadSigningKey(ds, { dataDir: dir });
+      const again = await loadSigningKey(ds, { dataDir: dir });
+      expect([first.source, again.source]).toEqual(['generated', 'stored']);
+      expect(verifierKeyText({ name: 'k', privateKey: again.key })).toBe(verifierKeyText({ name: 'k', privateKey: first.key }));
+      const [row] = (await ds.query(`SELECT encrypted_pkcs8 FROM integrity_keys`)) as Array<{ encrypted_pkcs8: string }>;
+      expect(row.encrypted_pkcs8).toContain('BEGIN ENCRYPTED PRIVATE KEY');
+      await expect(loadSigningKey(ds, { dataDir: dir, passphrase: 'not the one' })).rejects.toThrow(/AUDIT_INTEGRITY_KEY_PASSPHRASE/);
+      await expect(loadSigningKey(ds, { dataDir: mkdtempSync(path.join(tmpdir(), 'other-')) })).rejects.toThrow(/another passphrase/);
+    });
+  });
+});
