@@ -218,6 +218,7 @@ export const APPS = {
   'api-gateway': 'dist/apps/api-gateway/src/main.js',
   'ingest-gateway': 'dist/apps/ingest-gateway/src/main.js',
   'query-store': 'dist/apps/query-store/src/main.js',
+  'siem-forwarder': 'dist/apps/siem-forwarder/src/main.js',
 } as const;
 
 /** Offline commands the image runs by name like an app (docker/entrypoint.sh), e.g. with the query-stores stopped. */
