@@ -11,11 +11,12 @@ case "$app" in
   api-gateway) entry=dist/apps/api-gateway/src/main.js ;;
   ingest-gateway) entry=dist/apps/ingest-gateway/src/main.js ;;
   query-store) entry=dist/apps/query-store/src/main.js ;;
+  siem-forwarder) entry=dist/apps/siem-forwarder/src/main.js ;;
   # Offline tools (TOOLS in libs/common/src/config.ts), run with the same environment as the app they serve.
   reconcile-rollup) entry=dist/apps/query-store/src/reconcile-rollup.js ;;
   *)
     echo "homepot-audit: unknown app '${app}'" >&2
-    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reconcile-rollup [node arguments...]" >&2
+    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|siem-forwarder|reconcile-rollup [node arguments...]" >&2
     exit 64
     ;;
 esac

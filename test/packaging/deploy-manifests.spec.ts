@@ -16,6 +16,7 @@ import { Namespace } from 'kubernetes-models/v1/Namespace';
 import { ISecret, Secret } from 'kubernetes-models/v1/Secret';
 import { IService, Service } from 'kubernetes-models/v1/Service';
 import { parse } from 'yaml';
+import { SIEM_PORT_DEFINITION } from '@app/siem';
 
 import {
   KubeObject,
@@ -77,8 +78,17 @@ function validateObject(o: KubeObject): void {
 }
 
 /** The ports an app's config says it serves: health (probes, /metrics) and, for the internal services, the TCP transport. */
+/** The environment each loaded config came from: a capability's own address is a config section, not in AppConfig. */
+const envOfConfig = new WeakMap<AppConfig, Record<string, string>>();
+function loadAppConfig(env: Record<string, string>): AppConfig {
+  const c = loadConfig(env);
+  envOfConfig.set(c, env);
+  return c;
+}
+
 function servedPorts(app: AppName, c: AppConfig): { health: number; rpc?: number } {
   if (app === 'api-gateway' || app === 'all-in-one') return { health: c.http.port };
+  if (app === 'siem-forwarder') return { health: c.healthPort, rpc: SIEM_PORT_DEFINITION.address.parse(envOfConfig.get(c) ?? {}).port };
   if (app === 'ingest-gateway') return { health: c.healthPort, rpc: c.services.ingest.port };
   return { health: c.healthPort, rpc: c.services.query.port };
 }
@@ -388,7 +398,7 @@ describe('docker/compose.yaml', () => {
     const env = envOf(s);
     for (const k of Object.keys(env)) expect(KNOWN.has(k) ? k : `${k} (not in KNOWN_ENV_VARS)`).toBe(k);
     const app = appOf(s) as AppName;
-    const config = loadConfig(env);
+    const config = loadAppConfig(env);
     expectDistributedConfig(app, config);
 
     const ports = servedPorts(app, config);
@@ -510,7 +520,7 @@ describe('k8s/', () => {
       fs.writeFileSync(path.join(dir, 'p.yaml'), '- op: replace\n  path: /spec/minReplicas\n  value: 1\n');
       fs.writeFileSync(
         path.join(dir, 'kustomization.yaml'),
-        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${BASE}\npatches:\n  - path: p.yaml\n    target:\n      kind: HorizontalPodAutoscaler\n      name: siem-forwarder\n`,
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${BASE}\npatches:\n  - path: p.yaml\n    target:\n      kind: HorizontalPodAutoscaler\n      name: not-deployed\n`,
       );
       expect(() => renderKustomization(dir)).toThrow(/not in its resources/);
     } finally {
@@ -564,7 +574,7 @@ describe('k8s/', () => {
       }
       return env;
     };
-    const configOf = (app: AppName): AppConfig => loadConfig(resolvedEnv(app));
+    const configOf = (app: AppName): AppConfig => loadAppConfig(resolvedEnv(app));
     const portNumber = (c: IContainer, port: number | string): number | undefined =>
       typeof port === 'number'
         ? c.ports?.find((p) => p.containerPort === port)?.containerPort
@@ -827,7 +837,9 @@ describe('k8s/', () => {
     it('production should run more and bigger replicas on a 12-partition topic replicated three times', () => {
       const prod = render(path.join(K8S, 'overlays/production'));
       expect([cm(prod).KAFKA_TOPIC_PARTITIONS, cm(prod).KAFKA_REPLICATION_FACTOR]).toEqual(['12', '3']);
-      for (const app of DEPLOYED) {
+      // The SIEM forwarder runs one replica in every variant (k8s/base/siem-forwarder.yaml says why).
+      expect([hpa(prod, 'siem-forwarder').spec?.minReplicas, hpa(prod, 'siem-forwarder').spec?.maxReplicas]).toEqual([1, 1]);
+      for (const app of DEPLOYED.filter((a) => a !== 'siem-forwarder')) {
         expect(hpa(prod, app).spec?.minReplicas).toBeGreaterThanOrEqual(3);
         expect(hpa(prod, app).spec?.minReplicas).toBeGreaterThan(hpa(base, app).spec?.minReplicas ?? 0);
         expect(hpa(prod, app).spec?.maxReplicas).toBeGreaterThan(hpa(base, app).spec?.maxReplicas ?? 0);
