@@ -1,3 +1,4 @@
+import { FileLogBus } from '@app/event-bus';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { Capability, OUTBOUND_CONFIG } from '@app/runtime';
 import { SiemIntegrationEntity, SIEM_MIGRATIONS } from './integration.entity';
@@ -31,6 +32,17 @@ export const SIEM_CAPABILITY: Capability = {
       settings,
     );
     await service.load();
+    // A deleted integration's group stays subscribed until the process restarts; the embedded log would hold
+    // records for it forever, so at start the groups of integrations that no longer exist are unregistered.
+    const bus = context.bus();
+    if (bus instanceof FileLogBus) {
+      for (const g of await bus.registeredGroups()) {
+        const id = /^audit\.siem\.(.+)\.v1$/.exec(g.group)?.[1];
+        if (id !== undefined && !service.has(id) && !g.subscribed) {
+          await bus.unregisterGroup(g.group);
+        }
+      }
+    }
     context.closers.add('siem-senders', () => service.close());
     return {
       bindings: [{ port: SIEM_PORT_DEFINITION, implementation: service }],

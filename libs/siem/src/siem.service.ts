@@ -112,6 +112,10 @@ export class SiemService implements SiemPort {
     for (const row of await this.repo().find()) this.add(toIntegration(row));
   }
 
+  has(id: string): boolean {
+    return this.runtimes.has(id);
+  }
+
   async afterStart(): Promise<void> {
     this.started = true;
     for (const id of this.runtimes.keys()) await this.consumers.start(siemGroup(id));
