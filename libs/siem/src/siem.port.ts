@@ -24,7 +24,8 @@ export interface SiemPort {
   list(tenantId: string): Promise<IntegrationView[]>;
   get(tenantId: string, id: string): Promise<IntegrationView>;
   update(tenantId: string, id: string, body: unknown): Promise<IntegrationView>;
-  remove(tenantId: string, id: string): Promise<void>;
+  /** Answers the id removed: an RPC answer carries a value (undefined does not cross the TCP transport). */
+  remove(tenantId: string, id: string): Promise<{ id: string }>;
   setStatus(tenantId: string, id: string, status: 'active' | 'paused'): Promise<IntegrationView>;
   test(tenantId: string, id: string): Promise<TestResult>;
   health(): Promise<ComponentHealth>;

@@ -300,12 +300,13 @@ export class SiemService implements SiemPort {
     return this.view(r);
   }
 
-  async remove(tenantId: string, id: string): Promise<void> {
+  async remove(tenantId: string, id: string): Promise<{ id: string }> {
     const r = this.runtime(tenantId, id);
     await this.repo().delete({ id });
     this.runtimes.delete(id);
     await r.sender.close().catch(() => undefined);
     await this.audit(r.integration, 'siem_integration_deleted', 'info', `SIEM integration to ${r.integration.destination} deleted`);
+    return { id };
   }
 
   async setStatus(tenantId: string, id: string, status: IntegrationStatus): Promise<IntegrationView> {

@@ -15,6 +15,8 @@ export interface ClusterOptions {
   gateways?: number;
   /** Extra environment for the query-store, e.g. a smaller batch size. */
   queryStoreEnv?: Record<string, string>;
+  /** Also run the siem-forwarder (SIEM integrations), with this extra environment. */
+  siemEnv?: Record<string, string>;
 }
 
 /**
@@ -26,11 +28,19 @@ export class DistributedCluster {
   readonly ingest: AppProcess;
   readonly query: AppProcess;
   readonly gateways: AppProcess[] = [];
+  readonly siem?: AppProcess;
   private readonly gatewayPorts: number[] = [];
 
   private constructor(
     readonly dir: string,
-    private readonly ports: { ingestRpc: number; ingestHealth: number; queryRpc: number; queryHealth: number },
+    private readonly ports: {
+      ingestRpc: number;
+      ingestHealth: number;
+      queryRpc: number;
+      queryHealth: number;
+      siemRpc: number;
+      siemHealth: number;
+    },
     gatewayPorts: number[],
     options: ClusterOptions,
   ) {
@@ -47,6 +57,8 @@ export class DistributedCluster {
       INGEST_SERVICE_PORT: String(ports.ingestRpc),
       QUERY_SERVICE_HOST: '127.0.0.1',
       QUERY_SERVICE_PORT: String(ports.queryRpc),
+      SIEM_SERVICE_HOST: '127.0.0.1',
+      SIEM_SERVICE_PORT: String(ports.siemRpc),
     };
     const env = (app: AppName, name: string, extra: Record<string, string>): Record<string, string> => ({
       ...base,
@@ -65,6 +77,18 @@ export class DistributedCluster {
       env('query-store', 'query-store', { HEALTH_PORT: String(ports.queryHealth), ...options.queryStoreEnv }),
       dir,
     );
+    if (options.siemEnv) {
+      this.siem = new AppProcess(
+        'siem-forwarder',
+        'siem-forwarder',
+        env('siem-forwarder', 'siem-forwarder', {
+          DATABASE_URL: TEST_DATABASE_URL,
+          HEALTH_PORT: String(ports.siemHealth),
+          ...options.siemEnv,
+        }),
+        dir,
+      );
+    }
     gatewayPorts.forEach((port, i) => {
       const name = `api-gateway-${i}`;
       this.gatewayPorts.push(port);
@@ -86,6 +110,8 @@ export class DistributedCluster {
       ingestHealth: await freePort(),
       queryRpc: await freePort(),
       queryHealth: await freePort(),
+      siemRpc: await freePort(),
+      siemHealth: await freePort(),
     };
     const gatewayPorts: number[] = [];
     for (let i = 0; i < (options.gateways ?? 1); i++) gatewayPorts.push(await freePort());
@@ -93,7 +119,12 @@ export class DistributedCluster {
     try {
       cluster.ingest.start();
       cluster.query.start();
-      await Promise.all([cluster.ingest.waitUntilReady(cluster.ingestHealthUrl), cluster.query.waitUntilReady(cluster.queryHealthUrl)]);
+      cluster.siem?.start();
+      await Promise.all([
+        cluster.ingest.waitUntilReady(cluster.ingestHealthUrl),
+        cluster.query.waitUntilReady(cluster.queryHealthUrl),
+        cluster.siem?.waitUntilReady(`http://127.0.0.1:${ports.siemHealth}${HEALTH_PATHS.ready}`),
+      ]);
       for (const g of cluster.gateways) g.start();
       await Promise.all(cluster.gateways.map((g, i) => g.waitUntilReady(`${cluster.gatewayUrl(i)}${HEALTH_PATHS.ready}`)));
     } catch (e) {
@@ -121,13 +152,15 @@ export class DistributedCluster {
 
   /** Logs of every app, for a failure message. */
   logs(lines = 30): string {
-    return [this.ingest, this.query, ...this.gateways].map((a) => `---- ${a.name} ----\n${a.logTail(lines)}`).join('\n');
+    return [this.ingest, this.query, ...(this.siem ? [this.siem] : []), ...this.gateways]
+      .map((a) => `---- ${a.name} ----\n${a.logTail(lines)}`)
+      .join('\n');
   }
 
   /** Stops every app (gateways first), and removes the data unless asked to keep it for a post-mortem. */
   async stop(removeData = true): Promise<void> {
     await Promise.all(this.gateways.map((g) => g.stop()));
-    await Promise.all([this.ingest.stop(), this.query.stop()]);
+    await Promise.all([this.ingest.stop(), this.query.stop(), this.siem?.stop()]);
     if (removeData) rmSync(this.dir, { recursive: true, force: true });
   }
 }
