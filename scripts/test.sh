@@ -19,6 +19,12 @@ if ! command -v kcat >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null) || echo "kcat could not be installed; its test will be skipped"
 fi
 
+# rsyslog and jc are the real SIEM-side receiver and parser of the SIEM forwarder's e2e test (skipped without rsyslogd).
+if { ! command -v rsyslogd >/dev/null 2>&1 || ! command -v jc >/dev/null 2>&1; } && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  step "installing rsyslog and jc from Debian"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog rsyslog-gnutls jc >/dev/null) || echo "rsyslog/jc could not be installed; the SIEM receiver tests will be skipped"
+fi
+
 # The project runs on the Node of the `node` npm dependency (24 LTS), whatever the machine's own is: `npm test`
 # puts node_modules/.bin first on PATH already; this makes `bash scripts/test.sh` do the same, so jest, tsc and
 # the apps the e2e tier spawns (process.execPath) all run on it.

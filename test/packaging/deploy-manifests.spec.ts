@@ -20,6 +20,7 @@ import { PersistentVolumeClaim } from 'kubernetes-models/v1/PersistentVolumeClai
 import { ISecret, Secret } from 'kubernetes-models/v1/Secret';
 import { IService, Service } from 'kubernetes-models/v1/Service';
 import { parse } from 'yaml';
+import { SIEM_PORT_DEFINITION } from '@app/siem';
 
 import {
   KubeObject,
@@ -107,6 +108,7 @@ function servedPorts(app: AppName, c: AppConfig, env: Record<string, string | un
   // The manifests set ALERTING_SERVICE_PORT to its default (the address is the port's own config section).
   if (app === 'alerting') return { health: c.healthPort, rpc: ALERTING_PORT_DEFINITION.address.parse({}).port };
   if (app === 'integrity') return { health: c.healthPort, rpc: INTEGRITY_PORT_DEFINITION.address.parse(env).port };
+  if (app === 'siem-forwarder') return { health: c.healthPort, rpc: SIEM_PORT_DEFINITION.address.parse(env).port };
   return { health: c.healthPort, rpc: c.services.query.port };
 }
 
@@ -537,7 +539,7 @@ describe('k8s/', () => {
       fs.writeFileSync(path.join(dir, 'p.yaml'), '- op: replace\n  path: /spec/minReplicas\n  value: 1\n');
       fs.writeFileSync(
         path.join(dir, 'kustomization.yaml'),
-        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${BASE}\npatches:\n  - path: p.yaml\n    target:\n      kind: HorizontalPodAutoscaler\n      name: siem-forwarder\n`,
+        `apiVersion: kustomize.config.k8s.io/v1beta1\nkind: Kustomization\nresources:\n  - ${BASE}\npatches:\n  - path: p.yaml\n    target:\n      kind: HorizontalPodAutoscaler\n      name: not-deployed\n`,
       );
       expect(() => renderKustomization(dir)).toThrow(/not in its resources/);
     } finally {
@@ -883,7 +885,9 @@ describe('k8s/', () => {
     it('production should run more and bigger replicas on a 12-partition topic replicated three times', () => {
       const prod = render(path.join(K8S, 'overlays/production'));
       expect([cm(prod).KAFKA_TOPIC_PARTITIONS, cm(prod).KAFKA_REPLICATION_FACTOR]).toEqual(['12', '3']);
-      for (const app of DEPLOYED) {
+      // The SIEM forwarder runs one replica in every variant (k8s/base/siem-forwarder.yaml says why).
+      expect([hpa(prod, 'siem-forwarder').spec?.minReplicas, hpa(prod, 'siem-forwarder').spec?.maxReplicas]).toEqual([1, 1]);
+      for (const app of DEPLOYED.filter((a) => a !== 'siem-forwarder')) {
         for (const res of ['cpu', 'memory']) expect(requests(prod, app, res)).toBeGreaterThan(requests(base, app, res));
         // Its files sit on one ReadWriteOnce volume until the S3 adapter lands (k8s/base/reporting.yaml).
         if (SINGLE_REPLICA.includes(app)) {

@@ -3,6 +3,7 @@ import { INGEST_CAPABILITY } from '@app/ingest';
 import { INTEGRITY_CAPABILITY } from '@app/integrity';
 import { QUERY_CAPABILITY } from '@app/query';
 import { REPORTING_CAPABILITY } from '@app/reporting';
+import { SIEM_CAPABILITY } from '@app/siem';
 import { Capability } from '@app/runtime';
 
 /** Every capability: the all-in-one runs them all (and the deployment checks read their settings from here). */
@@ -13,4 +14,5 @@ export const ALL_CAPABILITIES: Capability[] = [
   QUERY_CAPABILITY,
   REPORTING_CAPABILITY,
   ALERTING_CAPABILITY,
+  SIEM_CAPABILITY,
 ];

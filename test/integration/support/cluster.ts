@@ -19,6 +19,8 @@ export interface ClusterOptions {
   reporting?: boolean;
   /** Runs the alerting service too, with this extra environment (e.g. AUDIT_OUTBOUND_ALLOW, AUDIT_SMTP_URL). */
   alertingEnv?: Record<string, string>;
+  /** Also run the siem-forwarder (SIEM integrations), with this extra environment. */
+  siemEnv?: Record<string, string>;
   /** Also run the integrity service (apps/integrity), and point the gateways at it. */
   integrity?: boolean;
   /** Extra environment for every app, e.g. a tenant of the suite's own. */
@@ -36,6 +38,7 @@ export class DistributedCluster {
   readonly reporting?: AppProcess;
   readonly alerting?: AppProcess;
   readonly integrity?: AppProcess;
+  readonly siem?: AppProcess;
   readonly gateways: AppProcess[] = [];
   private readonly gatewayPorts: number[] = [];
 
@@ -52,6 +55,8 @@ export class DistributedCluster {
       alertingHealth: number;
       integrityRpc: number;
       integrityHealth: number;
+      siemRpc: number;
+      siemHealth: number;
     },
     gatewayPorts: number[],
     options: ClusterOptions,
@@ -75,6 +80,8 @@ export class DistributedCluster {
       ALERTING_SERVICE_PORT: String(ports.alertingRpc),
       INTEGRITY_SERVICE_HOST: '127.0.0.1',
       INTEGRITY_SERVICE_PORT: String(ports.integrityRpc),
+      SIEM_SERVICE_HOST: '127.0.0.1',
+      SIEM_SERVICE_PORT: String(ports.siemRpc),
       ...options.env,
     };
     const env = (app: AppName, name: string, extra: Record<string, string>): Record<string, string> => ({
@@ -118,6 +125,18 @@ export class DistributedCluster {
         dir,
       );
     }
+    if (options.siemEnv) {
+      this.siem = new AppProcess(
+        'siem-forwarder',
+        'siem-forwarder',
+        env('siem-forwarder', 'siem-forwarder', {
+          DATABASE_URL: TEST_DATABASE_URL,
+          HEALTH_PORT: String(ports.siemHealth),
+          ...options.siemEnv,
+        }),
+        dir,
+      );
+    }
     gatewayPorts.forEach((port, i) => {
       const name = `api-gateway-${i}`;
       this.gatewayPorts.push(port);
@@ -145,6 +164,8 @@ export class DistributedCluster {
       alertingHealth: await freePort(),
       integrityRpc: await freePort(),
       integrityHealth: await freePort(),
+      siemRpc: await freePort(),
+      siemHealth: await freePort(),
     };
     const gatewayPorts: number[] = [];
     for (let i = 0; i < (options.gateways ?? 1); i++) gatewayPorts.push(await freePort());
@@ -154,11 +175,13 @@ export class DistributedCluster {
       cluster.query.start();
       cluster.alerting?.start();
       cluster.integrity?.start();
+      cluster.siem?.start();
       await Promise.all([
         cluster.ingest.waitUntilReady(cluster.ingestHealthUrl),
         cluster.query.waitUntilReady(cluster.queryHealthUrl),
         cluster.alerting?.waitUntilReady(`http://127.0.0.1:${ports.alertingHealth}${HEALTH_PATHS.ready}`),
         cluster.integrity?.waitUntilReady(`http://127.0.0.1:${ports.integrityHealth}${HEALTH_PATHS.ready}`),
+        cluster.siem?.waitUntilReady(`http://127.0.0.1:${ports.siemHealth}${HEALTH_PATHS.ready}`),
       ]);
       if (cluster.reporting) {
         cluster.reporting.start();
@@ -197,6 +220,7 @@ export class DistributedCluster {
       ...(this.reporting ? [this.reporting] : []),
       ...(this.alerting ? [this.alerting] : []),
       ...(this.integrity ? [this.integrity] : []),
+      ...(this.siem ? [this.siem] : []),
       ...this.gateways,
     ]
       .map((a) => `---- ${a.name} ----\n${a.logTail(lines)}`)
@@ -207,7 +231,7 @@ export class DistributedCluster {
   async stop(removeData = true): Promise<void> {
     await Promise.all(this.gateways.map((g) => g.stop()));
     await this.reporting?.stop();
-    await Promise.all([this.ingest.stop(), this.query.stop(), this.alerting?.stop(), this.integrity?.stop()]);
+    await Promise.all([this.ingest.stop(), this.query.stop(), this.alerting?.stop(), this.integrity?.stop(), this.siem?.stop()]);
     if (removeData) rmSync(this.dir, { recursive: true, force: true });
   }
 }

@@ -1,0 +1,210 @@
+import { isIP } from 'node:net';
+import { canonicalCategory, isKnownCategory, SEVERITIES, Severity, ValidationError } from '@app/contracts';
+import type { AuditEvent } from '@app/contracts';
+import { FRAMINGS, Framing } from './core/framing';
+import { SIEM_FORMATS, SiemFormat, SYSLOG_HEADERS, SyslogHeaderKind } from './core/render';
+import { TRANSPORTS, Transport } from './transport/syslog-sender';
+
+export const INTEGRATION_TYPES = ['syslog'] as const;
+export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
+
+export interface IntegrationFilter {
+  /** Empty: every severity. */
+  severities: Severity[];
+  /** Canonical names (aliases such as `security` are mapped); empty: every category. */
+  categories: string[];
+  event_types: string[];
+}
+
+/** What a client sets on an integration (the body of POST, every field of PATCH optional). */
+export interface IntegrationSettings {
+  name: string;
+  type: IntegrationType;
+  /** `host:port`, `[v6]:port`. */
+  destination: string;
+  transport: Transport;
+  framing: Framing;
+  format: SiemFormat;
+  syslog_header: SyslogHeaderKind;
+  facility: number;
+  hostname: string;
+  max_datagram_bytes: number;
+  tls: { ca?: string; servername?: string } | null;
+  filter: IntegrationFilter;
+}
+
+export type IntegrationStatus = 'active' | 'paused';
+
+export interface Integration extends IntegrationSettings {
+  id: string;
+  tenant_id: string;
+  status: IntegrationStatus;
+  created_at: string;
+  updated_at: string;
+}
+
+export interface IntegrationHealth {
+  state: 'idle' | 'delivering' | 'unreachable' | 'paused';
+  sent: number;
+  failed: number;
+  retried: number;
+  truncated: number;
+  /** Events read from the log and not yet delivered (this integration's consumer group). */
+  lag_events: number;
+  last_success_at: string | null;
+  last_error: string | null;
+  last_error_at: string | null;
+}
+
+export const DEFAULTS: Omit<IntegrationSettings, 'name' | 'type' | 'destination' | 'format'> = {
+  transport: 'tcp',
+  framing: 'octet-counting',
+  syslog_header: 'rfc5424',
+  facility: 13,
+  hostname: 'homepot-audit',
+  max_datagram_bytes: 2048,
+  tls: null,
+  filter: { severities: [], categories: [], event_types: [] },
+};
+
+const SETTABLE = new Set([
+  'name',
+  'type',
+  'destination',
+  'transport',
+  'framing',
+  'format',
+  'syslog_header',
+  'facility',
+  'hostname',
+  'max_datagram_bytes',
+  'tls',
+  'filter',
+]);
+
+function bad(field: string, message: string): never {
+  throw new ValidationError(`${field}: ${message}`, [{ field, message }]);
+}
+
+const isObject = (v: unknown): v is Record<string, unknown> => v !== null && typeof v === 'object' && !Array.isArray(v);
+
+function oneOf<T extends string>(field: string, value: unknown, allowed: readonly T[], normalize: (s: string) => string = (s) => s): T {
+  if (typeof value !== 'string' || !allowed.includes(normalize(value) as T)) bad(field, `must be one of ${allowed.join(', ')}`);
+  return normalize(value) as T;
+}
+
+/** `host:port` or `[v6]:port`; the host is checked against AUDIT_OUTBOUND_ALLOW when connecting, not here. */
+export function parseDestination(value: unknown): { host: string; port: number } {
+  if (typeof value !== 'string' || value.length > 300) bad('destination', 'must be "host:port"');
+  const m = /^(?:\[([0-9A-Fa-f:.]+)\]|([A-Za-z0-9.-]+)):(\d{1,5})$/.exec(value);
+  if (!m) bad('destination', 'must be "host:port" (an IPv6 address in brackets)');
+  const host = m[1] ?? m[2];
+  const port = Number(m[3]);
+  if (port < 1 || port > 65535) bad('destination', 'port must be between 1 and 65535');
+  if (m[1] !== undefined && isIP(host) !== 6) bad('destination', 'the bracketed host must be an IPv6 address');
+  if (m[2] !== undefined && !/^[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?(\.[A-Za-z0-9]([A-Za-z0-9-]*[A-Za-z0-9])?)*$/.test(host))
+    bad('destination', 'the host must be a host name or an address');
+  return { host, port };
+}
+
+function stringList(field: string, value: unknown, max = 100): string[] {
+  if (!Array.isArray(value) || value.length > max || value.some((v) => typeof v !== 'string' || v === '' || v.length > 200))
+    bad(field, `must be a list of at most ${max} non-empty strings`);
+  return value as string[];
+}
+
+function parseFilter(value: unknown): IntegrationFilter {
+  if (!isObject(value)) bad('filter', 'must be an object');
+  for (const k of Object.keys(value))
+    if (!['severities', 'categories', 'event_types'].includes(k)) bad(`filter.${k}`, 'is not a filter field');
+  const severities = value.severities === undefined ? [] : stringList('filter.severities', value.severities);
+  for (const s of severities)
+    if (!SEVERITIES.includes(s as Severity)) bad('filter.severities', `'${s}' is not one of ${SEVERITIES.join(', ')}`);
+  const categories = (value.categories === undefined ? [] : stringList('filter.categories', value.categories)).map((c) => {
+    if (!isKnownCategory(c)) bad('filter.categories', `'${c}' is not a category or an alias of one (GET /audit/event-types)`);
+    return canonicalCategory(c);
+  });
+  const eventTypes = value.event_types === undefined ? [] : stringList('filter.event_types', value.event_types);
+  return {
+    severities: [...new Set(severities)] as Severity[],
+    categories: [...new Set(categories)],
+    event_types: [...new Set(eventTypes)],
+  };
+}
+
+function parseTls(value: unknown): IntegrationSettings['tls'] {
+  if (value === null) return null;
+  if (!isObject(value)) bad('tls', 'must be an object or null');
+  for (const k of Object.keys(value)) if (!['ca', 'servername'].includes(k)) bad(`tls.${k}`, 'is not a TLS setting (ca, servername)');
+  if (
+    value.ca !== undefined &&
+    (typeof value.ca !== 'string' || !value.ca.includes('-----BEGIN CERTIFICATE-----') || value.ca.length > 200_000)
+  )
+    bad('tls.ca', 'must be a PEM certificate bundle');
+  if (value.servername !== undefined && (typeof value.servername !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(value.servername)))
+    bad('tls.servername', 'must be a host name');
+  return {
+    ...(value.ca !== undefined ? { ca: value.ca as string } : {}),
+    ...(value.servername !== undefined ? { servername: value.servername as string } : {}),
+  };
+}
+
+/**
+ * Validates a create (every required field) or an update (`base` given: only the fields present change). Unknown
+ * fields are refused by name, so a typo (`severity` for `filter.severities`) is not silently ignored.
+ */
+export function parseIntegrationSettings(body: unknown, base?: IntegrationSettings): IntegrationSettings {
+  if (!isObject(body)) bad('/', 'the body must be a JSON object');
+  for (const k of Object.keys(body)) if (!SETTABLE.has(k)) bad(k, 'is not an integration field');
+  const has = (k: string): boolean => body[k] !== undefined;
+  if (!base) for (const k of ['type', 'destination', 'format']) if (!has(k)) bad(k, 'is required');
+  const out: IntegrationSettings = base
+    ? { ...base, filter: { ...base.filter } }
+    : { ...DEFAULTS, name: '', type: 'syslog', destination: '', format: 'CEF', filter: { ...DEFAULTS.filter } };
+  if (has('type')) out.type = oneOf('type', body.type, INTEGRATION_TYPES);
+  if (has('destination')) {
+    parseDestination(body.destination);
+    out.destination = body.destination as string;
+  }
+  if (has('format')) out.format = oneOf('format', body.format, SIEM_FORMATS, (s) => s.toUpperCase());
+  if (has('transport')) out.transport = oneOf('transport', body.transport, TRANSPORTS, (s) => s.toLowerCase());
+  if (has('framing')) out.framing = oneOf('framing', body.framing, FRAMINGS);
+  if (has('syslog_header')) out.syslog_header = oneOf('syslog_header', body.syslog_header, SYSLOG_HEADERS);
+  if (has('facility')) {
+    if (!Number.isInteger(body.facility) || (body.facility as number) < 0 || (body.facility as number) > 23)
+      bad('facility', 'must be an integer 0..23');
+    out.facility = body.facility as number;
+  }
+  if (has('hostname')) {
+    if (typeof body.hostname !== 'string' || !/^[\x21-\x7e]{1,255}$/.test(body.hostname))
+      bad('hostname', 'must be 1..255 printable ASCII characters');
+    out.hostname = body.hostname;
+  }
+  if (has('max_datagram_bytes')) {
+    const n = body.max_datagram_bytes;
+    // 480 is the size every syslog transport must carry (RFC 5424 §6.1); 65000 stays under the UDP limit.
+    if (!Number.isInteger(n) || (n as number) < 480 || (n as number) > 65_000) bad('max_datagram_bytes', 'must be an integer 480..65000');
+    out.max_datagram_bytes = n as number;
+  }
+  if (has('tls')) out.tls = parseTls(body.tls);
+  if (has('filter')) out.filter = parseFilter(body.filter);
+  if (has('name')) {
+    if (typeof body.name !== 'string' || body.name.length > 200) bad('name', 'must be a string of at most 200 characters');
+    out.name = body.name;
+  }
+  if (out.name === '') out.name = `${out.type} ${out.destination}`;
+  if (out.transport === 'tls' && out.tls === null) out.tls = {};
+  if (out.transport !== 'tls' && out.tls !== null && Object.keys(out.tls).length > 0)
+    bad('tls', `is only for transport tls, not ${out.transport}`);
+  return out;
+}
+
+/** Whether an event goes to an integration: its tenant, and every non-empty list of the filter. */
+export function matches(integration: Pick<Integration, 'tenant_id' | 'filter'>, event: AuditEvent): boolean {
+  const f = integration.filter;
+  if (event.tenant_id !== integration.tenant_id) return false;
+  if (f.severities.length > 0 && !f.severities.includes(event.severity)) return false;
+  if (f.categories.length > 0 && !f.categories.includes(event.category)) return false;
+  if (f.event_types.length > 0 && !f.event_types.includes(event.event_type)) return false;
+  return true;
+}
