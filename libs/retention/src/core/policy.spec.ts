@@ -8,7 +8,7 @@ function fieldsOf(fn: () => unknown): string[] {
     fn();
   } catch (e) {
     expect(e).toBeInstanceOf(ValidationError);
-    return (e as ValidationError).details.map((d) => d.field);
+    return (e as ValidationError).details.map((d) => d.field ?? '');
   }
   throw new Error('expected a ValidationError');
 }

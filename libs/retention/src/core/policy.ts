@@ -112,7 +112,7 @@ export function validatePolicy(input: RetentionPolicyInput, now: Date): Validate
   }
   const raw = input as unknown as Record<string, unknown>;
   let retention = lengthOf(problems, '', 'retention', raw);
-  let archiveAfter = lengthOf(problems, '', 'archive_after', raw);
+  const archiveAfter = lengthOf(problems, '', 'archive_after', raw);
   const given = { retention: input.retention_days !== undefined || input.retention_period !== undefined };
   if (preset) {
     const p = PRESETS[preset];
@@ -124,7 +124,7 @@ export function validatePolicy(input: RetentionPolicyInput, now: Date): Validate
       warnings.push(`archive_after ${formatPeriod(archiveAfter)} keeps less online than ${p.label} asks (${formatPeriod(p.online)})`);
     }
   }
-  if (!retention && !problems.details.some((d) => d.field.startsWith('/retention'))) {
+  if (!retention && !problems.details.some((d) => d.field?.startsWith('/retention'))) {
     problems.add('/retention_days', 'is required (or retention_period, or a preset)');
   }
   checkOrder(problems, '', { retention, archiveAfter }, now);
