@@ -7,7 +7,14 @@ import { pathOf, specCurlCommands } from './support/spec-curl';
 const run = promisify(execFile);
 
 /** The guide's sections this service implements now; later capabilities add theirs. */
-const IMPLEMENTED = [/^\/audit\/events(\?|$)/, /^\/audit\/statistics/, /^\/audit\/status$/, /^\/audit\/config$/, /^\/audit\/test$/];
+const IMPLEMENTED = [
+  /^\/audit\/retention$/,
+  /^\/audit\/events(\?|$)/,
+  /^\/audit\/statistics/,
+  /^\/audit\/status$/,
+  /^\/audit\/config$/,
+  /^\/audit\/test$/,
+];
 
 async function curl(app: TestApp, cmd: string): Promise<{ code: number; body: string }> {
   const rewritten = cmd.replace(/http:\/\/localhost:8000/g, app.url).replace(/^curl /, `curl -s -S --max-time 20 -w '\\n%{http_code}' `);

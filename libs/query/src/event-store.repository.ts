@@ -50,6 +50,7 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
   readonly statistics: EventStatistics['statistics'] = (tenantId, nowUs, options) => this.stats.statistics(tenantId, nowUs, options);
   readonly detailedStatistics: EventStatistics['detailedStatistics'] = (tenantId, nowUs, options) =>
     this.stats.detailedStatistics(tenantId, nowUs, options);
+  readonly dailyCounts: EventStatistics['dailyCounts'] = (tenantId, options) => this.stats.dailyCounts(tenantId, options);
 
   readonly ping: StoreHealth['ping'] = () => this.health.ping();
   readonly storage: StoreHealth['storage'] = () => this.health.storage();

@@ -5,7 +5,7 @@ import { EventFilter, PageRequest } from './event-query';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
-import { EventSearch, EventStatistics, StoreHealth } from './store-ports';
+import { DailyCount, EventSearch, EventStatistics, StoreHealth } from './store-ports';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
@@ -28,6 +28,10 @@ export class LocalQuery implements QueryPort {
 
   detailedStatistics(tenantId: string): Promise<DetailedStatistics> {
     return this.store.detailedStatistics(tenantId, nowMicros());
+  }
+
+  dailyCounts(tenantId: string): Promise<DailyCount[]> {
+    return this.store.dailyCounts(tenantId);
   }
 
   async tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult> {

@@ -3,6 +3,7 @@ import type { StreamCursor } from '@app/contracts';
 import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import { EventFilter, PageRequest } from './event-query';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
+import type { DailyCount } from './store-ports';
 
 export interface SearchResult {
   events: StoredAuditEvent[];
@@ -20,6 +21,8 @@ export interface QueryPort {
   findById(tenantId: string, id: string): Promise<StoredAuditEvent | null>;
   statistics(tenantId: string): Promise<Statistics>;
   detailedStatistics(tenantId: string): Promise<DetailedStatistics>;
+  /** Events stored per category and UTC day: what the retention planner works from. */
+  dailyCounts(tenantId: string): Promise<DailyCount[]>;
   /** With a null cursor, returns no events and the current end of the log: a stream starts "now". */
   tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult>;
   health(): Promise<ComponentHealth>;
@@ -142,6 +145,12 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       deadline: 'queryMs',
       encode: (tenantId) => ({ tenantId }) satisfies TenantMessage,
       decode: (m) => [parseTenantMessage(m, 'statistics-detailed').tenantId],
+    },
+    dailyCounts: {
+      pattern: 'audit.query.daily-counts',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }) satisfies TenantMessage,
+      decode: (m) => [parseTenantMessage(m, 'daily-counts').tenantId],
     },
     tail: {
       pattern: 'audit.query.tail',

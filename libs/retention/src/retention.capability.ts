@@ -1,0 +1,74 @@
+import { INGEST_PORT_DEFINITION } from '@app/ingest';
+import { QUERY_PORT_DEFINITION } from '@app/query';
+import { Capability, ComponentHealth } from '@app/runtime';
+import { RETENTION_CONFIG } from './retention.config';
+import { RetentionController } from './retention.controller';
+import { RETENTION_MIGRATIONS } from './migrations';
+import { RETENTION_PORT_DEFINITION, RetentionPort } from './retention.port';
+import { RetentionRepository } from './retention.repository';
+import { RetentionService } from './retention.service';
+
+/**
+ * Retention: tenants' policies, their delayed changes and legal holds (Postgres), and a scheduled run. It has
+ * no consumer: it reads the query store through the query port and writes its audit events through ingest.
+ */
+export const RETENTION_CAPABILITY: Capability = {
+  name: 'retention',
+  migrations: RETENTION_MIGRATIONS,
+  config: [RETENTION_CONFIG],
+  needs: { configStore: true },
+  serves: [RETENTION_PORT_DEFINITION],
+  controllers: [RetentionController],
+  async start(context) {
+    const settings = context.settings(RETENTION_CONFIG);
+    const ds = context.configStore();
+    const service = new RetentionService(
+      new RetentionRepository(ds),
+      context.port(QUERY_PORT_DEFINITION),
+      context.port(INGEST_PORT_DEFINITION),
+      settings,
+    );
+    const health = async (): Promise<ComponentHealth> => {
+      try {
+        await ds.query('SELECT 1');
+        return { ok: true };
+      } catch (e) {
+        return { ok: false, detail: { error: (e as Error).message } };
+      }
+    };
+    const port: RetentionPort = {
+      setPolicy: (t, b, a) => service.setPolicy(t, b, a),
+      getPolicy: (t) => service.getPolicy(t),
+      cancelChange: (t, id, a) => service.cancelChange(t, id, a),
+      placeHold: (t, h, a) => service.placeHold(t, h, a),
+      listHolds: (t, r) => service.listHolds(t, r),
+      releaseHold: (t, id, a) => service.releaseHold(t, id, a),
+      health,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    let running: Promise<unknown> = Promise.resolve();
+    return {
+      bindings: [{ port: RETENTION_PORT_DEFINITION, implementation: port }],
+      describe: {
+        change_delay_hours: settings.changeDelayHours,
+        interval_minutes: settings.intervalMinutes,
+        archive_recipients: settings.archiveRecipients.length,
+        ...(settings.fixedClock ? { fixed_clock: settings.now().toISOString() } : {}),
+      },
+      afterStart: async () => {
+        // The scheduled run: applies the changes whose delay passed. Safe to redo and to run in every
+        // replica: closing a pending change is a conditional UPDATE, so only one replica applies it.
+        timer = setInterval(() => {
+          running = service
+            .applyDue()
+            .catch((e: unknown) => context.logger.warn({ err: (e as Error).message }, 'retention run failed; retried next interval'));
+        }, settings.intervalMinutes * 60_000);
+        timer.unref();
+      },
+      drain: async () => {
+        if (timer) clearInterval(timer);
+        await running;
+      },
+    };
+  },
+};

@@ -1,0 +1,297 @@
+import { NotFoundError, ValidationError } from '@app/contracts';
+import type { IngestPort } from '@app/ingest';
+import type { QueryPort } from '@app/query';
+import {
+  ChangeImpact,
+  changeImpact,
+  Hold,
+  planRetention,
+  policyFromJson,
+  policyToJson,
+  RetentionPolicy,
+  RetentionPolicyInput,
+  summarize,
+  validatePolicy,
+} from './core';
+import { LegalHoldRow, PendingChange, RetentionRepository } from './retention.repository';
+import { RetentionSettings } from './retention.config';
+
+export interface PolicyChangeResult {
+  /** 'applied': in force now; 'pending': waits for `effective_at` (cancellable). */
+  status: 'applied' | 'pending';
+  policy: Record<string, unknown>;
+  warnings: string[];
+  dry_run: ChangeImpact;
+  pending?: PendingView;
+}
+
+export interface PendingView {
+  id: string;
+  policy: Record<string, unknown>;
+  dry_run: ChangeImpact;
+  created_at: string;
+  created_by: string;
+  effective_at: string;
+  status: PendingChange['status'];
+}
+
+export interface HoldView {
+  id: string;
+  category: string | null;
+  from: string;
+  to: string;
+  reason: string;
+  case_id: string | null;
+  created_at: string;
+  created_by: string;
+  released_at: string | null;
+  released_by: string | null;
+}
+
+export interface HoldInput {
+  category?: string;
+  from: string;
+  to: string;
+  reason: string;
+  case_id?: string;
+}
+
+const pendingView = (p: PendingChange): PendingView => ({
+  id: p.id,
+  policy: p.policy,
+  dry_run: p.dryRun,
+  created_at: p.createdAt.toISOString(),
+  created_by: p.createdBy,
+  effective_at: p.effectiveAt.toISOString(),
+  status: p.status,
+});
+
+const holdView = (h: LegalHoldRow): HoldView => ({
+  id: h.id,
+  category: h.category,
+  from: h.from.toISOString(),
+  to: h.to.toISOString(),
+  reason: h.reason,
+  case_id: h.caseId,
+  created_at: h.createdAt.toISOString(),
+  created_by: h.createdBy,
+  released_at: h.releasedAt?.toISOString() ?? null,
+  released_by: h.releasedBy,
+});
+
+const asHold = (h: LegalHoldRow): Hold => ({ id: h.id, from: h.from, to: h.to, ...(h.category ? { category: h.category } : {}) });
+
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/**
+ * Policies, their delayed changes and legal holds. Every change is an audit event written through ingest
+ * (source homepot-audit) in the tenant it concerns; a change that would archive or delete data now waits
+ * `changeDelayHours` with its dry run, so a mistaken or malicious shortening can be seen and cancelled.
+ */
+export class RetentionService {
+  private lastRunAt: Date | undefined;
+
+  constructor(
+    private readonly repo: RetentionRepository,
+    private readonly query: QueryPort,
+    private readonly ingest: IngestPort,
+    private readonly settings: RetentionSettings,
+  ) {}
+
+  private now(): Date {
+    return this.settings.now();
+  }
+
+  private async audit(tenantId: string, eventType: string, description: string, metadata: Record<string, unknown>): Promise<void> {
+    const res = await this.ingest.ingest({
+      events: [{ event_type: eventType, category: 'system_events', severity: 'warning', description, metadata, source: 'homepot-audit' }],
+      batch: false,
+      tenantId,
+    });
+    if (res.rejected > 0) throw new Error(`audit event ${eventType} refused: ${JSON.stringify(res)}`);
+  }
+
+  private async current(tenantId: string, now: Date): Promise<RetentionPolicy | undefined> {
+    const stored = await this.repo.policy(tenantId);
+    return stored ? policyFromJson(stored.policy, now) : undefined;
+  }
+
+  private archivingWarnings(policy: RetentionPolicy): string[] {
+    if (policy.encryptionRequired && policy.archiveAfter && this.settings.archiveRecipients.length === 0) {
+      return [
+        'encryption_required is true and no archive recipient is configured: archiving is blocked until AUDIT_ARCHIVE_RECIPIENTS is set',
+      ];
+    }
+    return [];
+  }
+
+  async setPolicy(tenantId: string, body: unknown, actor: string): Promise<PolicyChangeResult> {
+    if (body === null || typeof body !== 'object' || Array.isArray(body)) {
+      throw new ValidationError('the body must be a retention policy object', [{ field: '/', message: 'must be an object' }]);
+    }
+    const known = [
+      'retention_days',
+      'retention_period',
+      'archive_after_days',
+      'archive_after_period',
+      'compress_archives',
+      'encryption_required',
+      'preset',
+      'categories',
+    ];
+    const unknown = Object.keys(body).filter((k) => !known.includes(k));
+    if (unknown.length > 0) {
+      throw new ValidationError(
+        `unknown field ${unknown.join(', ')}`,
+        unknown.map((k) => ({ field: `/${k}`, message: 'is not a known field' })),
+      );
+    }
+    const now = this.now();
+    const { policy, warnings } = validatePolicy(body as RetentionPolicyInput, now);
+    warnings.push(...this.archivingWarnings(policy));
+    const json = policyToJson(policy);
+    const [current, stored, holds] = await Promise.all([
+      this.current(tenantId, now),
+      this.query.dailyCounts(tenantId),
+      this.repo.holds(tenantId),
+    ]);
+    const dryRun = changeImpact(current, policy, holds.map(asHold), now, stored);
+    const delayMs = this.settings.changeDelayHours * 3_600_000;
+    if (!dryRun.destructive || delayMs === 0) {
+      // The audit event first: a change that could not be recorded is not made.
+      await this.audit(tenantId, 'retention_policy_changed', 'Retention policy set', {
+        policy: json,
+        previous: current ? policyToJson(current) : null,
+        dry_run: dryRun,
+        by: actor,
+      });
+      await this.repo.savePolicy(tenantId, json, actor, now);
+      return { status: 'applied', policy: json, warnings, dry_run: dryRun };
+    }
+    const pending = await this.repo.addPending({
+      tenantId,
+      policy: json,
+      dryRun,
+      createdAt: now,
+      createdBy: actor,
+      effectiveAt: new Date(now.getTime() + delayMs),
+    });
+    await this.audit(tenantId, 'retention_change_scheduled', 'Retention policy change scheduled: it archives or deletes data', {
+      change_id: pending.id,
+      policy: json,
+      dry_run: dryRun,
+      effective_at: pending.effectiveAt.toISOString(),
+      by: actor,
+    });
+    return { status: 'pending', policy: json, warnings, dry_run: dryRun, pending: pendingView(pending) };
+  }
+
+  async cancelChange(tenantId: string, id: string, actor: string): Promise<PendingView> {
+    if (!UUID.test(id)) throw new ValidationError('the change id must be a UUID', [{ field: 'id', message: 'must be a UUID' }]);
+    const before = (await this.repo.pending(tenantId)).find((p) => p.id === id);
+    if (!before || !(await this.repo.closePending(tenantId, id, 'cancelled', actor, this.now()))) {
+      throw new NotFoundError(`no pending retention change ${id}`);
+    }
+    await this.audit(tenantId, 'retention_change_cancelled', 'Retention policy change cancelled', {
+      change_id: id,
+      policy: before.policy,
+      by: actor,
+    });
+    return { ...pendingView(before), status: 'cancelled' };
+  }
+
+  /** Applies the changes whose delay passed (the scheduled run, and before a read so it shows what is in force). */
+  async applyDue(): Promise<number> {
+    const now = this.now();
+    let applied = 0;
+    for (const p of await this.repo.duePending(now)) {
+      if (!(await this.repo.closePending(p.tenantId, p.id, 'applied', 'retention-scheduler', now))) continue;
+      await this.repo.savePolicy(p.tenantId, p.policy, p.createdBy, now);
+      await this.audit(p.tenantId, 'retention_policy_changed', 'Retention policy change applied after its delay', {
+        change_id: p.id,
+        policy: p.policy,
+        dry_run: p.dryRun,
+        by: p.createdBy,
+      });
+      applied++;
+    }
+    this.lastRunAt = now;
+    return applied;
+  }
+
+  async getPolicy(tenantId: string): Promise<Record<string, unknown>> {
+    await this.applyDue();
+    const now = this.now();
+    const [stored, pending, counts, holds] = await Promise.all([
+      this.repo.policy(tenantId),
+      this.repo.pending(tenantId),
+      this.query.dailyCounts(tenantId),
+      this.repo.holds(tenantId),
+    ]);
+    const policy = stored ? policyFromJson(stored.policy, now) : undefined;
+    const plan = policy ? planRetention(policy, holds.map(asHold), now, counts) : undefined;
+    const online = summarize(counts);
+    const nextRun = new Date(
+      Math.ceil((now.getTime() + 1) / (this.settings.intervalMinutes * 60_000)) * this.settings.intervalMinutes * 60_000,
+    );
+    return {
+      policy: stored ? stored.policy : null,
+      updated_at: stored?.updatedAt.toISOString() ?? null,
+      updated_by: stored?.updatedBy ?? null,
+      warnings: policy ? this.archivingWarnings(policy) : [],
+      pending: pending.map(pendingView),
+      now: now.toISOString(),
+      state: {
+        // Per UTC day: the store is read by day, which is also the unit archived and deleted.
+        oldest_online_day: online.from,
+        events_online: online.events,
+        events_due_for_archive: plan ? summarize(plan.archive).events : 0,
+        events_due_for_deletion: plan ? summarize(plan.delete).events : 0,
+        events_kept_by_holds: plan ? summarize(plan.blocked).events : 0,
+        active_holds: holds.length,
+        archives_held: 0,
+        next_run: nextRun.toISOString(),
+        last_run: this.lastRunAt?.toISOString() ?? null,
+      },
+      archiving: {
+        recipients_configured: this.settings.archiveRecipients.length,
+        // Archive runs are not built yet: the plan above is what a run would do.
+        runs: 'not implemented',
+      },
+    };
+  }
+
+  async placeHold(tenantId: string, input: HoldInput, actor: string): Promise<HoldView> {
+    const from = new Date(input.from);
+    const to = new Date(input.to);
+    if (from.getTime() > to.getTime()) {
+      throw new ValidationError('the hold ends before it starts', [{ field: '/to', message: 'must not be before from' }]);
+    }
+    const hold = await this.repo.addHold({
+      tenantId,
+      category: input.category ?? null,
+      from,
+      to,
+      reason: input.reason,
+      caseId: input.case_id ?? null,
+      createdAt: this.now(),
+      createdBy: actor,
+    });
+    const view = holdView(hold);
+    await this.audit(tenantId, 'legal_hold_placed', 'Legal hold placed', { hold: view, by: actor });
+    return view;
+  }
+
+  async listHolds(tenantId: string, includeReleased: boolean): Promise<HoldView[]> {
+    return (await this.repo.holds(tenantId, includeReleased)).map(holdView);
+  }
+
+  async releaseHold(tenantId: string, id: string, actor: string): Promise<HoldView> {
+    if (!UUID.test(id)) throw new ValidationError('the hold id must be a UUID', [{ field: 'id', message: 'must be a UUID' }]);
+    const released = await this.repo.releaseHold(tenantId, id, actor, this.now());
+    if (!released) throw new NotFoundError(`no active legal hold ${id}`);
+    const view = holdView(released);
+    await this.audit(tenantId, 'legal_hold_released', 'Legal hold released', { hold: view, by: actor });
+    return view;
+  }
+}

@@ -1,0 +1,128 @@
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
+import { bootApp, http, TestApp, waitForTotal } from './support/embedded-app';
+import { pathOf, specCurlCommands } from './support/spec-curl';
+
+const run = promisify(execFile);
+const NOW = '2026-12-02T12:00:00Z';
+
+/** The guide's retention example, run with curl exactly as printed (its `//` comment included). */
+// eslint-disable-next-line @typescript-eslint/no-explicit-any
+async function guideCurl(app: TestApp): Promise<{ code: number; body: any }> {
+  const cmd = specCurlCommands().find((c) => pathOf(c) === '/audit/retention');
+  expect(cmd).toContain('// 7 years for financial compliance');
+  const rewritten = cmd!.replace(/http:\/\/localhost:8000/g, app.url).replace(/^curl /, `curl -s -S --max-time 20 -w '\\n%{http_code}' `);
+  const { stdout } = await run('bash', ['-c', rewritten]);
+  const idx = stdout.lastIndexOf('\n');
+  return { code: Number(stdout.slice(idx + 1)), body: JSON.parse(stdout.slice(0, idx)) };
+}
+
+describe('retention policies and legal holds (embedded)', () => {
+  let app: TestApp;
+  const post = (path: string, json: unknown) => http(`${app.url}${path}`, { method: 'POST', json });
+
+  beforeAll(async () => {
+    app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false', AUDIT_RETENTION_NOW: NOW });
+  });
+
+  afterAll(async () => {
+    await app.close();
+  });
+
+  it("given a fresh start, when the guide's curl runs, then the policy is in force with a warning that archiving needs recipients", async () => {
+    const { code, body } = await guideCurl(app);
+    expect(code).toBe(201);
+    expect(body.status).toBe('applied');
+    expect(body.policy).toMatchObject({
+      retention_days: 2555,
+      archive_after_days: 365,
+      compress_archives: true,
+      encryption_required: true,
+    });
+    expect(body.warnings).toEqual([expect.stringContaining('AUDIT_ARCHIVE_RECIPIENTS')]);
+    expect(body.dry_run.destructive).toBe(false);
+    const got = await http(`${app.url}/audit/retention`);
+    expect(got.status).toBe(200);
+    expect(got.body.policy.retention_period).toBe('P2555D');
+    expect(got.body.now).toBe('2026-12-02T12:00:00.000Z');
+    expect(got.body.state).toMatchObject({ events_online: 0, events_due_for_archive: 0, oldest_online_day: null });
+    await waitForTotal(app.url, 'event_type=retention_policy_changed', 1);
+  });
+
+  it('should refuse wrong fields with a 400 naming each', async () => {
+    const cases: Array<[unknown, string]> = [
+      [{ retention_days: 0 }, '/retention_days'],
+      [{ retention_days: -1 }, '/retention_days'],
+      [{ retention_days: 30, archive_after_days: 60 }, '/archive_after_days'],
+      [{ retention_days: 30, preset: 'gdpr' }, '/preset'],
+      [{ retention_period: '7 years' }, '/retention_period'],
+      [{ retention_days: 30, retention_weeks: 2 }, '/retention_weeks'],
+    ];
+    for (const [body, field] of cases) {
+      const r = await post('/audit/retention', body);
+      expect(r.status).toBe(400);
+      expect(r.body.error.details.map((d: { field: string }) => d.field)).toEqual([field]);
+    }
+  });
+
+  it('given old events, when a shorter retention is posted, then it waits with its dry run and can be cancelled', async () => {
+    const events = [
+      ...Array.from({ length: 3 }, () => ({ event_type: 'user_login', timestamp: '2019-03-10T08:00:00Z' })),
+      ...Array.from({ length: 2 }, () => ({ event_type: 'user_login', timestamp: '2025-06-01T08:00:00Z' })),
+      { event_type: 'user_login', timestamp: '2026-11-30T08:00:00Z' },
+    ];
+    expect((await post('/audit/events', events)).status).toBe(201);
+    await waitForTotal(app.url, 'event_type=user_login', 6);
+    const state = (await http(`${app.url}/audit/retention`)).body.state;
+    // 2019 is past 2555 days, 2025-06-01 is past 365 days (due for archive), 2026-11-30 is online.
+    expect(state).toMatchObject({ oldest_online_day: '2019-03-10', events_due_for_deletion: 3, events_due_for_archive: 2 });
+
+    const r = await post('/audit/retention', { retention_days: 365, compress_archives: true });
+    expect(r.status).toBe(202);
+    expect(r.body.status).toBe('pending');
+    expect(r.body.dry_run.delete).toEqual({ events: 2, days: 1, from: '2025-06-01', to: '2025-06-01' });
+    expect(r.body.pending.effective_at).toBe('2026-12-03T12:00:00.000Z');
+    const id = r.body.pending.id as string;
+    const during = await http(`${app.url}/audit/retention`);
+    expect(during.body.policy.retention_days).toBe(2555);
+    expect(during.body.pending.map((p: { id: string }) => p.id)).toEqual([id]);
+    await waitForTotal(app.url, 'event_type=retention_change_scheduled', 1);
+
+    const cancelled = await http(`${app.url}/audit/retention/pending/${id}`, { method: 'DELETE' });
+    expect(cancelled.status).toBe(200);
+    expect(cancelled.body.status).toBe('cancelled');
+    expect((await http(`${app.url}/audit/retention`)).body.pending).toEqual([]);
+    expect((await http(`${app.url}/audit/retention/pending/${id}`, { method: 'DELETE' })).status).toBe(404);
+    await waitForTotal(app.url, 'event_type=retention_change_cancelled', 1);
+  });
+
+  it('should place, list and release legal holds, each an audit event, and refuse an inverted range', async () => {
+    const inverted = await post('/audit/legal-holds', { from: '2020-01-02T00:00:00Z', to: '2020-01-01T00:00:00Z', reason: 'case 1' });
+    expect(inverted.status).toBe(400);
+    expect(inverted.body.error.details.map((d: { field: string }) => d.field)).toEqual(['/to']);
+
+    const placed = await post('/audit/legal-holds', {
+      category: 'user_actions',
+      from: '2019-01-01T00:00:00Z',
+      to: '2019-12-31T23:59:59Z',
+      reason: 'Litigation hold, case 2026-17',
+      case_id: '2026-17',
+    });
+    expect(placed.status).toBe(201);
+    expect(placed.body).toMatchObject({ category: 'user_actions', reason: 'Litigation hold, case 2026-17', released_at: null });
+    const listed = await http(`${app.url}/audit/legal-holds`);
+    expect(listed.body.holds.map((h: { id: string }) => h.id)).toEqual([placed.body.id]);
+    const state = (await http(`${app.url}/audit/retention`)).body.state;
+    expect(state).toMatchObject({ events_due_for_deletion: 0, events_kept_by_holds: 3, active_holds: 1 });
+
+    const released = await http(`${app.url}/audit/legal-holds/${placed.body.id}`, { method: 'DELETE' });
+    expect(released.status).toBe(200);
+    expect(released.body.released_by).toContain('anonymous');
+    expect((await http(`${app.url}/audit/legal-holds`)).body.holds).toEqual([]);
+    expect((await http(`${app.url}/audit/legal-holds?include_released=true`)).body.holds).toHaveLength(1);
+    expect((await http(`${app.url}/audit/retention`)).body.state.events_due_for_deletion).toBe(3);
+    expect((await http(`${app.url}/audit/legal-holds/${placed.body.id}`, { method: 'DELETE' })).status).toBe(404);
+    await waitForTotal(app.url, 'event_type=legal_hold_placed', 1);
+    await waitForTotal(app.url, 'event_type=legal_hold_released', 1);
+  });
+});
