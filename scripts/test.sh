@@ -19,6 +19,12 @@ if ! command -v kcat >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq kcat >/dev/null) || echo "kcat could not be installed; its test will be skipped"
 fi
 
+# age (the stock CLI) decrypts the retention archives in the e2e tier: the second implementation of the format.
+if ! command -v age >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  step "installing age from Debian"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null) || echo "age could not be installed; the archive test will fail"
+fi
+
 # The project runs on the Node of the `node` npm dependency (24 LTS), whatever the machine's own is: `npm test`
 # puts node_modules/.bin first on PATH already; this makes `bash scripts/test.sh` do the same, so jest, tsc and
 # the apps the e2e tier spawns (process.execPath) all run on it.

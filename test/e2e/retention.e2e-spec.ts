@@ -1,5 +1,10 @@
 import { execFile } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { promisify } from 'node:util';
+import { gunzipSync } from 'node:zlib';
 import { bootApp, http, TestApp, waitForTotal } from './support/embedded-app';
 import { pathOf, specCurlCommands } from './support/spec-curl';
 
@@ -124,5 +129,92 @@ describe('retention policies and legal holds (embedded)', () => {
     expect((await http(`${app.url}/audit/legal-holds/${placed.body.id}`, { method: 'DELETE' })).status).toBe(404);
     await waitForTotal(app.url, 'event_type=legal_hold_placed', 1);
     await waitForTotal(app.url, 'event_type=legal_hold_released', 1);
+  });
+
+  it('given encryption_required and no recipients, when a run is asked for, then it archives nothing and says why', async () => {
+    const r = await post('/audit/retention/run', {});
+    expect(r.status).toBe(201);
+    expect(r.body.archived).toEqual([]);
+    expect(r.body.archive_blocked).toContain('AUDIT_ARCHIVE_RECIPIENTS');
+    expect((await http(`${app.url}/audit/archives`)).body.archives).toEqual([]);
+  });
+});
+
+describe('archive runs (embedded)', () => {
+  let app: TestApp;
+  let keys: string;
+  let recipient: string;
+  const post = (p: string, json: unknown) => http(`${app.url}${p}`, { method: 'POST', json });
+
+  beforeAll(async () => {
+    keys = mkdtempSync(path.join(tmpdir(), 'age-keys-'));
+    await run('age-keygen', ['-o', path.join(keys, 'identity.txt')]);
+    recipient = /public key: (age1\S+)/.exec(readFileSync(path.join(keys, 'identity.txt'), 'utf8'))![1];
+    app = await bootApp({
+      AUDIT_SELF_AUDIT_READS: 'false',
+      AUDIT_RETENTION_NOW: NOW,
+      AUDIT_RETENTION_CHANGE_DELAY_HOURS: '0',
+      AUDIT_ARCHIVE_RECIPIENTS: recipient,
+    });
+  });
+
+  afterAll(async () => {
+    await app.close();
+    rmSync(keys, { recursive: true, force: true });
+  });
+
+  it('should archive each due day once, encrypted so that the age CLI decrypts it to the events', async () => {
+    const old = Array.from({ length: 3 }, (_, i) => ({
+      event_type: 'user_login',
+      timestamp: `2025-06-01T0${i}:00:00Z`,
+      metadata: { seq: i },
+    }));
+    const accepted = await post('/audit/events', [...old, { event_type: 'user_login', timestamp: '2026-11-30T08:00:00Z' }]);
+    expect(accepted.status).toBe(201);
+    const ids = (accepted.body.results as Array<{ id: string }>).slice(0, 3).map((r) => r.id);
+    await waitForTotal(app.url, 'event_type=user_login', 4);
+
+    const set = await post('/audit/retention', {
+      retention_days: 2555,
+      archive_after_days: 365,
+      compress_archives: true,
+      encryption_required: true,
+    });
+    expect(set.status).toBe(201);
+    expect(set.body.dry_run.archive).toEqual({ events: 3, days: 1, from: '2025-06-01', to: '2025-06-01' });
+
+    const first = await post('/audit/retention/run', {});
+    expect(first.status).toBe(201);
+    expect(first.body.archive_blocked).toBeNull();
+    expect(first.body.archived).toEqual([{ id: expect.any(String), category: 'user_actions', day: '2025-06-01', events: 3 }]);
+
+    const listed = await http(`${app.url}/audit/archives`);
+    expect(listed.body.archives).toHaveLength(1);
+    const m = listed.body.archives[0];
+    expect(m).toMatchObject({ category: 'user_actions', day: '2025-06-01', event_count: 3, compression: 'gzip', recipients: [recipient] });
+    expect([m.first_id, m.last_id]).toEqual([ids[0], ids[2]]);
+    expect(m.policy.retention_days).toBe(2555);
+
+    const file = path.join(app.dataDir, 'objects', ...m.object_key.split('/'));
+    const object = readFileSync(file);
+    expect(createHash('sha256').update(object).digest('hex')).toBe(m.object_sha256);
+    expect(object.subarray(0, 21).toString()).toBe('age-encryption.org/v1');
+    const { stdout } = await run('age', ['-d', '-i', path.join(keys, 'identity.txt'), file], { encoding: 'buffer' });
+    const plain = gunzipSync(stdout);
+    expect(createHash('sha256').update(plain).digest('hex')).toBe(m.plaintext_sha256);
+    const lines = plain
+      .toString()
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { id: string; metadata: { seq: number } });
+    expect(lines.map((e) => e.id)).toEqual(ids);
+    expect(lines.map((e) => e.metadata.seq)).toEqual([0, 1, 2]);
+
+    const second = await post('/audit/retention/run', {});
+    expect(second.body.archived).toEqual([]);
+    expect((await http(`${app.url}/audit/archives`)).body.archives).toHaveLength(1);
+    const state = (await http(`${app.url}/audit/retention`)).body.state;
+    expect(state).toMatchObject({ archives_held: 1, events_due_for_archive: 0 });
+    await waitForTotal(app.url, 'event_type=retention_run', 2);
   });
 });

@@ -1,3 +1,5 @@
+export * from './archive.repository';
+export * from './archiver';
 export * from './core';
 export * from './migrations';
 export * from './retention.capability';

@@ -50,4 +50,36 @@ export class CreateRetention1764892800010 implements MigrationInterface {
   }
 }
 
-export const RETENTION_MIGRATIONS = [CreateRetention1764892800010];
+/** One row per archive object: its manifest (what the object holds and how to check it). */
+export class CreateRetentionArchives1764892800011 implements MigrationInterface {
+  name = 'CreateRetentionArchives1764892800011';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE IF NOT EXISTS retention_archives (
+      id uuid PRIMARY KEY,
+      tenant_id text NOT NULL,
+      category text NOT NULL,
+      day date NOT NULL,
+      object_key text NOT NULL,
+      event_count integer NOT NULL,
+      first_id text,
+      last_id text,
+      first_ts text,
+      last_ts text,
+      plaintext_sha256 text NOT NULL,
+      object_sha256 text NOT NULL,
+      object_size bigint NOT NULL,
+      compression text NOT NULL,
+      recipients jsonb NOT NULL,
+      policy jsonb NOT NULL,
+      created_at timestamptz NOT NULL,
+      deleted_at timestamptz,
+      UNIQUE (tenant_id, category, day)
+    )`);
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE retention_archives');
+  }
+}
+export const RETENTION_MIGRATIONS = [CreateRetention1764892800010, CreateRetentionArchives1764892800011];

@@ -1,4 +1,8 @@
+import * as path from 'node:path';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
+import { DirectoryObjectStore } from '@app/storage';
+import { ArchiveRepository } from './archive.repository';
+import { Archiver } from './archiver';
 import { QUERY_PORT_DEFINITION } from '@app/query';
 import { Capability, ComponentHealth } from '@app/runtime';
 import { RETENTION_CONFIG } from './retention.config';
@@ -22,11 +26,16 @@ export const RETENTION_CAPABILITY: Capability = {
   async start(context) {
     const settings = context.settings(RETENTION_CONFIG);
     const ds = context.configStore();
+    const query = context.port(QUERY_PORT_DEFINITION);
+    // Archives live under AUDIT_DATA_DIR (a volume in Kubernetes); the S3 adapter is not built yet.
+    const objects = new DirectoryObjectStore(path.join(context.config.dataDir, 'objects'));
     const service = new RetentionService(
       new RetentionRepository(ds),
-      context.port(QUERY_PORT_DEFINITION),
+      query,
       context.port(INGEST_PORT_DEFINITION),
       settings,
+      new ArchiveRepository(ds),
+      new Archiver(query, objects),
     );
     const health = async (): Promise<ComponentHealth> => {
       try {
@@ -43,6 +52,8 @@ export const RETENTION_CAPABILITY: Capability = {
       placeHold: (t, h, a) => service.placeHold(t, h, a),
       listHolds: (t, r) => service.listHolds(t, r),
       releaseHold: (t, id, a) => service.releaseHold(t, id, a),
+      run: (t, a) => service.run(t, a),
+      listArchives: (t) => service.listArchives(t),
       health,
     };
     let timer: NodeJS.Timeout | undefined;
@@ -56,11 +67,12 @@ export const RETENTION_CAPABILITY: Capability = {
         ...(settings.fixedClock ? { fixed_clock: settings.now().toISOString() } : {}),
       },
       afterStart: async () => {
-        // The scheduled run: applies the changes whose delay passed. Safe to redo and to run in every
-        // replica: closing a pending change is a conditional UPDATE, so only one replica applies it.
+        // The scheduled run: applies the changes whose delay passed, then archives what is due for every
+        // tenant. Safe to redo: closing a pending change is a conditional UPDATE (one replica applies it), and
+        // an archived day has a manifest, so it is not archived again (a redo of an unrecorded one overwrites it).
         timer = setInterval(() => {
           running = service
-            .applyDue()
+            .runAll()
             .catch((e: unknown) => context.logger.warn({ err: (e as Error).message }, 'retention run failed; retried next interval'));
         }, settings.intervalMinutes * 60_000);
         timer.unref();

@@ -47,6 +47,25 @@ export class RetentionController {
     return this.retention.cancelChange(requestInfo(req).principal.tenantId, id, actorOf(req));
   }
 
+  @Post('retention/run')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary: "Runs the tenant's retention now (as the schedule does) and answers what it did: archives written, what is due for deletion",
+  })
+  run(@Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.run(requestInfo(req).principal.tenantId, actorOf(req));
+  }
+
+  @Get('archives')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary:
+      "The tenant's archives: one manifest per category and UTC day (count, first/last ids, SHA-256 of plaintext and object, policy)",
+  })
+  async archives(@Req() req: FastifyRequest): Promise<unknown> {
+    return { archives: await this.retention.listArchives(requestInfo(req).principal.tenantId) };
+  }
+
   @Post('legal-holds')
   @RequireScope('admin')
   @ApiOperation({ summary: 'Places a legal hold: nothing it covers (category, time range) is deleted until it is released' })

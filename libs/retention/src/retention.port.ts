@@ -1,7 +1,8 @@
 import { IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
 import { ValidationError } from '@app/contracts';
 import { ComponentHealth, decodeDto, definePort, serviceAddress } from '@app/runtime';
-import type { HoldInput, HoldView, PendingView, PolicyChangeResult } from './retention.service';
+import type { ArchiveManifest } from './archive.repository';
+import type { HoldInput, HoldView, PendingView, PolicyChangeResult, RunResult } from './retention.service';
 
 /** The body of POST /audit/legal-holds (the tenant is the API key's). */
 export class LegalHoldDto implements HoldInput {
@@ -35,6 +36,8 @@ export interface RetentionPort {
   placeHold(tenantId: string, hold: LegalHoldDto, actor: string): Promise<HoldView>;
   listHolds(tenantId: string, includeReleased: boolean): Promise<HoldView[]>;
   releaseHold(tenantId: string, id: string, actor: string): Promise<HoldView>;
+  run(tenantId: string, actor: string): Promise<RunResult>;
+  listArchives(tenantId: string): Promise<ArchiveManifest[]>;
   health(): Promise<ComponentHealth>;
 }
 
@@ -110,6 +113,21 @@ export const RETENTION_PORT_DEFINITION = definePort<RetentionPort>({
         const e = envelope('release-hold', m, ['tenantId', 'id', 'actor']);
         return [e.tenantId as string, e.id as string, e.actor as string];
       },
+    },
+    run: {
+      pattern: 'audit.retention.run',
+      deadline: 'queryMs',
+      encode: (tenantId, actor) => ({ tenantId, actor }),
+      decode: (m) => {
+        const e = envelope('run', m, ['tenantId', 'actor']);
+        return [e.tenantId as string, e.actor as string];
+      },
+    },
+    listArchives: {
+      pattern: 'audit.retention.list-archives',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }),
+      decode: (m) => [envelope('list-archives', m, ['tenantId']).tenantId as string],
     },
     health: { pattern: 'audit.retention.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
   },

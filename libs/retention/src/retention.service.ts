@@ -13,6 +13,8 @@ import {
   summarize,
   validatePolicy,
 } from './core';
+import { ArchiveManifest, ArchiveRepository } from './archive.repository';
+import { Archiver } from './archiver';
 import { LegalHoldRow, PendingChange, RetentionRepository } from './retention.repository';
 import { RetentionSettings } from './retention.config';
 
@@ -46,6 +48,17 @@ export interface HoldView {
   created_by: string;
   released_at: string | null;
   released_by: string | null;
+}
+
+export interface RunResult {
+  tenant_id: string;
+  started_at: string;
+  archived: Array<{ id: string; category: string; day: string; events: number }>;
+  /** Why nothing was archived although days were due (e.g. no recipients for an encrypted policy). */
+  archive_blocked: string | null;
+  /** Past retention: what a deletion would remove. Deletion is not built yet, so this is reported only. */
+  due_for_deletion: ReturnType<typeof summarize>;
+  kept_by_holds: ReturnType<typeof summarize>;
 }
 
 export interface HoldInput {
@@ -90,13 +103,97 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export class RetentionService {
   private lastRunAt: Date | undefined;
+  private running: Promise<unknown> = Promise.resolve();
 
   constructor(
     private readonly repo: RetentionRepository,
     private readonly query: QueryPort,
     private readonly ingest: IngestPort,
     private readonly settings: RetentionSettings,
+    private readonly archives: ArchiveRepository,
+    private readonly archiver: Archiver,
   ) {}
+
+  /** One run at a time in this process: a scheduled run and an on-demand one never archive the same day twice. */
+  private serial<T>(work: () => Promise<T>): Promise<T> {
+    const next = this.running.then(work, work);
+    this.running = next.catch(() => undefined);
+    return next;
+  }
+
+  /** The scheduled run: due changes, then every tenant with a policy. */
+  runAll(): Promise<RunResult[]> {
+    return this.serial(async () => {
+      await this.applyDue();
+      const out: RunResult[] = [];
+      for (const t of await this.repo.tenantsWithPolicy()) out.push(await this.runTenant(t, 'retention-scheduler'));
+      return out;
+    });
+  }
+
+  run(tenantId: string, actor: string): Promise<RunResult> {
+    return this.serial(async () => {
+      await this.applyDue();
+      const stored = await this.repo.policy(tenantId);
+      if (!stored) throw new NotFoundError('no retention policy is set for this tenant (POST /audit/retention first)');
+      return this.runTenant(tenantId, actor);
+    });
+  }
+
+  listArchives(tenantId: string): Promise<ArchiveManifest[]> {
+    return this.archives.list(tenantId);
+  }
+
+  /**
+   * Archives the days due, each read back and checked before its manifest is recorded. Nothing is removed from
+   * the query store yet (deletion is not built): a day archived stays online too, and is not archived again.
+   */
+  private async runTenant(tenantId: string, actor: string): Promise<RunResult> {
+    const now = this.now();
+    const stored = await this.repo.policy(tenantId);
+    const result: RunResult = {
+      tenant_id: tenantId,
+      started_at: now.toISOString(),
+      archived: [],
+      archive_blocked: null,
+      due_for_deletion: summarize([]),
+      kept_by_holds: summarize([]),
+    };
+    if (!stored) return result;
+    const policy = policyFromJson(stored.policy, now);
+    const [counts, holds, archived] = await Promise.all([
+      this.query.dailyCounts(tenantId),
+      this.repo.holds(tenantId),
+      this.archives.list(tenantId),
+    ]);
+    const plan = planRetention(
+      policy,
+      holds.map(asHold),
+      now,
+      counts,
+      archived.map((a) => ({ id: a.id, category: a.category, day: a.day, count: a.event_count })),
+    );
+    result.due_for_deletion = summarize(plan.delete);
+    result.kept_by_holds = summarize(plan.blocked);
+    const recipients = this.settings.archiveRecipients;
+    if (plan.archive.length > 0 && policy.encryptionRequired && recipients.length === 0) {
+      result.archive_blocked = 'encryption_required and AUDIT_ARCHIVE_RECIPIENTS is not set';
+    } else {
+      for (const d of plan.archive) {
+        const m = await this.archiver.archiveDay(tenantId, d.category, d.day, {
+          compress: policy.compress,
+          recipients: policy.encryptionRequired || recipients.length > 0 ? recipients : [],
+          policy: stored.policy,
+          now,
+        });
+        await this.archives.save(m);
+        result.archived.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
+      }
+    }
+    this.lastRunAt = now;
+    await this.audit(tenantId, 'retention_run', `Retention run: ${result.archived.length} archive(s) written`, { ...result, by: actor });
+    return result;
+  }
 
   private now(): Date {
     return this.settings.now();
@@ -222,14 +319,16 @@ export class RetentionService {
   async getPolicy(tenantId: string): Promise<Record<string, unknown>> {
     await this.applyDue();
     const now = this.now();
-    const [stored, pending, counts, holds] = await Promise.all([
+    const [stored, pending, counts, holds, archived] = await Promise.all([
       this.repo.policy(tenantId),
       this.repo.pending(tenantId),
       this.query.dailyCounts(tenantId),
       this.repo.holds(tenantId),
+      this.archives.list(tenantId),
     ]);
     const policy = stored ? policyFromJson(stored.policy, now) : undefined;
-    const plan = policy ? planRetention(policy, holds.map(asHold), now, counts) : undefined;
+    const done = archived.map((a) => ({ id: a.id, category: a.category, day: a.day, count: a.event_count }));
+    const plan = policy ? planRetention(policy, holds.map(asHold), now, counts, done) : undefined;
     const online = summarize(counts);
     const nextRun = new Date(
       Math.ceil((now.getTime() + 1) / (this.settings.intervalMinutes * 60_000)) * this.settings.intervalMinutes * 60_000,
@@ -249,14 +348,14 @@ export class RetentionService {
         events_due_for_deletion: plan ? summarize(plan.delete).events : 0,
         events_kept_by_holds: plan ? summarize(plan.blocked).events : 0,
         active_holds: holds.length,
-        archives_held: 0,
+        archives_held: archived.length,
         next_run: nextRun.toISOString(),
         last_run: this.lastRunAt?.toISOString() ?? null,
       },
       archiving: {
         recipients_configured: this.settings.archiveRecipients.length,
-        // Archive runs are not built yet: the plan above is what a run would do.
-        runs: 'not implemented',
+        // Archives are written and checked; removing archived or expired days from the query store is not built.
+        deletion: 'not implemented',
       },
     };
   }
