@@ -169,10 +169,22 @@ describe('archive runs (embedded)', () => {
       timestamp: `2025-06-01T0${i}:00:00Z`,
       metadata: { seq: i },
     }));
-    const accepted = await post('/audit/events', [...old, { event_type: 'user_login', timestamp: '2026-11-30T08:00:00Z' }]);
+    const ancient = [
+      { event_type: 'user_login', timestamp: '2019-03-10T08:00:00Z' },
+      { event_type: 'user_login', timestamp: '2019-03-10T09:00:00Z' },
+      { event_type: 'user_login', timestamp: '2019-03-11T08:00:00Z' },
+    ];
+    const accepted = await post('/audit/events', [...old, { event_type: 'user_login', timestamp: '2026-11-30T08:00:00Z' }, ...ancient]);
     expect(accepted.status).toBe(201);
     const ids = (accepted.body.results as Array<{ id: string }>).slice(0, 3).map((r) => r.id);
-    await waitForTotal(app.url, 'event_type=user_login', 4);
+    await waitForTotal(app.url, 'event_type=user_login', 7);
+    const hold = await post('/audit/legal-holds', {
+      category: 'user_actions',
+      from: '2019-03-10T00:00:00Z',
+      to: '2019-03-10T23:59:59Z',
+      reason: 'case 9',
+    });
+    expect(hold.status).toBe(201);
 
     const set = await post('/audit/retention', {
       retention_days: 2555,
@@ -187,6 +199,11 @@ describe('archive runs (embedded)', () => {
     expect(first.status).toBe(201);
     expect(first.body.archive_blocked).toBeNull();
     expect(first.body.archived).toEqual([{ id: expect.any(String), category: 'user_actions', day: '2025-06-01', events: 3 }]);
+    // Archived and checked, so removed from the query store; 2019-03-11 is past 2555 days; 2019-03-10 is held.
+    expect(first.body.offloaded).toEqual({ events: 3, days: 1, from: '2025-06-01', to: '2025-06-01' });
+    expect(first.body.deleted).toEqual({ events: 1, days: 1, from: '2019-03-11', to: '2019-03-11' });
+    expect(first.body.kept_by_holds).toEqual({ events: 2, days: 1, from: '2019-03-10', to: '2019-03-10' });
+    await waitForTotal(app.url, 'event_type=user_login', 3);
 
     const listed = await http(`${app.url}/audit/archives`);
     expect(listed.body.archives).toHaveLength(1);
@@ -210,11 +227,24 @@ describe('archive runs (embedded)', () => {
     expect(lines.map((e) => e.id)).toEqual(ids);
     expect(lines.map((e) => e.metadata.seq)).toEqual([0, 1, 2]);
 
+    const state = (await http(`${app.url}/audit/retention`)).body.state;
+    expect(state).toMatchObject({ archives_held: 1, events_due_for_archive: 0, events_kept_by_holds: 2, oldest_online_day: '2019-03-10' });
+
+    // The hold released, the next run deletes what it kept, and archives nothing twice.
+    expect((await http(`${app.url}/audit/legal-holds/${hold.body.id}`, { method: 'DELETE' })).status).toBe(200);
     const second = await post('/audit/retention/run', {});
     expect(second.body.archived).toEqual([]);
+    expect(second.body.deleted.events).toBe(2);
+    await waitForTotal(app.url, 'event_type=user_login', 1);
     expect((await http(`${app.url}/audit/archives`)).body.archives).toHaveLength(1);
-    const state = (await http(`${app.url}/audit/retention`)).body.state;
-    expect(state).toMatchObject({ archives_held: 1, events_due_for_archive: 0 });
-    await waitForTotal(app.url, 'event_type=retention_run', 2);
+
+    // A shorter retention puts the archive past it: the object and its manifest go.
+    expect((await post('/audit/retention', { retention_days: 400, archive_after_days: 365, encryption_required: true })).status).toBe(201);
+    const third = await post('/audit/retention/run', {});
+    expect(third.body.archives_deleted).toEqual([{ id: m.id, category: 'user_actions', day: '2025-06-01', events: 3 }]);
+    expect((await http(`${app.url}/audit/archives`)).body.archives).toEqual([]);
+    expect(() => readFileSync(file)).toThrow();
+    await waitForTotal(app.url, 'event_type=retention_run', 3);
+    await waitForTotal(app.url, 'event_type=user_login', 1);
   });
 });

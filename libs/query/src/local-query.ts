@@ -5,12 +5,14 @@ import { EventFilter, PageRequest } from './event-query';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
+import type { EventStoreRepository } from './event-store.repository';
+import type { StoredDayRef } from './retention-deletes.store';
 import { DailyCount, EventSearch, EventStatistics, StoreHealth } from './store-ports';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
   constructor(
-    private readonly store: EventSearch & EventStatistics & StoreHealth,
+    private readonly store: EventSearch & EventStatistics & StoreHealth & Pick<EventStoreRepository, 'deleteDays'>,
     private readonly consumer: QueryStoreConsumer,
   ) {}
 
@@ -32,6 +34,10 @@ export class LocalQuery implements QueryPort {
 
   dailyCounts(tenantId: string): Promise<DailyCount[]> {
     return this.store.dailyCounts(tenantId);
+  }
+
+  deleteDays(tenantId: string, days: StoredDayRef[]): Promise<DailyCount[]> {
+    return this.store.deleteDays(tenantId, days);
   }
 
   async tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult> {

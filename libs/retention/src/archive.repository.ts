@@ -87,6 +87,11 @@ export class ArchiveRepository {
     );
   }
 
+  /** The object is deleted first: a crash in between leaves a manifest whose delete is redone. */
+  async markDeleted(id: string, at: Date): Promise<void> {
+    await this.ds.query('UPDATE retention_archives SET deleted_at = $2 WHERE id = $1', [id, at]);
+  }
+
   async list(tenantId: string): Promise<ArchiveManifest[]> {
     const rows: Row[] = await this.ds.query(
       'SELECT * FROM retention_archives WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY day, category',

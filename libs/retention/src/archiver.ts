@@ -43,6 +43,10 @@ export class Archiver {
     }
   }
 
+  deleteObject(key: string): Promise<void> {
+    return this.store.delete(key);
+  }
+
   async archiveDay(
     tenantId: string,
     category: string,

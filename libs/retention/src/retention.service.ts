@@ -56,8 +56,12 @@ export interface RunResult {
   archived: Array<{ id: string; category: string; day: string; events: number }>;
   /** Why nothing was archived although days were due (e.g. no recipients for an encrypted policy). */
   archive_blocked: string | null;
-  /** Past retention: what a deletion would remove. Deletion is not built yet, so this is reported only. */
-  due_for_deletion: ReturnType<typeof summarize>;
+  /** Hot copies removed once their archive was written and checked. */
+  offloaded: ReturnType<typeof summarize>;
+  /** Past retention, no hold: removed from the query store. */
+  deleted: ReturnType<typeof summarize>;
+  /** Past retention, no hold: archive objects deleted. */
+  archives_deleted: Array<{ id: string; category: string; day: string; events: number }>;
   kept_by_holds: ReturnType<typeof summarize>;
 }
 
@@ -145,8 +149,9 @@ export class RetentionService {
   }
 
   /**
-   * Archives the days due, each read back and checked before its manifest is recorded. Nothing is removed from
-   * the query store yet (deletion is not built): a day archived stays online too, and is not archived again.
+   * Archives the days due, each read back and checked before its manifest is recorded; then removes from the
+   * query store the days archived and the days past retention, and deletes the archives past retention, except
+   * what a legal hold covers. Each step is safe to redo: the plan is recomputed from what is stored.
    */
   private async runTenant(tenantId: string, actor: string): Promise<RunResult> {
     const now = this.now();
@@ -156,7 +161,9 @@ export class RetentionService {
       started_at: now.toISOString(),
       archived: [],
       archive_blocked: null,
-      due_for_deletion: summarize([]),
+      offloaded: summarize([]),
+      deleted: summarize([]),
+      archives_deleted: [],
       kept_by_holds: summarize([]),
     };
     if (!stored) return result;
@@ -173,7 +180,6 @@ export class RetentionService {
       counts,
       archived.map((a) => ({ id: a.id, category: a.category, day: a.day, count: a.event_count })),
     );
-    result.due_for_deletion = summarize(plan.delete);
     result.kept_by_holds = summarize(plan.blocked);
     const recipients = this.settings.archiveRecipients;
     if (plan.archive.length > 0 && policy.encryptionRequired && recipients.length === 0) {
@@ -188,10 +194,37 @@ export class RetentionService {
         });
         await this.archives.save(m);
         result.archived.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
+        plan.offload.push({ ...d, archived: true });
       }
     }
+    // Only now, with every archive read back and recorded, does anything leave the query store.
+    const manifests = new Map((await this.archives.list(tenantId)).map((a) => [`${a.category}/${a.day}`, a]));
+    const offload = plan.offload.filter((d) => manifests.has(`${d.category}/${d.day}`));
+    if (offload.length > 0) result.offloaded = summarize(await this.query.deleteDays(tenantId, offload));
+    if (plan.delete.length > 0) result.deleted = summarize(await this.query.deleteDays(tenantId, plan.delete));
+    for (const a of plan.deleteArchives) {
+      const m = manifests.get(`${a.category}/${a.day}`);
+      if (!m) continue;
+      await this.archiver.deleteObject(m.object_key);
+      await this.archives.markDeleted(m.id, now);
+      result.archives_deleted.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
+    }
     this.lastRunAt = now;
-    await this.audit(tenantId, 'retention_run', `Retention run: ${result.archived.length} archive(s) written`, { ...result, by: actor });
+    await this.audit(
+      tenantId,
+      'retention_run',
+      `Retention run: ${result.archived.length} archive(s) written, ${result.offloaded.events + result.deleted.events} event(s) removed from the query store, ${result.archives_deleted.length} archive(s) deleted`,
+      {
+        // Counts and ranges, not the lists: a first run over years of data must fit an event's metadata.
+        archived: summarize(result.archived.map((a) => ({ day: a.day, count: a.events }))),
+        offloaded: result.offloaded,
+        deleted: result.deleted,
+        archives_deleted: summarize(result.archives_deleted.map((a) => ({ day: a.day, count: a.events }))),
+        kept_by_holds: result.kept_by_holds,
+        archive_blocked: result.archive_blocked,
+        by: actor,
+      },
+    );
     return result;
   }
 
@@ -354,8 +387,6 @@ export class RetentionService {
       },
       archiving: {
         recipients_configured: this.settings.archiveRecipients.length,
-        // Archives are written and checked; removing archived or expired days from the query store is not built.
-        deletion: 'not implemented',
       },
     };
   }

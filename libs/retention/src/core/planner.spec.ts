@@ -54,6 +54,8 @@ describe(planRetention.name, () => {
     const holds = [{ id: 'h1', from: new Date('2026-10-01T10:00:00Z'), to: new Date('2026-10-01T11:00:00Z'), category: 'security_events' }];
     const plan = planRetention(policy({ retention_days: 30, archive_after_days: 10 }), holds, NOW, [stored[1]], archived);
     expect(plan.archive).toEqual([]);
+    // Archived but still online: only the hot copy goes.
+    expect(plan.offload).toEqual([{ category: 'user_actions', day: '2026-11-20', count: 4, archived: true }]);
     expect(plan.deleteArchives.map((a) => a.id)).toEqual(['a1']);
     expect(plan.blocked).toEqual([{ category: 'security_events', day: '2026-10-01', count: 2, holds: ['h1'], archive: 'a3' }]);
   });

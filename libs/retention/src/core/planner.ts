@@ -40,6 +40,8 @@ export interface BlockedDay extends StoredDay {
 export interface RetentionPlan {
   /** Due for archive and not archived yet: write, read back and check, then remove from the hot store. */
   archive: PlannedDay[];
+  /** Archived already and past archive_after, still in the hot store: remove the hot copy (the archive stays). */
+  offload: PlannedDay[];
   /** Past retention, no hold: remove from the hot store. */
   delete: PlannedDay[];
   /** Archives past retention with no hold: delete the objects. */
@@ -72,7 +74,7 @@ export function planRetention(
   stored: StoredDay[],
   archived: ArchivedDay[] = [],
 ): RetentionPlan {
-  const plan: RetentionPlan = { archive: [], delete: [], deleteArchives: [], blocked: [] };
+  const plan: RetentionPlan = { archive: [], offload: [], delete: [], deleteArchives: [], blocked: [] };
   const archivedKeys = new Set(archived.map((a) => `${a.category}/${a.day}`));
   const past = (category: string, day: string, which: 'retention' | 'archiveAfter'): boolean => {
     const rule = ruleFor(policy, category);
@@ -87,8 +89,9 @@ export function planRetention(
       const held = holdsOver(holds, s.category, s.day);
       if (held.length > 0) plan.blocked.push({ ...s, holds: held });
       else plan.delete.push({ ...s, archived: isArchived });
-    } else if (past(s.category, s.day, 'archiveAfter') && !isArchived) {
-      plan.archive.push({ ...s });
+    } else if (past(s.category, s.day, 'archiveAfter')) {
+      if (isArchived) plan.offload.push({ ...s, archived: true });
+      else plan.archive.push({ ...s });
     }
   }
   for (const a of [...archived].sort(byDay)) {
@@ -141,13 +144,13 @@ export function changeImpact(
   const after = planRetention(next, holds, now, stored, archived);
   const before = current
     ? planRetention(current, holds, now, stored, archived)
-    : { archive: [], delete: [], deleteArchives: [], blocked: [] };
+    : { archive: [], offload: [], delete: [], deleteArchives: [], blocked: [] };
   const key = (d: { category: string; day: string }) => `${d.category}/${d.day}`;
   const newly = <T extends { category: string; day: string }>(a: T[], b: T[]): T[] => {
     const seen = new Set(b.map(key));
     return a.filter((x) => !seen.has(key(x)));
   };
-  const archive = summarize(newly(after.archive, before.archive));
+  const archive = summarize(newly([...after.archive, ...after.offload], [...before.archive, ...before.offload]));
   const del = summarize(newly(after.delete, before.delete));
   const deleteArchives = summarize(newly(after.deleteArchives, before.deleteArchives));
   return { archive, delete: del, deleteArchives, destructive: archive.events + del.events + deleteArchives.events > 0 };
