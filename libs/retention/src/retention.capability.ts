@@ -1,6 +1,6 @@
 import * as path from 'node:path';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
-import { DirectoryObjectStore } from '@app/storage';
+import { openObjectStore, S3ObjectStore, STORAGE_CONFIG } from '@app/storage';
 import { ArchiveRepository } from './archive.repository';
 import { Archiver } from './archiver';
 import { QUERY_PORT_DEFINITION } from '@app/query';
@@ -19,7 +19,7 @@ import { RetentionService } from './retention.service';
 export const RETENTION_CAPABILITY: Capability = {
   name: 'retention',
   migrations: RETENTION_MIGRATIONS,
-  config: [RETENTION_CONFIG],
+  config: [RETENTION_CONFIG, STORAGE_CONFIG],
   needs: { configStore: true },
   serves: [RETENTION_PORT_DEFINITION],
   controllers: [RetentionController],
@@ -27,8 +27,9 @@ export const RETENTION_CAPABILITY: Capability = {
     const settings = context.settings(RETENTION_CONFIG);
     const ds = context.configStore();
     const query = context.port(QUERY_PORT_DEFINITION);
-    // Archives live under AUDIT_DATA_DIR (a volume in Kubernetes); the S3 adapter is not built yet.
-    const objects = new DirectoryObjectStore(path.join(context.config.dataDir, 'objects'));
+    // Archives live under AUDIT_DATA_DIR/objects (a volume in Kubernetes) or in the AUDIT_S3_BUCKET bucket.
+    const objects = openObjectStore(context.settings(STORAGE_CONFIG), context.config.dataDir);
+    if (objects instanceof S3ObjectStore) context.closers.add('object-store', async () => objects.close());
     const service = new RetentionService(
       new RetentionRepository(ds),
       query,
@@ -64,6 +65,7 @@ export const RETENTION_CAPABILITY: Capability = {
         change_delay_hours: settings.changeDelayHours,
         interval_minutes: settings.intervalMinutes,
         archive_recipients: settings.archiveRecipients.length,
+        object_store: objects.kind,
         ...(settings.fixedClock ? { fixed_clock: settings.now().toISOString() } : {}),
       },
       afterStart: async () => {
