@@ -1,4 +1,3 @@
-import * as path from 'node:path';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { openObjectStore, S3ObjectStore, STORAGE_CONFIG } from '@app/storage';
 import { ArchiveRepository } from './archive.repository';
