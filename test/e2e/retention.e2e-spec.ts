@@ -163,7 +163,7 @@ describe('archive runs (embedded)', () => {
     rmSync(keys, { recursive: true, force: true });
   });
 
-  it('should archive each due day once, encrypted so that the age CLI decrypts it to the events', async () => {
+  it('should run ingest, hold, archive (decrypted by the age CLI), restore, delete and archive expiry, with counts at each step', async () => {
     const old = Array.from({ length: 3 }, (_, i) => ({
       event_type: 'user_login',
       timestamp: `2025-06-01T0${i}:00:00Z`,
@@ -227,6 +227,24 @@ describe('archive runs (embedded)', () => {
     expect(lines.map((e) => e.id)).toEqual(ids);
     expect(lines.map((e) => e.metadata.seq)).toEqual([0, 1, 2]);
 
+    // Restore: the identity in the body; the events come back once, however often the archive is restored.
+    const identity = /AGE-SECRET-KEY-1\S+/.exec(readFileSync(path.join(keys, 'identity.txt'), 'utf8'))![0];
+    const noKey = await post(`/audit/archives/${m.id}/restore`, {});
+    expect(noKey.status).toBe(400);
+    expect(noKey.body.error.details.map((d: { field: string }) => d.field)).toEqual(['/identity']);
+    const restored = await post(`/audit/archives/${m.id}/restore`, { identity });
+    expect(restored.status).toBe(201);
+    expect(restored.body).toMatchObject({ archive_id: m.id, events: 3, submitted: 3, restored_until: '2026-12-09T12:00:00.000Z' });
+    await waitForTotal(app.url, 'event_type=user_login', 6);
+    expect((await post(`/audit/archives/${m.id}/restore`, { identity })).status).toBe(201);
+    await waitForTotal(app.url, 'event_type=archive_restored', 2);
+    await waitForTotal(app.url, 'event_type=user_login', 6);
+    const back = await http(`${app.url}/audit/events?event_type=user_login&start=2025-06-01&end=2025-06-01&order=asc`);
+    expect(back.body.events.map((e: { id: string }) => e.id)).toEqual(ids);
+    // A restored day is not offloaded again while its restore lasts.
+    const again = await post('/audit/retention/run', {});
+    expect(again.body.archived).toEqual([]);
+    expect(again.body.offloaded.events).toBe(0);
     const state = (await http(`${app.url}/audit/retention`)).body.state;
     expect(state).toMatchObject({ archives_held: 1, events_due_for_archive: 0, events_kept_by_holds: 2, oldest_online_day: '2019-03-10' });
 
@@ -235,16 +253,18 @@ describe('archive runs (embedded)', () => {
     const second = await post('/audit/retention/run', {});
     expect(second.body.archived).toEqual([]);
     expect(second.body.deleted.events).toBe(2);
-    await waitForTotal(app.url, 'event_type=user_login', 1);
+    await waitForTotal(app.url, 'event_type=user_login', 4);
     expect((await http(`${app.url}/audit/archives`)).body.archives).toHaveLength(1);
 
     // A shorter retention puts the archive past it: the object and its manifest go.
     expect((await post('/audit/retention', { retention_days: 400, archive_after_days: 365, encryption_required: true })).status).toBe(201);
     const third = await post('/audit/retention/run', {});
     expect(third.body.archives_deleted).toEqual([{ id: m.id, category: 'user_actions', day: '2025-06-01', events: 3 }]);
+    // The restored copy expires under the policy too.
+    expect(third.body.deleted).toEqual({ events: 3, days: 1, from: '2025-06-01', to: '2025-06-01' });
     expect((await http(`${app.url}/audit/archives`)).body.archives).toEqual([]);
     expect(() => readFileSync(file)).toThrow();
-    await waitForTotal(app.url, 'event_type=retention_run', 3);
+    await waitForTotal(app.url, 'event_type=retention_run', 4);
     await waitForTotal(app.url, 'event_type=user_login', 1);
   });
 });

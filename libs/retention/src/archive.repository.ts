@@ -23,6 +23,8 @@ export interface ArchiveManifest {
   recipients: string[];
   policy: Record<string, unknown>;
   created_at: string;
+  /** Restored into the query store: kept online until then (unless past retention). */
+  restored_until: string | null;
 }
 
 type Row = Record<string, unknown>;
@@ -48,6 +50,7 @@ function manifestOf(r: Row): ArchiveManifest {
     recipients: json(r.recipients),
     policy: json(r.policy),
     created_at: (r.created_at instanceof Date ? r.created_at : new Date(r.created_at as string)).toISOString(),
+    restored_until: r.restored_until ? new Date(r.restored_until as string).toISOString() : null,
   };
 }
 
@@ -64,7 +67,7 @@ export class ArchiveRepository {
          event_count = EXCLUDED.event_count, first_id = EXCLUDED.first_id, last_id = EXCLUDED.last_id, first_ts = EXCLUDED.first_ts,
          last_ts = EXCLUDED.last_ts, plaintext_sha256 = EXCLUDED.plaintext_sha256, object_sha256 = EXCLUDED.object_sha256,
          object_size = EXCLUDED.object_size, compression = EXCLUDED.compression, recipients = EXCLUDED.recipients,
-         policy = EXCLUDED.policy, created_at = EXCLUDED.created_at, deleted_at = NULL`,
+         policy = EXCLUDED.policy, created_at = EXCLUDED.created_at, deleted_at = NULL, restored_until = NULL`,
       [
         m.id,
         m.tenant_id,
@@ -90,6 +93,18 @@ export class ArchiveRepository {
   /** The object is deleted first: a crash in between leaves a manifest whose delete is redone. */
   async markDeleted(id: string, at: Date): Promise<void> {
     await this.ds.query('UPDATE retention_archives SET deleted_at = $2 WHERE id = $1', [id, at]);
+  }
+
+  async markRestored(id: string, until: Date): Promise<void> {
+    await this.ds.query('UPDATE retention_archives SET restored_until = $2 WHERE id = $1', [id, until]);
+  }
+
+  async find(tenantId: string, id: string): Promise<ArchiveManifest | undefined> {
+    const rows: Row[] = await this.ds.query('SELECT * FROM retention_archives WHERE tenant_id = $1 AND id = $2 AND deleted_at IS NULL', [
+      tenantId,
+      id,
+    ]);
+    return rows[0] ? manifestOf(rows[0]) : undefined;
   }
 
   async list(tenantId: string): Promise<ArchiveManifest[]> {

@@ -43,6 +43,42 @@ export class Archiver {
     }
   }
 
+  /**
+   * The archive's events, after checking the object against its manifest (size and SHA-256), decrypting it
+   * with `identity` when it is encrypted, and checking the plaintext's SHA-256 and event count.
+   */
+  async read(m: ArchiveManifest, identity: string | undefined): Promise<StoredAuditEvent[]> {
+    const object = await buffer(await this.store.get(m.object_key));
+    if (object.length !== m.object_size || sha256(object) !== m.object_sha256) {
+      throw new ArchiveCheckError(`archive ${m.id}: the object does not match its manifest (size or SHA-256)`);
+    }
+    let body: Uint8Array = object;
+    if (m.recipients.length > 0) {
+      if (!identity) throw new ArchiveCheckError(`archive ${m.id} is encrypted and no identity was given`);
+      const age = await import('age-encryption');
+      const d = new age.Decrypter();
+      d.addIdentity(identity);
+      try {
+        body = await d.decrypt(object);
+      } catch (e) {
+        throw new ArchiveCheckError(`archive ${m.id} could not be decrypted with that identity: ${(e as Error).message}`);
+      }
+    }
+    const plain = m.compression === 'gzip' ? gunzipSync(body) : Buffer.from(body);
+    if (sha256(plain) !== m.plaintext_sha256) throw new ArchiveCheckError(`archive ${m.id}: the plaintext does not match its SHA-256`);
+    const text = plain.toString('utf8');
+    const events =
+      text === ''
+        ? []
+        : text
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((l) => JSON.parse(l) as StoredAuditEvent);
+    if (events.length !== m.event_count)
+      throw new ArchiveCheckError(`archive ${m.id}: ${events.length} events, the manifest says ${m.event_count}`);
+    return events;
+  }
+
   deleteObject(key: string): Promise<void> {
     return this.store.delete(key);
   }
@@ -93,6 +129,7 @@ export class Archiver {
       recipients: options.recipients,
       policy: options.policy,
       created_at: options.now.toISOString(),
+      restored_until: null,
     };
   }
 }

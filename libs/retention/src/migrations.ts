@@ -74,6 +74,7 @@ export class CreateRetentionArchives1764892800011 implements MigrationInterface 
       policy jsonb NOT NULL,
       created_at timestamptz NOT NULL,
       deleted_at timestamptz,
+      restored_until timestamptz,
       UNIQUE (tenant_id, category, day)
     )`);
   }

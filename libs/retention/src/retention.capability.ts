@@ -54,6 +54,7 @@ export const RETENTION_CAPABILITY: Capability = {
       releaseHold: (t, id, a) => service.releaseHold(t, id, a),
       run: (t, a) => service.run(t, a),
       listArchives: (t) => service.listArchives(t),
+      restore: (t, id, r, a) => service.restore(t, id, r.identity, r.ttl_days ?? 7, a),
       health,
     };
     let timer: NodeJS.Timeout | undefined;

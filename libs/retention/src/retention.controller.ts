@@ -2,7 +2,7 @@ import { Body, Controller, Delete, Get, Inject, Param, Post, Query, Req, Res } f
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { requestInfo, RequireScope } from '@app/api';
-import { LegalHoldDto, RETENTION_PORT, RetentionPort } from './retention.port';
+import { LegalHoldDto, RestoreDto, RETENTION_PORT, RetentionPort } from './retention.port';
 
 const actorOf = (req: FastifyRequest): string => {
   const p = requestInfo(req).principal;
@@ -64,6 +64,16 @@ export class RetentionController {
   })
   async archives(@Req() req: FastifyRequest): Promise<unknown> {
     return { archives: await this.retention.listArchives(requestInfo(req).principal.tenantId) };
+  }
+
+  @Post('archives/:id/restore')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary:
+      'Restores an archive into the query store (checked, decrypted with the body identity or AUDIT_ARCHIVE_IDENTITY); events already online are not duplicated',
+  })
+  restore(@Param('id') id: string, @Body() body: RestoreDto, @Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.restore(requestInfo(req).principal.tenantId, id, body ?? {}, actorOf(req));
   }
 
   @Post('legal-holds')

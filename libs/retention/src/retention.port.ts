@@ -1,8 +1,8 @@
-import { IsISO8601, IsOptional, IsString, Matches, MaxLength, MinLength } from 'class-validator';
+import { IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
 import { ValidationError } from '@app/contracts';
 import { ComponentHealth, decodeDto, definePort, serviceAddress } from '@app/runtime';
 import type { ArchiveManifest } from './archive.repository';
-import type { HoldInput, HoldView, PendingView, PolicyChangeResult, RunResult } from './retention.service';
+import type { HoldInput, HoldView, PendingView, PolicyChangeResult, RestoreResult, RunResult } from './retention.service';
 
 /** The body of POST /audit/legal-holds (the tenant is the API key's). */
 export class LegalHoldDto implements HoldInput {
@@ -28,6 +28,21 @@ export class LegalHoldDto implements HoldInput {
   case_id?: string;
 }
 
+/** The body of POST /audit/archives/:id/restore. */
+export class RestoreDto {
+  /** The age identity to decrypt with (else AUDIT_ARCHIVE_IDENTITY); used for this request only, never stored. */
+  @IsOptional()
+  @Matches(/^AGE-SECRET-KEY-1[0-9A-Z]{58}$/, { message: 'identity must be an age identity (AGE-SECRET-KEY-1…)' })
+  identity?: string;
+
+  /** How long the restored day stays online before the run offloads it again (default 7, at most 365). */
+  @IsOptional()
+  @IsInt()
+  @Min(1)
+  @Max(365)
+  ttl_days?: number;
+}
+
 /** Retention as the API sees it: in-process in the embedded app, over TCP (the retention service) in the gateway. */
 export interface RetentionPort {
   setPolicy(tenantId: string, body: unknown, actor: string): Promise<PolicyChangeResult>;
@@ -38,6 +53,7 @@ export interface RetentionPort {
   releaseHold(tenantId: string, id: string, actor: string): Promise<HoldView>;
   run(tenantId: string, actor: string): Promise<RunResult>;
   listArchives(tenantId: string): Promise<ArchiveManifest[]>;
+  restore(tenantId: string, id: string, request: RestoreDto, actor: string): Promise<RestoreResult>;
   health(): Promise<ComponentHealth>;
 }
 
@@ -56,6 +72,7 @@ function envelope(pattern: string, m: unknown, fields: string[]): Record<string,
 }
 
 const decodeHold = decodeDto(LegalHoldDto);
+const decodeRestore = decodeDto(RestoreDto);
 
 export const RETENTION_PORT_DEFINITION = definePort<RetentionPort>({
   name: 'retention',
@@ -128,6 +145,15 @@ export const RETENTION_PORT_DEFINITION = definePort<RetentionPort>({
       deadline: 'queryMs',
       encode: (tenantId) => ({ tenantId }),
       decode: (m) => [envelope('list-archives', m, ['tenantId']).tenantId as string],
+    },
+    restore: {
+      pattern: 'audit.retention.restore',
+      deadline: 'queryMs',
+      encode: (tenantId, id, request, actor) => ({ tenantId, id, request, actor }),
+      decode: (m) => {
+        const e = envelope('restore', m, ['tenantId', 'id', 'actor']);
+        return [e.tenantId as string, e.id as string, decodeRestore(e.request ?? {}), e.actor as string];
+      },
     },
     health: { pattern: 'audit.retention.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
   },

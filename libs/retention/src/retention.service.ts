@@ -1,7 +1,8 @@
-import { NotFoundError, ValidationError } from '@app/contracts';
+import { NotFoundError, StoredAuditEvent, ValidationError } from '@app/contracts';
 import type { IngestPort } from '@app/ingest';
 import type { QueryPort } from '@app/query';
 import {
+  ArchivedDay,
   ChangeImpact,
   changeImpact,
   Hold,
@@ -14,7 +15,7 @@ import {
   validatePolicy,
 } from './core';
 import { ArchiveManifest, ArchiveRepository } from './archive.repository';
-import { Archiver } from './archiver';
+import { ArchiveCheckError, Archiver } from './archiver';
 import { LegalHoldRow, PendingChange, RetentionRepository } from './retention.repository';
 import { RetentionSettings } from './retention.config';
 
@@ -65,6 +66,16 @@ export interface RunResult {
   kept_by_holds: ReturnType<typeof summarize>;
 }
 
+export interface RestoreResult {
+  archive_id: string;
+  category: string;
+  day: string;
+  events: number;
+  /** Written back through ingest with their ids: the query store keeps one row per id, so a repeat adds none. */
+  submitted: number;
+  restored_until: string;
+}
+
 export interface HoldInput {
   category?: string;
   from: string;
@@ -97,6 +108,24 @@ const holdView = (h: LegalHoldRow): HoldView => ({
 });
 
 const asHold = (h: LegalHoldRow): Hold => ({ id: h.id, from: h.from, to: h.to, ...(h.category ? { category: h.category } : {}) });
+
+const toArchivedDay = (a: ArchiveManifest): ArchivedDay => ({
+  id: a.id,
+  category: a.category,
+  day: a.day,
+  count: a.event_count,
+  ...(a.restored_until ? { restoredUntil: new Date(a.restored_until) } : {}),
+});
+
+/** A stored event as ingest takes it back: its own id and times; no tenant (the request's) nor log position. */
+function toInput(e: StoredAuditEvent): Record<string, unknown> {
+  const out: Record<string, unknown> = {};
+  for (const [k, v] of Object.entries(e)) {
+    if (k === 'tenant_id' || k === 'position' || v === '' || v === null || v === undefined) continue;
+    out[k] = v;
+  }
+  return out;
+}
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
@@ -144,6 +173,56 @@ export class RetentionService {
     });
   }
 
+  /**
+   * Brings an archive back into the query store: read, checked and decrypted (identity from the request, else
+   * AUDIT_ARCHIVE_IDENTITY), then written through ingest with each event's own id, timestamp and fields, so the
+   * query store's dedup by id keeps one copy of what is still online. The day then stays online for `ttlDays`
+   * (the run does not offload it again before), and retention still deletes it when it is past retention.
+   */
+  restore(tenantId: string, id: string, identity: string | undefined, ttlDays: number, actor: string): Promise<RestoreResult> {
+    return this.serial(async () => {
+      if (!UUID.test(id)) throw new ValidationError('the archive id must be a UUID', [{ field: 'id', message: 'must be a UUID' }]);
+      const m = await this.archives.find(tenantId, id);
+      if (!m) throw new NotFoundError(`no archive ${id}`);
+      const key = identity ?? this.settings.archiveIdentity;
+      if (m.recipients.length > 0 && !key) {
+        throw new ValidationError('the archive is encrypted: give identity in the body or set AUDIT_ARCHIVE_IDENTITY', [
+          { field: '/identity', message: 'is required for an encrypted archive (or AUDIT_ARCHIVE_IDENTITY)' },
+        ]);
+      }
+      let events;
+      try {
+        events = await this.archiver.read(m, key);
+      } catch (e) {
+        if (e instanceof ArchiveCheckError) throw new ValidationError(e.message, [{ field: '/identity', message: e.message }]);
+        throw e;
+      }
+      let submitted = 0;
+      for (let i = 0; i < events.length; i += 1000) {
+        const chunk = events.slice(i, i + 1000).map(toInput);
+        const res = await this.ingest.ingest({ events: chunk, batch: true, tenantId });
+        if (res.rejected > 0) throw new Error(`restore of archive ${id}: ${res.rejected} event(s) refused by ingest`);
+        submitted += res.accepted + res.duplicates;
+      }
+      const now = this.now();
+      const until = new Date(now.getTime() + ttlDays * 86_400_000);
+      await this.archives.markRestored(m.id, until);
+      const result: RestoreResult = {
+        archive_id: m.id,
+        category: m.category,
+        day: m.day,
+        events: events.length,
+        submitted,
+        restored_until: until.toISOString(),
+      };
+      await this.audit(tenantId, 'archive_restored', `Archive of ${m.category} ${m.day} restored into the query store`, {
+        ...result,
+        by: actor,
+      });
+      return result;
+    });
+  }
+
   listArchives(tenantId: string): Promise<ArchiveManifest[]> {
     return this.archives.list(tenantId);
   }
@@ -173,13 +252,7 @@ export class RetentionService {
       this.repo.holds(tenantId),
       this.archives.list(tenantId),
     ]);
-    const plan = planRetention(
-      policy,
-      holds.map(asHold),
-      now,
-      counts,
-      archived.map((a) => ({ id: a.id, category: a.category, day: a.day, count: a.event_count })),
-    );
+    const plan = planRetention(policy, holds.map(asHold), now, counts, archived.map(toArchivedDay));
     result.kept_by_holds = summarize(plan.blocked);
     const recipients = this.settings.archiveRecipients;
     if (plan.archive.length > 0 && policy.encryptionRequired && recipients.length === 0) {
@@ -360,7 +433,7 @@ export class RetentionService {
       this.archives.list(tenantId),
     ]);
     const policy = stored ? policyFromJson(stored.policy, now) : undefined;
-    const done = archived.map((a) => ({ id: a.id, category: a.category, day: a.day, count: a.event_count }));
+    const done = archived.map(toArchivedDay);
     const plan = policy ? planRetention(policy, holds.map(asHold), now, counts, done) : undefined;
     const online = summarize(counts);
     const nextRun = new Date(

@@ -56,6 +56,9 @@ describe(planRetention.name, () => {
     expect(plan.archive).toEqual([]);
     // Archived but still online: only the hot copy goes.
     expect(plan.offload).toEqual([{ category: 'user_actions', day: '2026-11-20', count: 4, archived: true }]);
+    // Unless it was restored and the restore has not expired.
+    const restored = archived.map((a) => (a.id === 'a2' ? { ...a, restoredUntil: new Date('2026-12-05T00:00:00Z') } : a));
+    expect(planRetention(policy({ retention_days: 30, archive_after_days: 10 }), holds, NOW, [stored[1]], restored).offload).toEqual([]);
     expect(plan.deleteArchives.map((a) => a.id)).toEqual(['a1']);
     expect(plan.blocked).toEqual([{ category: 'security_events', day: '2026-10-01', count: 2, holds: ['h1'], archive: 'a3' }]);
   });

@@ -23,6 +23,8 @@ export interface ArchivedDay {
   category: string;
   day: string;
   count: number;
+  /** Restored into the hot store: its hot copy stays until then (retention still applies). */
+  restoredUntil?: Date;
 }
 
 export interface PlannedDay extends StoredDay {
@@ -76,6 +78,9 @@ export function planRetention(
 ): RetentionPlan {
   const plan: RetentionPlan = { archive: [], offload: [], delete: [], deleteArchives: [], blocked: [] };
   const archivedKeys = new Set(archived.map((a) => `${a.category}/${a.day}`));
+  const restoredKeys = new Set(
+    archived.filter((a) => a.restoredUntil && a.restoredUntil.getTime() > now.getTime()).map((a) => `${a.category}/${a.day}`),
+  );
   const past = (category: string, day: string, which: 'retention' | 'archiveAfter'): boolean => {
     const rule = ruleFor(policy, category);
     const length = rule[which];
@@ -90,8 +95,9 @@ export function planRetention(
       if (held.length > 0) plan.blocked.push({ ...s, holds: held });
       else plan.delete.push({ ...s, archived: isArchived });
     } else if (past(s.category, s.day, 'archiveAfter')) {
-      if (isArchived) plan.offload.push({ ...s, archived: true });
-      else plan.archive.push({ ...s });
+      if (isArchived) {
+        if (!restoredKeys.has(`${s.category}/${s.day}`)) plan.offload.push({ ...s, archived: true });
+      } else plan.archive.push({ ...s });
     }
   }
   for (const a of [...archived].sort(byDay)) {
