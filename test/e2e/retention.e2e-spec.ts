@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
-import { bootApp, http, TestApp, waitForTotal } from './support/embedded-app';
+import { bootApp, eventually, http, TestApp, waitForTotal } from './support/embedded-app';
 import { pathOf, specCurlCommands } from './support/spec-curl';
 
 const run = promisify(execFile);
@@ -52,6 +52,11 @@ describe('retention policies and legal holds (embedded)', () => {
     expect(got.body.now).toBe('2026-12-02T12:00:00.000Z');
     expect(got.body.state).toMatchObject({ events_online: 0, events_due_for_archive: 0, oldest_online_day: null });
     await waitForTotal(app.url, 'event_type=retention_policy_changed', 1);
+    const store = await eventually(async () => {
+      const c = (await http(`${app.url}/audit/status`)).body.components.object_store;
+      return c?.ok === true ? c : undefined;
+    });
+    expect(store).toMatchObject({ ok: true, detail: { kind: 'directory' } });
   });
 
   it('should refuse wrong fields with a 400 naming each', async () => {
@@ -266,5 +271,34 @@ describe('archive runs (embedded)', () => {
     expect(() => readFileSync(file)).toThrow();
     await waitForTotal(app.url, 'event_type=retention_run', 4);
     await waitForTotal(app.url, 'event_type=user_login', 1);
+  });
+});
+
+describe('a delayed retention change (embedded, across a restart)', () => {
+  it('given a pending change, when the clock passes its effective time, then it is in force and audited', async () => {
+    const first = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false', AUDIT_RETENTION_NOW: NOW });
+    let second: TestApp | undefined;
+    try {
+      const old = await http(`${first.url}/audit/events`, {
+        method: 'POST',
+        json: [{ event_type: 'user_login', timestamp: '2025-01-10T08:00:00Z' }],
+      });
+      expect(old.status).toBe(201);
+      await waitForTotal(first.url, 'event_type=user_login', 1);
+      const r = await http(`${first.url}/audit/retention`, { method: 'POST', json: { retention_days: 30 } });
+      expect(r.status).toBe(202);
+      expect(r.body.pending.effective_at).toBe('2026-12-03T12:00:00.000Z');
+      expect((await http(`${first.url}/audit/retention`)).body.policy).toBeNull();
+      await first.close({ keepData: true });
+
+      second = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false', AUDIT_RETENTION_NOW: '2026-12-03T12:00:01Z' }, first.dataDir);
+      const got = await http(`${second.url}/audit/retention`);
+      expect(got.body.policy.retention_days).toBe(30);
+      expect(got.body.pending).toEqual([]);
+      expect(got.body.state.events_due_for_deletion).toBe(1);
+      await waitForTotal(second.url, 'event_type=retention_policy_changed', 1);
+    } finally {
+      await (second ?? first).close();
+    }
   });
 });

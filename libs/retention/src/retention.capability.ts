@@ -61,6 +61,11 @@ export const RETENTION_CAPABILITY: Capability = {
     let running: Promise<unknown> = Promise.resolve();
     return {
       bindings: [{ port: RETENTION_PORT_DEFINITION, implementation: port }],
+      // Not required: an object store outage pauses archiving (the run fails and is retried next interval), it
+      // does not stop the API; /audit/status shows it.
+      readiness: [
+        { name: 'object_store', required: false, check: async () => ({ ok: await objects.ping(), detail: { kind: objects.kind } }) },
+      ],
       describe: {
         change_delay_hours: settings.changeDelayHours,
         interval_minutes: settings.intervalMinutes,
