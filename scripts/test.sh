@@ -24,6 +24,11 @@ if { ! command -v rsyslogd >/dev/null 2>&1 || ! command -v jc >/dev/null 2>&1; }
   step "installing rsyslog and jc from Debian"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq rsyslog rsyslog-gnutls jc >/dev/null) || echo "rsyslog/jc could not be installed; the SIEM receiver tests will be skipped"
 fi
+# age (the stock CLI) decrypts the retention archives in the e2e tier: the second implementation of the format.
+if ! command -v age >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  step "installing age from Debian"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null) || echo "age could not be installed; the archive test will fail"
+fi
 
 # The project runs on the Node of the `node` npm dependency (24 LTS), whatever the machine's own is: `npm test`
 # puts node_modules/.bin first on PATH already; this makes `bash scripts/test.sh` do the same, so jest, tsc and

@@ -10,6 +10,7 @@ const run = promisify(execFile);
 const IMPLEMENTED = [
   /^\/audit\/export$/,
   /^\/audit\/reports$/,
+  /^\/audit\/retention$/,
   /^\/audit\/events(\?|$)/,
   /^\/audit\/statistics/,
   /^\/audit\/status$/,

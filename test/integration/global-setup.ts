@@ -42,6 +42,11 @@ export default async function globalSetup(): Promise<void> {
   const start = run('bash', ['scripts/kafka.sh', 'start'], 300_000);
   if (!start.ok) throw new Error(`the Kafka broker could not be started (bash scripts/kafka.sh start):\n${start.output}`);
   (globalThis as Record<string, unknown>).__auditKafkaStartedBySetup = !wasRunning;
+  // The S3 object store's tests run against s3proxy (filesystem backend), started like the broker.
+  const s3WasRunning = run('bash', ['scripts/s3proxy.sh', 'status'], 30_000).ok;
+  const s3 = run('bash', ['scripts/s3proxy.sh', 'start'], 300_000);
+  if (!s3.ok) throw new Error(`s3proxy could not be started (bash scripts/s3proxy.sh start):\n${s3.output}`);
+  (globalThis as Record<string, unknown>).__auditS3StartedBySetup = !s3WasRunning;
 
   // Rebuilt only when stale: other processes (a benchmark, a dev server) may be running from dist/.
   if (distIsStale()) {

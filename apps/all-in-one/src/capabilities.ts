@@ -3,6 +3,7 @@ import { INGEST_CAPABILITY } from '@app/ingest';
 import { INTEGRITY_CAPABILITY } from '@app/integrity';
 import { QUERY_CAPABILITY } from '@app/query';
 import { REPORTING_CAPABILITY } from '@app/reporting';
+import { RETENTION_CAPABILITY } from '@app/retention';
 import { SIEM_CAPABILITY } from '@app/siem';
 import { Capability } from '@app/runtime';
 
@@ -12,6 +13,7 @@ export const ALL_CAPABILITIES: Capability[] = [
   INTEGRITY_CAPABILITY,
   INGEST_CAPABILITY,
   QUERY_CAPABILITY,
+  RETENTION_CAPABILITY,
   REPORTING_CAPABILITY,
   ALERTING_CAPABILITY,
   SIEM_CAPABILITY,

@@ -9,7 +9,7 @@ import {
   toDetailedStatistics,
   toStatistics,
 } from './statistics.mapper';
-import { EventStatistics, ReadOptions } from './store-ports';
+import { DailyCount, EventStatistics, ReadOptions } from './store-ports';
 
 /** The statistics endpoints' reads; what the rows mean is statistics.mapper's. */
 export class ClickHouseEventStatistics implements EventStatistics {
@@ -21,6 +21,17 @@ export class ClickHouseEventStatistics implements EventStatistics {
 
   async detailedStatistics(tenantId: string, nowUs: number, options: ReadOptions = {}): Promise<DetailedStatistics> {
     return toDetailedStatistics(await this.read(tenantId, nowUs, true, options.signal), nowUs);
+  }
+
+  /** Counted on the events table itself (FINAL: a redelivered row not merged yet is not counted twice). */
+  async dailyCounts(tenantId: string, options: ReadOptions = {}): Promise<DailyCount[]> {
+    const rows = await this.q.rows<{ category: string; day: string; n: string | number }>(
+      `SELECT category, toString(toDate(timestamp)) AS day, count() AS n FROM ${DATABASE}.events FINAL
+       WHERE tenant_id = {tenant:String} GROUP BY category, day ORDER BY day, category`,
+      { tenant: tenantId },
+      options.signal,
+    );
+    return rows.map((r) => ({ category: r.category, day: r.day, count: Number(r.n) }));
   }
 
   /**

@@ -2,6 +2,7 @@ import { ClickHouseClient } from '@clickhouse/client';
 import { StoreOptions, StoreQueries } from './clickhouse/store-queries';
 import { ClickHouseEventSearch } from './event-search.store';
 import { ClickHouseEventStatistics } from './event-statistics.store';
+import { ClickHouseRetentionDeletes } from './retention-deletes.store';
 import { ClickHouseEventWrites } from './event-write.store';
 import { ClickHouseRollupRepair } from './rollup-repair.store';
 import { ClickHouseStoreHealth } from './store-health';
@@ -28,7 +29,12 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
     this.stats = new ClickHouseEventStatistics(this.q);
     this.repair = new ClickHouseRollupRepair(this.q);
     this.health = new ClickHouseStoreHealth(this.q);
+    this.retention = new ClickHouseRetentionDeletes(this.q);
   }
+
+  private readonly retention: ClickHouseRetentionDeletes;
+  /** Retention's removal of whole category-days (see ClickHouseRetentionDeletes). */
+  readonly deleteDays: ClickHouseRetentionDeletes['deleteDays'] = (tenantId, days) => this.retention.deleteDays(tenantId, days);
 
   get inProcess(): boolean {
     return this.q.inProcess;
@@ -53,6 +59,7 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
   readonly statistics: EventStatistics['statistics'] = (tenantId, nowUs, options) => this.stats.statistics(tenantId, nowUs, options);
   readonly detailedStatistics: EventStatistics['detailedStatistics'] = (tenantId, nowUs, options) =>
     this.stats.detailedStatistics(tenantId, nowUs, options);
+  readonly dailyCounts: EventStatistics['dailyCounts'] = (tenantId, options) => this.stats.dailyCounts(tenantId, options);
 
   /** GET /audit/performance and /audit/optimize's reads and maintenance (store-operations.ts). */
   operations(options: ConstructorParameters<typeof ClickHouseStoreOperations>[1]): ClickHouseStoreOperations {

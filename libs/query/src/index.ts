@@ -9,6 +9,7 @@ export * from './event-row.mapper';
 export * from './event-store.repository';
 export * from './statistics.mapper';
 export * from './store-ports';
+export * from './retention-deletes.store';
 export * from './store-errors';
 export * from './projector';
 export * from './query-store.consumer';

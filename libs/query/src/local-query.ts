@@ -5,7 +5,7 @@ import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
 import { awaitProjection } from './read-after-write';
-import { EventSearch, EventStatistics, RangeCursor, StoreHealth } from './store-ports';
+import { DailyCount, EventSearch, EventStatistics, RangeCursor, StoreHealth } from './store-ports';
 import type { OptimizePlan, StorePerformance } from './store-operations';
 
 /** The store's operations side, as the query capability builds it. */
@@ -13,11 +13,13 @@ export interface StoreMaintenance {
   performance(): Promise<StorePerformance>;
   optimize(apply: boolean): Promise<OptimizePlan>;
 }
+import type { EventStoreRepository } from './event-store.repository';
+import type { StoredDayRef } from './retention-deletes.store';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
   constructor(
-    private readonly store: EventSearch & EventStatistics & StoreHealth,
+    private readonly store: EventSearch & EventStatistics & StoreHealth & Pick<EventStoreRepository, 'deleteDays'>,
     private readonly consumer: QueryStoreConsumer,
     /** The log, for its end offsets (read after write). */
     private readonly bus: EventBus,
@@ -66,6 +68,14 @@ export class LocalQuery implements QueryPort {
       timeoutMs,
       signal,
     );
+  }
+
+  dailyCounts(tenantId: string): Promise<DailyCount[]> {
+    return this.store.dailyCounts(tenantId);
+  }
+
+  deleteDays(tenantId: string, days: StoredDayRef[]): Promise<DailyCount[]> {
+    return this.store.deleteDays(tenantId, days);
   }
 
   async tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult> {

@@ -5,6 +5,8 @@ import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import type { OptimizePlan, StorePerformance } from './store-operations';
 import { RangeCursor } from './store-ports';
+import type { StoredDayRef } from './retention-deletes.store';
+import type { DailyCount } from './store-ports';
 
 export interface SearchResult {
   events: StoredAuditEvent[];
@@ -33,6 +35,10 @@ export interface QueryPort {
    * true when it does (read after write, see read-after-write.ts).
    */
   awaitWrites(timeoutMs: number, signal?: AbortSignal): Promise<boolean>;
+  /** Events stored per category and UTC day: what the retention planner works from. */
+  dailyCounts(tenantId: string): Promise<DailyCount[]>;
+  /** Retention only: removes whole category-days of a tenant; answers how many events each held. */
+  deleteDays(tenantId: string, days: StoredDayRef[]): Promise<DailyCount[]>;
   /** With a null cursor, returns no events and the current end of the log: a stream starts "now". */
   tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult>;
   health(): Promise<ComponentHealth>;
@@ -193,6 +199,25 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       deadline: 'queryMs',
       encode: (tenantId) => ({ tenantId }) satisfies TenantMessage,
       decode: (m) => [parseTenantMessage(m, 'statistics-detailed').tenantId],
+    },
+    dailyCounts: {
+      pattern: 'audit.query.daily-counts',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }) satisfies TenantMessage,
+      decode: (m) => [parseTenantMessage(m, 'daily-counts').tenantId],
+    },
+    deleteDays: {
+      pattern: 'audit.query.delete-days',
+      deadline: 'queryMs',
+      encode: (tenantId, days) => ({ tenantId, days }),
+      decode: (m) => {
+        const { tenantId } = parseTenantMessage(m, 'delete-days');
+        const days = (m as { days?: unknown }).days;
+        const ok = (d: unknown): d is StoredDayRef =>
+          isObject(d) && typeof d.category === 'string' && typeof d.day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d.day);
+        if (!Array.isArray(days) || !days.every(ok)) fail('delete-days', 'days', 'must be a list of { category, day: YYYY-MM-DD }');
+        return [tenantId, days];
+      },
     },
     tail: {
       pattern: 'audit.query.tail',

@@ -13,6 +13,13 @@ export interface RebuiltBucket {
   bucket: string;
 }
 
+/** How many events of one category one UTC day (YYYY-MM-DD) holds. */
+export interface DailyCount {
+  category: string;
+  day: string;
+  count: number;
+}
+
 /** Options every read accepts. */
 export interface ReadOptions {
   /** Cancels the query, e.g. when the HTTP client that asked for it went away. */
@@ -82,6 +89,8 @@ export interface EventSearch {
 export interface EventStatistics {
   statistics(tenantId: string, nowUs: number, options?: ReadOptions): Promise<Statistics>;
   detailedStatistics(tenantId: string, nowUs: number, options?: ReadOptions): Promise<DetailedStatistics>;
+  /** Events stored per category and UTC day (retention plans by these). */
+  dailyCounts(tenantId: string, options?: ReadOptions): Promise<DailyCount[]>;
 }
 
 export interface StoreHealth {

@@ -1,0 +1,46 @@
+import { DATABASE } from './clickhouse/schema';
+import { StoreQueries } from './clickhouse/store-queries';
+import { DailyCount } from './store-ports';
+
+/** One category's UTC day (YYYY-MM-DD) of one tenant: the unit retention removes. */
+export interface StoredDayRef {
+  category: string;
+  day: string;
+}
+
+/**
+ * Removal of whole days for retention: the events and their hourly roll-up, as synchronous mutations
+ * (ALTER … DELETE, mutations_sync = 2: the call returns once the rows are gone; lightweight DELETE refuses
+ * tables with projections, and both tables have them). The daily key roll-up (top sites, devices, users over
+ * the last 7 days) has no category and is left as is: retention removes days older than that window unless a
+ * policy archives after less than a week. A month partition is not dropped: it holds other tenants' rows.
+ */
+export class ClickHouseRetentionDeletes {
+  constructor(private readonly q: StoreQueries) {}
+
+  async deleteDays(tenantId: string, days: StoredDayRef[]): Promise<DailyCount[]> {
+    const out: DailyCount[] = [];
+    for (const d of days) {
+      const params = { tenant: tenantId, category: d.category, day: d.day };
+      const [row] = await this.q.rows<{ n: string | number }>(
+        `SELECT count() AS n FROM ${DATABASE}.events FINAL
+         WHERE tenant_id = {tenant:String} AND category = {category:String} AND toDate(timestamp) = toDate({day:String})`,
+        params,
+      );
+      await this.q.command(
+        `ALTER TABLE ${DATABASE}.events DELETE
+         WHERE tenant_id = {tenant:String} AND category = {category:String} AND toDate(timestamp) = toDate({day:String})`,
+        params,
+        { mutations_sync: 2 },
+      );
+      await this.q.command(
+        `ALTER TABLE ${DATABASE}.events_hourly DELETE
+         WHERE tenant_id = {tenant:String} AND category = {category:String} AND toDate(hour) = toDate({day:String})`,
+        params,
+        { mutations_sync: 2 },
+      );
+      out.push({ category: d.category, day: d.day, count: Number(row?.n ?? 0) });
+    }
+    return out;
+  }
+}

@@ -1,0 +1,3 @@
+export * from './period';
+export * from './planner';
+export * from './policy';

@@ -1,0 +1,93 @@
+import { INGEST_PORT_DEFINITION } from '@app/ingest';
+import { openObjectStore, S3ObjectStore, STORAGE_CONFIG } from '@app/storage';
+import { ArchiveRepository } from './archive.repository';
+import { Archiver } from './archiver';
+import { QUERY_PORT_DEFINITION } from '@app/query';
+import { Capability, ComponentHealth } from '@app/runtime';
+import { RETENTION_CONFIG } from './retention.config';
+import { RetentionController } from './retention.controller';
+import { RETENTION_MIGRATIONS } from './migrations';
+import { RETENTION_PORT_DEFINITION, RetentionPort } from './retention.port';
+import { RetentionRepository } from './retention.repository';
+import { RetentionService } from './retention.service';
+
+/**
+ * Retention: tenants' policies, their delayed changes and legal holds (Postgres), and a scheduled run. It has
+ * no consumer: it reads the query store through the query port and writes its audit events through ingest.
+ */
+export const RETENTION_CAPABILITY: Capability = {
+  name: 'retention',
+  migrations: RETENTION_MIGRATIONS,
+  config: [RETENTION_CONFIG, STORAGE_CONFIG],
+  needs: { configStore: true },
+  serves: [RETENTION_PORT_DEFINITION],
+  controllers: [RetentionController],
+  async start(context) {
+    const settings = context.settings(RETENTION_CONFIG);
+    const ds = context.configStore();
+    const query = context.port(QUERY_PORT_DEFINITION);
+    // Archives live under AUDIT_DATA_DIR/objects (a volume in Kubernetes) or in the AUDIT_S3_BUCKET bucket.
+    const objects = openObjectStore(context.settings(STORAGE_CONFIG), context.config.dataDir);
+    if (objects instanceof S3ObjectStore) context.closers.add('object-store', async () => objects.close());
+    const service = new RetentionService(
+      new RetentionRepository(ds),
+      query,
+      context.port(INGEST_PORT_DEFINITION),
+      settings,
+      new ArchiveRepository(ds),
+      new Archiver(query, objects),
+    );
+    const health = async (): Promise<ComponentHealth> => {
+      try {
+        await ds.query('SELECT 1');
+        return { ok: true };
+      } catch (e) {
+        return { ok: false, detail: { error: (e as Error).message } };
+      }
+    };
+    const port: RetentionPort = {
+      setPolicy: (t, b, a) => service.setPolicy(t, b, a),
+      getPolicy: (t) => service.getPolicy(t),
+      cancelChange: (t, id, a) => service.cancelChange(t, id, a),
+      placeHold: (t, h, a) => service.placeHold(t, h, a),
+      listHolds: (t, r) => service.listHolds(t, r),
+      releaseHold: (t, id, a) => service.releaseHold(t, id, a),
+      run: (t, a) => service.run(t, a),
+      listArchives: (t) => service.listArchives(t),
+      restore: (t, id, r, a) => service.restore(t, id, r.identity, r.ttl_days ?? 7, a),
+      health,
+    };
+    let timer: NodeJS.Timeout | undefined;
+    let running: Promise<unknown> = Promise.resolve();
+    return {
+      bindings: [{ port: RETENTION_PORT_DEFINITION, implementation: port }],
+      // Not required: an object store outage pauses archiving (the run fails and is retried next interval), it
+      // does not stop the API; /audit/status shows it.
+      readiness: [
+        { name: 'object_store', required: false, check: async () => ({ ok: await objects.ping(), detail: { kind: objects.kind } }) },
+      ],
+      describe: {
+        change_delay_hours: settings.changeDelayHours,
+        interval_minutes: settings.intervalMinutes,
+        archive_recipients: settings.archiveRecipients.length,
+        object_store: objects.kind,
+        ...(settings.fixedClock ? { fixed_clock: settings.now().toISOString() } : {}),
+      },
+      afterStart: async () => {
+        // The scheduled run: applies the changes whose delay passed, then archives what is due for every
+        // tenant. Safe to redo: closing a pending change is a conditional UPDATE (one replica applies it), and
+        // an archived day has a manifest, so it is not archived again (a redo of an unrecorded one overwrites it).
+        timer = setInterval(() => {
+          running = service
+            .runAll()
+            .catch((e: unknown) => context.logger.warn({ err: (e as Error).message }, 'retention run failed; retried next interval'));
+        }, settings.intervalMinutes * 60_000);
+        timer.unref();
+      },
+      drain: async () => {
+        if (timer) clearInterval(timer);
+        await running;
+      },
+    };
+  },
+};

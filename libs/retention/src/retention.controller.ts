@@ -1,0 +1,99 @@
+import { Body, Controller, Delete, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { FastifyReply, FastifyRequest } from 'fastify';
+import { requestInfo, RequireScope } from '@app/api';
+import { LegalHoldDto, RestoreDto, RETENTION_PORT, RetentionPort } from './retention.port';
+
+const actorOf = (req: FastifyRequest): string => {
+  const p = requestInfo(req).principal;
+  return `${p.name} (${p.keyId})`;
+};
+
+/** Retention policy, its delayed changes and legal holds: admin scope, the tenant is the API key's. */
+@ApiTags('retention')
+@Controller('audit')
+export class RetentionController {
+  constructor(@Inject(RETENTION_PORT) private readonly retention: RetentionPort) {}
+
+  @Post('retention')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary:
+      "Sets the tenant's retention policy. A change that would archive or delete data now answers 202 with its dry run and takes effect after AUDIT_RETENTION_CHANGE_DELAY_HOURS (cancellable); otherwise 201, in force at once",
+  })
+  @ApiBody({
+    schema: {
+      type: 'object',
+      example: { retention_days: 2555, archive_after_days: 365, compress_archives: true, encryption_required: true },
+    },
+  })
+  async setPolicy(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
+    const result = await this.retention.setPolicy(requestInfo(req).principal.tenantId, body, actorOf(req));
+    if (result.status === 'pending') void reply.status(202);
+    return result;
+  }
+
+  @Get('retention')
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'The policy in force, pending changes, and what it means now (oldest online day, events due, next run)' })
+  getPolicy(@Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.getPolicy(requestInfo(req).principal.tenantId);
+  }
+
+  @Delete('retention/pending/:id')
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Cancels a pending retention change (an audit event)' })
+  cancel(@Param('id') id: string, @Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.cancelChange(requestInfo(req).principal.tenantId, id, actorOf(req));
+  }
+
+  @Post('retention/run')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary: "Runs the tenant's retention now (as the schedule does) and answers what it did: archives written, what is due for deletion",
+  })
+  run(@Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.run(requestInfo(req).principal.tenantId, actorOf(req));
+  }
+
+  @Get('archives')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary:
+      "The tenant's archives: one manifest per category and UTC day (count, first/last ids, SHA-256 of plaintext and object, policy)",
+  })
+  async archives(@Req() req: FastifyRequest): Promise<unknown> {
+    return { archives: await this.retention.listArchives(requestInfo(req).principal.tenantId) };
+  }
+
+  @Post('archives/:id/restore')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary:
+      'Restores an archive into the query store (checked, decrypted with the body identity or AUDIT_ARCHIVE_IDENTITY); events already online are not duplicated',
+  })
+  restore(@Param('id') id: string, @Body() body: RestoreDto, @Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.restore(requestInfo(req).principal.tenantId, id, body ?? {}, actorOf(req));
+  }
+
+  @Post('legal-holds')
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Places a legal hold: nothing it covers (category, time range) is deleted until it is released' })
+  placeHold(@Body() hold: LegalHoldDto, @Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.placeHold(requestInfo(req).principal.tenantId, hold, actorOf(req));
+  }
+
+  @Get('legal-holds')
+  @RequireScope('admin')
+  @ApiOperation({ summary: "The tenant's active legal holds (?include_released=true: released ones too)" })
+  async listHolds(@Req() req: FastifyRequest, @Query('include_released') includeReleased?: string): Promise<unknown> {
+    return { holds: await this.retention.listHolds(requestInfo(req).principal.tenantId, includeReleased === 'true') };
+  }
+
+  @Delete('legal-holds/:id')
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'Releases a legal hold (an audit event); the hold stays listed as released' })
+  releaseHold(@Param('id') id: string, @Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.releaseHold(requestInfo(req).principal.tenantId, id, actorOf(req));
+  }
+}

@@ -1,0 +1,57 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { Readable } from 'node:stream';
+import { text } from 'node:stream/consumers';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { S3ObjectStore } from '@app/storage';
+
+// scripts/s3proxy.sh's defaults; the integration setup starts it.
+const ENDPOINT = `http://127.0.0.1:${process.env.S3PROXY_PORT ?? '9780'}`;
+const CREDENTIALS = { accessKeyId: 'local-identity', secretAccessKey: 'local-credential' };
+
+describe(S3ObjectStore.name, () => {
+  const bucket = `audit-test-${randomBytes(4).toString('hex')}`;
+  let sut: S3ObjectStore;
+
+  beforeAll(async () => {
+    const admin = new S3Client({
+      endpoint: ENDPOINT,
+      region: 'us-east-1',
+      forcePathStyle: true,
+      credentials: CREDENTIALS,
+      requestChecksumCalculation: 'WHEN_REQUIRED',
+    });
+    await admin.send(new CreateBucketCommand({ Bucket: bucket }));
+    admin.destroy();
+    sut = new S3ObjectStore({ endpoint: ENDPOINT, region: 'us-east-1', bucket, prefix: 'audit', ...CREDENTIALS });
+  });
+
+  afterAll(() => sut.close());
+
+  it('should store a stream, report its size and SHA-256, and read it back', async () => {
+    const info = await sut.put('exports/t1/a.csv', Readable.from(['a,b\r\n', '1,2\r\n']));
+    const sha = createHash('sha256').update('a,b\r\n1,2\r\n').digest('hex');
+    expect(info).toMatchObject({ key: 'exports/t1/a.csv', size: 10, sha256: sha });
+    expect(await text(await sut.get('exports/t1/a.csv'))).toBe('a,b\r\n1,2\r\n');
+    expect(await sut.head('exports/t1/a.csv')).toMatchObject({ key: 'exports/t1/a.csv', size: 10, sha256: sha });
+  });
+
+  it('should list by prefix in key order and delete', async () => {
+    await sut.put('archives/t1/2025-02.jsonl', Buffer.from('b'));
+    await sut.put('archives/t1/2025-01.jsonl', Buffer.from('a'));
+    await sut.put('other/x', Buffer.from('c'));
+    expect((await sut.list('archives/')).map((o) => o.key)).toEqual(['archives/t1/2025-01.jsonl', 'archives/t1/2025-02.jsonl']);
+    await sut.delete('archives/t1/2025-01.jsonl');
+    expect((await sut.list('archives/')).map((o) => o.key)).toEqual(['archives/t1/2025-02.jsonl']);
+    expect(await sut.head('archives/t1/2025-01.jsonl')).toBeUndefined();
+    await expect(sut.delete('archives/t1/never-there')).resolves.toBeUndefined();
+  });
+
+  it('should answer NotFound for an absent object, refuse bad keys, and ping', async () => {
+    await expect(sut.get('nothing/here')).rejects.toMatchObject({ status: 404 });
+    await expect(sut.put('../etc/passwd', Buffer.from('x'))).rejects.toThrow(/invalid object key/);
+    await expect(sut.ping()).resolves.toBe(true);
+    const missing = new S3ObjectStore({ endpoint: ENDPOINT, region: 'us-east-1', bucket: 'no-such-bucket-here', ...CREDENTIALS });
+    await expect(missing.ping()).resolves.toBe(false);
+    missing.close();
+  });
+});
