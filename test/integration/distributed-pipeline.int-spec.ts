@@ -236,8 +236,10 @@ describe('distributed deployment: api-gateway, ingest-gateway and query-store as
     // The gateway can still serve its own part (and writes): readiness does not cascade; status says degraded.
     const ready = await request(`${gw(0)}/health/ready`);
     expect(ready.status).toBe(200);
-    const status = await request<{ status: string }>(`${gw(0)}/audit/status`);
+    const status = await request<{ status: string; components: Record<string, { ok: boolean }> }>(`${gw(0)}/audit/status`);
     expect(status.body.status).toBe('degraded');
+    expect(status.body.components.query_store.ok).toBe(false);
+    expect(status.body.components.ingest_gateway.ok).toBe(true);
 
     await cluster.ingest.kill9();
     const post = await postEvents<ErrorBody>(gw(1), { event_type: 'user_login', metadata: { run_id: runId } });

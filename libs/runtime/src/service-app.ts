@@ -8,6 +8,11 @@ import { startRpcServer } from './rpc/rpc-server';
 
 /** How long SIGTERM waits for the requests in hand: under the ingest deadline, within the pod's grace period. */
 const DRAIN_MS = 15_000;
+/**
+ * A handler's promise settles just before Nest writes its answer, and closing the transport destroys its
+ * sockets (unsent bytes are dropped): the last answers get this long to reach their callers first.
+ */
+const ANSWER_FLUSH_MS = 250;
 
 /**
  * A distributed service: the named capabilities' service side, their ports on the TCP transport (one
@@ -60,6 +65,7 @@ export async function startCapabilityService(context: AppContext, name: string, 
     },
     drain: async () => {
       await inFlight.drain(DRAIN_MS);
+      await new Promise((resolve) => setTimeout(resolve, ANSWER_FLUSH_MS));
       await started.drain();
     },
   };
