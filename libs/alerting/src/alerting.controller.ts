@@ -27,7 +27,7 @@ export class AlertingController {
   constructor(@Inject(ALERTING_PORT) private readonly alerting: AlertingPort) {}
 
   private tenant(req: FastifyRequest): string {
-    return requestInfo(req).principal.tenantId;
+    return requestInfo(req).tenantId;
   }
 
   @Post()

@@ -41,7 +41,7 @@ export class IntegrityController {
   @RequireScope('events:read')
   @ApiOperation({ summary: "The tenant's latest signed checkpoint (C2SP tlog-checkpoint in a signed note)" })
   checkpoint(@Req() req: FastifyRequest): Promise<unknown> {
-    return this.integrity.latestCheckpoint(requestInfo(req).principal.tenantId);
+    return this.integrity.latestCheckpoint(requestInfo(req).tenantId);
   }
 
   @Post('checkpoint')
@@ -49,14 +49,14 @@ export class IntegrityController {
   @RequireScope('events:write')
   @ApiOperation({ summary: 'Signs a checkpoint of the tree as it is now (the same size again returns the one signed)' })
   createCheckpoint(@Req() req: FastifyRequest): Promise<unknown> {
-    return this.integrity.createCheckpoint(requestInfo(req).principal.tenantId, 'on_demand');
+    return this.integrity.createCheckpoint(requestInfo(req).tenantId, 'on_demand');
   }
 
   @Get('consistency')
   @RequireScope('events:read')
   @ApiOperation({ summary: 'RFC 6962 consistency proof between two tree sizes (two checkpoints)' })
   consistency(@Req() req: FastifyRequest, @Query('from') from: unknown, @Query('to') to: unknown): Promise<unknown> {
-    return this.integrity.consistency(requestInfo(req).principal.tenantId, sizeParam(from, 'from'), sizeParam(to, 'to'));
+    return this.integrity.consistency(requestInfo(req).tenantId, sizeParam(from, 'from'), sizeParam(to, 'to'));
   }
 
   @Post('verify')
@@ -74,8 +74,8 @@ export class IntegrityController {
       toUs: timeField(b as Record<string, unknown>, 'to'),
     };
     const info = requestInfo(req);
-    const report = await this.integrity.verify(info.principal.tenantId, range);
-    this.selfAudit.recordRead(req, info.principal.tenantId, 'verified audit log integrity', info);
+    const report = await this.integrity.verify(info.tenantId, range);
+    this.selfAudit.recordRead(req, info.tenantId, 'verified audit log integrity', info);
     return report;
   }
 }
@@ -90,6 +90,6 @@ export class EventProofController {
   @RequireScope('events:read')
   @ApiOperation({ summary: "Inclusion proof of one event against the tenant's latest checkpoint" })
   proof(@Req() req: FastifyRequest, @Param('id') id: string): Promise<unknown> {
-    return this.integrity.proof(requestInfo(req).principal.tenantId, id);
+    return this.integrity.proof(requestInfo(req).tenantId, id);
   }
 }

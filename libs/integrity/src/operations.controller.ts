@@ -101,7 +101,7 @@ export class OperationsController {
     const info = requestInfo(req);
     const result = await this.query.optimize(true);
     this.selfAudit.record({
-      tenantId: info.principal.tenantId,
+      tenantId: info.tenantId,
       eventType: 'admin_action',
       description: 'optimised the audit store',
       ipAddress: info.ipAddress,

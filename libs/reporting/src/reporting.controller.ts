@@ -64,7 +64,7 @@ export class ReportingController {
   })
   async startExport(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobView> {
     const info = requestInfo(req);
-    const job = await this.reporting.startExport(info.principal.tenantId, body, requester(info));
+    const job = await this.reporting.startExport(info.tenantId, body, requester(info));
     void reply.status(202).header('location', job.status_url);
     return job;
   }
@@ -73,7 +73,7 @@ export class ReportingController {
   @RequireScope('events:read')
   @ApiOperation({ summary: 'An export job: state, progress (rows done of rows expected), file and manifest once done' })
   exportStatus(@Param('id') id: string, @Req() req: FastifyRequest): Promise<JobView> {
-    return this.reporting.get(requestInfo(req).principal.tenantId, 'export', id);
+    return this.reporting.get(requestInfo(req).tenantId, 'export', id);
   }
 
   @Get('exports/:id/download')
@@ -107,7 +107,7 @@ export class ReportingController {
   })
   async startReport(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<JobView> {
     const info = requestInfo(req);
-    const job = await this.reporting.startReport(info.principal.tenantId, body, requester(info));
+    const job = await this.reporting.startReport(info.tenantId, body, requester(info));
     void reply.status(202).header('location', job.status_url);
     return job;
   }
@@ -116,7 +116,7 @@ export class ReportingController {
   @RequireScope('events:read')
   @ApiOperation({ summary: 'A report job: state, progress, file and manifest once done' })
   reportStatus(@Param('id') id: string, @Req() req: FastifyRequest): Promise<JobView> {
-    return this.reporting.get(requestInfo(req).principal.tenantId, 'report', id);
+    return this.reporting.get(requestInfo(req).tenantId, 'report', id);
   }
 
   @Get('reports/:id/download')
@@ -132,7 +132,7 @@ export class ReportingController {
    */
   private async download(kind: JobKind, id: string, req: FastifyRequest, reply: FastifyReply): Promise<void> {
     const info = requestInfo(req);
-    const tenantId = info.principal.tenantId;
+    const tenantId = info.tenantId;
     const job = await this.reporting.get(tenantId, kind, id);
     if (job.state !== 'done' || !job.file) {
       throw new AuditError(ErrorCode.NotReady, `the ${kind} is ${job.state}; download it once its state is done`, 409, [

@@ -28,7 +28,7 @@ export class RetentionController {
     },
   })
   async setPolicy(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
-    const result = await this.retention.setPolicy(requestInfo(req).principal.tenantId, body, actorOf(req));
+    const result = await this.retention.setPolicy(requestInfo(req).tenantId, body, actorOf(req));
     if (result.status === 'pending') void reply.status(202);
     return result;
   }
@@ -37,14 +37,14 @@ export class RetentionController {
   @RequireScope('admin')
   @ApiOperation({ summary: 'The policy in force, pending changes, and what it means now (oldest online day, events due, next run)' })
   getPolicy(@Req() req: FastifyRequest): Promise<unknown> {
-    return this.retention.getPolicy(requestInfo(req).principal.tenantId);
+    return this.retention.getPolicy(requestInfo(req).tenantId);
   }
 
   @Delete('retention/pending/:id')
   @RequireScope('admin')
   @ApiOperation({ summary: 'Cancels a pending retention change (an audit event)' })
   cancel(@Param('id') id: string, @Req() req: FastifyRequest): Promise<unknown> {
-    return this.retention.cancelChange(requestInfo(req).principal.tenantId, id, actorOf(req));
+    return this.retention.cancelChange(requestInfo(req).tenantId, id, actorOf(req));
   }
 
   @Post('retention/run')
@@ -53,7 +53,7 @@ export class RetentionController {
     summary: "Runs the tenant's retention now (as the schedule does) and answers what it did: archives written, what is due for deletion",
   })
   run(@Req() req: FastifyRequest): Promise<unknown> {
-    return this.retention.run(requestInfo(req).principal.tenantId, actorOf(req));
+    return this.retention.run(requestInfo(req).tenantId, actorOf(req));
   }
 
   @Get('archives')
@@ -63,7 +63,7 @@ export class RetentionController {
       "The tenant's archives: one manifest per category and UTC day (count, first/last ids, SHA-256 of plaintext and object, policy)",
   })
   async archives(@Req() req: FastifyRequest): Promise<unknown> {
-    return { archives: await this.retention.listArchives(requestInfo(req).principal.tenantId) };
+    return { archives: await this.retention.listArchives(requestInfo(req).tenantId) };
   }
 
   @Post('archives/:id/restore')
@@ -73,27 +73,27 @@ export class RetentionController {
       'Restores an archive into the query store (checked, decrypted with the body identity or AUDIT_ARCHIVE_IDENTITY); events already online are not duplicated',
   })
   restore(@Param('id') id: string, @Body() body: RestoreDto, @Req() req: FastifyRequest): Promise<unknown> {
-    return this.retention.restore(requestInfo(req).principal.tenantId, id, body ?? {}, actorOf(req));
+    return this.retention.restore(requestInfo(req).tenantId, id, body ?? {}, actorOf(req));
   }
 
   @Post('legal-holds')
   @RequireScope('admin')
   @ApiOperation({ summary: 'Places a legal hold: nothing it covers (category, time range) is deleted until it is released' })
   placeHold(@Body() hold: LegalHoldDto, @Req() req: FastifyRequest): Promise<unknown> {
-    return this.retention.placeHold(requestInfo(req).principal.tenantId, hold, actorOf(req));
+    return this.retention.placeHold(requestInfo(req).tenantId, hold, actorOf(req));
   }
 
   @Get('legal-holds')
   @RequireScope('admin')
   @ApiOperation({ summary: "The tenant's active legal holds (?include_released=true: released ones too)" })
   async listHolds(@Req() req: FastifyRequest, @Query('include_released') includeReleased?: string): Promise<unknown> {
-    return { holds: await this.retention.listHolds(requestInfo(req).principal.tenantId, includeReleased === 'true') };
+    return { holds: await this.retention.listHolds(requestInfo(req).tenantId, includeReleased === 'true') };
   }
 
   @Delete('legal-holds/:id')
   @RequireScope('admin')
   @ApiOperation({ summary: 'Releases a legal hold (an audit event); the hold stays listed as released' })
   releaseHold(@Param('id') id: string, @Req() req: FastifyRequest): Promise<unknown> {
-    return this.retention.releaseHold(requestInfo(req).principal.tenantId, id, actorOf(req));
+    return this.retention.releaseHold(requestInfo(req).tenantId, id, actorOf(req));
   }
 }

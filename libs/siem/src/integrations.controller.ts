@@ -18,52 +18,52 @@ export class IntegrationsController {
       'The destination need not be reachable: the integration is created, reports the receiver unreachable in its health and retries while the events wait on the log.',
   })
   create(@Body() body: unknown, @Req() req: FastifyRequest): Promise<IntegrationView> {
-    return this.siem.create(requestInfo(req).principal.tenantId, body);
+    return this.siem.create(requestInfo(req).tenantId, body);
   }
 
   @Get()
   @ApiOperation({ summary: 'List the SIEM integrations with their health' })
   async list(@Req() req: FastifyRequest): Promise<{ integrations: IntegrationView[] }> {
-    return { integrations: await this.siem.list(requestInfo(req).principal.tenantId) };
+    return { integrations: await this.siem.list(requestInfo(req).tenantId) };
   }
 
   @Get(':id')
   @ApiOperation({ summary: 'One integration with its health: sent, failed, retried, lag, last success, last error' })
   get(@Param('id') id: string, @Req() req: FastifyRequest): Promise<IntegrationView> {
-    return this.siem.get(requestInfo(req).principal.tenantId, id);
+    return this.siem.get(requestInfo(req).tenantId, id);
   }
 
   @Patch(':id')
   @ApiOperation({ summary: 'Change an integration (only the fields given)' })
   update(@Param('id') id: string, @Body() body: unknown, @Req() req: FastifyRequest): Promise<IntegrationView> {
-    return this.siem.update(requestInfo(req).principal.tenantId, id, body);
+    return this.siem.update(requestInfo(req).tenantId, id, body);
   }
 
   @Delete(':id')
   @HttpCode(204)
   @ApiOperation({ summary: 'Delete an integration' })
   async remove(@Param('id') id: string, @Req() req: FastifyRequest): Promise<void> {
-    await this.siem.remove(requestInfo(req).principal.tenantId, id);
+    await this.siem.remove(requestInfo(req).tenantId, id);
   }
 
   @Post(':id/pause')
   @HttpCode(200)
   @ApiOperation({ summary: 'Pause delivery: events wait on the log (within its hot window) until resumed' })
   pause(@Param('id') id: string, @Req() req: FastifyRequest): Promise<IntegrationView> {
-    return this.siem.setStatus(requestInfo(req).principal.tenantId, id, 'paused');
+    return this.siem.setStatus(requestInfo(req).tenantId, id, 'paused');
   }
 
   @Post(':id/resume')
   @HttpCode(200)
   @ApiOperation({ summary: 'Resume delivery from where it paused' })
   resume(@Param('id') id: string, @Req() req: FastifyRequest): Promise<IntegrationView> {
-    return this.siem.setStatus(requestInfo(req).principal.tenantId, id, 'active');
+    return this.siem.setStatus(requestInfo(req).tenantId, id, 'active');
   }
 
   @Post(':id/test')
   @HttpCode(200)
   @ApiOperation({ summary: 'Send a test event now; answers the exact bytes written and the outcome' })
   test(@Param('id') id: string, @Req() req: FastifyRequest): Promise<TestResult> {
-    return this.siem.test(requestInfo(req).principal.tenantId, id);
+    return this.siem.test(requestInfo(req).tenantId, id);
   }
 }

@@ -23,8 +23,10 @@ export interface ClusterOptions {
   siemEnv?: Record<string, string>;
   /** Also run the integrity service (apps/integrity), and point the gateways at it. */
   integrity?: boolean;
-  /** Extra environment for every app, e.g. a tenant of the suite's own. */
+  /** Extra environment for every app. */
   env?: Record<string, string>;
+  /** Extra environment for the API gateways only, e.g. a tenant of the suite's own for its anonymous requests. */
+  gatewayEnv?: Record<string, string>;
 }
 
 /**
@@ -144,7 +146,12 @@ export class DistributedCluster {
         new AppProcess(
           name,
           'api-gateway',
-          env('api-gateway', name, { DATABASE_URL: TEST_DATABASE_URL, PORT: String(port), AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'true' }),
+          env('api-gateway', name, {
+            DATABASE_URL: TEST_DATABASE_URL,
+            PORT: String(port),
+            AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'true',
+            ...options.gatewayEnv,
+          }),
           dir,
         ),
       );
