@@ -50,12 +50,17 @@ const t = (event_type: string, category: string, severity: Severity, description
   description,
 });
 
-const SEC = 'security_events';
-const USR = 'user_actions';
-const SITE = 'site_management';
-const DEV = 'device_management';
-const JOB = 'job_management';
-const SYS = 'system_events';
+/** The built-in categories by short name, for tables of event types (here, and the compliance mapping). */
+export const CATEGORY_IDS = {
+  SEC: 'security_events',
+  USR: 'user_actions',
+  SITE: 'site_management',
+  DEV: 'device_management',
+  JOB: 'job_management',
+  SYS: 'system_events',
+  BIZ: 'business_events',
+} as const;
+const { SEC, USR, SITE, DEV, JOB, SYS } = CATEGORY_IDS;
 
 export const EVENT_TYPES: EventTypeDefinition[] = [
   t('login_attempt', SEC, 'info', 'User login attempt'),

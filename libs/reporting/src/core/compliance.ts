@@ -3,6 +3,8 @@
  * after docs/research (PCI DSS v4.0.1 numbering, not v3.2.1's). A control is proved by events of its types
  * in the period; the report says how many, shows a sample and gives the search that returns all of them.
  */
+import { CATEGORY_IDS } from '@app/contracts';
+
 export const FRAMEWORKS = ['PCI DSS v4.0.1', 'SOC 2', 'HIPAA', 'SOX', 'GDPR'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
 
@@ -28,13 +30,7 @@ export interface ControlDefinition {
   minimumDays?: number;
 }
 
-const SEC = 'security_events';
-const USR = 'user_actions';
-const SITE = 'site_management';
-const DEV = 'device_management';
-const JOB = 'job_management';
-const SYS = 'system_events';
-const BIZ = 'business_events';
+const { SEC, USR, SITE, DEV, JOB, SYS, BIZ } = CATEGORY_IDS;
 
 const c = (
   framework: Framework,
