@@ -216,7 +216,8 @@ describe('bootstrap key rotation', () => {
         const r = await http(`${second.url}/audit/events?event_type=admin_action&metadata.reason=bootstrap_key_rotated`, {
           headers: { 'x-api-key': NEXT_KEY },
         });
-        return r.status === 200 && r.body.total === 1 ? r : undefined;
+        // The page and its total are two reads: wait until both show the event.
+        return r.status === 200 && r.body.total === 1 && r.body.events.length === 1 ? r : undefined;
       });
       expect(rotated.body.events[0].metadata).toMatchObject({ action: 'api_key_revoked', by: 'start-up' });
       expect(second.output()).toContain('bootstrap API key');
