@@ -163,6 +163,34 @@ describe('API keys and self-audit', () => {
       expect(audited.body.events[0].metadata.operator_key_id).toMatch(/^[0-9a-f-]{36}$/);
     });
 
+    it("should apply X-Audit-Tenant on the capabilities' routes too: what an operator creates there belongs to that tenant", async () => {
+      const forStore = { 'x-audit-tenant': TENANT };
+      const rule = await as(ADMIN_KEY, '/audit/alerts', {
+        method: 'POST',
+        headers: forStore,
+        json: { alert_name: 'operator_rule', event_types: ['login_failed'], threshold: 5, time_window: 300 },
+      });
+      expect(rule.status).toBe(201);
+      const integration = await as(ADMIN_KEY, '/audit/integrations', {
+        method: 'POST',
+        headers: forStore,
+        json: { type: 'syslog', destination: '127.0.0.1:9', format: 'CEF' },
+      });
+      expect(integration.status).toBe(201);
+      const policy = await as(ADMIN_KEY, '/audit/retention', { method: 'POST', headers: forStore, json: { retention_days: 400 } });
+      expect(policy.status).toBeLessThan(300);
+
+      // The store's own admin sees them, the operator's own tenant does not, and the operator sees them only through the header.
+      expect((await as(storeAdmin, `/audit/alerts/${rule.body.id}`)).status).toBe(200);
+      expect((await as(ADMIN_KEY, `/audit/alerts/${rule.body.id}`)).status).toBe(404);
+      expect((await as(ADMIN_KEY, `/audit/alerts/${rule.body.id}`, { headers: forStore })).status).toBe(200);
+      expect((await as(storeAdmin, `/audit/integrations/${integration.body.id}`)).status).toBe(200);
+      expect((await as(ADMIN_KEY, `/audit/integrations/${integration.body.id}`)).status).toBe(404);
+      expect((await as(storeAdmin, '/audit/retention')).body.policy.retention_days).toBe(400);
+      expect((await as(ADMIN_KEY, '/audit/retention')).body.policy?.retention_days).not.toBe(400);
+      await as(ADMIN_KEY, `/audit/integrations/${integration.body.id}`, { method: 'DELETE', headers: forStore });
+    });
+
     it('should refuse X-Audit-Tenant for another tenant to a plain key with 403 naming the header', async () => {
       const r = await as(storeAdmin, '/audit/events', { headers: { 'x-audit-tenant': 'default' } });
       expect(r.status).toBe(403);
