@@ -29,7 +29,7 @@ export function contentTypeOf(file: string): string {
  */
 export function assetsDir(from = __dirname): string {
   const candidates = [path.join(from, '../assets'), path.join(from, '../../../../libs/console/assets')];
-  const found = candidates.find((d) => existsSync(path.join(d, 'index.html')));
+  const found = candidates.find((d) => existsSync(path.join(d, 'app.js')));
   if (!found) throw new Error(`the console's assets are missing (looked in ${candidates.join(', ')})`);
   return found;
 }
