@@ -57,7 +57,7 @@ describe('web console (embedded app, Chromium)', () => {
   it('should sign in, filter, open an event whose inclusion proof the browser verifies, tail, chart and export', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && !/status of (404|409)/.test(m.text()) && errors.push(m.text()));
+    page.on('console', (m) => m.type() === 'error' && !/status of (401|404|409)/.test(m.text()) && errors.push(m.text()));
     for (let i = 0; i < 3; i++) {
       const r = await post({
         event_type: 'console_probe',

@@ -257,7 +257,10 @@ function Exports({ params }) {
   const start = async (ev) => {
     ev.preventDefault();
     setError(null);
-    const body = { format, period: { start: filter.get('start') ?? '2000-01-01', end: filter.get('end') ?? new Date(Date.now() + 86_400_000).toISOString() } };
+    // The export API wants a bounded period of at most 3660 days: the filter's, else the last ten years.
+    const end = filter.get('end') ?? new Date(Date.now() + 86_400_000).toISOString();
+    const start = filter.get('start') ?? new Date(Date.parse(end) - 3650 * 86_400_000).toISOString();
+    const body = { format, period: { start, end } };
     if (filter.get('category')) body.categories = filter.get('category').split(',');
     for (const k of ['event_type', 'severity', 'q', 'source', 'ip_address', 'session_id']) if (filter.get(k)) body[k] = filter.get(k);
     for (const [k, v] of filter) if (k.startsWith('metadata.')) body[k] = v;
