@@ -101,6 +101,12 @@ describe('web console (embedded app, Chromium)', () => {
     await page.goto(deepLink);
     await page.locator('#events-total', { hasText: /^3 events$/ }).waitFor();
     expect(await page.getByLabel('Event type').inputValue()).toBe('console_probe');
+    await page.getByLabel('Metadata key').fill('site_id');
+    await page.getByLabel('Metadata value').fill('SITE_C');
+    await page.getByRole('button', { name: 'Apply' }).click();
+    await page.getByLabel('metadata.site_id').waitFor();
+    expect(page.url()).toContain('metadata.site_id=SITE_C');
+    await page.locator('#events-total', { hasText: /^3 events$/ }).waitFor();
 
     await page.click(`tr[data-id="${oldest.id}"] button.link`);
     await page.locator('#proof-status', { hasText: /verified|NOT|unavailable/ }).waitFor({ timeout: 15_000 });
@@ -109,14 +115,33 @@ describe('web console (embedded app, Chromium)', () => {
     await shot('event-detail');
     await page.getByRole('button', { name: 'Close' }).click();
 
+    // The live tail keeps the filter (type, severity, site): the other type must not show.
     await page.getByRole('link', { name: 'Live tail' }).click();
     await page.getByText(/Live: newest first/).waitFor();
     await new Promise((r) => setTimeout(r, 500));
-    await post({ event_type: 'console_probe', category: 'security', severity: 'warning', description: 'arrives live' });
-    await post({ event_type: 'other_type', category: 'security', severity: 'warning', description: 'filtered out' });
+    await post({
+      event_type: 'console_probe',
+      category: 'security',
+      severity: 'warning',
+      description: 'arrives live',
+      metadata: { site_id: 'SITE_C' },
+    });
+    await post({
+      event_type: 'other_type',
+      category: 'security',
+      severity: 'warning',
+      description: 'filtered out',
+      metadata: { site_id: 'SITE_C' },
+    });
     await page.getByRole('cell', { name: 'arrives live' }).waitFor({ timeout: 15_000 });
     await page.click('#pause');
-    await post({ event_type: 'console_probe', category: 'security', severity: 'warning', description: 'while paused' });
+    await post({
+      event_type: 'console_probe',
+      category: 'security',
+      severity: 'warning',
+      description: 'while paused',
+      metadata: { site_id: 'SITE_C' },
+    });
     await waitForTotal(app.url, 'event_type=console_probe', 5);
     await new Promise((r) => setTimeout(r, 1000));
     expect(await page.getByRole('cell', { name: 'while paused' }).count()).toBe(0);
@@ -135,7 +160,7 @@ describe('web console (embedded app, Chromium)', () => {
     expect(page.url()).toMatch(/#events\?start=.+&end=/);
     await page.goto(`${app.url}/#stats`);
     await page.click('a[data-filter="metadata.site_id=SITE_C"]');
-    await page.locator('#events-total', { hasText: /^3 events$/ }).waitFor();
+    await page.locator('#events-total', { hasText: /^6 events$/ }).waitFor();
 
     await page.goto(`${app.url}/#exports?event_type=console_probe`);
     await page.selectOption('#export-format', 'ndjson');

@@ -64,11 +64,12 @@ function FilterForm({ params, onApply, extra }) {
   const field = (name, label, type = 'text') => html`<label>${label}<input name=${name} type=${type} value=${f[name] ?? ''}
     onInput=${(e) => setF({ ...f, [name]: e.target.value })} /></label>`;
   const [metaKey, setMetaKey] = useState('');
+  const [metaValue, setMetaValue] = useState('');
   const submit = (ev) => {
     ev.preventDefault();
     const next = { ...f };
-    if (metaKey && next['metadata.new'] !== undefined) { next[`metadata.${metaKey}`] = next['metadata.new']; }
-    delete next['metadata.new'];
+    // A new metadata.<key> filter; once applied it shows as its own field.
+    if (metaKey && metaValue) next[`metadata.${metaKey}`] = metaValue;
     onApply(new URLSearchParams(Object.entries(next).filter(([, v]) => v !== '')));
   };
   return html`<form class="filters" onSubmit=${submit} aria-label="Filters">
@@ -83,7 +84,7 @@ function FilterForm({ params, onApply, extra }) {
     ${field('q', 'Text')}
     ${meta.map((k) => field(k, k))}
     <label>Metadata key<input name="metadata-key" value=${metaKey} onInput=${(e) => setMetaKey(e.target.value)} placeholder="site_id" /></label>
-    ${field('metadata.new', 'Metadata value')}
+    <label>Metadata value<input name="metadata-value" value=${metaValue} onInput=${(e) => setMetaValue(e.target.value)} /></label>
     <button type="submit">Apply</button>
     ${extra}
   </form>`;
