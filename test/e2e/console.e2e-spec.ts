@@ -176,6 +176,35 @@ describe('web console (embedded app, Chromium)', () => {
     expect(lines).toHaveLength(5);
     expect(lines.every((l) => l.event_type === 'console_probe')).toBe(true);
     await shot('export');
+
+    // The read-mostly panels render what their capability answers, with no error.
+    expect(
+      (
+        await http(`${app.url}/audit/alerts`, {
+          method: 'POST',
+          headers: auth,
+          json: { alert_name: 'console probe', event_types: ['console_probe'], threshold: 50, time_window: 60 },
+        })
+      ).status,
+    ).toBe(201);
+    for (const [view, heading] of [
+      ['alerts', 'Alert rules'],
+      ['retention', 'Retention policy and state'],
+      ['integrations', 'SIEM integrations'],
+      ['integrity', 'Latest checkpoint'],
+      ['status', 'Status'],
+    ]) {
+      await page.goto(`${app.url}/#${view}`);
+      await page.getByRole('heading', { name: heading, exact: true }).waitFor();
+      await page.waitForLoadState('networkidle');
+      expect(await page.getByRole('alert').count()).toBe(0);
+    }
+    await page.goto(`${app.url}/#alerts`);
+    await page.getByRole('cell', { name: 'console probe' }).waitFor();
+    await page.goto(`${app.url}/#integrity`);
+    await page.getByRole('button', { name: 'Verify range' }).click();
+    await page.getByText(/^ok: \d+ leaves checked/).waitFor({ timeout: 30_000 });
+    await shot('integrity');
     expect(errors).toEqual([]);
   });
 });
