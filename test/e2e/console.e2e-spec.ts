@@ -113,6 +113,19 @@ describe('web console (embedded app, Chromium)', () => {
     expect(await page.textContent('#proof-status')).toMatch(/^verified: leaf \d+ of \d+/);
     expect(await page.getAttribute(`tr[data-id="${oldest.id}"] time`, 'title')).toBe(`${oldest.timestamp} (UTC)`);
     await shot('event-detail');
+    // The same check in the page fails for an altered event (a string, so the test's compiler leaves import() alone).
+    const check = (change: string) =>
+      page.evaluate(`(async () => {
+        const { checkInclusion } = await import('/console/proof.js');
+        const h = { 'X-API-Key': sessionStorage.getItem('homepot-audit-key') };
+        const event = await (await fetch('/audit/events/${oldest.id}', { headers: h })).json();
+        const proof = await (await fetch('/audit/events/${oldest.id}/proof', { headers: h })).json();
+        ${change}
+        return (await checkInclusion(event, proof, proof.checkpoint.root_hash)).ok;
+      })()`);
+    expect(await check('')).toBe(true);
+    expect(await check("event.description += '!';")).toBe(false);
+    expect(await check('event.metadata.n = 99;')).toBe(false);
     await page.getByRole('button', { name: 'Close' }).click();
 
     // The live tail keeps the filter (type, severity, site): the other type must not show.
@@ -205,6 +218,11 @@ describe('web console (embedded app, Chromium)', () => {
     await page.getByRole('button', { name: 'Verify range' }).click();
     await page.getByText(/^ok: \d+ leaves checked/).waitFor({ timeout: 30_000 });
     await shot('integrity');
+    // The console's reads are ordinary API reads: audited as api_access of the key it signed in with.
+    const reads = await http(`${app.url}/audit/events?event_type=api_access&limit=1000`, { headers: auth });
+    expect(
+      reads.body.events.some((e: { metadata: Record<string, unknown> }) => JSON.stringify(e.metadata).includes('/audit/events/stream')),
+    ).toBe(true);
     expect(errors).toEqual([]);
   });
 });
