@@ -289,8 +289,8 @@ function Panel({ title, path, render: show }) {
 
 function Alerts() {
   const [firings, setFirings] = useState({});
-  return html`<${Panel} title="Alert rules" path="/audit/alerts" render=${(d) => html`<table><thead><tr><th>Name</th><th>Event types</th><th>Threshold</th><th>Window (s)</th><th>Enabled</th><th>Firings</th></tr></thead>
-    <tbody>${d.alerts.map((a) => html`<tr><td>${a.alert_name}</td><td>${(a.event_types ?? []).join(', ')}</td><td>${a.threshold}</td><td>${a.time_window}</td><td>${String(a.enabled)}</td>
+  return html`<${Panel} title="Alert rules" path="/audit/alerts" render=${(d) => html`<table><thead><tr><th>Name</th><th>Event types</th><th>Threshold</th><th>Window (s)</th><th>Enabled</th><th>Silences</th><th>Firings</th></tr></thead>
+    <tbody>${d.alerts.map((a) => html`<tr><td>${a.alert_name}</td><td>${(a.event_types ?? []).join(', ')}</td><td>${a.threshold}</td><td>${a.time_window}</td><td>${String(a.enabled)}</td><td>${(a.silences ?? []).map((x) => html`<div><${Time} iso=${x.start} /> to <${Time} iso=${x.end} />: ${x.reason}</div>`)}</td>
       <td><button class="secondary" onClick=${async () => setFirings({ ...firings, [a.id]: await api(`/audit/alerts/${a.id}/firings?limit=20`) })}>Show</button>
       ${firings[a.id] && html`<pre>${JSON.stringify(firings[a.id], null, 2)}</pre>`}</td></tr>`)}</tbody></table>`} />`;
 }
