@@ -29,6 +29,11 @@ if ! command -v age >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get 
   step "installing age from Debian"
   (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq age >/dev/null) || echo "age could not be installed; the archive test will fail"
 fi
+# Chromium (Debian's) is the real browser the web console's e2e test drives with playwright-core.
+if ! command -v chromium >/dev/null 2>&1 && [ "$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then
+  step "installing chromium from Debian"
+  (apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null) || echo "chromium could not be installed; the console test will fail"
+fi
 
 # The project runs on the Node of the `node` npm dependency (24 LTS), whatever the machine's own is: `npm test`
 # puts node_modules/.bin first on PATH already; this makes `bash scripts/test.sh` do the same, so jest, tsc and

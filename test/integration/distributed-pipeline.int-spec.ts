@@ -224,6 +224,18 @@ describe('distributed deployment: api-gateway, ingest-gateway and query-store as
     }
   });
 
+  it('should serve the web console from the gateway with its CSP and vendored modules', async () => {
+    const page = await fetch(`${gw(1)}/`);
+    expect(page.status).toBe(200);
+    expect(page.headers.get('content-security-policy')).toContain("script-src 'self'");
+    expect(await page.text()).toContain('src="/console/app.js"');
+    const shim = await (await fetch(`${gw(1)}/console/vendor.js`)).text();
+    const uplot = /from '(\/console\/vendor\/uplot@[^']+)'/.exec(shim)?.[1];
+    const lib = await fetch(`${gw(1)}${uplot}`);
+    expect(lib.status).toBe(200);
+    expect(lib.headers.get('cache-control')).toContain('immutable');
+  });
+
   it('should answer 503 with Retry-After, never 500, when a service is unreachable', async () => {
     const { cluster } = suite;
     // A graceful stop, so its consumer leaves the group: a killed member would hold its partitions for the

@@ -15,6 +15,7 @@ import { setupOpenApi } from './http/openapi';
 import { Metrics, VALIDATION_OPTIONS, validationFailed } from '@app/runtime';
 import { PortProvider } from './api.module';
 import { clientErrorHandler, frameworkErrors } from './http/server-errors';
+import { mountConsole } from '@app/console';
 
 export interface HttpAppOptions {
   host: string;
@@ -71,6 +72,7 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
   app.useGlobalPipes(new ValidationPipe({ ...VALIDATION_OPTIONS, transform: true, exceptionFactory: validationFailed }));
   guardDocs(fastify, app.get(Authenticator));
   setupOpenApi(app, options.title);
+  mountConsole(fastify);
   app.enableShutdownHooks();
   await app.listen(options.port, options.host);
   return app;
