@@ -8,6 +8,7 @@ import { parseRuleDefinition, RuleDefinition } from './core/rule-input';
 import { newWebhookSecret, SecretBox } from './core/signing';
 import { AlertingStore, DuplicateNameError, StoredDelivery, StoredFiring, StoredRule } from './alerting.store';
 import { Mailer, retryDelay, SendOutcome, sendWebhook } from './delivery';
+import { RuleCache } from './rule-cache';
 
 /** The alerting capability as the API layer sees it: in-process in the embedded app, over TCP in the gateway. */
 export interface AlertingPort {
@@ -95,6 +96,8 @@ export class AlertingService implements AlertingPort {
   private running?: Promise<void>;
   private stopped = false;
   private kicked = false;
+  /** The enabled rules for the rule engine: read once a second or after a change here, not once per batch. */
+  private readonly rules: RuleCache;
 
   constructor(
     private readonly store: AlertingStore,
@@ -103,7 +106,10 @@ export class AlertingService implements AlertingPort {
     private readonly mailer: Mailer,
     private readonly ingest: () => IngestPort,
     private readonly logger: Logger,
-  ) {}
+    ruleCacheTtlMs?: number,
+  ) {
+    this.rules = new RuleCache(() => this.store.enabledRules(), toEvaluated, ruleCacheTtlMs);
+  }
 
   // ---- rules ----
 
@@ -153,6 +159,8 @@ export class AlertingService implements AlertingPort {
     } catch (e) {
       if (e instanceof DuplicateNameError) throw duplicate();
       throw e;
+    } finally {
+      this.rules.invalidate();
     }
     await this.audit(tenantId, 'alert_rule_created', `alert rule '${definition.alert_name}' created`, {
       rule_id: rule.id,
@@ -197,6 +205,8 @@ export class AlertingService implements AlertingPort {
     } catch (e) {
       if (e instanceof DuplicateNameError) throw duplicate();
       throw e;
+    } finally {
+      this.rules.invalidate();
     }
     await this.audit(tenantId, 'alert_rule_updated', `alert rule '${definition.alert_name}' updated`, { rule_id: id, rule: definition });
     const added = definition.silences.filter(
@@ -221,14 +231,23 @@ export class AlertingService implements AlertingPort {
 
   async remove(tenantId: string, id: string): Promise<Record<string, unknown>> {
     const rule = await this.find(tenantId, id);
-    await this.store.deleteRule(tenantId, id);
+    try {
+      await this.store.deleteRule(tenantId, id);
+    } finally {
+      this.rules.invalidate();
+    }
     await this.audit(tenantId, 'alert_rule_deleted', `alert rule '${rule.definition.alert_name}' deleted`, { rule_id: id });
     return { id, deleted: true };
   }
 
   async setEnabled(tenantId: string, id: string, enabled: boolean): Promise<Record<string, unknown>> {
     const rule = await this.find(tenantId, id);
-    const updated = await this.store.updateRule({ ...rule, enabled, definition: { ...rule.definition, enabled } });
+    let updated: StoredRule;
+    try {
+      updated = await this.store.updateRule({ ...rule, enabled, definition: { ...rule.definition, enabled } });
+    } finally {
+      this.rules.invalidate();
+    }
     await this.audit(
       tenantId,
       enabled ? 'alert_rule_enabled' : 'alert_rule_disabled',
@@ -311,22 +330,23 @@ export class AlertingService implements AlertingPort {
 
   private async evaluateBatch(events: AuditEvent[]): Promise<void> {
     if (events.length === 0) return;
-    const tenants = new Set(events.map((e) => e.tenant_id));
-    const rules = (await this.store.enabledRules()).filter((r) => tenants.has(r.tenantId));
+    const byTenant = new Map<string, AuditEvent[]>();
+    for (const e of events) {
+      const list = byTenant.get(e.tenant_id);
+      if (list) list.push(e);
+      else byTenant.set(e.tenant_id, [e]);
+    }
+    const rules = await this.rules.rulesFor(byTenant.keys());
     if (rules.length === 0) return;
     const recorded = await this.store.evaluateAndCommit(
-      rules.map((r) => r.id),
+      rules.map((r) => r.rule.id),
       (current) => {
         const states = new Map<string, RuleState>();
         const firings: Array<{ firing: Firing; channels: Array<['webhook' | 'email', string]> }> = [];
-        for (const rule of rules) {
+        for (const { rule, evaluated } of rules) {
           const state = current.get(rule.id);
           if (!state) continue; // deleted meanwhile
-          const res = evaluate(
-            toEvaluated(rule),
-            state,
-            events.filter((e) => e.tenant_id === rule.tenantId),
-          );
+          const res = evaluate(evaluated, state, byTenant.get(rule.tenantId) ?? []);
           states.set(rule.id, res.state);
           for (const firing of res.firings) firings.push({ firing, channels: this.channelsOf(rule) });
         }

@@ -80,6 +80,27 @@ describe(ApiKeyService.name, () => {
       expect(sut.cachedPrincipal(good.key)).toMatchObject({ name: 'reader' });
     });
 
+    it('should answer a repeated good key from the cache until the cache time passes', async () => {
+      let now = 1_000_000;
+      const realNow = Date.now;
+      Date.now = () => now;
+      try {
+        sut = new ApiKeyService(store, 30_000);
+        const good = await sut.create('writer', ['events:write'], 'default');
+        const before = store.lookups;
+        expect(await sut.verify(good.key)).toMatchObject({ name: 'writer' });
+        expect(await sut.verify(good.key)).toMatchObject({ name: 'writer' });
+        expect(sut.cachedPrincipal(good.key)).toMatchObject({ name: 'writer' });
+        expect(store.lookups - before).toBe(1);
+        now += 30_001;
+        expect(sut.cachedPrincipal(good.key)).toBeNull();
+        expect(await sut.verify(good.key)).toMatchObject({ name: 'writer' });
+        expect(store.lookups - before).toBe(2);
+      } finally {
+        Date.now = realNow;
+      }
+    });
+
     it('should answer a repeated bad key from the cache', async () => {
       const bad = `hpa_${'b'.repeat(12)}_${'c'.repeat(43)}`;
       await sut.verify(bad);

@@ -2,7 +2,7 @@ import pino from 'pino';
 import { INGEST_HEADER, normalizeEvent, serializeEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BatchHandler, BusBatch, BusHealth, BusRecord, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '@app/event-bus';
 import { Metrics } from '../metrics';
-import { ConsumedEvent, ConsumerHost, PartitionPosition } from './consumer-host';
+import { ConsumedEvent, ConsumerHost, PartitionPosition, SHARED_DECODE_ENTRIES } from './consumer-host';
 
 /** A bus in memory: the test delivers batches to each subscribed group by hand and sees what was published. */
 class FakeBus implements EventBus {
@@ -84,6 +84,43 @@ describe(ConsumerHost.name, () => {
     expect(text).toMatch(/audit_consumer_records_total\{group="audit.alerting.v1",outcome="handled"\} 1/);
     expect(text).toMatch(/audit_consumer_lag_records\{group="audit.alerting.v1"\} 7/);
     expect(text).not.toMatch(/someone\.else/);
+  });
+
+  it('should decode a record once for all its event groups, and forget it once every group took it', async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    const seen: Record<string, ConsumedEvent[]> = { a: [], b: [], c: [] };
+    for (const g of ['a', 'b', 'c']) sut.declare({ kind: 'events', group: g, handle: async (e) => void seen[g].push(...e) });
+    await sut.start();
+    const batch = batchOf([gatewayRecord(0), gatewayRecord(1), record(2, '{not json')]);
+    await bus.deliver('a', batch);
+    expect(sut['decoded'].size).toBe(3);
+    await bus.deliver('b', batch);
+    await bus.deliver('c', batch);
+    expect(sut['decoded'].size).toBe(0);
+    expect(seen.b[0].event).toBe(seen.a[0].event);
+    expect(seen.c.map((e) => [e.offset, e.event.event_type, e.event.tenant_id])).toEqual([
+      ['0', 'login_failed', 'acme'],
+      ['1', 'login_failed', 'acme'],
+    ]);
+  });
+
+  it('should keep at most SHARED_DECODE_ENTRIES shared records, and a group behind them decodes for itself', async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    const seen: Record<string, ConsumedEvent[]> = { a: [], b: [] };
+    for (const g of ['a', 'b']) sut.declare({ kind: 'events', group: g, handle: async (e) => void seen[g].push(...e) });
+    await sut.start();
+    const one = gatewayRecord(0);
+    const records = Array.from({ length: SHARED_DECODE_ENTRIES + 10 }, (_, i) => ({ ...one, offset: String(i) }));
+    await bus.deliver('a', batchOf(records));
+    expect(sut['decoded'].size).toBe(SHARED_DECODE_ENTRIES);
+    await bus.deliver('b', batchOf(records));
+    // b is more than the bound behind a: every record b asks for was pushed out, so b decodes them all itself.
+    expect(sut['decoded'].size).toBeLessThanOrEqual(SHARED_DECODE_ENTRIES);
+    expect(seen.b.map((e) => e.offset)).toEqual(records.map((r) => r.offset));
+    expect(seen.b[0].event).not.toBe(seen.a[0].event);
+    expect(seen.b[0].event).toEqual(seen.a[0].event);
   });
 
   it('should refuse two owners of the DLQ', () => {

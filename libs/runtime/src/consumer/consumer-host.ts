@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks';
 import { Logger } from 'pino';
 import { Counter, Gauge, Histogram } from 'prom-client';
 import { AuditEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
-import { BusBatch, decodeRecord, EventBus, OutgoingRecord, Subscription, TrustPolicy } from '@app/event-bus';
+import { BusBatch, BusRecord, decodeRecord, DecodedRecord, EventBus, OutgoingRecord, Subscription, TrustPolicy } from '@app/event-bus';
 import { Metrics } from '../metrics';
 
 /** Where a batch sits in its partition, as the host tracks it across rebalances. */
@@ -114,6 +114,9 @@ function metricsOf(metrics: Metrics, host: () => ConsumerHost): HostMetrics {
   return m;
 }
 
+/** Decoded records kept for this host's other event consumers (about 1-2 KB each). */
+export const SHARED_DECODE_ENTRIES = 5_000;
+
 /**
  * Runs a process's consumers of the log, written once: each capability declares its group and a handler; the
  * host subscribes, decodes and validates (the trust policy is configuration), tracks each partition's
@@ -128,6 +131,15 @@ export class ConsumerHost {
   private readonly metrics: HostMetrics;
   private inHand = 0;
   private stopping = false;
+  /** Event consumers subscribed: with more than one, a record is decoded and validated once for all of them. */
+  private eventGroups = 0;
+  /**
+   * Decoded records by log position, each with the number of other event groups still to take it: the
+   * all-in-one's integrity and alerting (and SIEM) groups read the same records, and decoding plus validating
+   * each record once per group was their largest shared cost. Bounded: a group far behind decodes for itself.
+   * Handlers must treat the events as read-only, since the groups share them.
+   */
+  private readonly decoded = new Map<string, { result: DecodedRecord; left: number }>();
   private readonly idle: Array<() => void> = [];
 
   constructor(private readonly options: ConsumerHostOptions) {
@@ -155,7 +167,24 @@ export class ConsumerHost {
         fromBeginning: d.fromBeginning ?? true,
       });
       this.subscriptions.push(subscription);
+      if (d.kind === 'events') this.eventGroups++;
     }
+  }
+
+  /** The record decoded and validated, once for all of this host's event groups (see `decoded`). */
+  private decode(record: BusRecord): DecodedRecord {
+    const options = { trust: this.options.trust, defaultTenant: this.options.defaultTenant };
+    if (this.eventGroups < 2) return decodeRecord(record, options);
+    const key = `${record.topic}\u0000${record.partition}\u0000${record.offset}\u0000${record.timestampMs}\u0000${record.value.length}`;
+    const hit = this.decoded.get(key);
+    if (hit) {
+      if (--hit.left <= 0) this.decoded.delete(key);
+      return hit.result;
+    }
+    const result = decodeRecord(record, options);
+    this.decoded.set(key, { result, left: this.eventGroups - 1 });
+    if (this.decoded.size > SHARED_DECODE_ENTRIES) this.decoded.delete(this.decoded.keys().next().value as string);
+    return result;
   }
 
   /** Records on the log not yet handled, per group of this process. */
@@ -210,7 +239,7 @@ export class ConsumerHost {
         const events: ConsumedEvent[] = [];
         const refused: OutgoingRecord[] = [];
         for (const record of batch.records) {
-          const r = decodeRecord(record, { trust: this.options.trust, defaultTenant: this.options.defaultTenant });
+          const r = this.decode(record);
           if (r.ok)
             events.push({
               event: r.event,
