@@ -15,12 +15,13 @@ case "$app" in
   alerting) entry=dist/apps/alerting/src/main.js ;;
   integrity) entry=dist/apps/integrity/src/main.js ;;
   siem-forwarder) entry=dist/apps/siem-forwarder/src/main.js ;;
+  retention) entry=dist/apps/retention/src/main.js ;;
   verify-integrity) entry=dist/apps/integrity/src/verify-cli.js ;;
   # Offline tools (TOOLS in libs/common/src/config.ts), run with the same environment as the app they serve.
   reconcile-rollup) entry=dist/apps/query-store/src/reconcile-rollup.js ;;
   *)
     echo "homepot-audit: unknown app '${app}'" >&2
-    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reporting|alerting|integrity|siem-forwarder|reconcile-rollup|verify-integrity [node arguments...]" >&2
+    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reporting|alerting|integrity|siem-forwarder|retention|reconcile-rollup|verify-integrity [node arguments...]" >&2
     exit 64
     ;;
 esac

@@ -8,6 +8,7 @@ import { APPS, AppConfig, HEALTH_PATHS, KNOWN_ENV_VARS, loadConfig, TOOLS } from
 import { ALERTING_PORT_DEFINITION } from '@app/alerting';
 import { ALL_CAPABILITIES } from '../../apps/all-in-one/src/capabilities';
 import { REPORTING_PORT_DEFINITION } from '@app/reporting';
+import { RETENTION_PORT_DEFINITION } from '@app/retention';
 import { Deployment, IDeployment } from 'kubernetes-models/apps/v1/Deployment';
 import { HorizontalPodAutoscaler, IHorizontalPodAutoscaler } from 'kubernetes-models/autoscaling/v2/HorizontalPodAutoscaler';
 import { IJob, Job } from 'kubernetes-models/batch/v1/Job';
@@ -55,8 +56,8 @@ const NAME = 'app.kubernetes.io/name';
 type AppName = keyof typeof APPS;
 /** Every app but the embedded single process runs as its own Deployment. */
 const DEPLOYED = (Object.keys(APPS) as AppName[]).filter((a) => a !== 'all-in-one');
-/** Apps pinned to one replica: reporting keeps its files on one volume until the S3 adapter lands. */
-const SINGLE_REPLICA: AppName[] = ['reporting'];
+/** Apps pinned to one replica: reporting keeps its files on one volume until the S3 adapter lands; retention serialises its run in the process. */
+const SINGLE_REPLICA: AppName[] = ['reporting', 'retention'];
 /** The core settings and every capability's own section (each parsed only where the capability runs). */
 const ALL_ENV_VARS = [
   ...KNOWN_ENV_VARS,
@@ -109,6 +110,7 @@ function servedPorts(app: AppName, c: AppConfig, env: Record<string, string | un
   if (app === 'alerting') return { health: c.healthPort, rpc: ALERTING_PORT_DEFINITION.address.parse({}).port };
   if (app === 'integrity') return { health: c.healthPort, rpc: INTEGRITY_PORT_DEFINITION.address.parse(env).port };
   if (app === 'siem-forwarder') return { health: c.healthPort, rpc: SIEM_PORT_DEFINITION.address.parse(env).port };
+  if (app === 'retention') return { health: c.healthPort, rpc: RETENTION_PORT_DEFINITION.address.parse(env).port };
   return { health: c.healthPort, rpc: c.services.query.port };
 }
 

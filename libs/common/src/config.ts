@@ -227,6 +227,7 @@ export const APPS = {
   alerting: 'dist/apps/alerting/src/main.js',
   integrity: 'dist/apps/integrity/src/main.js',
   'siem-forwarder': 'dist/apps/siem-forwarder/src/main.js',
+  retention: 'dist/apps/retention/src/main.js',
 } as const;
 
 /** Offline commands the image runs by name like an app (docker/entrypoint.sh), e.g. with the query-stores stopped. */

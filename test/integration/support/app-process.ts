@@ -4,7 +4,8 @@ import * as path from 'node:path';
 import { APPS } from '@app/common';
 import { ROOT } from './environment';
 
-export type AppName = 'api-gateway' | 'ingest-gateway' | 'query-store' | 'reporting' | 'alerting' | 'integrity' | 'siem-forwarder';
+export type AppName =
+  'api-gateway' | 'ingest-gateway' | 'query-store' | 'reporting' | 'alerting' | 'integrity' | 'siem-forwarder' | 'retention';
 
 /** One app of the distributed deployment, run from dist/ as its own OS process with its output in a file. */
 export class AppProcess {
