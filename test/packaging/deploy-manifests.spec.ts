@@ -55,8 +55,6 @@ const NAME = 'app.kubernetes.io/name';
 type AppName = keyof typeof APPS;
 /** Every app but the embedded single process runs as its own Deployment. */
 const DEPLOYED = (Object.keys(APPS) as AppName[]).filter((a) => a !== 'all-in-one');
-/** Apps pinned to one replica: reporting keeps its files on one volume until the S3 adapter lands. */
-const SINGLE_REPLICA: AppName[] = ['reporting'];
 /** The core settings and every capability's own section (each parsed only where the capability runs). */
 const ALL_ENV_VARS = [
   ...KNOWN_ENV_VARS,
@@ -889,11 +887,6 @@ describe('k8s/', () => {
       expect([hpa(prod, 'siem-forwarder').spec?.minReplicas, hpa(prod, 'siem-forwarder').spec?.maxReplicas]).toEqual([1, 1]);
       for (const app of DEPLOYED.filter((a) => a !== 'siem-forwarder')) {
         for (const res of ['cpu', 'memory']) expect(requests(prod, app, res)).toBeGreaterThan(requests(base, app, res));
-        // Its files sit on one ReadWriteOnce volume until the S3 adapter lands (k8s/base/reporting.yaml).
-        if (SINGLE_REPLICA.includes(app)) {
-          expect([app, hpa(prod, app).spec?.minReplicas, hpa(prod, app).spec?.maxReplicas]).toEqual([app, 1, 1]);
-          continue;
-        }
         expect(hpa(prod, app).spec?.minReplicas).toBeGreaterThanOrEqual(3);
         expect(hpa(prod, app).spec?.minReplicas).toBeGreaterThan(hpa(base, app).spec?.minReplicas ?? 0);
         expect(hpa(prod, app).spec?.maxReplicas).toBeGreaterThan(hpa(base, app).spec?.maxReplicas ?? 0);
