@@ -2,7 +2,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { S3ObjectStore } from '@app/storage';
+import { S3_PART_BYTES, S3ObjectStore } from '@app/storage';
 
 // scripts/s3proxy.sh's defaults; the integration setup starts it.
 const ENDPOINT = `http://127.0.0.1:${process.env.S3PROXY_PORT ?? '9780'}`;
@@ -54,4 +54,34 @@ describe(S3ObjectStore.name, () => {
     await expect(missing.ping()).resolves.toBe(false);
     missing.close();
   });
+
+  it('should upload a stream longer than a part in parts, with its SHA-256 in head, and leave nothing when the source fails', async () => {
+    const chunk = randomBytes(1024 * 1024);
+    const count = Math.ceil((2.5 * S3_PART_BYTES) / chunk.length);
+    const sha = createHash('sha256');
+    for (let i = 0; i < count; i++) sha.update(chunk);
+    const info = await sut.put(
+      'exports/t1/big.bin',
+      Readable.from(
+        (function* () {
+          for (let i = 0; i < count; i++) yield chunk;
+        })(),
+      ),
+    );
+    expect(info).toMatchObject({ size: count * chunk.length, sha256: sha.digest('hex') });
+    expect(await sut.head('exports/t1/big.bin')).toMatchObject({ size: count * chunk.length, sha256: info.sha256 });
+    const back = createHash('sha256');
+    for await (const c of await sut.get('exports/t1/big.bin')) back.update(c as Buffer);
+    expect(back.digest('hex')).toBe(info.sha256);
+
+    let sent = 0;
+    const failing = new Readable({
+      read() {
+        if (sent++ < 12) this.push(chunk);
+        else this.destroy(new Error('source broke'));
+      },
+    });
+    await expect(sut.put('exports/t1/broken.bin', failing)).rejects.toThrow('source broke');
+    expect(await sut.head('exports/t1/broken.bin')).toBeUndefined();
+  }, 60_000);
 });

@@ -56,8 +56,8 @@ const NAME = 'app.kubernetes.io/name';
 type AppName = keyof typeof APPS;
 /** Every app but the embedded single process runs as its own Deployment. */
 const DEPLOYED = (Object.keys(APPS) as AppName[]).filter((a) => a !== 'all-in-one');
-/** Apps pinned to one replica: reporting keeps its files on one volume until the S3 adapter lands; retention serialises its run in the process. */
-const SINGLE_REPLICA: AppName[] = ['reporting', 'retention'];
+/** Apps pinned to one replica: retention serialises its run in the process (k8s/base/retention.yaml). */
+const SINGLE_REPLICA: AppName[] = ['retention'];
 /** The core settings and every capability's own section (each parsed only where the capability runs). */
 const ALL_ENV_VARS = [
   ...KNOWN_ENV_VARS,
@@ -891,7 +891,6 @@ describe('k8s/', () => {
       expect([hpa(prod, 'siem-forwarder').spec?.minReplicas, hpa(prod, 'siem-forwarder').spec?.maxReplicas]).toEqual([1, 1]);
       for (const app of DEPLOYED.filter((a) => a !== 'siem-forwarder')) {
         for (const res of ['cpu', 'memory']) expect(requests(prod, app, res)).toBeGreaterThan(requests(base, app, res));
-        // Its files sit on one ReadWriteOnce volume until the S3 adapter lands (k8s/base/reporting.yaml).
         if (SINGLE_REPLICA.includes(app)) {
           expect([app, hpa(prod, app).spec?.minReplicas, hpa(prod, app).spec?.maxReplicas]).toEqual([app, 1, 1]);
           continue;

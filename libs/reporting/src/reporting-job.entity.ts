@@ -64,6 +64,18 @@ export class ReportingJobEntity {
 
   @Column('timestamptz', { name: 'expires_at', nullable: true })
   expiresAt!: Date | null;
+
+  /** The replica running it (host, pid and a random part) while state is 'running'. */
+  @Column('text', { name: 'claimed_by', nullable: true })
+  claimedBy!: string | null;
+
+  /** Until when the claim holds; the runner extends it while it works, another replica takes the job after it. */
+  @Column('timestamptz', { name: 'lease_until', nullable: true })
+  leaseUntil!: Date | null;
+
+  /** How many times a replica claimed it (more than one: a replica stopped or lost it mid-run). */
+  @Column('int', { default: 0 })
+  attempts!: number;
 }
 
 export class CreateReportingJobs1764979200001 implements MigrationInterface {
@@ -101,4 +113,19 @@ export class CreateReportingJobs1764979200001 implements MigrationInterface {
   }
 }
 
-export const REPORTING_MIGRATIONS = [CreateReportingJobs1764979200001];
+/** Claims with a lease, so several replicas share the queue and a job runs in one of them at a time. */
+export class ReportingJobClaims1765152000001 implements MigrationInterface {
+  name = 'ReportingJobClaims1765152000001';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE reporting_jobs ADD COLUMN IF NOT EXISTS claimed_by text');
+    await q.query('ALTER TABLE reporting_jobs ADD COLUMN IF NOT EXISTS lease_until timestamptz');
+    await q.query('ALTER TABLE reporting_jobs ADD COLUMN IF NOT EXISTS attempts int NOT NULL DEFAULT 0');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE reporting_jobs DROP COLUMN claimed_by, DROP COLUMN lease_until, DROP COLUMN attempts');
+  }
+}
+
+export const REPORTING_MIGRATIONS = [CreateReportingJobs1764979200001, ReportingJobClaims1765152000001];

@@ -1,8 +1,7 @@
-import * as path from 'node:path';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { QUERY_PORT_DEFINITION } from '@app/query';
 import { Capability } from '@app/runtime';
-import { DirectoryObjectStore } from '@app/storage';
+import { openObjectStore, S3ObjectStore, STORAGE_CONFIG } from '@app/storage';
 import { ReportingController } from './reporting.controller';
 import { REPORTING_MIGRATIONS, ReportingJobEntity } from './reporting-job.entity';
 import { REPORTING_CONFIG } from './reporting.config';
@@ -13,21 +12,23 @@ import { ReportingService } from './reporting.service';
 const EXPIRY_SWEEP_MS = 10 * 60_000;
 
 /**
- * Exports and reports: jobs in the configuration store (reporting_jobs), files in the object store
- * (AUDIT_DATA_DIR/files: a directory, a volume in Kubernetes), the events read through the query port a page
- * at a time, and data_exported / report_generated written through the ingest port.
+ * Exports and reports: jobs in the configuration store (reporting_jobs, claimed by one replica at a time),
+ * files in the shared object store (the storage port, as retention's archives: AUDIT_DATA_DIR/objects, or the
+ * AUDIT_S3_BUCKET bucket, which lets several replicas share them), the events read through the query port a
+ * page at a time, and data_exported / report_generated written through the ingest port.
  */
 export const REPORTING_CAPABILITY: Capability = {
   name: 'reporting',
   entities: [ReportingJobEntity],
   migrations: REPORTING_MIGRATIONS,
   needs: { configStore: true },
-  config: [REPORTING_CONFIG],
+  config: [REPORTING_CONFIG, STORAGE_CONFIG],
   serves: [REPORTING_PORT_DEFINITION],
   controllers: [ReportingController],
   async start(context) {
     const settings = context.settings(REPORTING_CONFIG);
-    const files = new DirectoryObjectStore(path.join(context.config.dataDir, 'files'));
+    const files = openObjectStore(context.settings(STORAGE_CONFIG), context.config.dataDir);
+    if (files instanceof S3ObjectStore) context.closers.add('report-files', async () => files.close());
     const service = new ReportingService(
       context.configStore().getRepository(ReportingJobEntity),
       context.port(QUERY_PORT_DEFINITION),

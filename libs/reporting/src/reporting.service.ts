@@ -1,3 +1,5 @@
+import { randomBytes } from 'node:crypto';
+import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
 import { Repository } from 'typeorm';
@@ -36,6 +38,12 @@ type StoredRequest = StoredExport | StoredReport;
 export interface ReportingSettings {
   fileTtlHours: number;
   maxConcurrentJobs: number;
+  /** How often a replica looks for jobs it did not accept (default 2 s). */
+  pollMs?: number;
+  /** How long a claim holds without a heartbeat (default 60 s): a stopped replica's job runs elsewhere after it. */
+  leaseSeconds?: number;
+  /** A queued job is left this long to the replica that accepted it before others take it (default 2 s). */
+  handoffSeconds?: number;
 }
 
 interface Logger {
@@ -50,16 +58,25 @@ const REPORT_TYPES_FOR: Record<ReportFormat, string> = {
 };
 
 /**
- * Export and report jobs: a row in reporting_jobs, run in this process (at most maxConcurrentJobs at once),
- * streaming the period from the query port a page at a time into the object store. Running a job again
- * (after a restart) writes the same key again, atomically: safe to redo.
+ * Export and report jobs: a row in reporting_jobs, claimed by one replica at a time (a conditional UPDATE of
+ * the row, FOR UPDATE SKIP LOCKED, with a lease the runner extends), run at most maxConcurrentJobs at once per
+ * replica, streaming the period from the query port a page at a time into the shared object store. The
+ * replica that accepted a job claims it at once; the others poll for queued jobs left to them and for leases
+ * that ran out. Running a job again writes the same key again, atomically: safe to redo.
  */
 export class ReportingService implements ReportingPort {
   private running = 0;
+  /** Jobs this replica accepted: claimed first. */
   private readonly waiting: string[] = [];
   private readonly reader: ChunkedReader;
   private closed = false;
   private readonly inFlight = new Set<Promise<void>>();
+  /** Who claims: distinct per process, so a lease names its runner. */
+  readonly replicaId = `${hostname()}-${process.pid}-${randomBytes(4).toString('hex')}`;
+  private readonly lost = new Set<string>();
+  private pumping = false;
+  private pumpAgain = false;
+  private poller: NodeJS.Timeout | undefined;
 
   constructor(
     private readonly jobs: Repository<ReportingJobEntity>,
@@ -111,10 +128,16 @@ export class ReportingService implements ReportingPort {
     return { ok, detail: { files: this.files.kind, files_up: ok, jobs_running: this.running, jobs_waiting: this.waiting.length } };
   }
 
-  /** Jobs a stopped process left queued or running are run again (their files are written from scratch). */
+  /**
+   * Starts polling for jobs other replicas accepted and for jobs whose runner stopped (queued, or running past
+   * their lease): they are run again, their files written from scratch.
+   */
   async resume(): Promise<void> {
-    const left = await this.jobs.find({ where: [{ state: 'queued' }, { state: 'running' }], order: { createdAt: 'ASC' } });
-    for (const j of left) this.enqueue(j.id);
+    if (this.closed || this.poller) return;
+    this.poller = setInterval(() => this.pump(), this.settings.pollMs ?? 2000);
+    this.poller.unref();
+    this.pump();
+    return Promise.resolve();
   }
 
   /** Deletes the files of finished jobs past their expiry; the row stays, as 'expired', with its manifest. */
@@ -130,6 +153,7 @@ export class ReportingService implements ReportingPort {
 
   async close(): Promise<void> {
     this.closed = true;
+    if (this.poller) clearInterval(this.poller);
     this.waiting.length = 0;
     await Promise.allSettled([...this.inFlight]);
     await this.reader.close();
@@ -164,6 +188,9 @@ export class ReportingService implements ReportingPort {
       createdAt: new Date(),
       finishedAt: null,
       expiresAt: null,
+      claimedBy: null,
+      leaseUntil: null,
+      attempts: 0,
     });
     // Recorded before the job exists, and the request fails if it cannot be: there is no silent export.
     const what = kind === 'export' ? 'data export' : `${(request as StoredReport).reportType} report`;
@@ -254,34 +281,113 @@ export class ReportingService implements ReportingPort {
     this.pump();
   }
 
+  /** Claims and starts jobs while this replica has room: its own first, then any left to it. */
   private pump(): void {
-    while (!this.closed && this.running < this.settings.maxConcurrentJobs && this.waiting.length > 0) {
-      const id = this.waiting.shift()!;
-      this.running++;
-      const p = this.run(id)
-        .catch((err: unknown) => this.logger.warn({ job: id, err: (err as Error).message }, 'reporting job failed'))
-        .finally(() => {
-          this.running--;
-          this.inFlight.delete(p);
-          this.pump();
-        });
-      this.inFlight.add(p);
+    if (this.pumping) {
+      this.pumpAgain = true;
+      return;
     }
+    this.pumping = true;
+    void (async () => {
+      try {
+        do {
+          this.pumpAgain = false;
+          while (!this.closed && this.running < this.settings.maxConcurrentJobs) {
+            const id = await this.claimNext();
+            if (!id) break;
+            this.start(id);
+          }
+        } while (this.pumpAgain && !this.closed);
+      } catch (err) {
+        this.logger.warn({ err: (err as Error).message }, 'claiming reporting jobs failed');
+      } finally {
+        this.pumping = false;
+      }
+    })();
+  }
+
+  private async claimNext(): Promise<string | undefined> {
+    while (this.waiting.length > 0) {
+      const id = this.waiting.shift()!;
+      const claimed = await this.claim("j.id = $3 AND j.state = 'queued'", id);
+      if (claimed) return claimed;
+    }
+    return this.claim(
+      "(j.state = 'queued' AND j.created_at <= now() - make_interval(secs => $3)) OR (j.state = 'running' AND (j.lease_until IS NULL OR j.lease_until < now()))",
+      this.settings.handoffSeconds ?? 2,
+    );
+  }
+
+  /** One job matching `where` becomes this replica's, or none: SKIP LOCKED, so two replicas never take the same row. */
+  private async claim(where: string, arg: string | number): Promise<string | undefined> {
+    const rows = (await this.jobs.query(
+      `WITH next AS (
+         SELECT j.id FROM reporting_jobs j WHERE ${where} ORDER BY j.created_at LIMIT 1 FOR UPDATE SKIP LOCKED
+       ), claimed AS (
+         UPDATE reporting_jobs r SET state = 'running', claimed_by = $1, lease_until = now() + make_interval(secs => $2),
+           rows_done = 0, attempts = r.attempts + 1, error = NULL
+         FROM next WHERE r.id = next.id RETURNING r.id
+       )
+       SELECT id FROM claimed`,
+      [this.replicaId, this.settings.leaseSeconds ?? 60, arg],
+    )) as { id: string }[];
+    return rows[0]?.id;
+  }
+
+  private start(id: string): void {
+    this.running++;
+    const lease = this.settings.leaseSeconds ?? 60;
+    const heartbeat = setInterval(
+      () => {
+        this.extendLease(id, lease).catch((err: unknown) =>
+          this.logger.warn({ job: id, err: (err as Error).message }, 'lease renewal failed'),
+        );
+      },
+      (lease * 1000) / 4,
+    );
+    heartbeat.unref();
+    const p = this.run(id)
+      .catch((err: unknown) => this.logger.warn({ job: id, err: (err as Error).message }, 'reporting job failed'))
+      .finally(() => {
+        clearInterval(heartbeat);
+        this.lost.delete(id);
+        this.running--;
+        this.inFlight.delete(p);
+        this.pump();
+      });
+    this.inFlight.add(p);
+  }
+
+  /** Keeps the claim; a claim another replica took over (this one stalled past its lease) stops the run. */
+  private async extendLease(id: string, seconds: number): Promise<void> {
+    const rows = (await this.jobs.query(
+      `WITH e AS (
+         UPDATE reporting_jobs SET lease_until = now() + make_interval(secs => $3)
+         WHERE id = $1 AND claimed_by = $2 AND state = 'running' RETURNING id
+       ) SELECT id FROM e`,
+      [id, this.replicaId, seconds],
+    )) as unknown[];
+    if (rows.length === 0) this.lost.add(id);
+  }
+
+  /** The job's row as this replica's claim: an update that matches nothing means the claim is gone. */
+  private mine(id: string): { id: string; claimedBy: string; state: 'running' } {
+    return { id, claimedBy: this.replicaId, state: 'running' };
   }
 
   private async run(id: string): Promise<void> {
     const job = await this.jobs.findOneByOrFail({ id });
-    await this.jobs.update({ id }, { state: 'running', rowsDone: '0' });
     try {
       const request = job.request as unknown as StoredRequest;
       const { total } = await this.query.search(job.tenantId, request.filter, { limit: 1, offset: 0, order: 'desc' });
-      await this.jobs.update({ id }, { rowsExpected: String(total) });
+      await this.jobs.update(this.mine(id), { rowsExpected: String(total) });
       if (request.kind === 'export') await this.runExport(job, request);
       else await this.runReport(job, request);
     } catch (err) {
-      // Cut short by shutdown: left queued, so the next start runs it again (resume).
-      if (this.closed) await this.jobs.update({ id }, { state: 'queued', rowsDone: '0' });
-      else await this.jobs.update({ id }, { state: 'failed', error: (err as Error).message.slice(0, 1000), finishedAt: new Date() });
+      // Cut short by shutdown: queued again, for this or another replica (resume).
+      if (this.closed) await this.jobs.update(this.mine(id), { state: 'queued', rowsDone: '0', claimedBy: null, leaseUntil: null });
+      else if (!this.lost.has(id))
+        await this.jobs.update(this.mine(id), { state: 'failed', error: (err as Error).message.slice(0, 1000), finishedAt: new Date() });
       throw err;
     }
   }
@@ -290,11 +396,13 @@ export class ReportingService implements ReportingPort {
   private events(job: ReportingJobEntity, filter: EventFilter, onRow?: (e: StoredAuditEvent) => void): AsyncGenerator<StoredAuditEvent> {
     const { query, jobs } = this;
     const isClosed = (): boolean => this.closed;
+    const isLost = (): boolean => this.lost.has(job.id);
     return (async function* () {
       let after: RangeCursor | null = null;
       let done = 0;
       for (;;) {
         if (isClosed()) throw new Error('stopped by shutdown; the job runs again at the next start');
+        if (isLost()) throw new Error('the claim passed to another replica');
         const page = await query.range(job.tenantId, filter, after, RANGE_PAGE_ROWS);
         for (const e of page) {
           onRow?.(e);
@@ -404,21 +512,20 @@ export class ReportingService implements ReportingPort {
       expires_at: expiresAt.toISOString(),
     };
     await this.files.put(manifestKey(job), Buffer.from(`${JSON.stringify(manifest, null, 2)}\n`), { contentType: 'application/json' });
-    await this.jobs.update(
-      { id: job.id },
-      {
-        state: 'done',
-        fileKey: key,
-        fileName: name,
-        contentType,
-        fileSize: String(info.size),
-        fileSha256: info.sha256,
-        manifest: manifest as never,
-        rowsDone: String(extra.rows),
-        finishedAt,
-        expiresAt,
-      },
-    );
+    const res = await this.jobs.update(this.mine(job.id), {
+      state: 'done',
+      fileKey: key,
+      fileName: name,
+      contentType,
+      fileSize: String(info.size),
+      fileSha256: info.sha256,
+      manifest: manifest as never,
+      rowsDone: String(extra.rows),
+      finishedAt,
+      expiresAt,
+      leaseUntil: null,
+    });
+    if (!res.affected) throw new Error('the claim passed to another replica before the job finished');
     this.logger.info({ job: job.id, kind: job.kind, rows: extra.rows, bytes: info.size }, 'reporting job done');
   }
 }

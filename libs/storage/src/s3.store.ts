@@ -1,7 +1,10 @@
 import { createHash } from 'node:crypto';
 import { Readable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CopyObjectCommand,
+  CreateMultipartUploadCommand,
   DeleteObjectCommand,
   GetObjectCommand,
   HeadBucketCommand,
@@ -9,6 +12,7 @@ import {
   ListObjectsV2Command,
   PutObjectCommand,
   S3Client,
+  UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { NotFoundError } from '@app/contracts';
 import { checkObjectKey, ObjectInfo, ObjectStore } from './object-store.port';
@@ -33,10 +37,15 @@ const isNotFound = (e: unknown): boolean => {
   return err.name === 'NotFound' || err.name === 'NoSuchKey' || err.$metadata?.httpStatusCode === 404;
 };
 
+/** A stream up to this size is one PutObject; a longer one a multipart upload of parts this size (S3's minimum is 5 MiB). */
+export const S3_PART_BYTES = 8 * 1024 * 1024;
+
 /**
- * Objects in an S3-compatible bucket (`@aws-sdk/client-s3`). A PutObject is atomic on S3: readers see the
- * whole object or none. The body is gathered in memory first, since a single PutObject needs its length and
- * the SHA-256 is stored with it (archives are one tenant's category-day; multipart upload is not built).
+ * Objects in an S3-compatible bucket (`@aws-sdk/client-s3`). A PutObject and a completed multipart upload are
+ * atomic on S3: readers see the whole object or none. A body up to S3_PART_BYTES is one PutObject with its
+ * SHA-256 as metadata; a longer stream (a large export) is uploaded a part at a time, so memory stays at one
+ * part, and its SHA-256, known only at the end, is set by copying the object onto itself with the metadata
+ * (S3 copies up to 5 GiB in one CopyObject: a larger object keeps an empty sha256 in `head`).
  */
 export class S3ObjectStore implements ObjectStore {
   readonly kind = 's3' as const;
@@ -64,7 +73,15 @@ export class S3ObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | Readable, options: { contentType?: string } = {}): Promise<ObjectInfo> {
-    const bytes = Buffer.isBuffer(body) ? body : await buffer(body);
+    const contentType = options.contentType ?? 'application/octet-stream';
+    if (Buffer.isBuffer(body)) return this.putOne(key, body, contentType);
+    const iterator = (body as AsyncIterable<Buffer | string>)[Symbol.asyncIterator]();
+    const first = await readPart(iterator, Buffer.alloc(0));
+    if (first.done) return this.putOne(key, first.part, contentType);
+    return this.putMultipart(key, iterator, first.part, first.rest, contentType);
+  }
+
+  private async putOne(key: string, bytes: Buffer, contentType: string): Promise<ObjectInfo> {
     const sha256 = createHash('sha256').update(bytes).digest('hex');
     await this.client.send(
       new PutObjectCommand({
@@ -72,11 +89,62 @@ export class S3ObjectStore implements ObjectStore {
         Key: this.keyOf(key),
         Body: bytes,
         ContentLength: bytes.length,
-        ContentType: options.contentType ?? 'application/octet-stream',
+        ContentType: contentType,
         Metadata: { [SHA_META]: sha256 },
       }),
     );
     return { key, size: bytes.length, sha256, modifiedAt: new Date() };
+  }
+
+  private async putMultipart(
+    key: string,
+    iterator: AsyncIterator<Buffer | string>,
+    firstPart: Buffer,
+    firstRest: Buffer,
+    contentType: string,
+  ): Promise<ObjectInfo> {
+    const Bucket = this.options.bucket;
+    const Key = this.keyOf(key);
+    const created = await this.client.send(new CreateMultipartUploadCommand({ Bucket, Key, ContentType: contentType }));
+    const UploadId = created.UploadId!;
+    const hash = createHash('sha256');
+    const parts: { ETag: string; PartNumber: number }[] = [];
+    let size = 0;
+    try {
+      let next: { part: Buffer; rest: Buffer; done: boolean } = { part: firstPart, rest: firstRest, done: false };
+      for (;;) {
+        if (next.part.length > 0 || parts.length === 0) {
+          hash.update(next.part);
+          size += next.part.length;
+          const PartNumber = parts.length + 1;
+          const res = await this.client.send(
+            new UploadPartCommand({ Bucket, Key, UploadId, PartNumber, Body: next.part, ContentLength: next.part.length }),
+          );
+          parts.push({ ETag: res.ETag!, PartNumber });
+        }
+        if (next.done) break;
+        next = await readPart(iterator, next.rest);
+      }
+      await this.client.send(new CompleteMultipartUploadCommand({ Bucket, Key, UploadId, MultipartUpload: { Parts: parts } }));
+    } catch (e) {
+      await iterator.return?.();
+      await this.client.send(new AbortMultipartUploadCommand({ Bucket, Key, UploadId })).catch(() => undefined);
+      throw e;
+    }
+    const sha256 = hash.digest('hex');
+    if (size <= 5 * 1024 * 1024 * 1024) {
+      await this.client.send(
+        new CopyObjectCommand({
+          Bucket,
+          Key,
+          CopySource: `${Bucket}/${Key.split('/').map(encodeURIComponent).join('/')}`,
+          MetadataDirective: 'REPLACE',
+          ContentType: contentType,
+          Metadata: { [SHA_META]: sha256 },
+        }),
+      );
+    }
+    return { key, size, sha256, modifiedAt: new Date() };
   }
 
   async get(key: string): Promise<Readable> {
@@ -139,4 +207,22 @@ export class S3ObjectStore implements ObjectStore {
   close(): void {
     this.client.destroy();
   }
+}
+
+/** The next S3_PART_BYTES of the stream (fewer at its end), with what was read beyond them. */
+async function readPart(iterator: AsyncIterator<Buffer | string>, carry: Buffer): Promise<{ part: Buffer; rest: Buffer; done: boolean }> {
+  const chunks: Buffer[] = [carry];
+  let have = carry.length;
+  while (have < S3_PART_BYTES) {
+    const next = await iterator.next();
+    if (next.done) {
+      const all = Buffer.concat(chunks);
+      return { part: all, rest: Buffer.alloc(0), done: true };
+    }
+    const chunk = typeof next.value === 'string' ? Buffer.from(next.value) : next.value;
+    chunks.push(chunk);
+    have += chunk.length;
+  }
+  const all = Buffer.concat(chunks);
+  return { part: all.subarray(0, S3_PART_BYTES), rest: Buffer.from(all.subarray(S3_PART_BYTES)), done: false };
 }

@@ -1,0 +1,192 @@
+import { createHash, randomBytes } from 'node:crypto';
+import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client } from 'pg';
+import { DataSource } from 'typeorm';
+import { StoredAuditEvent } from '@app/contracts';
+import { IngestPort } from '@app/ingest';
+import { createDataSource } from '@app/persistence';
+import { EventFilter, QueryPort, RangeCursor } from '@app/query';
+import { S3ObjectStore } from '@app/storage';
+import { REPORTING_MIGRATIONS, ReportingJobEntity, ReportingService } from '@app/reporting';
+import { TEST_DATABASE_URL } from './support/environment';
+
+// scripts/s3proxy.sh's defaults; the integration setup starts it.
+const ENDPOINT = `http://127.0.0.1:${process.env.S3PROXY_PORT ?? '9780'}`;
+const CREDENTIALS = { accessKeyId: 'local-identity', secretAccessKey: 'local-credential' };
+const TENANT = 'replicas';
+
+const event = (i: number): StoredAuditEvent => ({
+  schema_version: 1,
+  id: `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+  tenant_id: TENANT,
+  event_type: 'api_access',
+  category: 'security_events',
+  severity: 'info',
+  description: `e${i}`,
+  metadata: {},
+  timestamp: '2025-08-01T00:00:00.000000Z',
+  received_at: '2025-08-01T00:00:00.000000Z',
+  ip_address: '',
+  user_agent: '',
+  session_id: '',
+  source: 'web',
+  idempotency_key: '',
+});
+
+/** The query port over an in-memory list, a little slow per page so that jobs overlap across replicas. */
+class SlowListQuery implements Pick<QueryPort, 'range' | 'search'> {
+  constructor(
+    readonly events: StoredAuditEvent[],
+    readonly pageDelayMs: number,
+  ) {}
+  async range(_t: string, _f: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]> {
+    if (limit > 1) await new Promise((r) => setTimeout(r, this.pageDelayMs));
+    const from = after ? this.events.findIndex((e) => e.id === after.id) + 1 : 0;
+    return this.events.slice(from, from + limit);
+  }
+  search(): ReturnType<QueryPort['search']> {
+    return Promise.resolve({ events: [], total: this.events.length });
+  }
+}
+
+/**
+ * Several reporting replicas on one Postgres queue (a database of this spec's own, so no other run's jobs are
+ * claimed) and one S3 bucket (s3proxy): each job runs once, in whichever replica claims it, its file readable
+ * from any replica; a job whose runner stopped is taken over once its lease runs out.
+ */
+describe('reporting replicas (Postgres claims, S3 files)', () => {
+  const database = `reporting_replicas_${process.pid}_${Date.now()}`;
+  const bucket = `reporting-${randomBytes(4).toString('hex')}`;
+  let admin: Client;
+  let ds: DataSource;
+  let files: S3ObjectStore;
+  const ingest = {
+    ingest: () => Promise.resolve({ accepted: 1, duplicates: 0, rejected: 0, results: [{ index: 0, status: 'accepted', id: 'x' }] }),
+  } as unknown as IngestPort;
+  const logger = { warn: () => undefined, info: () => undefined };
+  const replica = (q: SlowListQuery, leaseSeconds = 30): ReportingService =>
+    new ReportingService(
+      ds.getRepository(ReportingJobEntity),
+      q as unknown as QueryPort,
+      ingest,
+      files,
+      { fileTtlHours: 1, maxConcurrentJobs: 2, pollMs: 100, handoffSeconds: 0, leaseSeconds },
+      logger,
+    );
+  const row = (id: string): Promise<ReportingJobEntity> => ds.getRepository(ReportingJobEntity).findOneByOrFail({ id });
+  const untilDone = async (s: ReportingService, ids: string[], ms = 30_000): Promise<void> => {
+    const deadline = Date.now() + ms;
+    for (;;) {
+      const states = await Promise.all(ids.map(async (id) => (await s.get(TENANT, 'export', id)).state));
+      if (states.every((st) => st === 'done')) return;
+      if (states.includes('failed') || Date.now() > deadline) throw new Error(`states: ${states.join(',')}`);
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  };
+  const download = async (s: ReportingService, id: string): Promise<Buffer> => {
+    const parts: Buffer[] = [];
+    for (let offset = 0; ;) {
+      const c = await s.read(TENANT, 'export', id, offset, 64 * 1024);
+      const data = Buffer.from(c.data, 'base64');
+      parts.push(data);
+      offset += data.length;
+      if (c.eof) return Buffer.concat(parts);
+    }
+  };
+
+  beforeAll(async () => {
+    admin = new Client({ connectionString: TEST_DATABASE_URL });
+    await admin.connect();
+    await admin.query(`CREATE DATABASE ${database}`);
+    ds = await createDataSource({
+      target: { kind: 'pg', url: TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${database}`) },
+      entities: [ReportingJobEntity],
+      migrations: REPORTING_MIGRATIONS,
+    });
+    const s3 = new S3Client({ endpoint: ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    s3.destroy();
+    files = new S3ObjectStore({ endpoint: ENDPOINT, region: 'us-east-1', bucket, ...CREDENTIALS });
+  });
+
+  afterAll(async () => {
+    files?.close();
+    await ds?.destroy();
+    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+    await admin.end();
+  });
+
+  it('given jobs accepted by one replica beyond its room, then both replicas run them, each once, the files readable from either', async () => {
+    const events = Array.from({ length: 3000 }, (_, i) => event(i));
+    const a = replica(new SlowListQuery(events, 40));
+    const b = replica(new SlowListQuery(events, 40));
+    await a.resume();
+    await b.resume();
+    const ids: string[] = [];
+    for (let i = 0; i < 8; i++) {
+      const job = await a.startExport(
+        TENANT,
+        { format: 'csv', period: { start: '2025-08-01', end: '2025-08-02' } },
+        { keyId: 'k', name: 'n' },
+      );
+      ids.push(job.id);
+    }
+    await untilDone(a, ids);
+    const rows = await Promise.all(ids.map(row));
+    expect(rows.map((r) => r.attempts)).toEqual(ids.map(() => 1));
+    expect(new Set(rows.map((r) => r.claimedBy))).toEqual(new Set([a.replicaId, b.replicaId]));
+    for (const r of rows) {
+      const viaOther = await download(r.claimedBy === a.replicaId ? b : a, r.id);
+      expect(createHash('sha256').update(viaOther).digest('hex')).toBe(r.fileSha256);
+      expect(viaOther.toString('utf8').trimEnd().split('\r\n')).toHaveLength(3001);
+    }
+    await Promise.all([a.close(), b.close()]);
+  }, 60_000);
+
+  it('given a job whose runner stopped mid-run, then another replica takes it when the lease runs out and runs it again', async () => {
+    const events = Array.from({ length: 50 }, (_, i) => event(i));
+    const accepting = replica(new SlowListQuery(events, 0));
+    await accepting.close(); // stopped before it ran anything
+    const job = await accepting.startExport(
+      TENANT,
+      { format: 'json', period: { start: '2025-08-01', end: '2025-08-02' } },
+      { keyId: 'k', name: 'n' },
+    );
+    // As a replica that crashed while running it leaves it: running, claimed, its lease still held for a moment.
+    await ds.query(
+      `UPDATE reporting_jobs SET state = 'running', claimed_by = 'crashed', attempts = 1, lease_until = now() + interval '1 second' WHERE id = $1`,
+      [job.id],
+    );
+    const survivor = replica(new SlowListQuery(events, 0));
+    await survivor.resume();
+    await new Promise((r) => setTimeout(r, 500));
+    expect((await row(job.id)).claimedBy).toBe('crashed');
+    await untilDone(survivor, [job.id], 10_000);
+    const done = await row(job.id);
+    expect([done.claimedBy, done.attempts]).toEqual([survivor.replicaId, 2]);
+    expect(JSON.parse((await download(survivor, job.id)).toString('utf8'))).toHaveLength(50);
+    await survivor.close();
+  }, 30_000);
+
+  it('given a runner that lost its claim mid-run, then it stops and does not mark the job done', async () => {
+    const events = Array.from({ length: 100_000 }, (_, i) => event(i));
+    const slow = replica(new SlowListQuery(events, 100), 1);
+    await slow.resume();
+    const job = await slow.startExport(
+      TENANT,
+      { format: 'ndjson', period: { start: '2025-08-01', end: '2025-08-02' } },
+      { keyId: 'k', name: 'n' },
+    );
+    for (let i = 0; i < 100 && (await row(job.id)).state !== 'running'; i++) await new Promise((r) => setTimeout(r, 20));
+    await ds.query(`UPDATE reporting_jobs SET claimed_by = 'another', lease_until = now() + interval '1 hour' WHERE id = $1`, [job.id]);
+    // Its next heartbeat (a quarter of the 1 s lease) finds the claim gone: the run stops well before its ~10 s.
+    const deadline = Date.now() + 5000;
+    while ((await slow.health()).detail?.jobs_running !== 0) {
+      if (Date.now() > deadline) throw new Error('the run did not stop');
+      await new Promise((r) => setTimeout(r, 50));
+    }
+    await slow.close();
+    const after = await row(job.id);
+    expect([after.state, after.claimedBy, after.fileKey]).toEqual(['running', 'another', null]);
+  }, 30_000);
+});
