@@ -194,9 +194,9 @@ describe('exports and reports (embedded)', () => {
     // The manifest: in the job and as a file beside the export, naming the file's hash and the query.
     expect(job.manifest.rows).toBe(august.length);
     expect(job.manifest.file.sha256).toBe(sha256(bytes));
-    const manifestPath = path.join(app.dataDir, 'files', path.dirname(job.manifest.file.key), 'manifest.json');
+    const manifestPath = path.join(app.dataDir, 'objects', path.dirname(job.manifest.file.key), 'manifest.json');
     const onDisk = JSON.parse(readFileSync(manifestPath, 'utf8'));
-    expect(onDisk.file.sha256).toBe(sha256(readFileSync(path.join(app.dataDir, 'files', job.manifest.file.key))));
+    expect(onDisk.file.sha256).toBe(sha256(readFileSync(path.join(app.dataDir, 'objects', job.manifest.file.key))));
     expect(onDisk.query).toEqual({
       format: 'csv',
       period: { start: '2025-08-01T00:00:00Z', end: '2025-09-01T23:59:59Z' },
