@@ -23,6 +23,8 @@ export interface ClusterOptions {
   siemEnv?: Record<string, string>;
   /** Also run the integrity service (apps/integrity), and point the gateways at it. */
   integrity?: boolean;
+  /** Also run the retention service (apps/retention), with this extra environment (e.g. recipients, S3). */
+  retentionEnv?: Record<string, string>;
   /** Extra environment for every app. */
   env?: Record<string, string>;
   /** Extra environment for the API gateways only, e.g. a tenant of the suite's own for its anonymous requests. */
@@ -41,6 +43,7 @@ export class DistributedCluster {
   readonly alerting?: AppProcess;
   readonly integrity?: AppProcess;
   readonly siem?: AppProcess;
+  readonly retention?: AppProcess;
   readonly gateways: AppProcess[] = [];
   private readonly gatewayPorts: number[] = [];
 
@@ -59,6 +62,8 @@ export class DistributedCluster {
       integrityHealth: number;
       siemRpc: number;
       siemHealth: number;
+      retentionRpc: number;
+      retentionHealth: number;
     },
     gatewayPorts: number[],
     options: ClusterOptions,
@@ -84,6 +89,8 @@ export class DistributedCluster {
       INTEGRITY_SERVICE_PORT: String(ports.integrityRpc),
       SIEM_SERVICE_HOST: '127.0.0.1',
       SIEM_SERVICE_PORT: String(ports.siemRpc),
+      RETENTION_SERVICE_HOST: '127.0.0.1',
+      RETENTION_SERVICE_PORT: String(ports.retentionRpc),
       ...options.env,
     };
     const env = (app: AppName, name: string, extra: Record<string, string>): Record<string, string> => ({
@@ -139,6 +146,18 @@ export class DistributedCluster {
         dir,
       );
     }
+    if (options.retentionEnv) {
+      this.retention = new AppProcess(
+        'retention',
+        'retention',
+        env('retention', 'retention', {
+          DATABASE_URL: TEST_DATABASE_URL,
+          HEALTH_PORT: String(ports.retentionHealth),
+          ...options.retentionEnv,
+        }),
+        dir,
+      );
+    }
     gatewayPorts.forEach((port, i) => {
       const name = `api-gateway-${i}`;
       this.gatewayPorts.push(port);
@@ -173,6 +192,8 @@ export class DistributedCluster {
       integrityHealth: await freePort(),
       siemRpc: await freePort(),
       siemHealth: await freePort(),
+      retentionRpc: await freePort(),
+      retentionHealth: await freePort(),
     };
     const gatewayPorts: number[] = [];
     for (let i = 0; i < (options.gateways ?? 1); i++) gatewayPorts.push(await freePort());
@@ -183,12 +204,14 @@ export class DistributedCluster {
       cluster.alerting?.start();
       cluster.integrity?.start();
       cluster.siem?.start();
+      cluster.retention?.start();
       await Promise.all([
         cluster.ingest.waitUntilReady(cluster.ingestHealthUrl),
         cluster.query.waitUntilReady(cluster.queryHealthUrl),
         cluster.alerting?.waitUntilReady(`http://127.0.0.1:${ports.alertingHealth}${HEALTH_PATHS.ready}`),
         cluster.integrity?.waitUntilReady(`http://127.0.0.1:${ports.integrityHealth}${HEALTH_PATHS.ready}`),
         cluster.siem?.waitUntilReady(`http://127.0.0.1:${ports.siemHealth}${HEALTH_PATHS.ready}`),
+        cluster.retention?.waitUntilReady(`http://127.0.0.1:${ports.retentionHealth}${HEALTH_PATHS.ready}`),
       ]);
       if (cluster.reporting) {
         cluster.reporting.start();
@@ -228,6 +251,7 @@ export class DistributedCluster {
       ...(this.alerting ? [this.alerting] : []),
       ...(this.integrity ? [this.integrity] : []),
       ...(this.siem ? [this.siem] : []),
+      ...(this.retention ? [this.retention] : []),
       ...this.gateways,
     ]
       .map((a) => `---- ${a.name} ----\n${a.logTail(lines)}`)
@@ -238,7 +262,14 @@ export class DistributedCluster {
   async stop(removeData = true): Promise<void> {
     await Promise.all(this.gateways.map((g) => g.stop()));
     await this.reporting?.stop();
-    await Promise.all([this.ingest.stop(), this.query.stop(), this.alerting?.stop(), this.integrity?.stop(), this.siem?.stop()]);
+    await Promise.all([
+      this.ingest.stop(),
+      this.query.stop(),
+      this.alerting?.stop(),
+      this.integrity?.stop(),
+      this.siem?.stop(),
+      this.retention?.stop(),
+    ]);
     if (removeData) rmSync(this.dir, { recursive: true, force: true });
   }
 }
