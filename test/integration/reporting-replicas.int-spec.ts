@@ -5,49 +5,15 @@ import { DataSource } from 'typeorm';
 import { StoredAuditEvent } from '@app/contracts';
 import { IngestPort } from '@app/ingest';
 import { createDataSource } from '@app/persistence';
-import { EventFilter, QueryPort, RangeCursor } from '@app/query';
+import { QueryPort } from '@app/query';
 import { S3ObjectStore } from '@app/storage';
 import { REPORTING_MIGRATIONS, ReportingJobEntity, ReportingService } from '@app/reporting';
-import { TEST_DATABASE_URL } from './support/environment';
+import { S3PROXY_CREDENTIALS, S3PROXY_ENDPOINT, TEST_DATABASE_URL } from './support/environment';
+import { ListQuery, storedEvent } from './support/report-fixtures';
 
-// scripts/s3proxy.sh's defaults; the integration setup starts it.
-const ENDPOINT = `http://127.0.0.1:${process.env.S3PROXY_PORT ?? '9780'}`;
-const CREDENTIALS = { accessKeyId: 'local-identity', secretAccessKey: 'local-credential' };
 const TENANT = 'replicas';
 
-const event = (i: number): StoredAuditEvent => ({
-  schema_version: 1,
-  id: `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`,
-  tenant_id: TENANT,
-  event_type: 'api_access',
-  category: 'security_events',
-  severity: 'info',
-  description: `e${i}`,
-  metadata: {},
-  timestamp: '2025-08-01T00:00:00.000000Z',
-  received_at: '2025-08-01T00:00:00.000000Z',
-  ip_address: '',
-  user_agent: '',
-  session_id: '',
-  source: 'web',
-  idempotency_key: '',
-});
-
-/** The query port over an in-memory list, a little slow per page so that jobs overlap across replicas. */
-class SlowListQuery implements Pick<QueryPort, 'range' | 'search'> {
-  constructor(
-    readonly events: StoredAuditEvent[],
-    readonly pageDelayMs: number,
-  ) {}
-  async range(_t: string, _f: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]> {
-    if (limit > 1) await new Promise((r) => setTimeout(r, this.pageDelayMs));
-    const from = after ? this.events.findIndex((e) => e.id === after.id) + 1 : 0;
-    return this.events.slice(from, from + limit);
-  }
-  search(): ReturnType<QueryPort['search']> {
-    return Promise.resolve({ events: [], total: this.events.length });
-  }
-}
+const event = (i: number): StoredAuditEvent => storedEvent(TENANT, i);
 
 /**
  * Several reporting replicas on one Postgres queue (a database of this spec's own, so no other run's jobs are
@@ -64,7 +30,7 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
     ingest: () => Promise.resolve({ accepted: 1, duplicates: 0, rejected: 0, results: [{ index: 0, status: 'accepted', id: 'x' }] }),
   } as unknown as IngestPort;
   const logger = { warn: () => undefined, info: () => undefined };
-  const replica = (q: SlowListQuery, leaseSeconds = 30): ReportingService =>
+  const replica = (q: ListQuery, leaseSeconds = 30): ReportingService =>
     new ReportingService(
       ds.getRepository(ReportingJobEntity),
       q as unknown as QueryPort,
@@ -103,10 +69,10 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
       entities: [ReportingJobEntity],
       migrations: REPORTING_MIGRATIONS,
     });
-    const s3 = new S3Client({ endpoint: ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: CREDENTIALS });
+    const s3 = new S3Client({ endpoint: S3PROXY_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: S3PROXY_CREDENTIALS });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();
-    files = new S3ObjectStore({ endpoint: ENDPOINT, region: 'us-east-1', bucket, ...CREDENTIALS });
+    files = new S3ObjectStore({ endpoint: S3PROXY_ENDPOINT, region: 'us-east-1', bucket, ...S3PROXY_CREDENTIALS });
   });
 
   afterAll(async () => {
@@ -118,8 +84,8 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
 
   it('given jobs accepted by one replica beyond its room, then both replicas run them, each once, the files readable from either', async () => {
     const events = Array.from({ length: 3000 }, (_, i) => event(i));
-    const a = replica(new SlowListQuery(events, 40));
-    const b = replica(new SlowListQuery(events, 40));
+    const a = replica(new ListQuery(events, 40));
+    const b = replica(new ListQuery(events, 40));
     await a.resume();
     await b.resume();
     const ids: string[] = [];
@@ -145,7 +111,7 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
 
   it('given a job whose runner stopped mid-run, then another replica takes it when the lease runs out and runs it again', async () => {
     const events = Array.from({ length: 50 }, (_, i) => event(i));
-    const accepting = replica(new SlowListQuery(events, 0));
+    const accepting = replica(new ListQuery(events, 0));
     await accepting.close(); // stopped before it ran anything
     const job = await accepting.startExport(
       TENANT,
@@ -157,7 +123,7 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
       `UPDATE reporting_jobs SET state = 'running', claimed_by = 'crashed', attempts = 1, lease_until = now() + interval '1 second' WHERE id = $1`,
       [job.id],
     );
-    const survivor = replica(new SlowListQuery(events, 0));
+    const survivor = replica(new ListQuery(events, 0));
     await survivor.resume();
     await new Promise((r) => setTimeout(r, 500));
     expect((await row(job.id)).claimedBy).toBe('crashed');
@@ -170,7 +136,7 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
 
   it('given a runner that lost its claim mid-run, then it stops and does not mark the job done', async () => {
     const events = Array.from({ length: 100_000 }, (_, i) => event(i));
-    const slow = replica(new SlowListQuery(events, 100), 1);
+    const slow = replica(new ListQuery(events, 100), 1);
     await slow.resume();
     const job = await slow.startExport(
       TENANT,

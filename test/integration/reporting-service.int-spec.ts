@@ -5,42 +5,15 @@ import { DataSource } from 'typeorm';
 import { StoredAuditEvent } from '@app/contracts';
 import { IngestPort } from '@app/ingest';
 import { createDataSource } from '@app/persistence';
-import { EventFilter, QueryPort, RangeCursor } from '@app/query';
+import { QueryPort } from '@app/query';
 import { DirectoryObjectStore } from '@app/storage';
 import { REPORTING_MIGRATIONS, ReportingJobEntity, ReportingService } from '@app/reporting';
 import { TEST_DATABASE_URL } from './support/environment';
+import { ListQuery, storedEvent } from './support/report-fixtures';
 
 const TENANT = `spec-${process.pid}-${Date.now()}`;
 
-const event = (i: number): StoredAuditEvent => ({
-  schema_version: 1,
-  id: `00000000-0000-7000-8000-${String(i).padStart(12, '0')}`,
-  tenant_id: TENANT,
-  event_type: 'api_access',
-  category: 'security_events',
-  severity: 'info',
-  description: `e${i}`,
-  metadata: {},
-  timestamp: '2025-08-01T00:00:00.000000Z',
-  received_at: '2025-08-01T00:00:00.000000Z',
-  ip_address: '',
-  user_agent: '',
-  session_id: '',
-  source: 'web',
-  idempotency_key: '',
-});
-
-/** The query port over an in-memory list: (timestamp, id) keyset paging as the store does it. */
-class ListQuery implements Pick<QueryPort, 'range' | 'search'> {
-  constructor(readonly events: StoredAuditEvent[]) {}
-  range(_t: string, _f: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]> {
-    const from = after ? this.events.findIndex((e) => e.id === after.id) + 1 : 0;
-    return Promise.resolve(this.events.slice(from, from + limit));
-  }
-  search(): ReturnType<QueryPort['search']> {
-    return Promise.resolve({ events: [], total: this.events.length });
-  }
-}
+const event = (i: number): StoredAuditEvent => storedEvent(TENANT, i);
 
 /** The job service on real Postgres (the shared test database) and a real directory store; the ports in memory. */
 describe(ReportingService.name, () => {

@@ -5,10 +5,8 @@ import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { BatchResult, newRunId, postEvents, request, SearchPage, storedIds, storedTotal } from './support/audit-api';
 import { useClusterSuite } from './support/cluster-suite';
+import { S3PROXY_CREDENTIALS, S3PROXY_ENDPOINT } from './support/environment';
 
-// scripts/s3proxy.sh's defaults; the integration setup starts it.
-const ENDPOINT = `http://127.0.0.1:${process.env.S3PROXY_PORT ?? '9780'}`;
-const CREDENTIALS = { accessKeyId: 'local-identity', secretAccessKey: 'local-credential' };
 const NOW = '2026-12-02T12:00:00Z';
 const run = promisify(execFile);
 
@@ -57,16 +55,16 @@ describe('retention in the distributed deployment: its own app behind the gatewa
     AUDIT_RETENTION_NOW: NOW,
     AUDIT_RETENTION_CHANGE_DELAY_HOURS: '0',
     AUDIT_S3_BUCKET: bucket,
-    AUDIT_S3_ENDPOINT: ENDPOINT,
+    AUDIT_S3_ENDPOINT: S3PROXY_ENDPOINT,
     AUDIT_S3_PREFIX: 'audit',
-    AUDIT_S3_ACCESS_KEY_ID: CREDENTIALS.accessKeyId,
-    AUDIT_S3_SECRET_ACCESS_KEY: CREDENTIALS.secretAccessKey,
+    AUDIT_S3_ACCESS_KEY_ID: S3PROXY_CREDENTIALS.accessKeyId,
+    AUDIT_S3_SECRET_ACCESS_KEY: S3PROXY_CREDENTIALS.secretAccessKey,
   };
   const s3 = new S3Client({
-    endpoint: ENDPOINT,
+    endpoint: S3PROXY_ENDPOINT,
     region: 'us-east-1',
     forcePathStyle: true,
-    credentials: CREDENTIALS,
+    credentials: S3PROXY_CREDENTIALS,
     requestChecksumCalculation: 'WHEN_REQUIRED',
     responseChecksumValidation: 'WHEN_REQUIRED',
   });

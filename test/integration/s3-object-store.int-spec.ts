@@ -3,10 +3,7 @@ import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
 import { S3_PART_BYTES, S3ObjectStore } from '@app/storage';
-
-// scripts/s3proxy.sh's defaults; the integration setup starts it.
-const ENDPOINT = `http://127.0.0.1:${process.env.S3PROXY_PORT ?? '9780'}`;
-const CREDENTIALS = { accessKeyId: 'local-identity', secretAccessKey: 'local-credential' };
+import { S3PROXY_CREDENTIALS, S3PROXY_ENDPOINT } from './support/environment';
 
 describe(S3ObjectStore.name, () => {
   const bucket = `audit-test-${randomBytes(4).toString('hex')}`;
@@ -14,15 +11,15 @@ describe(S3ObjectStore.name, () => {
 
   beforeAll(async () => {
     const admin = new S3Client({
-      endpoint: ENDPOINT,
+      endpoint: S3PROXY_ENDPOINT,
       region: 'us-east-1',
       forcePathStyle: true,
-      credentials: CREDENTIALS,
+      credentials: S3PROXY_CREDENTIALS,
       requestChecksumCalculation: 'WHEN_REQUIRED',
     });
     await admin.send(new CreateBucketCommand({ Bucket: bucket }));
     admin.destroy();
-    sut = new S3ObjectStore({ endpoint: ENDPOINT, region: 'us-east-1', bucket, prefix: 'audit', ...CREDENTIALS });
+    sut = new S3ObjectStore({ endpoint: S3PROXY_ENDPOINT, region: 'us-east-1', bucket, prefix: 'audit', ...S3PROXY_CREDENTIALS });
   });
 
   afterAll(() => sut.close());
@@ -50,7 +47,12 @@ describe(S3ObjectStore.name, () => {
     await expect(sut.get('nothing/here')).rejects.toMatchObject({ status: 404 });
     await expect(sut.put('../etc/passwd', Buffer.from('x'))).rejects.toThrow(/invalid object key/);
     await expect(sut.ping()).resolves.toBe(true);
-    const missing = new S3ObjectStore({ endpoint: ENDPOINT, region: 'us-east-1', bucket: 'no-such-bucket-here', ...CREDENTIALS });
+    const missing = new S3ObjectStore({
+      endpoint: S3PROXY_ENDPOINT,
+      region: 'us-east-1',
+      bucket: 'no-such-bucket-here',
+      ...S3PROXY_CREDENTIALS,
+    });
     await expect(missing.ping()).resolves.toBe(false);
     missing.close();
   });
