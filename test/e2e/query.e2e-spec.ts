@@ -107,6 +107,39 @@ describe('GET /audit/events and statistics', () => {
     expect(d.body.top_users).toEqual([{ user_id: 'eve', events: 2 }]);
   });
 
+  it('should give the hourly timeline by category or severity from the roll-up, and refuse a bad breakdown or hours', async () => {
+    const sum = (t: { timeline: Array<{ counts: Record<string, number> }> }, key: string): number =>
+      t.timeline.reduce((a, b) => a + (b.counts[key] ?? 0), 0);
+    const c = await http(`${app.url}/audit/statistics/timeline?breakdown=category`);
+    expect(c.status).toBe(200);
+    expect(c.body).toMatchObject({ breakdown: 'category', bucket_seconds: 3600 });
+    expect(c.body.timeline).toHaveLength(24);
+    expect(sum(c.body, 'device_management')).toBe(31);
+    expect(sum(c.body, 'security_events')).toBe(2);
+    // The login three hours ago is in its own hour's bucket, the other one within the last hour.
+    const threeHoursAgo = new Date(Math.floor((Date.now() - 3 * 3600e3) / 3600e3) * 3600e3).toISOString();
+    const bucket = c.body.timeline.find((b: { bucket: string }) => b.bucket === threeHoursAgo);
+    expect(bucket.counts.security_events).toBeGreaterThanOrEqual(1);
+    expect(c.body.keys[0]).toBe('device_management');
+    const s = await http(`${app.url}/audit/statistics/timeline?breakdown=severity&hours=168`);
+    expect(s.body.timeline).toHaveLength(168);
+    expect(sum(s.body, 'warning')).toBe(2);
+    expect(sum(s.body, 'info')).toBeGreaterThanOrEqual(30);
+    // The totals agree with the counts in every bucket.
+    for (const b of s.body.timeline) expect(b.total).toBe(Object.values(b.counts as Record<string, number>).reduce((x, y) => x + y, 0));
+    for (const [q, field] of [
+      ['breakdown=event_type', 'breakdown'],
+      ['hours=0', 'hours'],
+      ['hours=169', 'hours'],
+      ['hours=1.5', 'hours'],
+      ['since=24h', 'since'],
+    ]) {
+      const bad = await http(`${app.url}/audit/statistics/timeline?${q}`);
+      expect(bad.status).toBe(400);
+      expect(bad.body.error.details[0].field).toBe(field);
+    }
+  });
+
   it('should list a catalogue of at least 40 event types covering every table of the guide', async () => {
     const c = await http(`${app.url}/audit/event-types`);
     expect(c.body.event_types.length).toBeGreaterThanOrEqual(40);

@@ -2,6 +2,7 @@ import { ClickHouseClient } from '@clickhouse/client';
 import { StoreOptions, StoreQueries } from './clickhouse/store-queries';
 import { ClickHouseEventSearch } from './event-search.store';
 import { ClickHouseEventStatistics } from './event-statistics.store';
+import { ClickHouseEventTimeline } from './event-timeline.store';
 import { ClickHouseRetentionDeletes } from './retention-deletes.store';
 import { ClickHouseEventWrites } from './event-write.store';
 import { ClickHouseRollupRepair } from './rollup-repair.store';
@@ -68,4 +69,8 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
 
   readonly ping: StoreHealth['ping'] = () => this.health.ping();
   readonly storage: StoreHealth['storage'] = () => this.health.storage();
+
+  /** Events per hour by category or severity, from the hourly roll-up (GET /audit/statistics/timeline). */
+  readonly timeline: ClickHouseEventTimeline['timeline'] = (tenantId, breakdown, hours, nowUs, options) =>
+    new ClickHouseEventTimeline(this.q).timeline(tenantId, breakdown, hours, nowUs, options);
 }

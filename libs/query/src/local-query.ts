@@ -15,11 +15,12 @@ export interface StoreMaintenance {
 }
 import type { EventStoreRepository } from './event-store.repository';
 import type { StoredDayRef } from './retention-deletes.store';
+import type { Timeline, TimelineBreakdown } from './event-timeline.store';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
   constructor(
-    private readonly store: EventSearch & EventStatistics & StoreHealth & Pick<EventStoreRepository, 'deleteDays'>,
+    private readonly store: EventSearch & EventStatistics & StoreHealth & Pick<EventStoreRepository, 'deleteDays' | 'timeline'>,
     private readonly consumer: QueryStoreConsumer,
     /** The log, for its end offsets (read after write). */
     private readonly bus: EventBus,
@@ -95,5 +96,10 @@ export class LocalQuery implements QueryPort {
         storage: ok ? await this.store.storage() : null,
       },
     };
+  }
+
+  timeline(tenantId: string, breakdown: TimelineBreakdown, hours: number, signal?: AbortSignal): Promise<Timeline> {
+    signal?.throwIfAborted();
+    return this.store.timeline(tenantId, breakdown, hours, nowMicros(), { signal });
   }
 }

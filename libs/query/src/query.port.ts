@@ -7,6 +7,7 @@ import type { OptimizePlan, StorePerformance } from './store-operations';
 import { RangeCursor } from './store-ports';
 import type { StoredDayRef } from './retention-deletes.store';
 import type { DailyCount } from './store-ports';
+import { Timeline, TIMELINE_BREAKDOWNS, TIMELINE_MAX_HOURS, TimelineBreakdown } from './event-timeline.store';
 
 export interface SearchResult {
   events: StoredAuditEvent[];
@@ -46,6 +47,8 @@ export interface QueryPort {
   performance(): Promise<StorePerformance>;
   /** The maintenance plan; with `apply`, it is carried out (GET and POST /audit/optimize). */
   optimize(apply: boolean): Promise<OptimizePlan>;
+  /** Events per whole hour over the last `hours` (1 to 168), split by category or severity (GET /audit/statistics/timeline). */
+  timeline(tenantId: string, breakdown: TimelineBreakdown, hours: number, signal?: AbortSignal): Promise<Timeline>;
 }
 
 /** Payloads of the query port's messages; the tenant always travels with the request. */
@@ -155,6 +158,21 @@ export function parseAwaitWritesMessage(m: unknown): { timeoutMs: number } {
   return { timeoutMs: m.timeoutMs as number };
 }
 
+export interface TimelineMessage {
+  tenantId: string;
+  breakdown: TimelineBreakdown;
+  hours: number;
+}
+
+export function parseTimelineMessage(m: unknown): TimelineMessage {
+  if (!isObject(m)) fail('timeline', '/', 'must be an object');
+  if (!TIMELINE_BREAKDOWNS.includes(m.breakdown as TimelineBreakdown))
+    fail('timeline', 'breakdown', `must be one of ${TIMELINE_BREAKDOWNS.join(', ')}`);
+  if (!Number.isInteger(m.hours) || (m.hours as number) < 1 || (m.hours as number) > TIMELINE_MAX_HOURS)
+    fail('timeline', 'hours', `must be a whole number from 1 to ${TIMELINE_MAX_HOURS}`);
+  return { tenantId: tenantOf('timeline', m), breakdown: m.breakdown as TimelineBreakdown, hours: m.hours as number };
+}
+
 /** The query-store checks what the gateway sends: it is reachable on the network, and a skew must fail loudly. */
 export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
   name: 'query',
@@ -243,6 +261,15 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       decode: (m) => {
         if (!isObject(m) || typeof m.apply !== 'boolean') fail('optimize', 'apply', 'must be a boolean');
         return [m.apply];
+      },
+    },
+    timeline: {
+      pattern: 'audit.query.timeline',
+      deadline: 'queryMs',
+      encode: (tenantId, breakdown, hours) => ({ tenantId, breakdown, hours }) satisfies TimelineMessage,
+      decode: (m) => {
+        const p = parseTimelineMessage(m);
+        return [p.tenantId, p.breakdown, p.hours];
       },
     },
   },
