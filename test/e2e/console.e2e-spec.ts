@@ -1,3 +1,5 @@
+/// <reference lib="dom" />
+// The page callbacks (page.evaluate) run in the browser: the DOM's types.
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import * as path from 'node:path';
 import { Browser, chromium, Page } from 'playwright-core';
@@ -15,6 +17,18 @@ describe('web console (embedded app, Chromium)', () => {
   const auth = { 'x-api-key': KEY };
   const post = (body: unknown) => http(`${app.url}/audit/events`, { method: 'POST', headers: auth, json: body });
   const shot = (name: string) => page.screenshot({ path: path.join(SHOTS, `${name}.png`) });
+  // axe-core runs in the page: evaluated through the DevTools protocol, which the page's CSP (no inline script) allows.
+  const AXE = readFileSync(require.resolve('axe-core/axe.min.js'), 'utf8');
+  const seriousViolations = async (p: Page): Promise<string[]> => {
+    if (!(await p.evaluate('typeof axe'))?.toString().includes('object')) await p.evaluate(AXE);
+    const found = (await p.evaluate(`axe.run(document, { resultTypes: ['violations'] }).then((r) => r.violations.map((v) =>
+      ({ id: v.id, impact: v.impact, nodes: v.nodes.map((n) => n.target.join(' ')).slice(0, 3) })))`)) as Array<{
+      id: string;
+      impact: string;
+      nodes: string[];
+    }>;
+    return found.filter((v) => v.impact === 'serious' || v.impact === 'critical').map((v) => `${v.impact} ${v.id}: ${v.nodes.join(', ')}`);
+  };
 
   beforeAll(async () => {
     if (!existsSync(CHROMIUM)) throw new Error(`${CHROMIUM} is missing: apt-get install chromium (scripts/test.sh does)`);
@@ -57,7 +71,7 @@ describe('web console (embedded app, Chromium)', () => {
   it('should sign in, filter, open an event whose inclusion proof the browser verifies, tail, chart and export', async () => {
     const errors: string[] = [];
     page.on('pageerror', (e) => errors.push(e.message));
-    page.on('console', (m) => m.type() === 'error' && !/status of (401|404|409)/.test(m.text()) && errors.push(m.text()));
+    page.on('console', (m) => m.type() === 'error' && !/status of (400|401|404|409)/.test(m.text()) && errors.push(m.text()));
     for (let i = 0; i < 3; i++) {
       const r = await post({
         event_type: 'console_probe',
@@ -108,7 +122,11 @@ describe('web console (embedded app, Chromium)', () => {
     expect(page.url()).toContain('metadata.site_id=SITE_C');
     await page.locator('#events-total', { hasText: /^3 events$/ }).waitFor();
 
-    await page.click(`tr[data-id="${oldest.id}"] button.link`);
+    // Opened from the keyboard: focus moves into the dialog.
+    await page.focus(`tr[data-id="${oldest.id}"] button.link`);
+    await page.keyboard.press('Enter');
+    await page.getByRole('dialog', { name: 'console_probe' }).waitFor();
+    expect(await page.evaluate(() => document.activeElement?.textContent)).toBe('Close');
     await page.locator('#proof-status', { hasText: /verified|NOT|unavailable/ }).waitFor({ timeout: 15_000 });
     expect(await page.textContent('#proof-status')).toMatch(/^verified: leaf \d+ of \d+/);
     expect(await page.getAttribute(`tr[data-id="${oldest.id}"] time`, 'title')).toBe(`${oldest.timestamp} (UTC)`);
@@ -126,7 +144,24 @@ describe('web console (embedded app, Chromium)', () => {
     expect(await check('')).toBe(true);
     expect(await check("event.description += '!';")).toBe(false);
     expect(await check('event.metadata.n = 99;')).toBe(false);
+    expect(await seriousViolations(page)).toEqual([]);
+    // Tab and Shift+Tab stay in the dialog; Escape closes it and gives the focus back to the row's button.
+    const inDialog = () => page.evaluate(() => Boolean(document.activeElement?.closest('[role=dialog]')));
+    for (let i = 0; i < 8; i++) {
+      await page.keyboard.press('Tab');
+      expect(await inDialog()).toBe(true);
+    }
+    for (let i = 0; i < 3; i++) {
+      await page.keyboard.press('Shift+Tab');
+      expect(await inDialog()).toBe(true);
+    }
+    await page.keyboard.press('Escape');
+    expect(await page.getByRole('dialog').count()).toBe(0);
+    expect(await page.evaluate(() => document.activeElement?.closest('tr')?.getAttribute('data-id'))).toBe(oldest.id);
+    // Opened again and closed with its button.
+    await page.click(`tr[data-id="${oldest.id}"] button.link`);
     await page.getByRole('button', { name: 'Close' }).click();
+    expect(await page.getByRole('dialog').count()).toBe(0);
 
     // The live tail keeps the filter (type, severity, site): the other type must not show.
     await page.getByRole('link', { name: 'Live tail' }).click();
@@ -162,15 +197,45 @@ describe('web console (embedded app, Chromium)', () => {
     await shot('live');
 
     await page.goto(`${app.url}/#stats`);
-    await page.waitForSelector('#histogram canvas');
+    await page.waitForSelector('#histogram[data-by=category] canvas');
     await shot('statistics');
-    // The last bar is the current hour: a click on it filters the table to that hour.
-    const box = await page.locator('#histogram .u-over').boundingBox();
-    if (!box) throw new Error('no chart');
-    await page.mouse.move(box.x + box.width - 3, box.y + box.height - 5);
-    await page.mouse.click(box.x + box.width - 3, box.y + box.height - 5);
-    await page.waitForSelector('#events-total');
-    expect(page.url()).toMatch(/#events\?start=.+&end=/);
+    // The last bar is the current hour: a click on its bottom segment filters the table to that hour and
+    // that segment's category; then the same split by severity, chosen with the toggle.
+    const clickLastBar = async () => {
+      const box = await page.locator('#histogram .u-over').boundingBox();
+      if (!box) throw new Error('no chart');
+      await page.mouse.move(box.x + box.width - 3, box.y + box.height - 2);
+      await page.mouse.click(box.x + box.width - 3, box.y + box.height - 2);
+      await page.waitForSelector('#events-total');
+    };
+    for (const by of ['category', 'severity'] as const) {
+      if (by === 'severity') {
+        await page.goto(`${app.url}/#stats`);
+        await page.waitForSelector('#histogram[data-by=category] canvas');
+        await page.getByLabel('severity', { exact: true }).check();
+        await page.waitForSelector('#histogram[data-by=severity] canvas');
+        expect(page.url()).toContain('#stats?by=severity');
+        await shot('statistics-severity');
+      }
+      await clickLastBar();
+      const url = new URL(page.url().replace('#events?', '?'));
+      const hourStart = url.searchParams.get('start') ?? '';
+      // A whole hour, the current one (or the one before, when the test crossed the hour).
+      expect(Date.parse(hourStart) % 3600e3).toBe(0);
+      expect(Date.now() - Date.parse(hourStart)).toBeLessThan(2 * 3600e3);
+      expect(Date.parse(url.searchParams.get('end') ?? '') - Date.parse(hourStart)).toBe(3600e3 - 1);
+      const key = url.searchParams.get(by);
+      expect(key).toBeTruthy();
+      // The table holds that hour's events of that key, as the API counts them.
+      const q = new URLSearchParams({ start: hourStart, end: url.searchParams.get('end') ?? '', [by]: key ?? '' });
+      const total = (await http(`${app.url}/audit/events?${q}&limit=1`, { headers: auth })).body.total as number;
+      expect(total).toBeGreaterThan(0);
+      await page.locator('#events-total', { hasText: /^\d+ events$/ }).waitFor();
+      const column = by === 'category' ? 3 : 4;
+      const cells = await page.locator(`table[aria-label=Events] tbody td:nth-child(${column})`).allTextContents();
+      expect(cells.length).toBeGreaterThan(0);
+      expect(new Set(cells)).toEqual(new Set([key]));
+    }
     await page.goto(`${app.url}/#stats`);
     await page.click('a[data-filter="metadata.site_id=SITE_C"]');
     await page.locator('#events-total', { hasText: /^6 events$/ }).waitFor();
@@ -190,7 +255,20 @@ describe('web console (embedded app, Chromium)', () => {
     expect(lines.every((l) => l.event_type === 'console_probe')).toBe(true);
     await shot('export');
 
-    // The read-mostly panels render what their capability answers, with no error.
+    // The read-mostly panels render what their capability answers as tables, with no error.
+    expect(
+      (await http(`${app.url}/audit/retention`, { method: 'POST', headers: auth, json: { retention_days: 2555, archive_after_days: 365 } }))
+        .status,
+    ).toBe(201);
+    expect(
+      (
+        await http(`${app.url}/audit/legal-holds`, {
+          method: 'POST',
+          headers: auth,
+          json: { from: '2026-01-01T00:00:00Z', to: '2026-02-01T00:00:00Z', reason: 'console probe hold', case_id: 'CASE-14' },
+        })
+      ).status,
+    ).toBe(201);
     expect(
       (
         await http(`${app.url}/audit/alerts`, {
@@ -213,10 +291,36 @@ describe('web console (embedded app, Chromium)', () => {
       expect(await page.getByRole('alert').count()).toBe(0);
     }
     await page.goto(`${app.url}/#alerts`);
-    await page.getByRole('cell', { name: 'console probe' }).waitFor();
+    await page.getByRole('cell', { name: 'console probe', exact: true }).waitFor();
+    await page.getByRole('button', { name: 'Show the firings of console probe' }).click();
+    await page.getByText('This rule has not fired.').waitFor();
+    await page.goto(`${app.url}/#retention`);
+    const policy = page.getByRole('table', { name: 'Retention policy' });
+    await policy.getByRole('row', { name: /Kept for 2555 days/ }).waitFor();
+    await policy.getByRole('row', { name: /Archived after 365 days/ }).waitFor();
+    await page.getByRole('table', { name: 'Legal holds' }).getByRole('cell', { name: 'CASE-14' }).waitFor();
+    await page.getByText('No archives yet.').waitFor();
+    await page.getByText('No pending changes.').waitFor();
+    await shot('retention');
+    await page.goto(`${app.url}/#integrations`);
+    await page.getByText(/^No SIEM integrations yet/).waitFor();
+    await page.goto(`${app.url}/#status`);
+    await page.getByRole('table', { name: 'Components' }).getByRole('cell', { name: 'query store' }).waitFor();
+    await page.getByRole('table', { name: 'Consumer groups' }).getByRole('cell', { name: 'audit.query-store.v1' }).waitFor();
+    expect(await page.textContent('#status-overall')).toBe('ok');
+    await shot('status');
     await page.goto(`${app.url}/#integrity`);
+    const checkpoint = page.getByRole('table', { name: 'Latest checkpoint' });
+    await checkpoint.getByRole('row', { name: /^Tree size \d+/ }).waitFor();
+    // A refused request shows the API's message, naming what was wrong.
+    await page.getByLabel('From (RFC 3339)').fill('yesterday');
+    await page.getByRole('button', { name: 'Verify range' }).click();
+    await page.getByRole('alert').waitFor();
+    expect(await page.getByRole('alert').textContent()).toMatch(/from/i);
+    await page.getByLabel('From (RFC 3339)').fill('');
     await page.getByRole('button', { name: 'Verify range' }).click();
     await page.getByText(/^ok: \d+ leaves checked/).waitFor({ timeout: 30_000 });
+    await page.getByText('No findings: every leaf matches its stored event.').waitFor();
     await shot('integrity');
     // The console's reads are ordinary API reads: audited as api_access of the key it signed in with.
     const reads = await http(`${app.url}/audit/events?event_type=api_access&limit=1000`, { headers: auth });
@@ -224,5 +328,50 @@ describe('web console (embedded app, Chromium)', () => {
       reads.body.events.some((e: { metadata: Record<string, unknown> }) => JSON.stringify(e.metadata).includes('/audit/events/stream')),
     ).toBe(true);
     expect(errors).toEqual([]);
+  });
+
+  it('should have no serious or critical accessibility violation and fit a 1280x800 laptop on every view', async () => {
+    const laptop = await (await browser.newContext({ viewport: { width: 1280, height: 800 } })).newPage();
+    const errors: string[] = [];
+    laptop.on('pageerror', (e) => errors.push(e.message));
+    await laptop.goto(`${app.url}/`);
+    // The sign-in form first, then signed in from the keyboard alone.
+    expect(await seriousViolations(laptop)).toEqual([]);
+    await laptop.getByLabel('API key').focus();
+    await laptop.keyboard.type(KEY);
+    await laptop.keyboard.press('Enter');
+    await laptop.waitForSelector('#events-total');
+    // Tab from the top reaches the skip link first, and it shows (a visible focus).
+    await laptop.keyboard.press('Tab');
+    expect(await laptop.evaluate(() => document.activeElement?.textContent)).toBe('Skip to the content');
+    expect((await laptop.locator('a.skip').boundingBox())?.x).toBeGreaterThanOrEqual(0);
+    const outline = await laptop.evaluate(() => getComputedStyle(document.activeElement as Element).outlineStyle);
+    expect(outline).not.toBe('none');
+    const views = ['events', 'live', 'stats', 'exports', 'alerts', 'retention', 'integrations', 'integrity', 'status'];
+    for (const view of views) {
+      await laptop.goto(`${app.url}/#${view}?event_type=console_probe`);
+      await laptop.locator('main h2, main form, main table').first().waitFor();
+      await laptop.waitForLoadState('networkidle');
+      if (view === 'stats') await laptop.waitForSelector('#histogram canvas');
+      expect({ view, violations: await seriousViolations(laptop) }).toEqual({ view, violations: [] });
+      // Nothing wider than the window: no sideways scrolling of the page.
+      expect({ view, overflow: await laptop.evaluate(() => document.documentElement.scrollWidth - innerWidth) }).toEqual({
+        view,
+        overflow: 0,
+      });
+      if (view === 'stats') await laptop.screenshot({ path: path.join(SHOTS, 'laptop-statistics.png') });
+    }
+    // Every form control has a label.
+    await laptop.goto(`${app.url}/#events`);
+    await laptop.waitForSelector('#events-total');
+    const unlabelled = await laptop.evaluate(
+      () =>
+        Array.from(document.querySelectorAll('input, select, textarea')).filter(
+          (c) => !(c as HTMLInputElement).labels?.length && !c.getAttribute('aria-label'),
+        ).length,
+    );
+    expect(unlabelled).toBe(0);
+    expect(errors).toEqual([]);
+    await laptop.close();
   });
 });

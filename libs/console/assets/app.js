@@ -132,8 +132,12 @@ function Drawer({ event, onClose }) {
   const box = useRef();
   useEffect(() => {
     const opener = document.activeElement;
-    return () => opener?.isConnected && opener.focus();
-  }, []);
+    // Back to the row's button (found again: the table may have re-rendered), else to what had the focus.
+    return () => {
+      const row = [...document.querySelectorAll('tr[data-id] button.link')].find((b) => b.closest('tr').dataset.id === event.id);
+      (row ?? (opener?.isConnected ? opener : null))?.focus();
+    };
+  }, [event.id]);
   useEffect(() => ref.current?.focus(), [event.id]);
   const onKeyDown = (e) => {
     if (e.key === 'Escape') { e.preventDefault(); onClose(); return; }
