@@ -259,6 +259,8 @@ function Histogram({ data, by }) {
         value: (u, v, si, j) => (j == null ? '' : String(timeline[j].counts[keys[i]] ?? 0)),
       }))],
       axes: [{}, {}],
+      // Bars stand on zero, whatever the smallest count shown.
+      scales: { y: { range: (u, min, max) => [0, Math.max(1, Math.ceil(max * 1.1))] } },
       cursor: { drag: { x: false, y: false } },
     }, [xs, ...order.map((i) => sums[i].map((v) => v || null))], ref.current);
     // A click filters the table to that hour and, on a segment, to its category or severity.
@@ -323,8 +325,8 @@ function Stats({ params }) {
     </div>
     <${Volume} by=${by} />
     <div class="lists">
-      <${Counts} title="By category" param="category" entries=${Object.entries(data.events_by_category ?? {})} />
-      <${Counts} title="By severity" param="severity" entries=${Object.entries(data.events_by_severity ?? {})} />
+      <${Counts} title="By category" param="category" entries=${Object.entries(data.events_by_category ?? {}).sort((a, b) => b[1] - a[1])} />
+      <${Counts} title="By severity" param="severity" entries=${Object.entries(data.events_by_severity ?? {}).sort((a, b) => b[1] - a[1])} />
       <${Counts} title="Top sites (7 days)" param="metadata.site_id" entries=${(data.top_sites ?? []).map((s) => [s.site_id, s.events])} />
       <${Counts} title="Top devices" param="metadata.device_id" entries=${(data.top_devices ?? []).map((s) => [s.device_id, s.events])} />
       <${Counts} title="Top users" param="metadata.user_id" entries=${(data.top_users ?? []).map((s) => [s.user_id, s.events])} />
