@@ -76,4 +76,24 @@ describe('search totals on the chdb engine', () => {
     expect(res.total).toBe(Number(raw.n));
     expect(res.total).toBeGreaterThan(0);
   });
+
+  it.each(['category', 'severity'] as const)('should give a timeline by %s equal to a raw count per hour', async (breakdown) => {
+    const t = await store.timeline('default', breakdown, 72, nowMicros());
+    const rs = await ch.query({
+      query: `SELECT toString(toStartOfHour(timestamp)) AS h, ${breakdown} AS k, count() AS n FROM ${DATABASE}.events
+              WHERE tenant_id = 'default' AND timestamp >= parseDateTime64BestEffort({from:String}, 6, 'UTC')
+                AND timestamp < parseDateTime64BestEffort({to:String}, 6, 'UTC') GROUP BY h, k`,
+      query_params: { from: t.from, to: t.to },
+      format: 'JSONEachRow',
+    });
+    const raw = new Map<string, Record<string, number>>();
+    for (const r of await rs.json<{ h: string; k: string; n: string }>()) {
+      const bucket = `${r.h.replace(' ', 'T')}.000Z`;
+      raw.set(bucket, { ...raw.get(bucket), [r.k]: Number(r.n) });
+    }
+    expect(t.timeline).toHaveLength(72);
+    // Every hour of the three days holds events: each bucket's counts are the raw rows' counts.
+    expect(t.timeline.filter((b) => b.total > 0).length).toBeGreaterThanOrEqual(70);
+    for (const b of t.timeline) expect(b.counts).toEqual(raw.get(b.bucket) ?? {});
+  });
 });
