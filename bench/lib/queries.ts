@@ -34,6 +34,8 @@ export const QUERIES: QuerySpec[] = [
   { name: 'statistics/detailed', path: '/audit/statistics/detailed', kind: 'statistics' },
   { name: `metadata.device_id=${PROBE_DEVICE}`, path: `/audit/events?metadata.device_id=${PROBE_DEVICE}`, kind: 'metadata' },
   { name: `metadata.site_id=${PROBE_SITE}`, path: `/audit/events?metadata.site_id=${PROBE_SITE}`, kind: 'metadata' },
+  // The console's histogram: 24 hours of the roll-up by severity.
+  { name: 'statistics/timeline', path: '/audit/statistics/timeline?breakdown=severity&hours=24', kind: 'statistics' },
 ];
 
 export const TARGET_P95_MS: Record<QuerySpec['kind'], number> = { page: 50, statistics: 30, metadata: 200 };

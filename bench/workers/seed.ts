@@ -77,12 +77,15 @@ function insertSql(nowUs: number, spanUs: number): string {
   )`;
 }
 
-async function timeQuery(store: EventSearch & EventStatistics, spec: QuerySpec): Promise<number> {
+async function timeQuery(store: EventSearch & EventStatistics & Pick<EventStoreRepository, 'timeline'>, spec: QuerySpec): Promise<number> {
   const [p, qs = ''] = spec.path.split('?');
   const t0 = performance.now();
   if (p === '/audit/statistics') await store.statistics('default', nowMicros());
   else if (p === '/audit/statistics/detailed') await store.detailedStatistics('default', nowMicros());
-  else {
+  else if (p === '/audit/statistics/timeline') {
+    const q = new URLSearchParams(qs);
+    await store.timeline('default', q.get('breakdown') === 'severity' ? 'severity' : 'category', Number(q.get('hours') ?? 24), nowMicros());
+  } else {
     const { filter, page } = parseEventFilter(Object.fromEntries(new URLSearchParams(qs)), nowMicros());
     await store.search('default', filter, page);
   }
