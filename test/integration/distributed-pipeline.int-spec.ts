@@ -234,6 +234,18 @@ describe('distributed deployment: api-gateway, ingest-gateway and query-store as
     const lib = await fetch(`${gw(1)}${uplot}`);
     expect(lib.status).toBe(200);
     expect(lib.headers.get('cache-control')).toContain('immutable');
+    // The console's histogram: the gateway asks the query-store over TCP (audit.query.timeline).
+    const timeline = await request<{
+      breakdown: string;
+      timeline: Array<{ bucket: string; total: number; counts: Record<string, number> }>;
+    }>(`${gw(1)}/audit/statistics/timeline?breakdown=severity&hours=6`);
+    expect(timeline.status).toBe(200);
+    expect(timeline.body.breakdown).toBe('severity');
+    expect(timeline.body.timeline).toHaveLength(6);
+    // The run's first test stored its events this hour (or the one before, across an hour's edge).
+    expect(timeline.body.timeline.slice(-2).reduce((a, b) => a + b.total, 0)).toBeGreaterThanOrEqual(6);
+    for (const b of timeline.body.timeline) expect(b.total).toBe(Object.values(b.counts).reduce((x, y) => x + y, 0));
+    expect((await request(`${gw(0)}/audit/statistics/timeline?hours=500`)).status).toBe(400);
   });
 
   it('should answer 503 with Retry-After, never 500, when a service is unreachable', async () => {

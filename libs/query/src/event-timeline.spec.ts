@@ -1,4 +1,5 @@
 import { timelineWindow, toTimeline } from './event-timeline.store';
+import { parseTimelineMessage, QUERY_PORT_DEFINITION } from './query.port';
 
 /** 2026-12-02 10:30 UTC. */
 const NOW_US = Date.UTC(2026, 11, 2, 10, 30) * 1000;
@@ -42,5 +43,23 @@ describe('event timeline', () => {
     expect(t.keys).toEqual([]);
     expect(t.timeline.every((b) => b.total === 0)).toBe(true);
     expect(t.timeline.at(-1)?.bucket).toBe('2026-12-02T10:00:00.000Z');
+  });
+
+  it('should carry a timeline request over TCP as is and refuse a malformed one naming the field', () => {
+    const m = QUERY_PORT_DEFINITION.methods.timeline;
+    expect(m.decode(m.encode('t1', 'severity', 24))).toEqual(['t1', 'severity', 24]);
+    const field = (msg: unknown): string | undefined => {
+      try {
+        parseTimelineMessage(msg);
+        return undefined;
+      } catch (e) {
+        return (e as { details?: Array<{ field: string }> }).details?.[0]?.field;
+      }
+    };
+    expect(field({ tenantId: 't1', breakdown: 'event_type', hours: 24 })).toBe('breakdown');
+    expect(field({ tenantId: 't1', breakdown: 'category', hours: 169 })).toBe('hours');
+    expect(field({ tenantId: 't1', breakdown: 'category', hours: 2.5 })).toBe('hours');
+    expect(field({ tenantId: '', breakdown: 'category', hours: 1 })).toBe('tenantId');
+    expect(field({ tenantId: 't1', breakdown: 'category', hours: 168 })).toBeUndefined();
   });
 });
