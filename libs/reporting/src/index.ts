@@ -9,3 +9,4 @@ export * from './reporting.config';
 export * from './reporting.controller';
 export * from './reporting.port';
 export * from './reporting.service';
+export * from './core/schedule';
