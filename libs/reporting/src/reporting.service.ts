@@ -12,6 +12,7 @@ import { CONTENT_TYPES, eventWriter, ExportFormat } from './core/json';
 import { buildReport, ReportAggregator, reportToCsv, reportToHtml } from './core/report';
 import { parseExportRequest, parseReportRequest, ReportFormat, ReportType } from './core/requests';
 import { ChunkedReader } from './file-reader';
+import type { ReportSchedules } from './report-schedules.service';
 import { JobKind, ReportingJobEntity } from './reporting-job.entity';
 import { FileChunk, JobView, MAX_READ_BYTES, ReportingPort, Requester } from './reporting.port';
 
@@ -32,6 +33,8 @@ interface StoredReport {
   reportType: ReportType;
   format: ReportFormat;
   filter: EventFilter;
+  /** Set for a scheduled run: the schedule and its slot (in the manifest too). */
+  schedule?: { id: string; slot: string };
 }
 type StoredRequest = StoredExport | StoredReport;
 
@@ -102,10 +105,49 @@ export class ReportingService implements ReportingPort {
     return this.create(tenantId, 'export', stored, requester);
   }
 
-  async startReport(tenantId: string, body: unknown, requester: Requester): Promise<JobView> {
+  async startReport(tenantId: string, body: unknown, requester: Requester, schedule?: { id: string; slot: string }): Promise<JobView> {
     const r = parseReportRequest(body, nowMicros());
-    const stored: StoredReport = { kind: 'report', body: r.query, reportType: r.reportType, format: r.format, filter: r.filter };
+    const stored: StoredReport = {
+      kind: 'report',
+      body: r.query,
+      reportType: r.reportType,
+      format: r.format,
+      filter: r.filter,
+      ...(schedule ? { schedule } : {}),
+    };
     return this.create(tenantId, 'report', stored, requester);
+  }
+
+  /** Scheduled reports (POST /audit/reports/schedules ...), attached by the capability. */
+  schedules?: ReportSchedules;
+
+  private scheduler(): ReportSchedules {
+    if (!this.schedules) throw new Error('report schedules are not running in this process');
+    return this.schedules;
+  }
+
+  createSchedule(tenantId: string, body: unknown, requester: Requester): Promise<Record<string, unknown>> {
+    return this.scheduler().create(tenantId, body, requester);
+  }
+
+  listSchedules(tenantId: string): Promise<Record<string, unknown>> {
+    return this.scheduler().list(tenantId);
+  }
+
+  getSchedule(tenantId: string, id: string): Promise<Record<string, unknown>> {
+    return this.scheduler().get(tenantId, id);
+  }
+
+  updateSchedule(tenantId: string, id: string, body: unknown, requester: Requester): Promise<Record<string, unknown>> {
+    return this.scheduler().update(tenantId, id, body, requester);
+  }
+
+  removeSchedule(tenantId: string, id: string, requester: Requester): Promise<Record<string, unknown>> {
+    return this.scheduler().remove(tenantId, id, requester);
+  }
+
+  setSchedulePaused(tenantId: string, id: string, paused: boolean, requester: Requester): Promise<Record<string, unknown>> {
+    return this.scheduler().setPaused(tenantId, id, paused, requester);
   }
 
   async get(tenantId: string, kind: JobKind, id: string): Promise<JobView> {
@@ -476,6 +518,7 @@ export class ReportingService implements ReportingPort {
       report_type: r.reportType,
       format: r.format,
       summary: report.summary ?? null,
+      ...(r.schedule ? { schedule: { id: r.schedule.id, slot: r.schedule.slot } } : {}),
     });
   }
 
