@@ -273,6 +273,7 @@ export class ReportSchedules {
       state: job.state,
       report_type: reportType,
       period,
+      rows: manifest.rows ?? null,
       file: job.file,
       status_url: job.status_url,
       download_url: job.download_url,
