@@ -23,3 +23,4 @@ export * from './store-refusals';
 export * from './query.config';
 export * from './store-operations';
 export * from './read-after-write';
+export * from './report-counts.store';
