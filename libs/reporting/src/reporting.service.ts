@@ -17,8 +17,11 @@ import type { ReportSchedules } from './report-schedules.service';
 import { JobKind, ReportingJobEntity } from './reporting-job.entity';
 import { FileChunk, JobView, MAX_READ_BYTES, ReportingPort, Requester } from './reporting.port';
 
-/** Rows per read of the store: small enough that a page is a few MB, large enough that a round trip is amortised. */
-export const RANGE_PAGE_ROWS = 1000;
+/**
+ * Default rows per read of the store (AUDIT_REPORT_PAGE_ROWS): a page is a few MB in memory, and each read
+ * costs a query's start-up on the engine and a progress write, so fewer, larger pages export faster.
+ */
+export const RANGE_PAGE_ROWS = 5000;
 
 interface StoredExport {
   kind: 'export';
@@ -42,6 +45,8 @@ type StoredRequest = StoredExport | StoredReport;
 export interface ReportingSettings {
   fileTtlHours: number;
   maxConcurrentJobs: number;
+  /** Rows per read of the store (default RANGE_PAGE_ROWS; the query port takes at most 10,000). */
+  pageRows?: number;
   /** How often a replica looks for jobs it did not accept (default 2 s). */
   pollMs?: number;
   /** How long a claim holds without a heartbeat (default 60 s): a stopped replica's job runs elsewhere after it. */
@@ -435,9 +440,19 @@ export class ReportingService implements ReportingPort {
     }
   }
 
-  /** The period as events, oldest first, a page at a time; progress is written after each page. */
-  private events(job: ReportingJobEntity, filter: EventFilter, onRow?: (e: StoredAuditEvent) => void): AsyncGenerator<StoredAuditEvent> {
+  /** The period as events, oldest first, a page at a time. */
+  private async *events(job: ReportingJobEntity, filter: EventFilter): AsyncGenerator<StoredAuditEvent> {
+    for await (const page of this.pages(job, filter)) yield* page;
+  }
+
+  /**
+   * The period as pages of events, oldest first; progress is written after each page. An export writes a
+   * page as one chunk: per-row chunks cost a zlib call and a stream hop each (gzip ran at a third of the
+   * plain CSV's rate with them).
+   */
+  private pages(job: ReportingJobEntity, filter: EventFilter, onRow?: (e: StoredAuditEvent) => void): AsyncGenerator<StoredAuditEvent[]> {
     const { query, jobs } = this;
+    const pageRows = this.settings.pageRows ?? RANGE_PAGE_ROWS;
     const isClosed = (): boolean => this.closed;
     const isLost = (): boolean => this.lost.has(job.id);
     return (async function* () {
@@ -446,14 +461,12 @@ export class ReportingService implements ReportingPort {
       for (;;) {
         if (isClosed()) throw new Error('stopped by shutdown; the job runs again at the next start');
         if (isLost()) throw new Error('the claim passed to another replica');
-        const page = await query.range(job.tenantId, filter, after, RANGE_PAGE_ROWS);
-        for (const e of page) {
-          onRow?.(e);
-          yield e;
-        }
+        const page = await query.range(job.tenantId, filter, after, pageRows);
+        if (onRow) for (const e of page) onRow(e);
+        if (page.length > 0) yield page;
         done += page.length;
         await jobs.update({ id: job.id }, { rowsDone: String(done) });
-        if (page.length < RANGE_PAGE_ROWS) return;
+        if (page.length < pageRows) return;
         const last = page[page.length - 1];
         after = { timestamp: last.timestamp, id: last.id };
       }
@@ -465,7 +478,7 @@ export class ReportingService implements ReportingPort {
     let first: string | undefined;
     let last: string | undefined;
     const source = Readable.from(
-      this.events(job, r.filter, (e) => {
+      this.pages(job, r.filter, (e) => {
         rows++;
         first ??= e.timestamp;
         last = e.timestamp;
