@@ -6,7 +6,7 @@ import { alerting } from './scenarios/alerting';
 import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
 import { queries } from './scenarios/queries';
-import { reporting } from './scenarios/reporting';
+import { compliance, reporting } from './scenarios/reporting';
 import { singleIngest } from './scenarios/single-ingest';
 
 const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promise<Row[]>> = {
@@ -16,6 +16,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   distributed: distributedIngest,
   alerting,
   reporting,
+  compliance,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]

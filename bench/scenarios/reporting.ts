@@ -41,7 +41,7 @@ async function runJob(base: string, endpoint: string, body: unknown): Promise<{ 
 
 /**
  * Export throughput (CSV and JSON, gzip on and off) against the engine writing the same rows as CSVWithNames
- * into /dev/null; the app's peak RSS during the largest export; a compliance report's time over every event.
+ * into /dev/null, and the app's peak RSS during the CSV export (the compliance report is its own scenario).
  * The data set is the queries scenario's generator (60 days, the fleet mix), 1M events (10M with --full).
  */
 export async function reporting(ctx: BenchContext): Promise<Row[]> {
@@ -112,27 +112,60 @@ export async function reporting(ctx: BenchContext): Promise<Row[]> {
         });
       }
     }
-    const { seconds, job } = await runJob(app.url, '/audit/reports', {
-      report_type: 'compliance',
-      period,
-      categories: ['all'],
-      format: 'json',
-    });
-    ctx.log(`  compliance report: ${seconds.toFixed(2)} s over ${fmtN(job.progress.rows_done)} events`);
-    out.push({
-      scenario,
-      measure: 'compliance report (json, all categories)',
-      service: seconds,
-      limit: 10,
-      limitIs: 'target',
-      unit: 's',
-      target: rows >= 10_000_000 ? '< 10 s' : '< 10 s (at 10M)',
-      met: seconds < 10,
-      note: `${fmtN(job.progress.rows_done)} events counted, request to done`,
-    });
   } finally {
     await stop(app.child);
     removeDir(dataDir);
   }
   return out;
+}
+
+/**
+ * A compliance report's time, request to done, over every event of the generated set (1M; 10M with --full):
+ * the report counts in the store (one GROUP BY) and reads only its sample rows. Best and worst of 3.
+ */
+export async function compliance(ctx: BenchContext): Promise<Row[]> {
+  const rows = ctx.full ? 10_000_000 : 1_000_000;
+  const dataDir = freshDir(ctx, 'compliance');
+  ctx.log(`compliance: generating ${fmtN(rows)} events over 60 days`);
+  await runWorker('seed-compliance', path.join(DIST, 'bench', 'workers', 'seed.js'), {
+    dataDir,
+    rows,
+    days: 60,
+    queries: [],
+    iterations: 0,
+  });
+  const app = await startEmbeddedApp('app-compliance', dataDir, {}, ctx.serviceNodeArgs);
+  const period = { start: new Date(Date.now() - 62 * 86_400_000).toISOString(), end: new Date(Date.now() + 60_000).toISOString() };
+  try {
+    const times: number[] = [];
+    let counted = 0;
+    for (let i = 0; i < 3; i++) {
+      const { seconds, job } = await runJob(app.url, '/audit/reports', {
+        report_type: 'compliance',
+        period,
+        categories: ['all'],
+        format: 'json',
+      });
+      if (job.progress.rows_done < rows) throw new Error(`the report counted ${job.progress.rows_done} events, expected at least ${rows}`);
+      counted = job.progress.rows_done;
+      times.push(seconds);
+      ctx.log(`  compliance report: ${seconds.toFixed(2)} s over ${fmtN(counted)} events`);
+    }
+    return [
+      {
+        scenario: `Compliance report, ${rows >= 1e6 ? `${rows / 1e6}M` : fmtN(rows)} events`,
+        measure: 'compliance report (json, all categories), request to done',
+        service: Math.min(...times),
+        limit: 10,
+        limitIs: 'target',
+        unit: 's',
+        target: rows >= 10_000_000 ? '< 10 s' : '< 10 s (at 10M)',
+        met: Math.max(...times) < 10,
+        note: `best of 3, worst ${Math.max(...times).toFixed(2)} s; ${fmtN(counted)} events counted`,
+      },
+    ];
+  } finally {
+    await stop(app.child);
+    removeDir(dataDir);
+  }
 }
