@@ -132,12 +132,39 @@ describe('report schedules (embedded, injected clock)', () => {
     const resumed = await http(`${app.url}/audit/reports/schedules/${paused.body.id as string}/resume`, { method: 'POST' });
     expect(resumed.status).toBe(200);
     expect(resumed.body.next_run_at).toBe('2026-01-03T00:00:00.000Z');
+    const paused2 = await http(`${app.url}/audit/reports/schedules/${created.body.id as string}/pause`, { method: 'POST' });
+    expect(paused2.body).toMatchObject({ paused: true, next_run_at: null });
+    const put = await http(`${app.url}/audit/reports/schedules/${created.body.id as string}`, {
+      method: 'PUT',
+      json: {
+        name: 'monthly activity',
+        frequency: 'monthly',
+        day_of_month: 2,
+        report: { report_type: 'activity' },
+        delivery: { webhook: receiver.url },
+      },
+    });
+    expect(put.status).toBe(200);
+    expect(put.body).toMatchObject({
+      name: 'monthly activity',
+      frequency: 'monthly',
+      day_of_month: 2,
+      paused: false,
+      next_run_at: '2026-02-02T00:00:00.000Z',
+    });
+    // The delivery changed: a new channel, with a new secret shown once.
+    expect(put.body.webhook_secret).toMatch(/^whsec_/);
+    expect(put.body.webhook_secret).not.toBe(created.body.webhook_secret);
     const list = await http(`${app.url}/audit/reports/schedules`);
     expect(list.body.total).toBe(2);
     const del = await http(`${app.url}/audit/reports/schedules/${paused.body.id as string}`, { method: 'DELETE' });
     expect(del.body).toEqual({ id: paused.body.id, deleted: true });
     expect((await http(`${app.url}/audit/reports/schedules/${paused.body.id as string}`)).status).toBe(404);
-    const audit = await waitForTotal(app.url, 'event_type=report_schedule_created,report_schedule_resumed,report_schedule_deleted', 4);
-    expect(audit.body.total).toBe(4);
+    const audit = await waitForTotal(
+      app.url,
+      'event_type=report_schedule_created,report_schedule_resumed,report_schedule_deleted,report_schedule_paused,report_schedule_updated',
+      6,
+    );
+    expect(audit.body.total).toBe(6);
   }, 120_000);
 });
