@@ -6,6 +6,7 @@ import { alerting } from './scenarios/alerting';
 import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
 import { queries } from './scenarios/queries';
+import { compliance, reporting } from './scenarios/reporting';
 import { singleIngest } from './scenarios/single-ingest';
 
 const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promise<Row[]>> = {
@@ -14,10 +15,12 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   queries,
   distributed: distributedIngest,
   alerting,
+  reporting,
+  compliance,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]
-  default   quick mode: 1M events for queries, 10 s loads (about 5 minutes on 2 cores)
+  default   quick mode: 1M events for queries and reporting, 10 s loads (about 5 minutes on 2 cores)
   --full    10M events for queries, 30 s loads, 1M-event batch ingest
   --only    run only the named scenarios
   --keep    keep the scratch data directories

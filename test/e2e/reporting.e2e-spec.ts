@@ -126,7 +126,8 @@ describe('exports and reports (embedded)', () => {
   const augustIds = new Set<string>();
 
   beforeAll(async () => {
-    app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false' });
+    // Pages of 1000 rows (the default is 5000), so the 2300-row export spans three pages.
+    app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false', AUDIT_REPORT_PAGE_ROWS: '1000' });
     const a = await http(`${app.url}/audit/events`, { method: 'POST', json: august });
     expect(a.status).toBe(201);
     for (const r of a.body.results as Array<{ id: string }>) augustIds.add(r.id);

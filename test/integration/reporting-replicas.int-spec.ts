@@ -36,7 +36,7 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
       q as unknown as QueryPort,
       ingest,
       files,
-      { fileTtlHours: 1, maxConcurrentJobs: 2, pollMs: 100, handoffSeconds: 0, leaseSeconds },
+      { fileTtlHours: 1, maxConcurrentJobs: 2, pollMs: 100, handoffSeconds: 0, leaseSeconds, pageRows: 1000 },
       logger,
     );
   const row = (id: string): Promise<ReportingJobEntity> => ds.getRepository(ReportingJobEntity).findOneByOrFail({ id });

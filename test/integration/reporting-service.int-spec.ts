@@ -34,7 +34,7 @@ describe(ReportingService.name, () => {
       q as unknown as QueryPort,
       ingest,
       files,
-      { fileTtlHours: 1, maxConcurrentJobs: 1 },
+      { fileTtlHours: 1, maxConcurrentJobs: 1, pageRows: 1000 },
       logger,
     );
   const until = async (s: ReportingService, id: string, state: string): Promise<void> => {

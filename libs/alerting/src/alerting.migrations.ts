@@ -60,4 +60,48 @@ export class CreateAlerting1764979200001 implements MigrationInterface {
   }
 }
 
-export const ALERTING_MIGRATIONS = [CreateAlerting1764979200001];
+/**
+ * Delivery for other capabilities (reporting's scheduled reports): a channel holds a webhook (with its secret,
+ * sealed like a rule's) and e-mail addresses; a notification is one message per channel kind, sent and retried
+ * by the same worker as alert deliveries, keyed by the caller's message id so asking twice queues it once.
+ */
+export class AlertingNotifications1765324800001 implements MigrationInterface {
+  name = 'AlertingNotifications1765324800001';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE IF NOT EXISTS alert_channels (
+      id uuid PRIMARY KEY,
+      tenant_id text NOT NULL,
+      owner text NOT NULL,
+      webhook text,
+      webhook_secret text,
+      email jsonb NOT NULL DEFAULT '[]',
+      created_at timestamptz NOT NULL DEFAULT now()
+    )`);
+    await q.query(`CREATE TABLE IF NOT EXISTS alert_notifications (
+      id text NOT NULL,
+      channel text NOT NULL,
+      channel_id uuid NOT NULL REFERENCES alert_channels (id) ON DELETE CASCADE,
+      tenant_id text NOT NULL,
+      target text NOT NULL,
+      subject text NOT NULL,
+      body text NOT NULL,
+      payload jsonb NOT NULL,
+      status text NOT NULL,
+      attempts integer NOT NULL DEFAULT 0,
+      next_attempt_at timestamptz NOT NULL DEFAULT now(),
+      log jsonb NOT NULL DEFAULT '[]',
+      created_at timestamptz NOT NULL DEFAULT now(),
+      updated_at timestamptz NOT NULL DEFAULT now(),
+      PRIMARY KEY (id, channel)
+    )`);
+    await q.query("CREATE INDEX IF NOT EXISTS alert_notifications_due ON alert_notifications (next_attempt_at) WHERE status = 'pending'");
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE alert_notifications');
+    await q.query('DROP TABLE alert_channels');
+  }
+}
+
+export const ALERTING_MIGRATIONS = [CreateAlerting1764979200001, AlertingNotifications1765324800001];

@@ -1,6 +1,6 @@
 import { ValidationError } from '@app/contracts';
 import { definePort, serviceAddress } from '@app/runtime';
-import type { AlertingPort } from './alerting.service';
+import type { AlertingPort, NotificationMessage } from './alerting.service';
 
 export interface AlertingMessage {
   tenantId: string;
@@ -101,6 +101,52 @@ export const ALERTING_PORT_DEFINITION = definePort<AlertingPort>({
       decode: (m) => {
         const p = parseAlertingMessage(m, 'firings', ['id', 'limit']);
         return [p.tenantId, p.id as string, p.limit as number];
+      },
+    },
+    openChannel: {
+      pattern: 'audit.alerting.open-channel',
+      deadline: 'queryMs',
+      encode: (tenantId, owner, body) => ({ tenantId, owner, body }),
+      decode: (m) => {
+        const p = parseAlertingMessage(m, 'open-channel');
+        const owner = (m as Record<string, unknown>).owner;
+        if (typeof owner !== 'string' || owner === '')
+          throw new ValidationError('malformed open-channel request: owner must be a string', [
+            { field: 'owner', message: 'must be a string' },
+          ]);
+        return [p.tenantId, owner, p.body];
+      },
+    },
+    closeChannel: {
+      pattern: 'audit.alerting.close-channel',
+      deadline: 'queryMs',
+      encode: (tenantId, id) => ({ tenantId, id }),
+      decode: (m) => {
+        const p = parseAlertingMessage(m, 'close-channel', ['id']);
+        return [p.tenantId, p.id as string];
+      },
+    },
+    notify: {
+      pattern: 'audit.alerting.notify',
+      deadline: 'queryMs',
+      encode: (tenantId, id, message) => ({ tenantId, id, body: message }),
+      decode: (m) => {
+        const p = parseAlertingMessage(m, 'notify', ['id']);
+        const b = p.body as Record<string, unknown> | undefined;
+        if (!isObject(b) || typeof b.id !== 'string' || typeof b.subject !== 'string' || typeof b.text !== 'string' || !isObject(b.payload))
+          throw new ValidationError('malformed notify request: body must be { id, subject, text, payload }', [
+            { field: 'body', message: 'must be { id, subject, text, payload }' },
+          ]);
+        return [p.tenantId, p.id as string, b as unknown as NotificationMessage];
+      },
+    },
+    notifications: {
+      pattern: 'audit.alerting.notifications',
+      deadline: 'queryMs',
+      encode: (tenantId, id) => ({ tenantId, id }),
+      decode: (m) => {
+        const p = parseAlertingMessage(m, 'notifications', ['id']);
+        return [p.tenantId, p.id as string];
       },
     },
     health: { pattern: 'audit.alerting.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },

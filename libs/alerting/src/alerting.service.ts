@@ -4,9 +4,17 @@ import { IngestPort } from '@app/ingest';
 import { parseEventFilter } from '@app/query';
 import { ComponentHealth, ConsumedEvent, OutboundPolicy } from '@app/runtime';
 import { evaluate, EvaluatedRule, Firing, RuleState } from './core/evaluate';
-import { parseRuleDefinition, RuleDefinition } from './core/rule-input';
+import { checkWebhookUrl, parseRuleDefinition, RuleDefinition } from './core/rule-input';
 import { newWebhookSecret, SecretBox } from './core/signing';
-import { AlertingStore, DuplicateNameError, StoredDelivery, StoredFiring, StoredRule } from './alerting.store';
+import {
+  AlertingStore,
+  DuplicateNameError,
+  NotificationStore,
+  StoredDelivery,
+  StoredFiring,
+  StoredNotification,
+  StoredRule,
+} from './alerting.store';
 import { Mailer, retryDelay, SendOutcome, sendWebhook } from './delivery';
 import { RuleCache } from './rule-cache';
 
@@ -20,7 +28,35 @@ export interface AlertingPort {
   setEnabled(tenantId: string, id: string, enabled: boolean): Promise<Record<string, unknown>>;
   test(tenantId: string, id: string): Promise<Record<string, unknown>>;
   firings(tenantId: string, id: string, limit: number): Promise<Record<string, unknown>>;
+  /**
+   * A delivery channel for another capability (a scheduled report): the webhook URL checked as a rule's, its
+   * Standard Webhooks secret generated, sealed and answered once, e-mail addresses kept.
+   */
+  openChannel(tenantId: string, owner: string, body: unknown): Promise<ChannelView>;
+  closeChannel(tenantId: string, id: string): Promise<{ id: string; closed: boolean }>;
+  /** Queues one message on a channel (each of its webhook and e-mail), sent and retried by the delivery worker. */
+  notify(tenantId: string, channelId: string, message: NotificationMessage): Promise<{ queued: number }>;
+  /** A message's deliveries: status, attempts and their log. */
+  notifications(tenantId: string, messageId: string): Promise<{ deliveries: Array<Record<string, unknown>> }>;
   health(): Promise<ComponentHealth>;
+}
+
+export interface ChannelView {
+  id: string;
+  webhook: string | null;
+  email: string[];
+  /** Only in the answer that created it. */
+  webhook_secret?: string;
+  warnings: string[];
+}
+
+export interface NotificationMessage {
+  /** The caller's id for the message: the webhook-id, and the key that makes asking twice queue it once. */
+  id: string;
+  subject: string;
+  text: string;
+  /** The webhook's JSON body. */
+  payload: Record<string, unknown>;
 }
 
 const SOURCE = 'homepot-audit';
@@ -98,6 +134,7 @@ export class AlertingService implements AlertingPort {
   private kicked = false;
   /** The enabled rules for the rule engine: read once a second or after a change here, not once per batch. */
   private readonly rules: RuleCache;
+  private readonly notes: NotificationStore;
 
   constructor(
     private readonly store: AlertingStore,
@@ -109,6 +146,7 @@ export class AlertingService implements AlertingPort {
     ruleCacheTtlMs?: number,
   ) {
     this.rules = new RuleCache(() => this.store.enabledRules(), toEvaluated, ruleCacheTtlMs);
+    this.notes = store.notificationStore();
   }
 
   // ---- rules ----
@@ -304,6 +342,43 @@ export class AlertingService implements AlertingPort {
     };
   }
 
+  async openChannel(tenantId: string, owner: string, body: unknown): Promise<ChannelView> {
+    const b = (body !== null && typeof body === 'object' ? body : {}) as Record<string, unknown>;
+    const errors: Array<{ field: string; message: string }> = [];
+    const webhook = checkWebhookUrl(b.webhook, this.policy, errors, 'delivery.webhook');
+    const email = Array.isArray(b.email) ? (b.email as unknown[]).filter((a): a is string => typeof a === 'string') : [];
+    if (errors.length > 0)
+      throw new ValidationError(`invalid delivery: ${errors.map((e) => `${e.field}: ${e.message}`).join('; ')}`, errors);
+    const secret = webhook ? newWebhookSecret() : null;
+    const id = uuidv7();
+    await this.notes.insertChannel({ id, tenantId, owner, webhook, webhookSecret: secret ? this.box.seal(secret) : null, email });
+    const warnings =
+      email.length > 0 && !this.mailer.available
+        ? ['e-mail cannot be delivered: AUDIT_SMTP_URL is not set; the webhook and the stored file work']
+        : [];
+    return { id, webhook, email, ...(secret ? { webhook_secret: secret } : {}), warnings };
+  }
+
+  async closeChannel(tenantId: string, id: string): Promise<{ id: string; closed: boolean }> {
+    return { id, closed: await this.notes.deleteChannel(tenantId, id) };
+  }
+
+  async notify(tenantId: string, channelId: string, message: NotificationMessage): Promise<{ queued: number }> {
+    const channel = await this.notes.channel(tenantId, channelId);
+    if (!channel) throw new NotFoundError(`no delivery channel ${channelId.slice(0, 40)}`);
+    const base = { id: message.id, channelId, tenantId, subject: message.subject, body: message.text, payload: message.payload };
+    let queued = 0;
+    if (channel.webhook) queued += await this.notes.enqueue({ ...base, channel: 'webhook', target: channel.webhook });
+    if (channel.email.length > 0) queued += await this.notes.enqueue({ ...base, channel: 'email', target: channel.email.join(',') });
+    if (queued > 0) this.kick();
+    return { queued };
+  }
+
+  async notifications(tenantId: string, messageId: string): Promise<{ deliveries: Array<Record<string, unknown>> }> {
+    const list = await this.notes.notifications(tenantId, messageId);
+    return { deliveries: list.map((n) => ({ channel: n.channel, target: n.target, status: n.status, attempts: n.attempts, log: n.log })) };
+  }
+
   async health(): Promise<ComponentHealth> {
     return {
       ok: true,
@@ -440,6 +515,47 @@ export class AlertingService implements AlertingPort {
     this.mailer.close();
   }
 
+  private async sendNotification(n: StoredNotification): Promise<void> {
+    const channel = await this.notes.channelById(n.channelId);
+    let outcome: SendOutcome;
+    if (n.channel === 'webhook') {
+      outcome = channel?.webhookSecret
+        ? await sendWebhook(this.policy, n.target, this.box.open(channel.webhookSecret), `msg_${n.id}`, JSON.stringify(n.payload))
+        : { ok: false, permanent: true, error: 'no webhook secret', ms: 0, request: { body: '' } };
+    } else outcome = await this.mailer.send(n.target.split(','), n.subject, n.body, n.id);
+    const attempt = n.attempts + 1;
+    const delay = outcome.ok || outcome.permanent ? undefined : retryDelay(attempt);
+    const status = outcome.ok ? 'delivered' : outcome.status === 410 ? 'gone' : delay === undefined ? 'failed' : 'pending';
+    await this.notes.recordAttempt(
+      n,
+      {
+        at: new Date().toISOString(),
+        ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+        ...(outcome.error ? { error: outcome.error } : {}),
+        ms: outcome.ms,
+      },
+      status,
+      delay ?? 0,
+    );
+    await this.audit(
+      n.tenantId,
+      outcome.ok ? 'notification_sent' : 'notification_failed',
+      `${channel?.owner ?? 'notification'} ${n.channel} delivery ${outcome.ok ? 'delivered' : `failed (${status})`}`,
+      {
+        message_id: n.id,
+        owner: channel?.owner ?? null,
+        channel: n.channel,
+        target: n.target,
+        attempt,
+        status: outcome.status ?? null,
+        error: outcome.error ?? null,
+        outcome: status,
+      },
+      outcome.ok ? 'info' : 'warning',
+      `notification:${n.id}:${n.channel}:${attempt}`,
+    );
+  }
+
   /** One pass: audit new firings (alert_triggered, idempotent on the firing id), then send what is due. */
   private async work(): Promise<void> {
     for (const f of await this.store.unauditedFirings(100)) {
@@ -500,6 +616,10 @@ export class AlertingService implements AlertingPort {
         outcome.ok ? 'info' : 'warning',
         `alert_notification:${firing.id}:${d.channel}:${attempt}`,
       );
+    }
+    for (const n of await this.notes.claimDue(50)) {
+      if (this.stopped) return;
+      await this.sendNotification(n);
     }
   }
 }

@@ -94,6 +94,11 @@ const usToIso = (us: number) => new Date(Math.floor(us / 1000)).toISOString();
 export class AlertingStore {
   constructor(private readonly ds: DataSource) {}
 
+  /** The other capabilities' channels and notifications, in the same store. */
+  notificationStore(): NotificationStore {
+    return new NotificationStore(this.ds);
+  }
+
   async insertRule(rule: Omit<StoredRule, 'createdAt' | 'updatedAt'>): Promise<StoredRule> {
     const rows: Row[] = await this.ds.query(
       `INSERT INTO alert_rules (id, tenant_id, name, definition, enabled, webhook_secret) VALUES ($1, $2, $3, $4, $5, $6)
@@ -253,6 +258,132 @@ export class AlertingStore {
          next_attempt_at = now() + make_interval(secs => $6), updated_at = now()
        WHERE firing_id = $1 AND channel = $2 AND target = $3`,
       [d.firingId, d.channel, d.target, status, JSON.stringify([attempt]), retryInMs / 1000],
+    );
+  }
+}
+
+export interface StoredChannel {
+  id: string;
+  tenantId: string;
+  owner: string;
+  webhook: string | null;
+  /** Sealed (SecretBox). */
+  webhookSecret: string | null;
+  email: string[];
+}
+
+export interface StoredNotification {
+  id: string;
+  channel: 'webhook' | 'email';
+  channelId: string;
+  tenantId: string;
+  target: string;
+  subject: string;
+  body: string;
+  payload: unknown;
+  status: StoredDelivery['status'];
+  attempts: number;
+  log: DeliveryAttempt[];
+}
+
+function toChannel(r: Row): StoredChannel {
+  return {
+    id: r.id as string,
+    tenantId: r.tenant_id as string,
+    owner: r.owner as string,
+    webhook: (r.webhook as string | null) ?? null,
+    webhookSecret: (r.webhook_secret as string | null) ?? null,
+    email: json(r.email),
+  };
+}
+
+function toNotification(r: Row): StoredNotification {
+  return {
+    id: r.id as string,
+    channel: r.channel as StoredNotification['channel'],
+    channelId: r.channel_id as string,
+    tenantId: r.tenant_id as string,
+    target: r.target as string,
+    subject: r.subject as string,
+    body: r.body as string,
+    payload: json(r.payload),
+    status: r.status as StoredNotification['status'],
+    attempts: Number(r.attempts),
+    log: json(r.log),
+  };
+}
+
+/** Channels and notifications for other capabilities (alert_channels, alert_notifications). */
+export class NotificationStore {
+  constructor(private readonly ds: DataSource) {}
+
+  async insertChannel(c: StoredChannel): Promise<void> {
+    await this.ds.query(
+      'INSERT INTO alert_channels (id, tenant_id, owner, webhook, webhook_secret, email) VALUES ($1, $2, $3, $4, $5, $6)',
+      [c.id, c.tenantId, c.owner, c.webhook, c.webhookSecret, JSON.stringify(c.email)],
+    );
+  }
+
+  async channel(tenantId: string, id: string): Promise<StoredChannel | undefined> {
+    const rows: Row[] = await this.ds.query('SELECT * FROM alert_channels WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
+    return rows[0] ? toChannel(rows[0]) : undefined;
+  }
+
+  async channelById(id: string): Promise<StoredChannel | undefined> {
+    const rows: Row[] = await this.ds.query('SELECT * FROM alert_channels WHERE id = $1', [id]);
+    return rows[0] ? toChannel(rows[0]) : undefined;
+  }
+
+  async deleteChannel(tenantId: string, id: string): Promise<boolean> {
+    return (
+      rowsOf(await this.ds.query('DELETE FROM alert_channels WHERE tenant_id = $1 AND id = $2 RETURNING id', [tenantId, id])).length > 0
+    );
+  }
+
+  /** One row per kind of the channel; a message id already queued is left as it is (the caller may ask again). */
+  async enqueue(n: Omit<StoredNotification, 'status' | 'attempts' | 'log'>): Promise<number> {
+    const rows = rowsOf(
+      await this.ds.query(
+        `INSERT INTO alert_notifications (id, channel, channel_id, tenant_id, target, subject, body, payload, status)
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'pending') ON CONFLICT DO NOTHING RETURNING id`,
+        [n.id, n.channel, n.channelId, n.tenantId, n.target, n.subject, n.body, JSON.stringify(n.payload)],
+      ),
+    );
+    return rows.length;
+  }
+
+  async notifications(tenantId: string, id: string): Promise<StoredNotification[]> {
+    const rows: Row[] = await this.ds.query('SELECT * FROM alert_notifications WHERE tenant_id = $1 AND id = $2 ORDER BY channel', [
+      tenantId,
+      id,
+    ]);
+    return rows.map(toNotification);
+  }
+
+  /** As claimDueDeliveries: moved a minute ahead in the claiming statement, SKIP LOCKED. */
+  async claimDue(limit: number): Promise<StoredNotification[]> {
+    const res: unknown = await this.ds.query(
+      `UPDATE alert_notifications n SET next_attempt_at = now() + interval '60 seconds'
+       FROM (SELECT id, channel FROM alert_notifications WHERE status = 'pending' AND next_attempt_at <= now()
+             ORDER BY next_attempt_at LIMIT $1 FOR UPDATE SKIP LOCKED) due
+       WHERE n.id = due.id AND n.channel = due.channel
+       RETURNING n.*`,
+      [limit],
+    );
+    return rowsOf(res).map(toNotification);
+  }
+
+  async recordAttempt(
+    n: StoredNotification,
+    attempt: DeliveryAttempt,
+    status: StoredNotification['status'],
+    retryInMs: number,
+  ): Promise<void> {
+    await this.ds.query(
+      `UPDATE alert_notifications SET status = $3, attempts = attempts + 1, log = log || $4::jsonb,
+         next_attempt_at = now() + make_interval(secs => $5), updated_at = now()
+       WHERE id = $1 AND channel = $2`,
+      [n.id, n.channel, status, JSON.stringify([attempt]), retryInMs / 1000],
     );
   }
 }

@@ -4,6 +4,7 @@ import { ClickHouseEventSearch } from './event-search.store';
 import { ClickHouseEventStatistics } from './event-statistics.store';
 import { ClickHouseEventTimeline } from './event-timeline.store';
 import { ClickHouseRetentionDeletes } from './retention-deletes.store';
+import { ClickHouseReportCounts } from './report-counts.store';
 import { ClickHouseEventWrites } from './event-write.store';
 import { ClickHouseRollupRepair } from './rollup-repair.store';
 import { ClickHouseStoreHealth } from './store-health';
@@ -31,9 +32,14 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
     this.repair = new ClickHouseRollupRepair(this.q);
     this.health = new ClickHouseStoreHealth(this.q);
     this.retention = new ClickHouseRetentionDeletes(this.q);
+    this.counts = new ClickHouseReportCounts(this.q);
   }
 
   private readonly retention: ClickHouseRetentionDeletes;
+  private readonly counts: ClickHouseReportCounts;
+  /** A compliance report's GROUP BY counts (see ClickHouseReportCounts). */
+  readonly reportCounts: ClickHouseReportCounts['reportCounts'] = (tenantId, filter, options) =>
+    this.counts.reportCounts(tenantId, filter, options);
   /** Retention's removal of whole category-days (see ClickHouseRetentionDeletes). */
   readonly deleteDays: ClickHouseRetentionDeletes['deleteDays'] = (tenantId, days) => this.retention.deleteDays(tenantId, days);
 

@@ -24,3 +24,4 @@ export * from './query.config';
 export * from './store-operations';
 export * from './read-after-write';
 export * from './event-timeline.store';
+export * from './report-counts.store';

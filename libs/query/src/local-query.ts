@@ -16,11 +16,15 @@ export interface StoreMaintenance {
 import type { EventStoreRepository } from './event-store.repository';
 import type { StoredDayRef } from './retention-deletes.store';
 import type { Timeline, TimelineBreakdown } from './event-timeline.store';
+import type { ReportCounts } from './report-counts.store';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
   constructor(
-    private readonly store: EventSearch & EventStatistics & StoreHealth & Pick<EventStoreRepository, 'deleteDays' | 'timeline'>,
+    private readonly store: EventSearch &
+      EventStatistics &
+      StoreHealth &
+      Pick<EventStoreRepository, 'deleteDays' | 'timeline' | 'reportCounts'>,
     private readonly consumer: QueryStoreConsumer,
     /** The log, for its end offsets (read after write). */
     private readonly bus: EventBus,
@@ -51,6 +55,10 @@ export class LocalQuery implements QueryPort {
 
   range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]> {
     return this.store.range(tenantId, filter, after, limit);
+  }
+
+  reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts> {
+    return this.store.reportCounts(tenantId, filter);
   }
 
   statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics> {

@@ -8,6 +8,7 @@ import { RangeCursor } from './store-ports';
 import type { StoredDayRef } from './retention-deletes.store';
 import type { DailyCount } from './store-ports';
 import { Timeline, TIMELINE_BREAKDOWNS, TIMELINE_MAX_HOURS, TimelineBreakdown } from './event-timeline.store';
+import type { ReportCounts } from './report-counts.store';
 
 export interface SearchResult {
   events: StoredAuditEvent[];
@@ -29,6 +30,8 @@ export interface QueryPort {
   findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null>;
   /** Keyset paging through a range, oldest first by (timestamp, id): the next page starts after `after`. */
   range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]>;
+  /** Counts per (event type, source, UTC day) in the scope, with incomplete records: a compliance report's input. */
+  reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts>;
   statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics>;
   detailedStatistics(tenantId: string, signal?: AbortSignal): Promise<DetailedStatistics>;
   /**
@@ -204,6 +207,16 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       decode: (m) => {
         const p = parseRangeMessage(m);
         return [p.tenantId, p.filter, p.after, p.limit];
+      },
+    },
+    reportCounts: {
+      pattern: 'audit.query.report-counts',
+      // One GROUP BY over the period: a column scan (about 1 s per 10M events), so the long query deadline.
+      deadline: 'queryMs',
+      encode: (tenantId, filter) => ({ tenantId, filter }),
+      decode: (m) => {
+        if (!isObject(m)) fail('report-counts', '/', 'must be an object');
+        return [tenantOf('report-counts', m), filterOf('report-counts', m)];
       },
     },
     statistics: {

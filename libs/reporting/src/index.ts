@@ -9,3 +9,6 @@ export * from './reporting.config';
 export * from './reporting.controller';
 export * from './reporting.port';
 export * from './reporting.service';
+export * from './core/schedule';
+export * from './report-schedule.migrations';
+export * from './report-schedules.service';

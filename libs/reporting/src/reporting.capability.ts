@@ -1,3 +1,4 @@
+import { ALERTING_PORT_DEFINITION, AlertingPort } from '@app/alerting';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { QUERY_PORT_DEFINITION } from '@app/query';
 import { Capability } from '@app/runtime';
@@ -7,6 +8,8 @@ import { REPORTING_MIGRATIONS, ReportingJobEntity } from './reporting-job.entity
 import { REPORTING_CONFIG } from './reporting.config';
 import { REPORTING_PORT_DEFINITION } from './reporting.port';
 import { ReportingService } from './reporting.service';
+import { CreateReportSchedules1765324800002 } from './report-schedule.migrations';
+import { ReportSchedules } from './report-schedules.service';
 
 /** How often finished jobs past their expiry lose their files. */
 const EXPIRY_SWEEP_MS = 10 * 60_000;
@@ -20,7 +23,7 @@ const EXPIRY_SWEEP_MS = 10 * 60_000;
 export const REPORTING_CAPABILITY: Capability = {
   name: 'reporting',
   entities: [ReportingJobEntity],
-  migrations: REPORTING_MIGRATIONS,
+  migrations: [...REPORTING_MIGRATIONS, CreateReportSchedules1765324800002],
   needs: { configStore: true },
   config: [REPORTING_CONFIG, STORAGE_CONFIG],
   serves: [REPORTING_PORT_DEFINITION],
@@ -37,24 +40,48 @@ export const REPORTING_CAPABILITY: Capability = {
       settings,
       context.logger,
     );
+    const started = Date.now();
+    const clockStart = settings.scheduleClockStartMs;
+    let alerting: AlertingPort | undefined;
+    const schedules = new ReportSchedules(
+      context.configStore(),
+      service,
+      // Resolved on first use: in the embedded app alerting is bound by then; elsewhere it is a TCP client.
+      () => (alerting ??= context.port(ALERTING_PORT_DEFINITION)),
+      context.port(INGEST_PORT_DEFINITION),
+      clockStart === undefined ? () => Date.now() : () => clockStart + (Date.now() - started),
+      context.logger,
+    );
+    service.schedules = schedules;
     let sweep: NodeJS.Timeout | undefined;
     context.closers.add('reporting', async () => {
       if (sweep) clearInterval(sweep);
+      await schedules.close();
       await service.close();
     });
     return {
       bindings: [{ port: REPORTING_PORT_DEFINITION, implementation: service }],
       readiness: [{ name: 'report_files', check: () => service.health() }],
-      describe: { files: files.kind, file_ttl_hours: settings.fileTtlHours, max_concurrent_jobs: settings.maxConcurrentJobs },
+      describe: {
+        files: files.kind,
+        file_ttl_hours: settings.fileTtlHours,
+        max_concurrent_jobs: settings.maxConcurrentJobs,
+        schedule_tick_ms: settings.scheduleTickMs,
+        ...(clockStart !== undefined ? { schedule_clock_start: new Date(clockStart).toISOString() } : {}),
+      },
       afterStart: async () => {
         await service.resume();
         await service.expire();
+        schedules.start(settings.scheduleTickMs);
         sweep = setInterval(() => {
           service.expire().catch((err: unknown) => context.logger.warn({ err: (err as Error).message }, 'expiring report files failed'));
         }, EXPIRY_SWEEP_MS);
         sweep.unref();
       },
-      drain: () => service.close(),
+      drain: async () => {
+        await schedules.close();
+        await service.close();
+      },
     };
   },
 };

@@ -1,13 +1,37 @@
-import { defineConfigSection, env } from '@app/common';
+import { ConfigError, defineConfigSection, env } from '@app/common';
 
 /** The reporting capability's settings (parsed only where it runs: the all-in-one and apps/reporting). */
 export const REPORTING_CONFIG = defineConfigSection({
   name: 'reporting',
-  variables: ['AUDIT_REPORT_FILE_TTL_HOURS', 'AUDIT_REPORT_MAX_CONCURRENT_JOBS'],
-  parse: (e) => ({
-    /** An export's or report's file is deleted this long after it was written (WorkOS keeps links 10 min). */
-    fileTtlHours: env.int(e, 'AUDIT_REPORT_FILE_TTL_HOURS', 24, 1, 24 * 90),
-    /** Jobs run at once per process; more wait queued (each reads the store a page at a time). */
-    maxConcurrentJobs: env.int(e, 'AUDIT_REPORT_MAX_CONCURRENT_JOBS', 2, 1, 16),
-  }),
+  variables: [
+    'AUDIT_REPORT_FILE_TTL_HOURS',
+    'AUDIT_REPORT_MAX_CONCURRENT_JOBS',
+    'AUDIT_REPORT_PAGE_ROWS',
+    'AUDIT_REPORT_SCHEDULE_TICK_MS',
+    'AUDIT_REPORT_SCHEDULE_CLOCK_START',
+  ],
+  parse: (e) => {
+    const clockStart = env.string(e, 'AUDIT_REPORT_SCHEDULE_CLOCK_START');
+    const clockStartMs = clockStart === undefined ? undefined : Date.parse(clockStart);
+    if (clockStartMs !== undefined && (Number.isNaN(clockStartMs) || !/(Z|[+-]\d\d:\d\d)$/.test(clockStart ?? '')))
+      throw new ConfigError(
+        'AUDIT_REPORT_SCHEDULE_CLOCK_START',
+        'must be an ISO 8601 timestamp with its offset (e.g. 2026-01-01T23:59:58Z)',
+      );
+    return {
+      /** An export's or report's file is deleted this long after it was written (WorkOS keeps links 10 min). */
+      fileTtlHours: env.int(e, 'AUDIT_REPORT_FILE_TTL_HOURS', 24, 1, 24 * 90),
+      /** Jobs run at once per process; more wait queued (each reads the store a page at a time). */
+      maxConcurrentJobs: env.int(e, 'AUDIT_REPORT_MAX_CONCURRENT_JOBS', 2, 1, 16),
+      /** Rows per read of the store while a job runs (the query port takes at most 10,000 a read). */
+      pageRows: env.int(e, 'AUDIT_REPORT_PAGE_ROWS', 5000, 100, 10_000),
+      /** How often each replica looks for due schedules (they run at minute precision; 10 s is plenty). */
+      scheduleTickMs: env.int(e, 'AUDIT_REPORT_SCHEDULE_TICK_MS', 10_000, 100, 600_000),
+      /**
+       * For tests and drills only: the schedulers' clock starts at this instant at process start and runs at
+       * real speed from there (report periods and job timestamps are unaffected). Unset: the real clock.
+       */
+      scheduleClockStartMs: clockStartMs,
+    };
+  },
 });

@@ -42,6 +42,13 @@ export interface ReportingPort {
   /** Records the download as an audit event (the controller calls it before the first byte). */
   // Not void: a TCP reply must carry a value (an empty reply is an error on the client side).
   recordDownload(tenantId: string, kind: JobKind, id: string, requester: Requester): Promise<{ event_id: string }>;
+  /** Scheduled reports: CRUD and pause (each run is a report job like startReport's). */
+  createSchedule(tenantId: string, body: unknown, requester: Requester): Promise<Record<string, unknown>>;
+  listSchedules(tenantId: string): Promise<Record<string, unknown>>;
+  getSchedule(tenantId: string, id: string): Promise<Record<string, unknown>>;
+  updateSchedule(tenantId: string, id: string, body: unknown, requester: Requester): Promise<Record<string, unknown>>;
+  removeSchedule(tenantId: string, id: string, requester: Requester): Promise<Record<string, unknown>>;
+  setSchedulePaused(tenantId: string, id: string, paused: boolean, requester: Requester): Promise<Record<string, unknown>>;
   /** The gateway's readiness and /audit/status: the file store answers and the job queue. */
   health(): Promise<ComponentHealth>;
 }
@@ -67,6 +74,11 @@ function kindAndId(pattern: string, m: Record<string, unknown>): [JobKind, strin
   if (m.kind !== 'export' && m.kind !== 'report') fail(pattern, 'kind', "must be 'export' or 'report'");
   if (typeof m.id !== 'string') fail(pattern, 'id', 'must be a string');
   return [m.kind, m.id];
+}
+
+function scheduleId(pattern: string, m: Record<string, unknown>): string {
+  if (typeof m.id !== 'string') fail(pattern, 'id', 'must be a string');
+  return m.id;
 }
 
 export const REPORTING_PORT_DEFINITION = definePort<ReportingPort>({
@@ -120,6 +132,58 @@ export const REPORTING_PORT_DEFINITION = definePort<ReportingPort>({
       decode: (m) => {
         const o = obj('record-download', m);
         return [o.tenantId as string, ...kindAndId('record-download', o), requester('record-download', o)];
+      },
+    },
+    createSchedule: {
+      pattern: 'audit.reporting.create-schedule',
+      deadline: 'queryMs',
+      encode: (tenantId, body, requester) => ({ tenantId, body, requester }),
+      decode: (m) => {
+        const o = obj('create-schedule', m);
+        return [o.tenantId as string, o.body, requester('create-schedule', o)];
+      },
+    },
+    listSchedules: {
+      pattern: 'audit.reporting.list-schedules',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }),
+      decode: (m) => [obj('list-schedules', m).tenantId as string],
+    },
+    getSchedule: {
+      pattern: 'audit.reporting.get-schedule',
+      deadline: 'queryMs',
+      encode: (tenantId, id) => ({ tenantId, id }),
+      decode: (m) => {
+        const o = obj('get-schedule', m);
+        return [o.tenantId as string, scheduleId('get-schedule', o)];
+      },
+    },
+    updateSchedule: {
+      pattern: 'audit.reporting.update-schedule',
+      deadline: 'queryMs',
+      encode: (tenantId, id, body, requester) => ({ tenantId, id, body, requester }),
+      decode: (m) => {
+        const o = obj('update-schedule', m);
+        return [o.tenantId as string, scheduleId('update-schedule', o), o.body, requester('update-schedule', o)];
+      },
+    },
+    removeSchedule: {
+      pattern: 'audit.reporting.remove-schedule',
+      deadline: 'queryMs',
+      encode: (tenantId, id, requester) => ({ tenantId, id, requester }),
+      decode: (m) => {
+        const o = obj('remove-schedule', m);
+        return [o.tenantId as string, scheduleId('remove-schedule', o), requester('remove-schedule', o)];
+      },
+    },
+    setSchedulePaused: {
+      pattern: 'audit.reporting.set-schedule-paused',
+      deadline: 'queryMs',
+      encode: (tenantId, id, paused, requester) => ({ tenantId, id, paused, requester }),
+      decode: (m) => {
+        const o = obj('set-schedule-paused', m);
+        if (typeof o.paused !== 'boolean') fail('set-schedule-paused', 'paused', 'must be a boolean');
+        return [o.tenantId as string, scheduleId('set-schedule-paused', o), o.paused as boolean, requester('set-schedule-paused', o)];
       },
     },
     health: { pattern: 'audit.reporting.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },

@@ -61,13 +61,15 @@ export class CsvEventWriter extends Transform {
     super({ writableObjectMode: true });
   }
 
-  override _transform(event: StoredAuditEvent, _enc: BufferEncoding, done: TransformCallback): void {
+  /** An event, or a page of them: a page is written as one chunk (gzip and the file pay per chunk, not per row). */
+  override _transform(chunk: StoredAuditEvent | StoredAuditEvent[], _enc: BufferEncoding, done: TransformCallback): void {
     let out = '';
     if (!this.headerDone) {
       out = csvHeader(this.includeMetadata);
       this.headerDone = true;
     }
-    done(null, out + eventToCsv(event, this.includeMetadata));
+    for (const event of Array.isArray(chunk) ? chunk : [chunk]) out += eventToCsv(event, this.includeMetadata);
+    done(null, out);
   }
 
   override _flush(done: TransformCallback): void {

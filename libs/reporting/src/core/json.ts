@@ -21,8 +21,11 @@ export class NdjsonEventWriter extends Transform {
     super({ writableObjectMode: true });
   }
 
-  override _transform(event: StoredAuditEvent, _enc: BufferEncoding, done: TransformCallback): void {
-    done(null, `${JSON.stringify(exportedEvent(event, this.includeMetadata))}\n`);
+  /** An event, or a page of them written as one chunk. */
+  override _transform(chunk: StoredAuditEvent | StoredAuditEvent[], _enc: BufferEncoding, done: TransformCallback): void {
+    let out = '';
+    for (const event of Array.isArray(chunk) ? chunk : [chunk]) out += `${JSON.stringify(exportedEvent(event, this.includeMetadata))}\n`;
+    done(null, out);
   }
 }
 
@@ -34,10 +37,14 @@ export class JsonArrayEventWriter extends Transform {
     super({ writableObjectMode: true });
   }
 
-  override _transform(event: StoredAuditEvent, _enc: BufferEncoding, done: TransformCallback): void {
-    const prefix = this.first ? '[\n' : ',\n';
-    this.first = false;
-    done(null, prefix + JSON.stringify(exportedEvent(event, this.includeMetadata)));
+  /** An event, or a page of them written as one chunk. */
+  override _transform(chunk: StoredAuditEvent | StoredAuditEvent[], _enc: BufferEncoding, done: TransformCallback): void {
+    let out = '';
+    for (const event of Array.isArray(chunk) ? chunk : [chunk]) {
+      out += (this.first ? '[\n' : ',\n') + JSON.stringify(exportedEvent(event, this.includeMetadata));
+      this.first = false;
+    }
+    done(null, out);
   }
 
   override _flush(done: TransformCallback): void {
