@@ -1,5 +1,5 @@
 import { ValidationError } from '@app/contracts';
-import { matches, parseDestination, parseIntegrationSettings } from './integration';
+import { matches, parseDestination, parseIntegrationSettings, toEventFilter } from './integration';
 import { sampleEvent } from './core/test-events';
 
 const fieldOf = (f: () => unknown): string | undefined => {
@@ -70,21 +70,56 @@ describe(parseDestination.name, () => {
 });
 
 describe(matches.name, () => {
-  const integration = (filter: Partial<{ severities: string[]; categories: string[]; event_types: string[] }>) => ({
-    tenant_id: 'acme',
-    filter: { severities: [], categories: [], event_types: [], ...filter } as never,
-  });
+  const filterOf = (filter: Record<string, unknown>) =>
+    toEventFilter(parseIntegrationSettings({ type: 'syslog', destination: 'a:1', format: 'CEF', filter }).filter);
 
   it('should match only the tenant of the integration', () => {
-    expect(matches(integration({}), sampleEvent())).toBe(true);
-    expect(matches({ ...integration({}), tenant_id: 'other' }, sampleEvent())).toBe(false);
+    expect(matches('acme', filterOf({}), sampleEvent())).toBe(true);
+    expect(matches('other', filterOf({}), sampleEvent())).toBe(false);
   });
 
   it('should require every non-empty list to match', () => {
     const e = sampleEvent({ event_type: 'login_failed', severity: 'warning' });
-    expect(matches(integration({ severities: ['warning'], categories: ['security_events'] }), e)).toBe(true);
-    expect(matches(integration({ severities: ['error'] }), e)).toBe(false);
-    expect(matches(integration({ categories: ['system_events'] }), e)).toBe(false);
-    expect(matches(integration({ event_types: ['login_success'] }), e)).toBe(false);
+    expect(matches('acme', filterOf({ severities: ['warning'], categories: ['security_events'] }), e)).toBe(true);
+    expect(matches('acme', filterOf({ severities: ['error'] }), e)).toBe(false);
+    expect(matches('acme', filterOf({ categories: ['system_events'] }), e)).toBe(false);
+    expect(matches('acme', filterOf({ event_types: ['login_success'] }), e)).toBe(false);
+  });
+
+  it('should read the search grammar: comma lists, metadata.<key> on nested keys, q', () => {
+    const e = sampleEvent({ event_type: 'login_failed', description: 'Login FAILED for bob', metadata: { site: { id: 's-1' }, n: 3 } });
+    expect(matches('acme', filterOf({ event_type: 'login_success,login_failed' }), e)).toBe(true);
+    expect(matches('acme', filterOf({ 'metadata.site.id': 's-1', 'metadata.n': '3' }), e)).toBe(true);
+    expect(matches('acme', filterOf({ 'metadata.site.id': 's-2' }), e)).toBe(false);
+    expect(matches('acme', filterOf({ q: 'login failed' }), e)).toBe(true);
+    expect(matches('acme', filterOf({ q: 'succeeded' }), e)).toBe(false);
+  });
+});
+
+describe('the filter of an integration', () => {
+  const parse = (filter: Record<string, unknown>) =>
+    parseIntegrationSettings({ type: 'syslog', destination: 'a:1', format: 'CEF', filter }).filter;
+
+  it('should store the search parameters normalized, the guide lists and the search lists merged', () => {
+    expect(parse({ severities: ['error'], severity: 'critical,error', event_type: 'a_b', 'metadata.site_id': 's1', search: 'x' })).toEqual({
+      severities: ['error', 'critical'],
+      categories: [],
+      event_types: ['a_b'],
+      metadata: { site_id: 's1' },
+      q: 'x',
+    });
+  });
+
+  it.each([
+    [{ since: '24h' }, 'filter.since'],
+    [{ limit: '10' }, 'filter.limit'],
+    [{ severity: 'loud' }, 'filter.severity'],
+    [{ 'metadata.bad key': 'x' }, 'filter.metadata.bad key'],
+    [{ event_type: 'Not A Type' }, 'filter.event_type'],
+    [{ categories: ['nope_events'] }, 'filter.categories'],
+    [{ source: ['a', 'b'] }, 'filter.source'],
+    [{ 'metadata.k': ['a', 'b'] }, 'filter.metadata.k'],
+  ])('should refuse %j naming %s', (filter, field) => {
+    expect(fieldOf(() => parse(filter))).toBe(field);
   });
 });

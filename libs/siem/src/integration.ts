@@ -1,6 +1,6 @@
 import { isIP } from 'node:net';
-import { canonicalCategory, isKnownCategory, SEVERITIES, Severity, ValidationError } from '@app/contracts';
-import type { AuditEvent } from '@app/contracts';
+import { InvalidQueryError, isKnownCategory, matchesEventFilter, parseEventFilter, Severity, ValidationError } from '@app/contracts';
+import type { AuditEvent, EventFilter } from '@app/contracts';
 import { FRAMINGS, Framing } from './core/framing';
 import { SIEM_FORMATS, SiemFormat, SYSLOG_HEADERS, SyslogHeaderKind } from './core/render';
 import { TRANSPORTS, Transport } from './transport/syslog-sender';
@@ -8,12 +8,23 @@ import { TRANSPORTS, Transport } from './transport/syslog-sender';
 export const INTEGRATION_TYPES = ['syslog'] as const;
 export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
 
+/**
+ * Which events an integration forwards, in the search's terms (GET /audit/events): every condition given must
+ * hold. Stored normalized; `toEventFilter` turns it into the EventFilter the shared matcher reads.
+ */
 export interface IntegrationFilter {
   /** Empty: every severity. */
   severities: Severity[];
   /** Canonical names (aliases such as `security` are mapped); empty: every category. */
   categories: string[];
   event_types: string[];
+  /** `metadata.<key>` equals the value (nested keys dotted, as the search flattens them). */
+  metadata: Record<string, string>;
+  source?: string;
+  ip_address?: string;
+  session_id?: string;
+  /** Case-insensitive text in the description (the search's `q`). */
+  q?: string;
 }
 
 /** What a client sets on an integration (the body of POST, every field of PATCH optional). */
@@ -64,7 +75,7 @@ export const DEFAULTS: Omit<IntegrationSettings, 'name' | 'type' | 'destination'
   hostname: 'homepot-audit',
   max_datagram_bytes: 2048,
   tls: null,
-  filter: { severities: [], categories: [], event_types: [] },
+  filter: { severities: [], categories: [], event_types: [], metadata: {} },
 };
 
 const SETTABLE = new Set([
@@ -113,22 +124,83 @@ function stringList(field: string, value: unknown, max = 100): string[] {
   return value as string[];
 }
 
+/** The guide's list fields, and the search parameters (GET /audit/events) that make sense for a stream of events. */
+const LIST_FIELDS: Record<string, string> = { severities: 'severity', categories: 'category', event_types: 'event_type' };
+const SEARCH_FIELDS = ['severity', 'category', 'event_type', 'source', 'ip_address', 'session_id', 'q', 'search'];
+
+/**
+ * The filter: the guide's lists (`severities`, `categories`, `event_types`) and the search grammar's parameters
+ * (`severity`, `category`, `event_type` as comma lists, `metadata.<key>`, `source`, `ip_address`, `session_id`,
+ * `q`), read by the search's own parser (parseEventFilter), so an integration filters exactly as a search does.
+ * Time bounds and paging are refused: an integration forwards what arrives from now on.
+ */
 function parseFilter(value: unknown): IntegrationFilter {
   if (!isObject(value)) bad('filter', 'must be an object');
-  for (const k of Object.keys(value))
-    if (!['severities', 'categories', 'event_types'].includes(k)) bad(`filter.${k}`, 'is not a filter field');
-  const severities = value.severities === undefined ? [] : stringList('filter.severities', value.severities);
-  for (const s of severities)
-    if (!SEVERITIES.includes(s as Severity)) bad('filter.severities', `'${s}' is not one of ${SEVERITIES.join(', ')}`);
-  const categories = (value.categories === undefined ? [] : stringList('filter.categories', value.categories)).map((c) => {
+  const query: Record<string, unknown> = {};
+  const add = (param: string, v: unknown): void => {
+    const list = Array.isArray(v) ? v : [v];
+    query[param] = [...((query[param] as unknown[] | undefined) ?? []), ...list];
+  };
+  for (const [k, v] of Object.entries(value)) {
+    if (v === undefined) continue;
+    const field = `filter.${k}`;
+    if (k in LIST_FIELDS) add(LIST_FIELDS[k], stringList(field, v));
+    else if (SEARCH_FIELDS.includes(k) || k.startsWith('metadata.')) {
+      if (Array.isArray(v) ? v.some((x) => typeof x !== 'string') : typeof v !== 'string')
+        bad(field, 'must be a string or a list of strings');
+      if (k.startsWith('metadata.') || ['severity', 'category', 'event_type'].includes(k)) add(k, v);
+      else if (Array.isArray(v)) bad(field, 'must be a single string');
+      else query[k === 'search' ? 'q' : k] = v;
+    } else
+      bad(
+        field,
+        'is not a filter field; allowed: severities, categories, event_types, and the search parameters severity, category, event_type, metadata.<key>, source, ip_address, session_id, q',
+      );
+  }
+  let filter: EventFilter;
+  try {
+    filter = parseEventFilter(query, 0, false).filter;
+  } catch (e) {
+    if (!(e instanceof InvalidQueryError)) throw e;
+    const details = e.details.map((d) => ({ ...d, field: `filter.${d.field ?? ''}` }));
+    throw new ValidationError(details.map((d) => `${d.field}: ${d.message}`).join('; '), details);
+  }
+  for (const c of values(query.category))
     if (!isKnownCategory(c)) bad('filter.categories', `'${c}' is not a category or an alias of one (GET /audit/event-types)`);
-    return canonicalCategory(c);
-  });
-  const eventTypes = value.event_types === undefined ? [] : stringList('filter.event_types', value.event_types);
+  const metadata: Record<string, string> = {};
+  for (const [k, v] of filter.metadata) {
+    if (metadata[k] !== undefined && metadata[k] !== v) bad(`filter.metadata.${k}`, 'two values for one key would match nothing');
+    metadata[k] = v;
+  }
   return {
-    severities: [...new Set(severities)] as Severity[],
-    categories: [...new Set(categories)],
-    event_types: [...new Set(eventTypes)],
+    severities: [...new Set(filter.severities)],
+    categories: [...new Set(filter.categories)],
+    event_types: [...new Set(filter.eventTypes)],
+    metadata,
+    ...(filter.source !== undefined ? { source: filter.source } : {}),
+    ...(filter.ipAddress !== undefined ? { ip_address: filter.ipAddress } : {}),
+    ...(filter.sessionId !== undefined ? { session_id: filter.sessionId } : {}),
+    ...(filter.text !== undefined ? { q: filter.text } : {}),
+  };
+}
+
+const values = (raw: unknown): string[] =>
+  ((raw as unknown[] | undefined) ?? [])
+    .flatMap((v) => String(v).split(','))
+    .map((v) => v.trim())
+    .filter((v) => v !== '' && v !== 'all');
+
+/** The stored filter as the shared matcher's EventFilter (a filter stored before `metadata` existed has none). */
+export function toEventFilter(f: IntegrationFilter): EventFilter {
+  return {
+    severities: f.severities,
+    categories: f.categories,
+    eventTypes: f.event_types,
+    metadata: Object.entries(f.metadata ?? {}),
+    ...(f.source !== undefined ? { source: f.source } : {}),
+    ...(f.ip_address !== undefined ? { ipAddress: f.ip_address } : {}),
+    ...(f.session_id !== undefined ? { sessionId: f.session_id } : {}),
+    ...(f.q !== undefined ? { text: f.q } : {}),
   };
 }
 
@@ -199,12 +271,7 @@ export function parseIntegrationSettings(body: unknown, base?: IntegrationSettin
   return out;
 }
 
-/** Whether an event goes to an integration: its tenant, and every non-empty list of the filter. */
-export function matches(integration: Pick<Integration, 'tenant_id' | 'filter'>, event: AuditEvent): boolean {
-  const f = integration.filter;
-  if (event.tenant_id !== integration.tenant_id) return false;
-  if (f.severities.length > 0 && !f.severities.includes(event.severity)) return false;
-  if (f.categories.length > 0 && !f.categories.includes(event.category)) return false;
-  if (f.event_types.length > 0 && !f.event_types.includes(event.event_type)) return false;
-  return true;
+/** Whether an event goes to an integration: its tenant, and the filter as the search reads it (matchesEventFilter). */
+export function matches(tenantId: string, filter: EventFilter, event: AuditEvent): boolean {
+  return event.tenant_id === tenantId && matchesEventFilter(event, filter);
 }

@@ -1,7 +1,7 @@
 import { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { AuditEvent, isUuid, NotFoundError, uuidv7 } from '@app/contracts';
+import { AuditEvent, EventFilter, isUuid, NotFoundError, uuidv7 } from '@app/contracts';
 import { VERSION } from '@app/common';
 import type { IngestPort } from '@app/ingest';
 import { ComponentHealth, ConsumedEvent, ConsumerHost, Metrics, OutboundPolicy } from '@app/runtime';
@@ -14,6 +14,8 @@ import {
   matches,
   parseDestination,
   parseIntegrationSettings,
+  toEventFilter,
+  DEFAULTS,
 } from './integration';
 import { SiemIntegrationEntity } from './integration.entity';
 import { IntegrationView, SiemPort, TestResult } from './siem.port';
@@ -37,6 +39,8 @@ class PausedError extends Error {
 interface Runtime {
   integration: Integration;
   sender: SyslogSender;
+  /** The integration's filter as the shared matcher reads it. */
+  filter: EventFilter;
   health: IntegrationHealth;
   consecutiveFailures: number;
 }
@@ -58,6 +62,8 @@ const toIntegration = (row: SiemIntegrationEntity): Integration => ({
   tenant_id: row.tenantId,
   status: row.status,
   ...(row.settings as unknown as IntegrationSettings),
+  // Rows stored before a filter field existed read as its default.
+  filter: { ...DEFAULTS.filter, ...(row.settings as unknown as IntegrationSettings).filter },
   created_at: row.createdAt.toISOString(),
   updated_at: row.updatedAt.toISOString(),
 });
@@ -138,6 +144,7 @@ export class SiemService implements SiemPort {
     const runtime: Runtime = {
       integration,
       sender: this.sender(integration),
+      filter: toEventFilter(integration.filter),
       health: freshHealth(integration.status),
       consecutiveFailures: 0,
     };
@@ -168,7 +175,7 @@ export class SiemService implements SiemPort {
     if (!r) return;
     if (r.integration.status === 'paused') throw new PausedError(id);
     const options = this.renderOptions(r.integration);
-    const messages = events.filter((e) => matches(r.integration, e.event)).map((e) => renderMessage(e.event, options));
+    const messages = events.filter((e) => matches(r.integration.tenant_id, r.filter, e.event)).map((e) => renderMessage(e.event, options));
     if (messages.length === 0) return;
     if (r.health.last_error_at !== null && r.consecutiveFailures > 0) {
       r.health.retried += messages.length;
@@ -293,6 +300,7 @@ export class SiemService implements SiemPort {
     const old = r.sender;
     r.integration = { ...r.integration, ...settings, updated_at: updatedAt.toISOString() };
     r.sender = this.sender(r.integration);
+    r.filter = toEventFilter(r.integration.filter);
     await old.close().catch(() => undefined);
     await this.audit(r.integration, 'siem_integration_updated', 'info', `SIEM integration to ${settings.destination} changed`, {
       changed: Object.keys(body as object),
