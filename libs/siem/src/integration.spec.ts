@@ -1,5 +1,5 @@
 import { ValidationError } from '@app/contracts';
-import { matches, parseDestination, parseIntegrationSettings, toEventFilter } from './integration';
+import { mapSecrets, matches, parseDestination, parseIntegrationSettings, REDACTED, toEventFilter } from './integration';
 import { sampleEvent } from './core/test-events';
 
 const fieldOf = (f: () => unknown): string | undefined => {
@@ -121,5 +121,31 @@ describe('the filter of an integration', () => {
     [{ 'metadata.k': ['a', 'b'] }, 'filter.metadata.k'],
   ])('should refuse %j naming %s', (filter, field) => {
     expect(fieldOf(() => parse(filter))).toBe(field);
+  });
+});
+
+describe(mapSecrets.name, () => {
+  const CERT = '-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n';
+  const KEY = '-----BEGIN PRIVATE KEY-----\nMIIE\n-----END PRIVATE KEY-----\n';
+  const withKey = () =>
+    parseIntegrationSettings({ type: 'syslog', destination: 'a:1', format: 'CEF', transport: 'tls', tls: { cert: CERT, key: KEY } });
+
+  it('should map the client key and nothing else', () => {
+    const s = mapSecrets(withKey(), () => REDACTED);
+    expect(s.tls).toEqual({ cert: CERT, key: REDACTED });
+    expect(mapSecrets(parseIntegrationSettings({ type: 'syslog', destination: 'a:1', format: 'CEF' }), () => 'x').tls).toBeNull();
+  });
+
+  it('should keep the stored key when a PATCH sends the redaction back, and refuse it when none is stored', () => {
+    const base = withKey();
+    expect(parseIntegrationSettings({ tls: { cert: CERT, key: REDACTED, servername: 'siem' } }, base).tls).toEqual({
+      cert: CERT,
+      key: KEY,
+      servername: 'siem',
+    });
+    const bare = parseIntegrationSettings({ type: 'syslog', destination: 'a:1', format: 'CEF', transport: 'tls' });
+    expect(fieldOf(() => parseIntegrationSettings({ tls: { cert: CERT, key: REDACTED } }, bare))).toBe('tls.key');
+    expect(fieldOf(() => parseIntegrationSettings({ tls: { cert: CERT } }, bare))).toBe('tls.key');
+    expect(fieldOf(() => parseIntegrationSettings({ tls: { cert: CERT, key: 'not a pem' } }, bare))).toBe('tls.key');
   });
 });

@@ -40,7 +40,8 @@ export interface IntegrationSettings {
   facility: number;
   hostname: string;
   max_datagram_bytes: number;
-  tls: { ca?: string; servername?: string } | null;
+  /** `key` is the client certificate's private key: sealed at rest, redacted in every answer. */
+  tls: { ca?: string; servername?: string; cert?: string; key?: string } | null;
   filter: IntegrationFilter;
 }
 
@@ -204,21 +205,45 @@ export function toEventFilter(f: IntegrationFilter): EventFilter {
   };
 }
 
-function parseTls(value: unknown): IntegrationSettings['tls'] {
+/** What an answer shows for a secret that is set (the value itself never leaves the forwarder). */
+export const REDACTED = '[redacted]';
+
+function parseTls(value: unknown, base: IntegrationSettings['tls'] | undefined): IntegrationSettings['tls'] {
   if (value === null) return null;
   if (!isObject(value)) bad('tls', 'must be an object or null');
-  for (const k of Object.keys(value)) if (!['ca', 'servername'].includes(k)) bad(`tls.${k}`, 'is not a TLS setting (ca, servername)');
-  if (
-    value.ca !== undefined &&
-    (typeof value.ca !== 'string' || !value.ca.includes('-----BEGIN CERTIFICATE-----') || value.ca.length > 200_000)
-  )
-    bad('tls.ca', 'must be a PEM certificate bundle');
+  for (const k of Object.keys(value))
+    if (!['ca', 'servername', 'cert', 'key'].includes(k)) bad(`tls.${k}`, 'is not a TLS setting (ca, servername, cert, key)');
+  const pem = (v: unknown, kind: RegExp): boolean => typeof v === 'string' && kind.test(v) && v.length <= 200_000;
+  if (value.ca !== undefined && !pem(value.ca, /-----BEGIN CERTIFICATE-----/)) bad('tls.ca', 'must be a PEM certificate bundle');
+  if (value.cert !== undefined && !pem(value.cert, /-----BEGIN CERTIFICATE-----/)) bad('tls.cert', 'must be a PEM certificate (chain)');
+  // Sending back the redacted value of an answer keeps the stored key.
+  const key = value.key === REDACTED ? base?.key : value.key;
+  if (value.key === REDACTED && key === undefined) bad('tls.key', 'no key is stored to keep: give the PEM private key');
+  if (key !== undefined && !pem(key, /-----BEGIN [A-Z ]*PRIVATE KEY-----/)) bad('tls.key', 'must be a PEM private key');
+  if ((value.cert === undefined) !== (key === undefined))
+    bad(value.cert === undefined ? 'tls.cert' : 'tls.key', 'the client certificate and its key go together');
   if (value.servername !== undefined && (typeof value.servername !== 'string' || !/^[A-Za-z0-9.-]{1,253}$/.test(value.servername)))
     bad('tls.servername', 'must be a host name');
   return {
     ...(value.ca !== undefined ? { ca: value.ca as string } : {}),
     ...(value.servername !== undefined ? { servername: value.servername as string } : {}),
+    ...(value.cert !== undefined ? { cert: value.cert as string, key: key as string } : {}),
   };
+}
+
+/** The secret fields of the settings: what is sealed at rest and redacted in answers. */
+const SECRETS: Array<{ get(s: IntegrationSettings): string | undefined; set(s: IntegrationSettings, v: string): IntegrationSettings }> = [
+  { get: (s) => s.tls?.key, set: (s, v) => ({ ...s, tls: { ...s.tls, key: v } }) },
+];
+
+/** The settings with every secret mapped (sealed for the store, opened from it, or redacted for an answer). */
+export function mapSecrets(settings: IntegrationSettings, f: (secret: string) => string): IntegrationSettings {
+  let out = settings;
+  for (const s of SECRETS) {
+    const v = s.get(out);
+    if (v !== undefined) out = s.set(out, f(v));
+  }
+  return out;
 }
 
 /**
@@ -258,7 +283,7 @@ export function parseIntegrationSettings(body: unknown, base?: IntegrationSettin
     if (!Number.isInteger(n) || (n as number) < 480 || (n as number) > 65_000) bad('max_datagram_bytes', 'must be an integer 480..65000');
     out.max_datagram_bytes = n as number;
   }
-  if (has('tls')) out.tls = parseTls(body.tls);
+  if (has('tls')) out.tls = parseTls(body.tls, base?.tls);
   if (has('filter')) out.filter = parseFilter(body.filter);
   if (has('name')) {
     if (typeof body.name !== 'string' || body.name.length > 200) bad('name', 'must be a string of at most 200 characters');

@@ -1,3 +1,4 @@
+import { loadSecretsKey, SecretBox } from '@app/common';
 import { FileLogBus } from '@app/event-bus';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { Capability, OUTBOUND_CONFIG } from '@app/runtime';
@@ -30,6 +31,7 @@ export const SIEM_CAPABILITY: Capability = {
       context.metrics,
       context.logger,
       settings,
+      new SecretBox(await loadSecretsKey(settings.secretsKey, context.config.dataDir)),
     );
     await service.load();
     // A deleted integration's group stays subscribed until the process restarts; the embedded log would hold

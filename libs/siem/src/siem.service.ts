@@ -2,7 +2,7 @@ import { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
 import { AuditEvent, EventFilter, isUuid, NotFoundError, uuidv7 } from '@app/contracts';
-import { VERSION } from '@app/common';
+import { SecretBox, VERSION } from '@app/common';
 import type { IngestPort } from '@app/ingest';
 import { ComponentHealth, ConsumedEvent, ConsumerHost, Metrics, OutboundPolicy } from '@app/runtime';
 import { renderMessage, RenderOptions } from './core/render';
@@ -13,7 +13,9 @@ import {
   IntegrationStatus,
   matches,
   parseDestination,
+  mapSecrets,
   parseIntegrationSettings,
+  REDACTED,
   toEventFilter,
   DEFAULTS,
 } from './integration';
@@ -57,16 +59,20 @@ const freshHealth = (status: IntegrationStatus): IntegrationHealth => ({
   last_error_at: null,
 });
 
-const toIntegration = (row: SiemIntegrationEntity): Integration => ({
-  id: row.id,
-  tenant_id: row.tenantId,
-  status: row.status,
-  ...(row.settings as unknown as IntegrationSettings),
-  // Rows stored before a filter field existed read as its default.
-  filter: { ...DEFAULTS.filter, ...(row.settings as unknown as IntegrationSettings).filter },
-  created_at: row.createdAt.toISOString(),
-  updated_at: row.updatedAt.toISOString(),
-});
+/** A row as the forwarder uses it: its secrets opened (they are sealed in the row). */
+const toIntegration = (row: SiemIntegrationEntity, box: SecretBox): Integration => {
+  const settings = mapSecrets(row.settings as unknown as IntegrationSettings, (sealed) => box.open(sealed));
+  return {
+    id: row.id,
+    tenant_id: row.tenantId,
+    status: row.status,
+    ...settings,
+    // Rows stored before a filter field existed read as its default.
+    filter: { ...DEFAULTS.filter, ...settings.filter },
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+};
 
 /**
  * The integrations (Postgres), one consumer group and one sender per integration, their health. Delivery is at
@@ -87,6 +93,8 @@ export class SiemService implements SiemPort {
     metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: SiemServiceOptions,
+    /** Seals the integrations' secrets in Postgres (AUDIT_SECRETS_KEY). */
+    private readonly box: SecretBox,
   ) {
     this.messages = new Counter({
       name: 'audit_siem_messages_total',
@@ -115,7 +123,7 @@ export class SiemService implements SiemPort {
 
   /** Declares every stored integration's group; `afterStart` subscribes them. */
   async load(): Promise<void> {
-    for (const row of await this.repo().find()) this.add(toIntegration(row));
+    for (const row of await this.repo().find()) this.add(toIntegration(row, this.box));
   }
 
   has(id: string): boolean {
@@ -218,8 +226,9 @@ export class SiemService implements SiemPort {
     for (const r of this.runtimes.values()) r.health.lag_events = lag[siemGroup(r.integration.id)] ?? 0;
   }
 
+  /** What an answer shows: every secret redacted. */
   private async view(r: Runtime): Promise<IntegrationView> {
-    return { ...r.integration, health: { ...r.health } };
+    return { ...(mapSecrets(r.integration, () => REDACTED) as Integration), health: { ...r.health } };
   }
 
   private runtime(tenantId: string, id: string): Runtime {
@@ -261,6 +270,10 @@ export class SiemService implements SiemPort {
       );
   }
 
+  private sealed(settings: IntegrationSettings): Record<string, unknown> {
+    return mapSecrets(settings, (clear) => this.box.seal(clear)) as unknown as Record<string, unknown>;
+  }
+
   async create(tenantId: string, body: unknown): Promise<IntegrationView> {
     const settings = parseIntegrationSettings(body);
     const now = new Date();
@@ -268,12 +281,12 @@ export class SiemService implements SiemPort {
       id: uuidv7(),
       tenantId,
       status: 'active',
-      settings: settings as never,
+      settings: this.sealed(settings),
       createdAt: now,
       updatedAt: now,
     });
     await this.repo().save(row);
-    const r = this.add(toIntegration(row));
+    const r = this.add(toIntegration(row, this.box));
     if (this.started) await this.consumers.start(siemGroup(row.id));
     await this.audit(r.integration, 'siem_integration_created', 'info', `SIEM integration to ${settings.destination} created`);
     return this.view(r);
@@ -296,7 +309,7 @@ export class SiemService implements SiemPort {
     const { id: _i, tenant_id: _t, status: _s, created_at: _c, updated_at: _u, ...current } = r.integration;
     const settings = parseIntegrationSettings(body, current);
     const updatedAt = new Date();
-    await this.repo().update({ id }, { settings: settings as never, updatedAt });
+    await this.repo().update({ id }, { settings: this.sealed(settings) as never, updatedAt });
     const old = r.sender;
     r.integration = { ...r.integration, ...settings, updated_at: updatedAt.toISOString() };
     r.sender = this.sender(r.integration);
