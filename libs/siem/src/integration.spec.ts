@@ -149,3 +149,26 @@ describe(mapSecrets.name, () => {
     expect(fieldOf(() => parseIntegrationSettings({ tls: { cert: CERT, key: 'not a pem' } }, bare))).toBe('tls.key');
   });
 });
+
+describe('the https and hec types', () => {
+  it('should default the format by type, keep the token, and want an https URL without credentials', () => {
+    const hec = parseIntegrationSettings({ type: 'hec', destination: 'https://splunk:8088/services/collector/event', token: 'abc-123' });
+    expect(hec).toMatchObject({ format: 'HEC', token: 'abc-123', token_header: 'Authorization', batch_max_events: 100 });
+    expect(parseIntegrationSettings({ type: 'https', destination: 'https://c.example/ingest' }).format).toBe('JSON');
+    expect(mapSecrets(hec, () => REDACTED).token).toBe(REDACTED);
+    expect(parseIntegrationSettings({ token: REDACTED }, hec).token).toBe('abc-123');
+  });
+
+  it.each([
+    [{ type: 'hec', destination: 'http://splunk:8088/x' }, 'destination'],
+    [{ type: 'hec', destination: 'https://u:p@splunk:8088/x' }, 'destination'],
+    [{ type: 'hec', destination: 'splunk:8088' }, 'destination'],
+    [{ type: 'hec', destination: 'https://s/x', format: 'CEF' }, 'format'],
+    [{ type: 'hec', destination: 'https://s/x', token: 'a b' }, 'token'],
+    [{ type: 'hec', destination: 'https://s/x', batch_max_events: 0 }, 'batch_max_events'],
+    [{ type: 'syslog', destination: 'a:1', format: 'CEF', token: 'x' }, 'token'],
+    [{ type: 'syslog', destination: 'a:1', format: 'HEC' }, 'format'],
+  ])('should refuse %j naming %s', (body, field) => {
+    expect(fieldOf(() => parseIntegrationSettings(body))).toBe(field);
+  });
+});

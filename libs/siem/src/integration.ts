@@ -2,10 +2,11 @@ import { isIP } from 'node:net';
 import { InvalidQueryError, isKnownCategory, matchesEventFilter, parseEventFilter, Severity, ValidationError } from '@app/contracts';
 import type { AuditEvent, EventFilter } from '@app/contracts';
 import { FRAMINGS, Framing } from './core/framing';
-import { SIEM_FORMATS, SiemFormat, SYSLOG_HEADERS, SyslogHeaderKind } from './core/render';
+import { HTTPS_FORMATS, HttpsFormat, SIEM_FORMATS, SiemFormat, SYSLOG_HEADERS, SyslogHeaderKind } from './core/render';
 import { TRANSPORTS, Transport } from './transport/syslog-sender';
 
-export const INTEGRATION_TYPES = ['syslog'] as const;
+/** `syslog` (UDP, TCP, TLS); `https` (JSON lines over HTTPS) and `hec` (Splunk HTTP Event Collector envelopes). */
+export const INTEGRATION_TYPES = ['syslog', 'https', 'hec'] as const;
 export type IntegrationType = (typeof INTEGRATION_TYPES)[number];
 
 /**
@@ -31,11 +32,18 @@ export interface IntegrationFilter {
 export interface IntegrationSettings {
   name: string;
   type: IntegrationType;
-  /** `host:port`, `[v6]:port`. */
+  /** syslog: `host:port`, `[v6]:port`; https and hec: an https URL. */
   destination: string;
   transport: Transport;
   framing: Framing;
-  format: SiemFormat;
+  /** syslog: CEF, LEEF, RFC5424, RFC3164, JSON; https and hec: JSON (lines) or HEC (envelopes). */
+  format: SiemFormat | HttpsFormat;
+  /** https and hec: the token sent in `token_header` (sealed at rest, redacted in answers). */
+  token?: string;
+  /** https and hec: `Authorization` by default (then `Splunk <token>` for hec, `Bearer <token>` for https). */
+  token_header: string;
+  /** https and hec: messages per POST. */
+  batch_max_events: number;
   syslog_header: SyslogHeaderKind;
   facility: number;
   hostname: string;
@@ -75,6 +83,8 @@ export const DEFAULTS: Omit<IntegrationSettings, 'name' | 'type' | 'destination'
   facility: 13,
   hostname: 'homepot-audit',
   max_datagram_bytes: 2048,
+  token_header: 'Authorization',
+  batch_max_events: 100,
   tls: null,
   filter: { severities: [], categories: [], event_types: [], metadata: {} },
 };
@@ -92,7 +102,25 @@ const SETTABLE = new Set([
   'max_datagram_bytes',
   'tls',
   'filter',
+  'token',
+  'token_header',
+  'batch_max_events',
 ]);
+
+export const isHttps = (s: Pick<IntegrationSettings, 'type'>): boolean => s.type === 'https' || s.type === 'hec';
+
+/** An https URL without credentials (the token goes in its header, never in the URL). */
+export function parseHttpsUrl(value: unknown): URL {
+  let u: URL | undefined;
+  try {
+    u = typeof value === 'string' && value.length <= 2000 ? new URL(value) : undefined;
+  } catch {
+    u = undefined;
+  }
+  if (!u || u.protocol !== 'https:' || u.hostname === '') bad('destination', 'must be an https URL for type https or hec');
+  if (u.username !== '' || u.password !== '') bad('destination', 'must not carry credentials: give the token in `token`');
+  return u;
+}
 
 function bad(field: string, message: string): never {
   throw new ValidationError(`${field}: ${message}`, [{ field, message }]);
@@ -163,7 +191,9 @@ function parseFilter(value: unknown): IntegrationFilter {
     filter = parseEventFilter(query, 0, false).filter;
   } catch (e) {
     if (!(e instanceof InvalidQueryError)) throw e;
-    const details = e.details.map((d) => ({ ...d, field: `filter.${d.field ?? ''}` }));
+    // An error on a list given in the guide's form (`severities`) names that form.
+    const named = (f: string): string => Object.keys(LIST_FIELDS).find((k) => LIST_FIELDS[k] === f && k in value && !(f in value)) ?? f;
+    const details = e.details.map((d) => ({ ...d, field: `filter.${named(d.field ?? '')}` }));
     throw new ValidationError(details.map((d) => `${d.field}: ${d.message}`).join('; '), details);
   }
   for (const c of values(query.category))
@@ -234,6 +264,7 @@ function parseTls(value: unknown, base: IntegrationSettings['tls'] | undefined):
 /** The secret fields of the settings: what is sealed at rest and redacted in answers. */
 const SECRETS: Array<{ get(s: IntegrationSettings): string | undefined; set(s: IntegrationSettings, v: string): IntegrationSettings }> = [
   { get: (s) => s.tls?.key, set: (s, v) => ({ ...s, tls: { ...s.tls, key: v } }) },
+  { get: (s) => s.token, set: (s, v) => ({ ...s, token: v }) },
 ];
 
 /** The settings with every secret mapped (sealed for the store, opened from it, or redacted for an answer). */
@@ -254,16 +285,41 @@ export function parseIntegrationSettings(body: unknown, base?: IntegrationSettin
   if (!isObject(body)) bad('/', 'the body must be a JSON object');
   for (const k of Object.keys(body)) if (!SETTABLE.has(k)) bad(k, 'is not an integration field');
   const has = (k: string): boolean => body[k] !== undefined;
-  if (!base) for (const k of ['type', 'destination', 'format']) if (!has(k)) bad(k, 'is required');
+  if (!base) for (const k of ['type', 'destination']) if (!has(k)) bad(k, 'is required');
+  if (!base && body.type === 'syslog' && !has('format')) bad('format', 'is required');
   const out: IntegrationSettings = base
     ? { ...base, filter: { ...base.filter } }
     : { ...DEFAULTS, name: '', type: 'syslog', destination: '', format: 'CEF', filter: { ...DEFAULTS.filter } };
   if (has('type')) out.type = oneOf('type', body.type, INTEGRATION_TYPES);
-  if (has('destination')) {
-    parseDestination(body.destination);
-    out.destination = body.destination as string;
+  if (!base && isHttps(out) && !has('format')) out.format = out.type === 'hec' ? 'HEC' : 'JSON';
+  if (has('destination') || (base && has('type'))) {
+    if (isHttps(out)) parseHttpsUrl(has('destination') ? body.destination : out.destination);
+    else parseDestination(has('destination') ? body.destination : out.destination);
+    if (has('destination')) out.destination = body.destination as string;
   }
-  if (has('format')) out.format = oneOf('format', body.format, SIEM_FORMATS, (s) => s.toUpperCase());
+  if (has('format'))
+    out.format = isHttps(out)
+      ? oneOf('format', body.format, HTTPS_FORMATS, (s) => s.toUpperCase())
+      : oneOf('format', body.format, SIEM_FORMATS, (s) => s.toUpperCase());
+  if (has('token')) {
+    if (body.token === REDACTED && out.token !== undefined) {
+      // The redacted value of an answer sent back: keep the stored token.
+    } else if (typeof body.token !== 'string' || !/^[\x21-\x7e]{1,4096}$/.test(body.token))
+      bad('token', 'must be 1..4096 printable ASCII characters');
+    else out.token = body.token;
+  }
+  if (has('token_header')) {
+    if (typeof body.token_header !== 'string' || !/^[A-Za-z0-9-]{1,64}$/.test(body.token_header))
+      bad('token_header', 'must be an HTTP header name');
+    out.token_header = body.token_header;
+  }
+  if (has('batch_max_events')) {
+    const n = body.batch_max_events;
+    if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 10_000) bad('batch_max_events', 'must be an integer 1..10000');
+    out.batch_max_events = n as number;
+  }
+  if (!isHttps(out) && (out.format === 'HEC' || out.token !== undefined))
+    bad(out.format === 'HEC' ? 'format' : 'token', 'is only for type https or hec');
   if (has('transport')) out.transport = oneOf('transport', body.transport, TRANSPORTS, (s) => s.toLowerCase());
   if (has('framing')) out.framing = oneOf('framing', body.framing, FRAMINGS);
   if (has('syslog_header')) out.syslog_header = oneOf('syslog_header', body.syslog_header, SYSLOG_HEADERS);
@@ -291,7 +347,7 @@ export function parseIntegrationSettings(body: unknown, base?: IntegrationSettin
   }
   if (out.name === '') out.name = `${out.type} ${out.destination}`;
   if (out.transport === 'tls' && out.tls === null) out.tls = {};
-  if (out.transport !== 'tls' && out.tls !== null && Object.keys(out.tls).length > 0)
+  if (!isHttps(out) && out.transport !== 'tls' && out.tls !== null && Object.keys(out.tls).length > 0)
     bad('tls', `is only for transport tls, not ${out.transport}`);
   return out;
 }

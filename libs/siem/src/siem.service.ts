@@ -5,12 +5,14 @@ import { AuditEvent, EventFilter, isUuid, NotFoundError, uuidv7 } from '@app/con
 import { SecretBox, VERSION } from '@app/common';
 import type { IngestPort } from '@app/ingest';
 import { ComponentHealth, ConsumedEvent, ConsumerHost, Metrics, OutboundPolicy } from '@app/runtime';
-import { renderMessage, RenderOptions } from './core/render';
+import { eventJson, renderHec, renderMessage, RenderOptions, SiemFormat } from './core/render';
+import { HttpsSender } from './transport/https-sender';
 import {
   Integration,
   IntegrationHealth,
   IntegrationSettings,
   IntegrationStatus,
+  isHttps,
   matches,
   parseDestination,
   mapSecrets,
@@ -21,7 +23,7 @@ import {
 } from './integration';
 import { SiemIntegrationEntity } from './integration.entity';
 import { IntegrationView, SiemPort, TestResult } from './siem.port';
-import { DeliveryError, SyslogSender } from './transport/syslog-sender';
+import { DeliveryError, SentBatch, SyslogSender } from './transport/syslog-sender';
 
 /** Each integration's own consumer group: its position on the log, independent of every other integration. */
 export const siemGroup = (id: string): string => `audit.siem.${id}.v1`;
@@ -38,9 +40,16 @@ class PausedError extends Error {
   }
 }
 
+/** What delivery needs of a transport: the syslog sender and the HTTPS sender both are one. */
+interface Sender {
+  encode(messages: string[]): { bytes: Buffer[]; truncated: number };
+  send(messages: string[]): Promise<SentBatch>;
+  close(): Promise<void>;
+}
+
 interface Runtime {
   integration: Integration;
-  sender: SyslogSender;
+  sender: Sender;
   /** The integration's filter as the shared matcher reads it. */
   filter: EventFilter;
   health: IntegrationHealth;
@@ -139,13 +148,33 @@ export class SiemService implements SiemPort {
     await Promise.all([...this.runtimes.values()].map((r) => r.sender.close()));
   }
 
-  private sender(i: Integration): SyslogSender {
+  private sender(i: Integration): Sender {
+    const resolve = (h: string): Promise<{ address: string; family: 4 | 6 }> => this.policy.resolve(h, 'destination');
+    if (isHttps(i)) {
+      const scheme = i.token_header.toLowerCase() === 'authorization' ? (i.type === 'hec' ? 'Splunk ' : 'Bearer ') : '';
+      return new HttpsSender(
+        {
+          url: i.destination,
+          ...(i.token !== undefined ? { auth: { header: i.token_header, value: `${scheme}${i.token}` } } : {}),
+          batchMaxEvents: i.batch_max_events,
+          tls: i.tls ?? undefined,
+        },
+        resolve,
+        { timeoutMs: this.options.connectTimeoutMs * 2 },
+      );
+    }
     const { host, port } = parseDestination(i.destination);
     return new SyslogSender(
       { transport: i.transport, host, port, framing: i.framing, maxDatagramBytes: i.max_datagram_bytes, tls: i.tls ?? undefined },
-      (h) => this.policy.resolve(h, 'destination'),
+      resolve,
       { connectTimeoutMs: this.options.connectTimeoutMs },
     );
+  }
+
+  /** One event as the integration's receiver reads it. */
+  private render(i: Integration, event: AuditEvent): string {
+    if (isHttps(i)) return i.format === 'HEC' ? renderHec(event, i.hostname) : eventJson(event);
+    return renderMessage(event, this.renderOptions(i));
   }
 
   private add(integration: Integration): Runtime {
@@ -169,7 +198,7 @@ export class SiemService implements SiemPort {
 
   private renderOptions(i: Integration): RenderOptions {
     return {
-      format: i.format,
+      format: i.format as SiemFormat,
       producer: { vendor: 'HOMEPOT', product: 'audit-service', version: VERSION },
       header: { facility: i.facility, hostname: i.hostname, appName: 'homepot-audit' },
       syslogHeader: i.syslog_header,
@@ -182,8 +211,8 @@ export class SiemService implements SiemPort {
     // Deleted: its subscription lives until the process restarts; it acknowledges and sends nothing.
     if (!r) return;
     if (r.integration.status === 'paused') throw new PausedError(id);
-    const options = this.renderOptions(r.integration);
-    const messages = events.filter((e) => matches(r.integration.tenant_id, r.filter, e.event)).map((e) => renderMessage(e.event, options));
+    const i = r.integration;
+    const messages = events.filter((e) => matches(i.tenant_id, r.filter, e.event)).map((e) => this.render(i, e.event));
     if (messages.length === 0) return;
     if (r.health.last_error_at !== null && r.consecutiveFailures > 0) {
       r.health.retried += messages.length;
@@ -258,7 +287,13 @@ export class SiemService implements SiemPort {
             severity,
             description,
             source: 'homepot-audit',
-            metadata: { integration_id: i.id, destination: i.destination, format: i.format, transport: i.transport, ...extra },
+            metadata: {
+              integration_id: i.id,
+              destination: i.destination,
+              format: i.format,
+              transport: isHttps(i) ? 'https' : i.transport,
+              ...extra,
+            },
           },
         ],
       })
@@ -370,7 +405,7 @@ export class SiemService implements SiemPort {
       source: 'homepot-audit',
       idempotency_key: '',
     };
-    const message = renderMessage(event, this.renderOptions(i));
+    const message = this.render(i, event);
     const sender = this.sender(i);
     const [bytes] = sender.encode([message]).bytes;
     let error: string | null = null;
@@ -385,7 +420,7 @@ export class SiemService implements SiemPort {
       outcome: error === null ? 'sent' : 'failed',
       bytes: bytes.toString('utf8'),
       bytes_base64: bytes.toString('base64'),
-      transport: i.transport,
+      transport: isHttps(i) ? 'https' : i.transport,
       destination: i.destination,
       error,
       event_id: event.id,
