@@ -71,6 +71,10 @@ export interface IntegrationHealth {
   truncated: number;
   /** Events read from the log and not yet delivered (this integration's consumer group). */
   lag_events: number;
+  /** Age of the oldest event waiting for this integration (0 when none waits). */
+  lag_seconds: number;
+  /** Set while that age is past AUDIT_SIEM_LAG_WARN_PERCENT of the log's hot window (AUDIT_LOG_HOT_DAYS). */
+  lag_warning: string | null;
   last_success_at: string | null;
   last_error: string | null;
   last_error_at: string | null;

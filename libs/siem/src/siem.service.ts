@@ -5,6 +5,7 @@ import { AuditEvent, EventFilter, isUuid, NotFoundError, uuidv7 } from '@app/con
 import { SecretBox, VERSION } from '@app/common';
 import type { IngestPort } from '@app/ingest';
 import { ComponentHealth, ConsumedEvent, ConsumerHost, Metrics, OutboundPolicy } from '@app/runtime';
+import { crossedIntoWarning, lagState } from './core/lag';
 import { eventJson, renderHec, renderMessage, RenderOptions, SiemFormat } from './core/render';
 import { HttpsSender } from './transport/https-sender';
 import {
@@ -32,6 +33,9 @@ export interface SiemServiceOptions {
   /** Consecutive failed deliveries after which a `siem_delivery_failing` audit event is written (once per streak). */
   failureThreshold: number;
   connectTimeoutMs: number;
+  /** How long the log keeps events (AUDIT_LOG_HOT_DAYS), and the share of it at which lag is warned about. */
+  hotWindowMs: number;
+  lagWarnPercent: number;
 }
 
 class PausedError extends Error {
@@ -54,6 +58,8 @@ interface Runtime {
   filter: EventFilter;
   health: IntegrationHealth;
   consecutiveFailures: number;
+  /** When the oldest event not yet delivered was received (epoch ms); null once its batch is acknowledged. */
+  oldestWaitingAtMs: number | null;
 }
 
 const freshHealth = (status: IntegrationStatus): IntegrationHealth => ({
@@ -63,6 +69,8 @@ const freshHealth = (status: IntegrationStatus): IntegrationHealth => ({
   retried: 0,
   truncated: 0,
   lag_events: 0,
+  lag_seconds: 0,
+  lag_warning: null,
   last_success_at: null,
   last_error: null,
   last_error_at: null,
@@ -141,10 +149,13 @@ export class SiemService implements SiemPort {
 
   async afterStart(): Promise<void> {
     this.started = true;
+    this.lagTimer = setInterval(() => void this.refreshLag().catch(() => undefined), 60_000);
+    this.lagTimer.unref();
     for (const id of this.runtimes.keys()) await this.consumers.start(siemGroup(id));
   }
 
   async close(): Promise<void> {
+    if (this.lagTimer) clearInterval(this.lagTimer);
     await Promise.all([...this.runtimes.values()].map((r) => r.sender.close()));
   }
 
@@ -184,6 +195,7 @@ export class SiemService implements SiemPort {
       filter: toEventFilter(integration.filter),
       health: freshHealth(integration.status),
       consecutiveFailures: 0,
+      oldestWaitingAtMs: null,
     };
     this.runtimes.set(integration.id, runtime);
     this.consumers.declare({
@@ -210,10 +222,16 @@ export class SiemService implements SiemPort {
     const r = this.runtimes.get(id);
     // Deleted: its subscription lives until the process restarts; it acknowledges and sends nothing.
     if (!r) return;
+    // The batch's first event is the oldest waiting until the batch is acknowledged (a batch comes again, in
+    // order, until it is).
+    if (events.length > 0) r.oldestWaitingAtMs ??= Date.parse(events[0].event.received_at);
     if (r.integration.status === 'paused') throw new PausedError(id);
     const i = r.integration;
     const messages = events.filter((e) => matches(i.tenant_id, r.filter, e.event)).map((e) => this.render(i, e.event));
-    if (messages.length === 0) return;
+    if (messages.length === 0) {
+      r.oldestWaitingAtMs = null;
+      return;
+    }
     if (r.health.last_error_at !== null && r.consecutiveFailures > 0) {
       r.health.retried += messages.length;
       this.messages.inc({ integration: id, outcome: 'retried' }, messages.length);
@@ -226,6 +244,7 @@ export class SiemService implements SiemPort {
       r.health.last_success_at = new Date().toISOString();
       r.health.state = 'idle';
       r.consecutiveFailures = 0;
+      r.oldestWaitingAtMs = null;
       this.messages.inc({ integration: id, outcome: 'sent' }, messages.length);
       if (sent.truncated) this.messages.inc({ integration: id, outcome: 'truncated' }, sent.truncated);
     } catch (e) {
@@ -252,8 +271,32 @@ export class SiemService implements SiemPort {
 
   private async refreshLag(): Promise<void> {
     const lag = await this.consumers.lag().catch(() => ({}) as Record<string, number>);
-    for (const r of this.runtimes.values()) r.health.lag_events = lag[siemGroup(r.integration.id)] ?? 0;
+    const nowMs = Date.now();
+    for (const r of this.runtimes.values()) {
+      r.health.lag_events = lag[siemGroup(r.integration.id)] ?? 0;
+      const before = r.health.lag_warning;
+      const state = lagState({
+        lagEvents: r.health.lag_events,
+        oldestWaitingAtMs: r.oldestWaitingAtMs,
+        nowMs,
+        hotWindowMs: this.options.hotWindowMs,
+        warnFraction: this.options.lagWarnPercent / 100,
+      });
+      r.health.lag_seconds = state.lag_seconds;
+      r.health.lag_warning = state.warning;
+      if (crossedIntoWarning(before, state.warning)) {
+        this.logger.warn({ integration: r.integration.id, warning: state.warning }, 'SIEM integration lagging toward the hot window');
+        await this.audit(r.integration, 'siem_lag_warning', 'warning', `SIEM integration to ${r.integration.destination} lagging`, {
+          lag_events: r.health.lag_events,
+          lag_seconds: state.lag_seconds,
+          hot_window_seconds: Math.floor(this.options.hotWindowMs / 1000),
+        });
+      }
+    }
   }
+
+  /** Checks the lag now and then, so the warning's audit event is written even when nobody reads the health. */
+  private lagTimer?: NodeJS.Timeout;
 
   /** What an answer shows: every secret redacted. */
   private async view(r: Runtime): Promise<IntegrationView> {
@@ -429,6 +472,7 @@ export class SiemService implements SiemPort {
 
   async health(): Promise<ComponentHealth> {
     const unreachable = [...this.runtimes.values()].filter((r) => r.health.state === 'unreachable').map((r) => r.integration.id);
-    return { ok: true, detail: { integrations: this.runtimes.size, unreachable } };
+    const lagging = [...this.runtimes.values()].filter((r) => r.health.lag_warning !== null).map((r) => r.integration.id);
+    return { ok: true, detail: { integrations: this.runtimes.size, unreachable, lagging } };
   }
 }
