@@ -7,6 +7,7 @@ import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
 import { queries } from './scenarios/queries';
 import { singleIngest } from './scenarios/single-ingest';
+import { siem } from './scenarios/siem';
 
 const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promise<Row[]>> = {
   single: singleIngest,
@@ -14,6 +15,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   queries,
   distributed: distributedIngest,
   alerting,
+  siem,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]
