@@ -65,7 +65,7 @@ export async function siem(ctx: BenchContext): Promise<Row[]> {
   const call = (method: string, path: string, body?: unknown) =>
     fetch(`${app.url}${path}`, {
       method,
-      headers: { 'content-type': 'application/json', ...AUTH_HEADERS },
+      headers: body === undefined ? AUTH_HEADERS : { 'content-type': 'application/json', ...AUTH_HEADERS },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),
     });
   let forwardMs = 0;
@@ -85,7 +85,8 @@ export async function siem(ctx: BenchContext): Promise<Row[]> {
     if (created.status !== 201) throw new Error(`creating the integration answered ${created.status}`);
     const id = ((await created.json()) as { id: string }).id;
     await sleep(500);
-    if ((await call('POST', `/audit/integrations/${id}/pause`)).status !== 200) throw new Error('pause failed');
+    const paused = await call('POST', `/audit/integrations/${id}/pause`);
+    if (paused.status !== 200) throw new Error(`pause answered ${paused.status}: ${await paused.text()}`);
     ctx.log(`siem: ${n} events queued while paused, then forwarded`);
     for (let i = 0; i < n; i += 100) {
       const r = await call(
@@ -100,7 +101,8 @@ export async function siem(ctx: BenchContext): Promise<Row[]> {
       if (r.status !== 201 && r.status !== 207) throw new Error(`ingest answered ${r.status}`);
     }
     const resumed = Date.now();
-    await call('POST', `/audit/integrations/${id}/resume`);
+    const resumedAnswer = await call('POST', `/audit/integrations/${id}/resume`);
+    if (resumedAnswer.status !== 200) throw new Error(`resume answered ${resumedAnswer.status}`);
     if (!(await until(() => rx.lines.length >= n, 300_000))) throw new Error(`only ${rx.lines.length} of ${n} lines arrived`);
     forwardMs = rx.at[n - 1] - resumed;
 
