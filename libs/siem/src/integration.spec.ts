@@ -159,6 +159,13 @@ describe('the https and hec types', () => {
     expect(parseIntegrationSettings({ token: REDACTED }, hec).token).toBe('abc-123');
   });
 
+  it('should refuse a PATCH to type hec that keeps a syslog format or destination, naming the field', () => {
+    const syslog = parseIntegrationSettings({ type: 'syslog', destination: 'a:1', format: 'CEF' });
+    expect(fieldOf(() => parseIntegrationSettings({ type: 'hec' }, syslog))).toBe('destination');
+    expect(fieldOf(() => parseIntegrationSettings({ type: 'hec', destination: 'https://s/x' }, syslog))).toBe('format');
+    expect(parseIntegrationSettings({ type: 'hec', destination: 'https://s/x', format: 'hec' }, syslog).format).toBe('HEC');
+  });
+
   it.each([
     [{ type: 'hec', destination: 'http://splunk:8088/x' }, 'destination'],
     [{ type: 'hec', destination: 'https://u:p@splunk:8088/x' }, 'destination'],

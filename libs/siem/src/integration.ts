@@ -322,6 +322,8 @@ export function parseIntegrationSettings(body: unknown, base?: IntegrationSettin
     if (!Number.isInteger(n) || (n as number) < 1 || (n as number) > 10_000) bad('batch_max_events', 'must be an integer 1..10000');
     out.batch_max_events = n as number;
   }
+  if (isHttps(out) && !(HTTPS_FORMATS as readonly string[]).includes(out.format))
+    bad('format', `must be one of ${HTTPS_FORMATS.join(', ')} for type ${out.type}`);
   if (!isHttps(out) && (out.format === 'HEC' || out.token !== undefined))
     bad(out.format === 'HEC' ? 'format' : 'token', 'is only for type https or hec');
   if (has('transport')) out.transport = oneOf('transport', body.transport, TRANSPORTS, (s) => s.toLowerCase());
