@@ -8,6 +8,7 @@ import { distributedIngest } from './scenarios/distributed';
 import { queries } from './scenarios/queries';
 import { compliance, reporting } from './scenarios/reporting';
 import { singleIngest } from './scenarios/single-ingest';
+import { siem } from './scenarios/siem';
 
 const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promise<Row[]>> = {
   single: singleIngest,
@@ -17,6 +18,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   alerting,
   reporting,
   compliance,
+  siem,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]

@@ -1,20 +1,18 @@
-import { ConfigError, defineConfigSection, env } from '@app/common';
+import { defineConfigSection, env, parseSecretsKey } from '@app/common';
 
 /** The alerting capability's own settings (parsed only where it runs: the all-in-one and the alerting service). */
 export const ALERTING_CONFIG = defineConfigSection({
   name: 'alerting',
   variables: ['AUDIT_SMTP_URL', 'AUDIT_SMTP_FROM', 'AUDIT_SECRETS_KEY'],
   parse: (e) => {
-    const key = env.string(e, 'AUDIT_SECRETS_KEY');
-    if (key !== undefined && Buffer.from(key, 'base64').length !== 32) {
-      throw new ConfigError('AUDIT_SECRETS_KEY', 'must be the base64 of 32 bytes (openssl rand -base64 32)');
-    }
+    // One reader for the key alerting and the SIEM integrations share (base64 or hex of 32 bytes).
+    const key = parseSecretsKey(env.string(e, 'AUDIT_SECRETS_KEY'));
     return {
       /** smtp://[user:pass@]host:port or smtps://...; unset: rules with e-mail are accepted, e-mail is not sent. */
       smtpUrl: env.url(e, 'AUDIT_SMTP_URL', ['smtp:', 'smtps:']),
       smtpFrom: env.string(e, 'AUDIT_SMTP_FROM', 'HOMEPOT Audit <audit@localhost>') as string,
       /** Encrypts webhook secrets at rest; unset: a key generated once in AUDIT_DATA_DIR/alerting-secrets.key. */
-      secretsKey: key === undefined ? undefined : Buffer.from(key, 'base64'),
+      secretsKey: key,
     };
   },
 });

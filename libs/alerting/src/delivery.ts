@@ -1,8 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
-import { LookupFunction } from 'node:net';
 import { createTransport, Transporter } from 'nodemailer';
-import { OutboundPolicy } from '@app/runtime';
+import { OutboundPolicy, pinnedLookup } from '@app/runtime';
 import { signWebhook } from './core/signing';
 
 export interface SendOutcome {
@@ -44,11 +43,7 @@ export async function sendWebhook(policy: OutboundPolicy, url: string, secret: s
   } catch (e) {
     return { ok: false, permanent: true, error: (e as Error).message, ms: Date.now() - started, request };
   }
-  const lookup: LookupFunction = (_host, options, callback) => {
-    if ((options as { all?: boolean }).all)
-      (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [pinned]);
-    else callback(null, pinned.address, pinned.family);
-  };
+  const lookup = pinnedLookup(pinned);
   const client = target.protocol === 'https:' ? https : http;
   return new Promise<SendOutcome>((resolve) => {
     const req = client.request(

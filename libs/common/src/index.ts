@@ -3,3 +3,5 @@ export * from './logger';
 export * from './version';
 export * from './exclusive-lock';
 export * from './config-section';
+export * from './data-dir-secret';
+export * from './secret-box';

@@ -8,3 +8,4 @@ export * from './topics';
 export * from './validate-event';
 export * from './json-structure';
 export * from './event-filter';
+export * from './event-match';

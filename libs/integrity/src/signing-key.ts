@@ -1,9 +1,8 @@
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises';
 import * as path from 'node:path';
 import { createPrivateKey, generateKeyPairSync, KeyObject } from 'node:crypto';
 import { DataSource } from 'typeorm';
-import { ConfigError } from '@app/common';
+import { ConfigError, dataDirSecret } from '@app/common';
 import { privateKeyFrom } from './core';
 
 /**
@@ -47,19 +46,7 @@ function decrypt(pem: string, passphrase: string, fromConfig: boolean): KeyObjec
   }
 }
 
-async function dataDirPassphrase(dataDir: string): Promise<string> {
-  const dir = path.join(dataDir, 'integrity');
-  const file = path.join(dir, 'key-passphrase');
-  try {
-    return (await readFile(file, 'utf8')).trim();
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
-  }
-  await mkdir(dir, { recursive: true });
-  const passphrase = randomBytes(32).toString('base64');
-  await writeFile(file, passphrase + '\n', { mode: 0o600, flag: 'wx' }).catch(async (e: NodeJS.ErrnoException) => {
-    if (e.code !== 'EEXIST') throw e;
-  });
-  await chmod(file, 0o600);
-  return (await readFile(file, 'utf8')).trim();
+/** A random passphrase in <data dir>/integrity/key-passphrase (the shared helper; the stored format is unchanged). */
+function dataDirPassphrase(dataDir: string): Promise<string> {
+  return dataDirSecret(path.join(dataDir, 'integrity'), 'key-passphrase', () => randomBytes(32).toString('base64'));
 }

@@ -2,8 +2,8 @@ import {
   AuditEvent,
   clickHouseToIso,
   LogPosition,
+  flattenMetadata,
   Metadata,
-  MetadataValue,
   parseTimestampMicros,
   microsToClickHouse,
   StoredAuditEvent,
@@ -37,25 +37,8 @@ export const SELECT_COLUMNS =
 
 export type SelectedRow = Omit<EventRow, 'metadata'>;
 
-function scalar(v: MetadataValue): string {
-  if (v === null) return '';
-  if (typeof v === 'string') return v;
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v);
-  return JSON.stringify(v);
-}
-
-/**
- * Flattens metadata for the Map column: nested objects become dotted keys ({a:{b:1}} -> a.b = "1"), scalars
- * become strings, arrays stay JSON. `metadata.<key>=<value>` filters compare against these strings.
- */
-export function flattenMetadata(metadata: Metadata, prefix = '', out: Record<string, string> = {}): Record<string, string> {
-  for (const [k, v] of Object.entries(metadata)) {
-    const key = prefix ? `${prefix}.${k}` : k;
-    if (v !== null && typeof v === 'object' && !Array.isArray(v)) flattenMetadata(v, key, out);
-    else out[key] = scalar(v);
-  }
-  return out;
-}
+// Moved to the contracts (the in-memory matcher uses it too); re-exported so the mapper's users keep importing it here.
+export { flattenMetadata };
 
 const CANONICAL_RE = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z$/;
 

@@ -1,6 +1,6 @@
 import { ConfigError, defineConfigSection, env } from '@app/common';
 import { lookup } from 'node:dns/promises';
-import { BlockList, isIP } from 'node:net';
+import { BlockList, isIP, LookupFunction } from 'node:net';
 import { ValidationError } from '@app/contracts';
 
 /**
@@ -67,6 +67,18 @@ export class OutboundPolicy {
     }
     return { address: answers[0].address, family: answers[0].family === 6 ? 6 : 4 };
   }
+}
+
+/**
+ * A `lookup` for http(s).request / net.connect that answers only the address the policy checked, so the
+ * connection goes where `resolve` said (webhooks, SIEM HTTPS receivers).
+ */
+export function pinnedLookup(pinned: { address: string; family: 4 | 6 }): LookupFunction {
+  return (_host, options, callback) => {
+    if ((options as { all?: boolean }).all)
+      (callback as unknown as (e: null, a: Array<{ address: string; family: number }>) => void)(null, [pinned]);
+    else callback(null, pinned.address, pinned.family);
+  };
 }
 
 /** The ranges an outbound connection may not reach unless allowed (RFC 1918, 6598, 3927, 4193, 4291, ...). */

@@ -6,3 +6,4 @@ export * from './siem.port';
 export * from './siem.config';
 export * from './siem.service';
 export * from './siem.capability';
+export * from './transport/https-sender';

@@ -1,7 +1,7 @@
 import { Column, Entity, MigrationInterface, PrimaryColumn, QueryRunner } from 'typeorm';
 import type { IntegrationStatus } from './integration';
 
-/** One SIEM destination of a tenant. Its TLS CA bundle is public material; no secret is stored in this table. */
+/** One SIEM destination of a tenant. Its secrets (the TLS client key) are sealed in `settings` (SecretBox, AUDIT_SECRETS_KEY). */
 @Entity({ name: 'siem_integrations' })
 export class SiemIntegrationEntity {
   @PrimaryColumn('uuid')

@@ -13,9 +13,10 @@ export class IntegrationsController {
 
   @Post()
   @ApiOperation({
-    summary: 'Create a SIEM integration (syslog: CEF, LEEF, RFC 5424, RFC 3164 or JSON over UDP, TCP or TLS)',
+    summary:
+      'Create a SIEM integration (syslog: CEF, LEEF, RFC 5424, RFC 3164 or JSON over UDP, TCP or TLS; https/hec: JSON lines or Splunk HEC)',
     description:
-      'The destination need not be reachable: the integration is created, reports the receiver unreachable in its health and retries while the events wait on the log.',
+      'The destination need not be reachable: the integration is created, reports the receiver unreachable in its health and retries while the events wait on the log. The filter takes the search grammar (event_type, metadata.<key>, ...). Secrets (tls.key, token) are sealed at rest and shown as "[redacted]".',
   })
   create(@Body() body: unknown, @Req() req: FastifyRequest): Promise<IntegrationView> {
     return this.siem.create(requestInfo(req).tenantId, body);
@@ -28,7 +29,9 @@ export class IntegrationsController {
   }
 
   @Get(':id')
-  @ApiOperation({ summary: 'One integration with its health: sent, failed, retried, lag, last success, last error' })
+  @ApiOperation({
+    summary: 'One integration with its health: sent, failed, retried, lag (events, seconds, warning), last success, last error',
+  })
   get(@Param('id') id: string, @Req() req: FastifyRequest): Promise<IntegrationView> {
     return this.siem.get(requestInfo(req).tenantId, id);
   }

@@ -1,3 +1,4 @@
+import { loadSecretsKey, SecretBox } from '@app/common';
 import { FileLogBus } from '@app/event-bus';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { Capability, OUTBOUND_CONFIG } from '@app/runtime';
@@ -29,7 +30,8 @@ export const SIEM_CAPABILITY: Capability = {
       context.settings(OUTBOUND_CONFIG),
       context.metrics,
       context.logger,
-      settings,
+      { ...settings, hotWindowMs: context.config.kafka.hotWindowMs },
+      new SecretBox(await loadSecretsKey(settings.secretsKey, context.config.dataDir)),
     );
     await service.load();
     // A deleted integration's group stays subscribed until the process restarts; the embedded log would hold
@@ -46,7 +48,7 @@ export const SIEM_CAPABILITY: Capability = {
     context.closers.add('siem-senders', () => service.close());
     return {
       bindings: [{ port: SIEM_PORT_DEFINITION, implementation: service }],
-      describe: { siem_failure_threshold: settings.failureThreshold },
+      describe: { siem_failure_threshold: settings.failureThreshold, siem_lag_warn_percent: settings.lagWarnPercent },
       afterStart: () => service.afterStart(),
     };
   },

@@ -1,23 +1,30 @@
 import { Logger } from 'pino';
 import { Counter, Gauge } from 'prom-client';
 import { DataSource } from 'typeorm';
-import { AuditEvent, isUuid, NotFoundError, uuidv7 } from '@app/contracts';
-import { VERSION } from '@app/common';
+import { AuditEvent, EventFilter, isUuid, NotFoundError, uuidv7 } from '@app/contracts';
+import { SecretBox, VERSION } from '@app/common';
 import type { IngestPort } from '@app/ingest';
 import { ComponentHealth, ConsumedEvent, ConsumerHost, Metrics, OutboundPolicy } from '@app/runtime';
-import { renderMessage, RenderOptions } from './core/render';
+import { crossedIntoWarning, lagState } from './core/lag';
+import { eventJson, renderHec, renderMessage, RenderOptions, SiemFormat } from './core/render';
+import { HttpsSender } from './transport/https-sender';
 import {
   Integration,
   IntegrationHealth,
   IntegrationSettings,
   IntegrationStatus,
+  isHttps,
   matches,
   parseDestination,
+  mapSecrets,
   parseIntegrationSettings,
+  REDACTED,
+  toEventFilter,
+  DEFAULTS,
 } from './integration';
 import { SiemIntegrationEntity } from './integration.entity';
 import { IntegrationView, SiemPort, TestResult } from './siem.port';
-import { DeliveryError, SyslogSender } from './transport/syslog-sender';
+import { DeliveryError, SentBatch, SyslogSender } from './transport/syslog-sender';
 
 /** Each integration's own consumer group: its position on the log, independent of every other integration. */
 export const siemGroup = (id: string): string => `audit.siem.${id}.v1`;
@@ -26,6 +33,9 @@ export interface SiemServiceOptions {
   /** Consecutive failed deliveries after which a `siem_delivery_failing` audit event is written (once per streak). */
   failureThreshold: number;
   connectTimeoutMs: number;
+  /** How long the log keeps events (AUDIT_LOG_HOT_DAYS), and the share of it at which lag is warned about. */
+  hotWindowMs: number;
+  lagWarnPercent: number;
 }
 
 class PausedError extends Error {
@@ -34,11 +44,22 @@ class PausedError extends Error {
   }
 }
 
+/** What delivery needs of a transport: the syslog sender and the HTTPS sender both are one. */
+interface Sender {
+  encode(messages: string[]): { bytes: Buffer[]; truncated: number };
+  send(messages: string[]): Promise<SentBatch>;
+  close(): Promise<void>;
+}
+
 interface Runtime {
   integration: Integration;
-  sender: SyslogSender;
+  sender: Sender;
+  /** The integration's filter as the shared matcher reads it. */
+  filter: EventFilter;
   health: IntegrationHealth;
   consecutiveFailures: number;
+  /** When the oldest event not yet delivered was received (epoch ms); null once its batch is acknowledged. */
+  oldestWaitingAtMs: number | null;
 }
 
 const freshHealth = (status: IntegrationStatus): IntegrationHealth => ({
@@ -48,19 +69,27 @@ const freshHealth = (status: IntegrationStatus): IntegrationHealth => ({
   retried: 0,
   truncated: 0,
   lag_events: 0,
+  lag_seconds: 0,
+  lag_warning: null,
   last_success_at: null,
   last_error: null,
   last_error_at: null,
 });
 
-const toIntegration = (row: SiemIntegrationEntity): Integration => ({
-  id: row.id,
-  tenant_id: row.tenantId,
-  status: row.status,
-  ...(row.settings as unknown as IntegrationSettings),
-  created_at: row.createdAt.toISOString(),
-  updated_at: row.updatedAt.toISOString(),
-});
+/** A row as the forwarder uses it: its secrets opened (they are sealed in the row). */
+const toIntegration = (row: SiemIntegrationEntity, box: SecretBox): Integration => {
+  const settings = mapSecrets(row.settings as unknown as IntegrationSettings, (sealed) => box.open(sealed));
+  return {
+    id: row.id,
+    tenant_id: row.tenantId,
+    status: row.status,
+    ...settings,
+    // Rows stored before a filter field existed read as its default.
+    filter: { ...DEFAULTS.filter, ...settings.filter },
+    created_at: row.createdAt.toISOString(),
+    updated_at: row.updatedAt.toISOString(),
+  };
+};
 
 /**
  * The integrations (Postgres), one consumer group and one sender per integration, their health. Delivery is at
@@ -81,6 +110,8 @@ export class SiemService implements SiemPort {
     metrics: Metrics,
     private readonly logger: Logger,
     private readonly options: SiemServiceOptions,
+    /** Seals the integrations' secrets in Postgres (AUDIT_SECRETS_KEY). */
+    private readonly box: SecretBox,
   ) {
     this.messages = new Counter({
       name: 'audit_siem_messages_total',
@@ -109,7 +140,7 @@ export class SiemService implements SiemPort {
 
   /** Declares every stored integration's group; `afterStart` subscribes them. */
   async load(): Promise<void> {
-    for (const row of await this.repo().find()) this.add(toIntegration(row));
+    for (const row of await this.repo().find()) this.add(toIntegration(row, this.box));
   }
 
   has(id: string): boolean {
@@ -118,28 +149,53 @@ export class SiemService implements SiemPort {
 
   async afterStart(): Promise<void> {
     this.started = true;
+    this.lagTimer = setInterval(() => void this.refreshLag().catch(() => undefined), 60_000);
+    this.lagTimer.unref();
     for (const id of this.runtimes.keys()) await this.consumers.start(siemGroup(id));
   }
 
   async close(): Promise<void> {
+    if (this.lagTimer) clearInterval(this.lagTimer);
     await Promise.all([...this.runtimes.values()].map((r) => r.sender.close()));
   }
 
-  private sender(i: Integration): SyslogSender {
+  private sender(i: Integration): Sender {
+    const resolve = (h: string): Promise<{ address: string; family: 4 | 6 }> => this.policy.resolve(h, 'destination');
+    if (isHttps(i)) {
+      const scheme = i.token_header.toLowerCase() === 'authorization' ? (i.type === 'hec' ? 'Splunk ' : 'Bearer ') : '';
+      return new HttpsSender(
+        {
+          url: i.destination,
+          ...(i.token !== undefined ? { auth: { header: i.token_header, value: `${scheme}${i.token}` } } : {}),
+          batchMaxEvents: i.batch_max_events,
+          tls: i.tls ?? undefined,
+        },
+        resolve,
+        { timeoutMs: this.options.connectTimeoutMs * 2 },
+      );
+    }
     const { host, port } = parseDestination(i.destination);
     return new SyslogSender(
       { transport: i.transport, host, port, framing: i.framing, maxDatagramBytes: i.max_datagram_bytes, tls: i.tls ?? undefined },
-      (h) => this.policy.resolve(h, 'destination'),
+      resolve,
       { connectTimeoutMs: this.options.connectTimeoutMs },
     );
+  }
+
+  /** One event as the integration's receiver reads it. */
+  private render(i: Integration, event: AuditEvent): string {
+    if (isHttps(i)) return i.format === 'HEC' ? renderHec(event, i.hostname) : eventJson(event);
+    return renderMessage(event, this.renderOptions(i));
   }
 
   private add(integration: Integration): Runtime {
     const runtime: Runtime = {
       integration,
       sender: this.sender(integration),
+      filter: toEventFilter(integration.filter),
       health: freshHealth(integration.status),
       consecutiveFailures: 0,
+      oldestWaitingAtMs: null,
     };
     this.runtimes.set(integration.id, runtime);
     this.consumers.declare({
@@ -154,7 +210,7 @@ export class SiemService implements SiemPort {
 
   private renderOptions(i: Integration): RenderOptions {
     return {
-      format: i.format,
+      format: i.format as SiemFormat,
       producer: { vendor: 'HOMEPOT', product: 'audit-service', version: VERSION },
       header: { facility: i.facility, hostname: i.hostname, appName: 'homepot-audit' },
       syslogHeader: i.syslog_header,
@@ -166,10 +222,16 @@ export class SiemService implements SiemPort {
     const r = this.runtimes.get(id);
     // Deleted: its subscription lives until the process restarts; it acknowledges and sends nothing.
     if (!r) return;
+    // The batch's first event is the oldest waiting until the batch is acknowledged (a batch comes again, in
+    // order, until it is).
+    if (events.length > 0) r.oldestWaitingAtMs ??= Date.parse(events[0].event.received_at);
     if (r.integration.status === 'paused') throw new PausedError(id);
-    const options = this.renderOptions(r.integration);
-    const messages = events.filter((e) => matches(r.integration, e.event)).map((e) => renderMessage(e.event, options));
-    if (messages.length === 0) return;
+    const i = r.integration;
+    const messages = events.filter((e) => matches(i.tenant_id, r.filter, e.event)).map((e) => this.render(i, e.event));
+    if (messages.length === 0) {
+      r.oldestWaitingAtMs = null;
+      return;
+    }
     if (r.health.last_error_at !== null && r.consecutiveFailures > 0) {
       r.health.retried += messages.length;
       this.messages.inc({ integration: id, outcome: 'retried' }, messages.length);
@@ -182,6 +244,7 @@ export class SiemService implements SiemPort {
       r.health.last_success_at = new Date().toISOString();
       r.health.state = 'idle';
       r.consecutiveFailures = 0;
+      r.oldestWaitingAtMs = null;
       this.messages.inc({ integration: id, outcome: 'sent' }, messages.length);
       if (sent.truncated) this.messages.inc({ integration: id, outcome: 'truncated' }, sent.truncated);
     } catch (e) {
@@ -208,11 +271,36 @@ export class SiemService implements SiemPort {
 
   private async refreshLag(): Promise<void> {
     const lag = await this.consumers.lag().catch(() => ({}) as Record<string, number>);
-    for (const r of this.runtimes.values()) r.health.lag_events = lag[siemGroup(r.integration.id)] ?? 0;
+    const nowMs = Date.now();
+    for (const r of this.runtimes.values()) {
+      r.health.lag_events = lag[siemGroup(r.integration.id)] ?? 0;
+      const before = r.health.lag_warning;
+      const state = lagState({
+        lagEvents: r.health.lag_events,
+        oldestWaitingAtMs: r.oldestWaitingAtMs,
+        nowMs,
+        hotWindowMs: this.options.hotWindowMs,
+        warnFraction: this.options.lagWarnPercent / 100,
+      });
+      r.health.lag_seconds = state.lag_seconds;
+      r.health.lag_warning = state.warning;
+      if (crossedIntoWarning(before, state.warning)) {
+        this.logger.warn({ integration: r.integration.id, warning: state.warning }, 'SIEM integration lagging toward the hot window');
+        await this.audit(r.integration, 'siem_lag_warning', 'warning', `SIEM integration to ${r.integration.destination} lagging`, {
+          lag_events: r.health.lag_events,
+          lag_seconds: state.lag_seconds,
+          hot_window_seconds: Math.floor(this.options.hotWindowMs / 1000),
+        });
+      }
+    }
   }
 
+  /** Checks the lag now and then, so the warning's audit event is written even when nobody reads the health. */
+  private lagTimer?: NodeJS.Timeout;
+
+  /** What an answer shows: every secret redacted. */
   private async view(r: Runtime): Promise<IntegrationView> {
-    return { ...r.integration, health: { ...r.health } };
+    return { ...(mapSecrets(r.integration, () => REDACTED) as Integration), health: { ...r.health } };
   }
 
   private runtime(tenantId: string, id: string): Runtime {
@@ -242,7 +330,13 @@ export class SiemService implements SiemPort {
             severity,
             description,
             source: 'homepot-audit',
-            metadata: { integration_id: i.id, destination: i.destination, format: i.format, transport: i.transport, ...extra },
+            metadata: {
+              integration_id: i.id,
+              destination: i.destination,
+              format: i.format,
+              transport: isHttps(i) ? 'https' : i.transport,
+              ...extra,
+            },
           },
         ],
       })
@@ -254,6 +348,10 @@ export class SiemService implements SiemPort {
       );
   }
 
+  private sealed(settings: IntegrationSettings): Record<string, unknown> {
+    return mapSecrets(settings, (clear) => this.box.seal(clear)) as unknown as Record<string, unknown>;
+  }
+
   async create(tenantId: string, body: unknown): Promise<IntegrationView> {
     const settings = parseIntegrationSettings(body);
     const now = new Date();
@@ -261,12 +359,12 @@ export class SiemService implements SiemPort {
       id: uuidv7(),
       tenantId,
       status: 'active',
-      settings: settings as never,
+      settings: this.sealed(settings),
       createdAt: now,
       updatedAt: now,
     });
     await this.repo().save(row);
-    const r = this.add(toIntegration(row));
+    const r = this.add(toIntegration(row, this.box));
     if (this.started) await this.consumers.start(siemGroup(row.id));
     await this.audit(r.integration, 'siem_integration_created', 'info', `SIEM integration to ${settings.destination} created`);
     return this.view(r);
@@ -289,10 +387,11 @@ export class SiemService implements SiemPort {
     const { id: _i, tenant_id: _t, status: _s, created_at: _c, updated_at: _u, ...current } = r.integration;
     const settings = parseIntegrationSettings(body, current);
     const updatedAt = new Date();
-    await this.repo().update({ id }, { settings: settings as never, updatedAt });
+    await this.repo().update({ id }, { settings: this.sealed(settings) as never, updatedAt });
     const old = r.sender;
     r.integration = { ...r.integration, ...settings, updated_at: updatedAt.toISOString() };
     r.sender = this.sender(r.integration);
+    r.filter = toEventFilter(r.integration.filter);
     await old.close().catch(() => undefined);
     await this.audit(r.integration, 'siem_integration_updated', 'info', `SIEM integration to ${settings.destination} changed`, {
       changed: Object.keys(body as object),
@@ -349,7 +448,7 @@ export class SiemService implements SiemPort {
       source: 'homepot-audit',
       idempotency_key: '',
     };
-    const message = renderMessage(event, this.renderOptions(i));
+    const message = this.render(i, event);
     const sender = this.sender(i);
     const [bytes] = sender.encode([message]).bytes;
     let error: string | null = null;
@@ -364,7 +463,7 @@ export class SiemService implements SiemPort {
       outcome: error === null ? 'sent' : 'failed',
       bytes: bytes.toString('utf8'),
       bytes_base64: bytes.toString('base64'),
-      transport: i.transport,
+      transport: isHttps(i) ? 'https' : i.transport,
       destination: i.destination,
       error,
       event_id: event.id,
@@ -373,6 +472,7 @@ export class SiemService implements SiemPort {
 
   async health(): Promise<ComponentHealth> {
     const unreachable = [...this.runtimes.values()].filter((r) => r.health.state === 'unreachable').map((r) => r.integration.id);
-    return { ok: true, detail: { integrations: this.runtimes.size, unreachable } };
+    const lagging = [...this.runtimes.values()].filter((r) => r.health.lag_warning !== null).map((r) => r.integration.id);
+    return { ok: true, detail: { integrations: this.runtimes.size, unreachable, lagging } };
   }
 }

@@ -5,3 +5,4 @@ export * from './severity';
 export * from './event-fields';
 export * from './render';
 export * from './framing';
+export * from './lag';

@@ -52,3 +52,16 @@ export function renderMessage(event: AuditEvent, options: RenderOptions): string
       return eventJson(event);
   }
 }
+
+/** The formats of the HTTPS destinations: JSON lines, or Splunk HEC event envelopes. */
+export const HTTPS_FORMATS = ['JSON', 'HEC'] as const;
+export type HttpsFormat = (typeof HTTPS_FORMATS)[number];
+
+/**
+ * One event as a Splunk HTTP Event Collector envelope (services/collector/event): `time` in epoch seconds with
+ * milliseconds, `host`, `source`, `sourcetype` and the event itself, so Splunk indexes it at the event's time.
+ */
+export function renderHec(event: AuditEvent, host: string): string {
+  const ms = Date.parse(event.timestamp);
+  return `{"time":${(ms / 1000).toFixed(3)},"host":${JSON.stringify(host)},"source":"homepot-audit","sourcetype":"homepot:audit","event":${eventJson(event)}}`;
+}

@@ -1,0 +1,89 @@
+import { IncomingMessage } from 'node:http';
+import * as https from 'node:https';
+import { AddressInfo } from 'node:net';
+import { makeTestPki, TestPki } from './test-receivers';
+import { HttpsSender } from './https-sender';
+
+const local = async (): Promise<{ address: string; family: 4 | 6 }> => ({ address: '127.0.0.1', family: 4 });
+
+describe(HttpsSender.name, () => {
+  let pki: TestPki;
+  let server: https.Server;
+  let port: number;
+  const seen: Array<{ headers: IncomingMessage['headers']; body: string }> = [];
+  let answers: number[] = [];
+
+  beforeAll(async () => {
+    pki = makeTestPki();
+    server = https.createServer({ cert: pki.cert, key: pki.key }, (req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString('utf8')));
+      req.on('end', () => {
+        seen.push({ headers: req.headers, body });
+        res.writeHead(answers.shift() ?? 200, { 'content-type': 'application/json' });
+        res.end('{"text":"Success","code":0}');
+      });
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()));
+    port = (server.address() as AddressInfo).port;
+  });
+
+  afterAll(() => new Promise<void>((r) => server.close(() => r())));
+  beforeEach(() => {
+    seen.length = 0;
+    answers = [];
+  });
+
+  const sender = (batchMaxEvents = 2) =>
+    new HttpsSender(
+      {
+        url: `https://localhost:${port}/services/collector/event`,
+        auth: { header: 'Authorization', value: 'Splunk t0k' },
+        batchMaxEvents,
+        tls: { ca: pki.ca },
+      },
+      local,
+      { backoffMs: 10 },
+    );
+
+  it('should post batches of lines with the token header, exactly the encoded bodies', async () => {
+    const s = sender();
+    const sent = await s.send(['{"a":1}', '{"b":2}', '{"c":3}']);
+    expect(seen.map((x) => x.body)).toEqual(['{"a":1}\n{"b":2}\n', '{"c":3}\n']);
+    expect(sent.bytes.map((b) => b.toString())).toEqual(seen.map((x) => x.body));
+    expect(seen[0].headers.authorization).toBe('Splunk t0k');
+    expect(seen[0].headers['content-type']).toBe('application/json');
+  });
+
+  it('should try a 503 again after a back-off and succeed', async () => {
+    answers = [503, 200];
+    await sender().send(['{"a":1}']);
+    expect(seen).toHaveLength(2);
+  });
+
+  it('should fail at once on a 403 and after its attempts on 500s', async () => {
+    answers = [403];
+    await expect(sender().send(['x'])).rejects.toThrow('HTTP 403');
+    expect(seen).toHaveLength(1);
+    seen.length = 0;
+    answers = [500, 500, 500];
+    await expect(sender().send(['x'])).rejects.toThrow('HTTP 500');
+    expect(seen).toHaveLength(3);
+  });
+
+  it('should refuse a certificate that does not chain to the CA given', async () => {
+    const s = new HttpsSender({ url: `https://localhost:${port}/x`, batchMaxEvents: 10, tls: { ca: makeTestPki().ca } }, local, {
+      backoffMs: 1,
+    });
+    await expect(s.send(['x'])).rejects.toMatchObject({ reason: 'tls' });
+    expect(seen).toHaveLength(0);
+  });
+
+  it('should report a refused connection as such', async () => {
+    const s = new HttpsSender({ url: 'https://localhost:1/x', batchMaxEvents: 10, tls: { ca: pki.ca } }, local, {
+      backoffMs: 1,
+      attempts: 1,
+    });
+    await expect(s.send(['x'])).rejects.toMatchObject({ reason: 'refused' });
+  });
+});
