@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { StoredAuditEvent } from '@app/contracts';
+import { NotFoundError, StoredAuditEvent } from '@app/contracts';
 import type { QueryPort } from '@app/query';
 import type { ObjectStore } from '@app/storage';
 import { ArchiveManifest } from './archive.repository';
@@ -17,6 +17,18 @@ export const keySegment = (s: string): string =>
 
 export class ArchiveCheckError extends Error {}
 
+/** The object store failed (unreachable, refused, full): the job waits and tries again, nothing is removed. */
+export class StorageError extends Error {}
+
+async function storage<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof NotFoundError) throw e;
+    throw new StorageError(`object store ${what}: ${(e as Error).message}`);
+  }
+}
+
 /**
  * Writes one archive object (tenant, category, UTC day): the day's events as JSON Lines, gzip-compressed when
  * the policy says so, encrypted in the age format to the deployment's recipients (the stock `age` CLI decrypts
@@ -27,19 +39,20 @@ export class Archiver {
   constructor(
     private readonly query: QueryPort,
     private readonly store: ObjectStore,
+    private readonly page = PAGE,
   ) {}
 
   private async eventsOf(tenantId: string, category: string, day: string): Promise<StoredAuditEvent[]> {
     const fromUs = Date.parse(`${day}T00:00:00Z`) * 1000;
     const out: StoredAuditEvent[] = [];
-    for (let offset = 0; ; offset += PAGE) {
+    for (let offset = 0; ; offset += this.page) {
       const page = await this.query.search(
         tenantId,
         { categories: [category], eventTypes: [], severities: [], metadata: [], fromUs, toUs: fromUs + DAY_US - 1 },
-        { limit: PAGE, offset, order: 'asc' },
+        { limit: this.page, offset, order: 'asc' },
       );
       out.push(...page.events);
-      if (page.events.length < PAGE) return out;
+      if (page.events.length < this.page) return out;
     }
   }
 
@@ -48,7 +61,7 @@ export class Archiver {
    * with `identity` when it is encrypted, and checking the plaintext's SHA-256 and event count.
    */
   async read(m: ArchiveManifest, identity: string | undefined): Promise<StoredAuditEvent[]> {
-    const object = await buffer(await this.store.get(m.object_key));
+    const object = await storage(`read of ${m.object_key}`, async () => buffer(await this.store.get(m.object_key)));
     if (object.length !== m.object_size || sha256(object) !== m.object_sha256) {
       throw new ArchiveCheckError(`archive ${m.id}: the object does not match its manifest (size or SHA-256)`);
     }
@@ -80,7 +93,7 @@ export class Archiver {
   }
 
   deleteObject(key: string): Promise<void> {
-    return this.store.delete(key);
+    return storage(`delete of ${key}`, () => this.store.delete(key));
   }
 
   async archiveDay(
@@ -99,9 +112,11 @@ export class Archiver {
       body = await e.encrypt(body);
     }
     const key = `archives/${keySegment(tenantId)}/${keySegment(category)}/${day}.jsonl${options.compress ? '.gz' : ''}${options.recipients.length ? '.age' : ''}`;
-    const written = await this.store.put(key, Buffer.from(body), { contentType: 'application/octet-stream' });
+    const written = await storage(`write of ${key}`, () =>
+      this.store.put(key, Buffer.from(body), { contentType: 'application/octet-stream' }),
+    );
     // Read back: what the store serves must be what was written, byte for byte, before anything relies on it.
-    const back = await buffer(await this.store.get(key));
+    const back = await storage(`read back of ${key}`, async () => buffer(await this.store.get(key)));
     if (back.length !== written.size || sha256(back) !== written.sha256 || written.sha256 !== sha256(body)) {
       throw new ArchiveCheckError(`archive ${key} read back differs from what was written`);
     }
