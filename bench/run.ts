@@ -6,6 +6,7 @@ import { alerting } from './scenarios/alerting';
 import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
 import { queries } from './scenarios/queries';
+import { retention } from './scenarios/retention';
 import { singleIngest } from './scenarios/single-ingest';
 
 const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promise<Row[]>> = {
@@ -14,6 +15,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   queries,
   distributed: distributedIngest,
   alerting,
+  retention,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]
