@@ -49,7 +49,7 @@ export const RETENTION_CAPABILITY: Capability = {
       context.port(INGEST_PORT_DEFINITION),
       settings,
       new ArchiveRepository(ds),
-      new Archiver(query, objects, settings.batchSize),
+      new Archiver(query, objects),
       new JobRepository(ds),
       {
         storageError: () => storageErrors.inc(),

@@ -43,7 +43,7 @@ export const RETENTION_CONFIG = defineConfigSection({
       fixedClock: fixedNow !== undefined,
       /** A job's lease: renewed while it works; a job whose process died is taken up again once it runs out. */
       jobLeaseMs: env.int(e, 'AUDIT_RETENTION_JOB_LEASE_SECONDS', 30, 1, 3600) * 1000,
-      /** Events per restore write (through ingest) and per archive read page. */
+      /** Events per restore write (through ingest). */
       batchSize: env.int(e, 'AUDIT_RETENTION_BATCH_SIZE', 1000, 1, 50_000),
       /** While the object store fails, a job waits this long before it tries again (it keeps its lease). */
       storageRetryMs: env.int(e, 'AUDIT_RETENTION_STORAGE_RETRY_SECONDS', 30, 1, 3600) * 1000,
