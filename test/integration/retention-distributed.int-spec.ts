@@ -177,8 +177,13 @@ describe('retention in the distributed deployment: its own app behind the gatewa
     expect(back).toHaveLength(4);
     expect(new Set(back)).toEqual(new Set([...ids, posted.body.results[3].id as string]));
 
-    // The gateway's status names the retention service as a component of its own (not required for readiness).
+    // The gateway's status names the retention service as a component of its own (not required for readiness),
+    // with the service's object-store detail passed through.
     const status = await request<{ components: Record<string, { ok: boolean; required?: boolean }> }>(`${gw()}/audit/status`);
-    expect(status.body.components.retention).toMatchObject({ ok: true, required: false });
+    expect(status.body.components.retention).toMatchObject({
+      ok: true,
+      required: false,
+      detail: { config_store: { ok: true }, object_store: { ok: true, kind: 's3' }, last_success: expect.any(String) },
+    });
   }, 240_000);
 });
