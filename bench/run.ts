@@ -7,6 +7,7 @@ import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
 import { queries } from './scenarios/queries';
 import { compliance, reporting } from './scenarios/reporting';
+import { retention } from './scenarios/retention';
 import { singleIngest } from './scenarios/single-ingest';
 import { siem } from './scenarios/siem';
 
@@ -19,6 +20,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   reporting,
   compliance,
   siem,
+  retention,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]

@@ -6,6 +6,7 @@ import * as path from 'node:path';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { bootApp, eventually, http, TestApp, waitForTotal } from './support/embedded-app';
+import { finishedJob } from './support/retention-jobs';
 import { pathOf, specCurlCommands } from './support/spec-curl';
 
 const run = promisify(execFile);
@@ -137,10 +138,9 @@ describe('retention policies and legal holds (embedded)', () => {
   });
 
   it('given encryption_required and no recipients, when a run is asked for, then it archives nothing and says why', async () => {
-    const r = await post('/audit/retention/run', {});
-    expect(r.status).toBe(201);
-    expect(r.body.archived).toEqual([]);
-    expect(r.body.archive_blocked).toContain('AUDIT_ARCHIVE_RECIPIENTS');
+    const r = (await finishedJob(app, '/audit/retention/run')).result;
+    expect(r.archived).toEqual([]);
+    expect(r.archive_blocked).toContain('AUDIT_ARCHIVE_RECIPIENTS');
     expect((await http(`${app.url}/audit/archives`)).body.archives).toEqual([]);
   });
 });
@@ -200,8 +200,9 @@ describe('archive runs (embedded)', () => {
     expect(set.status).toBe(201);
     expect(set.body.dry_run.archive).toEqual({ events: 3, days: 1, from: '2025-06-01', to: '2025-06-01' });
 
-    const first = await post('/audit/retention/run', {});
-    expect(first.status).toBe(201);
+    const firstJob = await finishedJob(app, '/audit/retention/run');
+    expect(firstJob).toMatchObject({ kind: 'run', phase: 'done', attempts: 1 });
+    const first = { body: firstJob.result };
     expect(first.body.archive_blocked).toBeNull();
     expect(first.body.archived).toEqual([{ id: expect.any(String), category: 'user_actions', day: '2025-06-01', events: 3 }]);
     // Archived and checked, so removed from the query store; 2019-03-11 is past 2555 days; 2019-03-10 is held.
@@ -237,17 +238,19 @@ describe('archive runs (embedded)', () => {
     const noKey = await post(`/audit/archives/${m.id}/restore`, {});
     expect(noKey.status).toBe(400);
     expect(noKey.body.error.details.map((d: { field: string }) => d.field)).toEqual(['/identity']);
-    const restored = await post(`/audit/archives/${m.id}/restore`, { identity });
-    expect(restored.status).toBe(201);
-    expect(restored.body).toMatchObject({ archive_id: m.id, events: 3, submitted: 3, restored_until: '2026-12-09T12:00:00.000Z' });
+    const restored = await finishedJob(app, `/audit/archives/${m.id}/restore`, { identity });
+    expect(restored).toMatchObject({ kind: 'restore', archive_id: m.id, done: 3, expected: 3 });
+    expect(restored.result).toMatchObject({ archive_id: m.id, events: 3, submitted: 3, restored_until: '2026-12-09T12:00:00.000Z' });
     await waitForTotal(app.url, 'event_type=user_login', 6);
-    expect((await post(`/audit/archives/${m.id}/restore`, { identity })).status).toBe(201);
+    await finishedJob(app, `/audit/archives/${m.id}/restore`, { identity });
+    const jobs = (await http(`${app.url}/audit/retention/jobs`)).body.jobs;
+    expect(jobs.map((j: { kind: string }) => j.kind)).toEqual(['restore', 'restore', 'run']);
     await waitForTotal(app.url, 'event_type=archive_restored', 2);
     await waitForTotal(app.url, 'event_type=user_login', 6);
     const back = await http(`${app.url}/audit/events?event_type=user_login&start=2025-06-01&end=2025-06-01&order=asc`);
     expect(back.body.events.map((e: { id: string }) => e.id)).toEqual(ids);
     // A restored day is not offloaded again while its restore lasts.
-    const again = await post('/audit/retention/run', {});
+    const again = { body: (await finishedJob(app, '/audit/retention/run')).result };
     expect(again.body.archived).toEqual([]);
     expect(again.body.offloaded.events).toBe(0);
     const state = (await http(`${app.url}/audit/retention`)).body.state;
@@ -255,7 +258,7 @@ describe('archive runs (embedded)', () => {
 
     // The hold released, the next run deletes what it kept, and archives nothing twice.
     expect((await http(`${app.url}/audit/legal-holds/${hold.body.id}`, { method: 'DELETE' })).status).toBe(200);
-    const second = await post('/audit/retention/run', {});
+    const second = { body: (await finishedJob(app, '/audit/retention/run')).result };
     expect(second.body.archived).toEqual([]);
     expect(second.body.deleted.events).toBe(2);
     await waitForTotal(app.url, 'event_type=user_login', 4);
@@ -263,7 +266,7 @@ describe('archive runs (embedded)', () => {
 
     // A shorter retention puts the archive past it: the object and its manifest go.
     expect((await post('/audit/retention', { retention_days: 400, archive_after_days: 365, encryption_required: true })).status).toBe(201);
-    const third = await post('/audit/retention/run', {});
+    const third = { body: (await finishedJob(app, '/audit/retention/run')).result };
     expect(third.body.archives_deleted).toEqual([{ id: m.id, category: 'user_actions', day: '2025-06-01', events: 3 }]);
     // The restored copy expires under the policy too.
     expect(third.body.deleted).toEqual({ events: 3, days: 1, from: '2025-06-01', to: '2025-06-01' });

@@ -114,8 +114,27 @@ describe('retention in the distributed deployment: its own app behind the gatewa
     expect(state.body.now).toBe('2026-12-02T12:00:00.000Z');
     expect(state.body.state).toMatchObject({ events_due_for_archive: 3, oldest_online_day: '2025-06-01' });
 
-    const run = await post<{ archived: unknown[]; offloaded: unknown; archive_blocked: string | null }>('/audit/retention/run', {});
-    expect(run.status).toBe(201);
+    // Runs and restores are jobs: 202 with a status_url, followed until done (the gateway passes both through).
+    interface Job {
+      state: string;
+      status_url: string;
+      error: string | null;
+      result: Record<string, unknown>;
+    }
+    const finished = async (p: string, body: unknown): Promise<Job> => {
+      const queued = await post<Job>(p, body);
+      expect(queued.status).toBe(202);
+      const deadline = Date.now() + 60_000;
+      for (;;) {
+        const j = await request<Job>(`${gw()}${queued.body.status_url}`);
+        if (j.body.state === 'succeeded' || j.body.state === 'failed' || Date.now() > deadline) {
+          expect(j.body).toMatchObject({ state: 'succeeded', error: null });
+          return j.body;
+        }
+        await new Promise((r) => setTimeout(r, 200));
+      }
+    };
+    const run = { body: (await finished('/audit/retention/run', {})).result };
     expect(run.body.archive_blocked).toBeNull();
     expect(run.body.archived).toEqual([{ id: expect.any(String), category: 'user_actions', day: '2025-06-01', events: 3 }]);
     expect(run.body.offloaded).toEqual({ events: 3, days: 1, from: '2025-06-01', to: '2025-06-01' });
@@ -147,11 +166,10 @@ describe('retention in the distributed deployment: its own app behind the gatewa
     ).toEqual(ids);
 
     // Restore through the gateway, twice: the events come back once.
-    const restored = await post<{ events: number; submitted: number }>(`/audit/archives/${m.id}/restore`, { identity: keys.identity });
-    expect(restored.status).toBe(201);
-    expect(restored.body).toMatchObject({ events: 3, submitted: 3 });
+    const restored = await finished(`/audit/archives/${m.id}/restore`, { identity: keys.identity });
+    expect(restored.result).toMatchObject({ events: 3, submitted: 3 });
     expect(await totalBecomes(gw(), runId, 4)).toBe(4);
-    expect((await post(`/audit/archives/${m.id}/restore`, { identity: keys.identity })).status).toBe(201);
+    await finished(`/audit/archives/${m.id}/restore`, { identity: keys.identity });
     const restores = await request<SearchPage>(`${gw()}/audit/events?event_type=archive_restored&limit=1`);
     expect(restores.body.total).toBeGreaterThanOrEqual(1);
     await new Promise((r) => setTimeout(r, 3000));
@@ -159,8 +177,13 @@ describe('retention in the distributed deployment: its own app behind the gatewa
     expect(back).toHaveLength(4);
     expect(new Set(back)).toEqual(new Set([...ids, posted.body.results[3].id as string]));
 
-    // The gateway's status names the retention service as a component of its own (not required for readiness).
+    // The gateway's status names the retention service as a component of its own (not required for readiness),
+    // with the service's object-store detail passed through.
     const status = await request<{ components: Record<string, { ok: boolean; required?: boolean }> }>(`${gw()}/audit/status`);
-    expect(status.body.components.retention).toMatchObject({ ok: true, required: false });
+    expect(status.body.components.retention).toMatchObject({
+      ok: true,
+      required: false,
+      detail: { config_store: { ok: true }, object_store: { ok: true, kind: 's3' }, last_success: expect.any(String) },
+    });
   }, 240_000);
 });

@@ -1,13 +1,14 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { buffer } from 'node:stream/consumers';
 import { gunzipSync, gzipSync } from 'node:zlib';
-import type { StoredAuditEvent } from '@app/contracts';
+import { NotFoundError, StoredAuditEvent } from '@app/contracts';
 import type { QueryPort } from '@app/query';
 import type { ObjectStore } from '@app/storage';
 import { ArchiveManifest } from './archive.repository';
 
 const DAY_US = 86_400_000_000;
-const PAGE = 1000;
+/** Events per read of the store while archiving (the query port's range allows up to 10,000). */
+const PAGE = 10_000;
 const AGE_HEADER = Buffer.from('age-encryption.org/v1\n');
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -16,6 +17,18 @@ export const keySegment = (s: string): string =>
   /^[A-Za-z0-9._=-]{1,128}$/.test(s) && !/^\.+$/.test(s) ? s : `x-${Buffer.from(s).toString('hex')}`;
 
 export class ArchiveCheckError extends Error {}
+
+/** The object store failed (unreachable, refused, full): the job waits and tries again, nothing is removed. */
+export class StorageError extends Error {}
+
+async function storage<T>(what: string, work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (e) {
+    if (e instanceof NotFoundError) throw e;
+    throw new StorageError(`object store ${what}: ${(e as Error).message}`);
+  }
+}
 
 /**
  * Writes one archive object (tenant, category, UTC day): the day's events as JSON Lines, gzip-compressed when
@@ -27,19 +40,21 @@ export class Archiver {
   constructor(
     private readonly query: QueryPort,
     private readonly store: ObjectStore,
+    private readonly page = PAGE,
   ) {}
 
+  /** The day's events, oldest first by (timestamp, id): keyset pages of up to 10,000, each one indexed read. */
   private async eventsOf(tenantId: string, category: string, day: string): Promise<StoredAuditEvent[]> {
     const fromUs = Date.parse(`${day}T00:00:00Z`) * 1000;
+    const filter = { categories: [category], eventTypes: [], severities: [], metadata: [], fromUs, toUs: fromUs + DAY_US - 1 };
     const out: StoredAuditEvent[] = [];
-    for (let offset = 0; ; offset += PAGE) {
-      const page = await this.query.search(
-        tenantId,
-        { categories: [category], eventTypes: [], severities: [], metadata: [], fromUs, toUs: fromUs + DAY_US - 1 },
-        { limit: PAGE, offset, order: 'asc' },
-      );
-      out.push(...page.events);
-      if (page.events.length < PAGE) return out;
+    let after: { timestamp: string; id: string } | null = null;
+    for (;;) {
+      const page = await this.query.range(tenantId, filter, after, this.page);
+      out.push(...page);
+      if (page.length < this.page) return out;
+      const last = page[page.length - 1];
+      after = { timestamp: last.timestamp, id: last.id };
     }
   }
 
@@ -48,7 +63,7 @@ export class Archiver {
    * with `identity` when it is encrypted, and checking the plaintext's SHA-256 and event count.
    */
   async read(m: ArchiveManifest, identity: string | undefined): Promise<StoredAuditEvent[]> {
-    const object = await buffer(await this.store.get(m.object_key));
+    const object = await storage(`read of ${m.object_key}`, async () => buffer(await this.store.get(m.object_key)));
     if (object.length !== m.object_size || sha256(object) !== m.object_sha256) {
       throw new ArchiveCheckError(`archive ${m.id}: the object does not match its manifest (size or SHA-256)`);
     }
@@ -80,7 +95,7 @@ export class Archiver {
   }
 
   deleteObject(key: string): Promise<void> {
-    return this.store.delete(key);
+    return storage(`delete of ${key}`, () => this.store.delete(key));
   }
 
   async archiveDay(
@@ -99,9 +114,11 @@ export class Archiver {
       body = await e.encrypt(body);
     }
     const key = `archives/${keySegment(tenantId)}/${keySegment(category)}/${day}.jsonl${options.compress ? '.gz' : ''}${options.recipients.length ? '.age' : ''}`;
-    const written = await this.store.put(key, Buffer.from(body), { contentType: 'application/octet-stream' });
+    const written = await storage(`write of ${key}`, () =>
+      this.store.put(key, Buffer.from(body), { contentType: 'application/octet-stream' }),
+    );
     // Read back: what the store serves must be what was written, byte for byte, before anything relies on it.
-    const back = await buffer(await this.store.get(key));
+    const back = await storage(`read back of ${key}`, async () => buffer(await this.store.get(key)));
     if (back.length !== written.size || sha256(back) !== written.sha256 || written.sha256 !== sha256(body)) {
       throw new ArchiveCheckError(`archive ${key} read back differs from what was written`);
     }

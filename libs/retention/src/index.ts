@@ -1,6 +1,7 @@
 export * from './archive.repository';
 export * from './archiver';
 export * from './core';
+export * from './jobs.repository';
 export * from './migrations';
 export * from './retention.capability';
 export * from './retention.config';

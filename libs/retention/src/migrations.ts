@@ -83,4 +83,37 @@ export class CreateRetentionArchives1764892800011 implements MigrationInterface 
     await q.query('DROP TABLE retention_archives');
   }
 }
-export const RETENTION_MIGRATIONS = [CreateRetention1764892800010, CreateRetentionArchives1764892800011];
+/** Background jobs (runs and restores): state, phase and progress, and the lease of the worker that holds one. */
+export class CreateRetentionJobs1764892800012 implements MigrationInterface {
+  name = 'CreateRetentionJobs1764892800012';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(`CREATE TABLE IF NOT EXISTS retention_jobs (
+      id uuid PRIMARY KEY,
+      tenant_id text NOT NULL,
+      kind text NOT NULL CHECK (kind IN ('run', 'restore')),
+      state text NOT NULL CHECK (state IN ('queued', 'running', 'succeeded', 'failed')),
+      phase text NOT NULL,
+      done bigint NOT NULL DEFAULT 0,
+      expected bigint NOT NULL DEFAULT 0,
+      params jsonb NOT NULL,
+      result jsonb,
+      error text,
+      attempts integer NOT NULL DEFAULT 0,
+      owner text,
+      lease_until timestamptz,
+      created_by text NOT NULL,
+      created_at timestamptz NOT NULL,
+      started_at timestamptz,
+      finished_at timestamptz
+    )`);
+    await q.query(`CREATE INDEX IF NOT EXISTS retention_jobs_open ON retention_jobs (created_at) WHERE state IN ('queued', 'running')`);
+    await q.query('CREATE INDEX IF NOT EXISTS retention_jobs_tenant ON retention_jobs (tenant_id, created_at)');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP TABLE retention_jobs');
+  }
+}
+
+export const RETENTION_MIGRATIONS = [CreateRetention1764892800010, CreateRetentionArchives1764892800011, CreateRetentionJobs1764892800012];

@@ -10,6 +10,8 @@ import { RETENTION_MIGRATIONS } from './migrations';
 import { RETENTION_PORT_DEFINITION, RetentionPort } from './retention.port';
 import { RetentionRepository } from './retention.repository';
 import { RetentionService } from './retention.service';
+import { JobRepository } from './jobs.repository';
+import { Counter, Gauge } from 'prom-client';
 
 /**
  * Retention: tenants' policies, their delayed changes and legal holds (Postgres), and a scheduled run. It has
@@ -29,6 +31,18 @@ export const RETENTION_CAPABILITY: Capability = {
     // Archives live under AUDIT_DATA_DIR/objects (a volume in Kubernetes) or in the AUDIT_S3_BUCKET bucket.
     const objects = openObjectStore(context.settings(STORAGE_CONFIG), context.config.dataDir);
     if (objects instanceof S3ObjectStore) context.closers.add('object-store', async () => objects.close());
+    const registers = [context.metrics.registry];
+    const storageErrors = new Counter({
+      name: 'audit_retention_storage_errors_total',
+      help: 'Object-store failures met by retention jobs (each one pauses the job, which retries after AUDIT_RETENTION_STORAGE_RETRY_SECONDS)',
+      registers,
+    });
+    const lastSuccess = new Gauge({
+      name: 'audit_retention_last_success_timestamp_seconds',
+      help: 'When a retention job (run or restore) last succeeded, Unix seconds',
+      labelNames: ['kind'],
+      registers,
+    });
     const service = new RetentionService(
       new RetentionRepository(ds),
       query,
@@ -36,14 +50,38 @@ export const RETENTION_CAPABILITY: Capability = {
       settings,
       new ArchiveRepository(ds),
       new Archiver(query, objects),
+      new JobRepository(ds),
+      {
+        storageError: () => storageErrors.inc(),
+        succeeded: (kind, at) => lastSuccess.set({ kind }, at.getTime() / 1000),
+      },
     );
+    // The gateway's /audit/status shows this as components.retention (the embedded app too): the config store,
+    // the object store (answering, and the last error a job met), and when a job last succeeded.
     const health = async (): Promise<ComponentHealth> => {
+      const { failure, lastSuccess: last } = service.storageStatus();
+      let db = true;
+      let dbError: string | undefined;
       try {
         await ds.query('SELECT 1');
-        return { ok: true };
       } catch (e) {
-        return { ok: false, detail: { error: (e as Error).message } };
+        db = false;
+        dbError = (e as Error).message;
       }
+      const answers = await objects.ping().catch(() => false);
+      const storeOk = answers && !failure;
+      return {
+        ok: db && storeOk,
+        detail: {
+          config_store: db ? { ok: true } : { ok: false, error: dbError },
+          object_store: {
+            ok: storeOk,
+            kind: objects.kind,
+            ...(failure ? { error: failure.message, since: failure.since } : answers ? {} : { error: 'the object store does not answer' }),
+          },
+          last_success: last,
+        },
+      };
     };
     const port: RetentionPort = {
       setPolicy: (t, b, a) => service.setPolicy(t, b, a),
@@ -55,6 +93,8 @@ export const RETENTION_CAPABILITY: Capability = {
       run: (t, a) => service.run(t, a),
       listArchives: (t) => service.listArchives(t),
       restore: (t, id, r, a) => service.restore(t, id, r.identity, r.ttl_days ?? 7, a),
+      listJobs: (t) => service.listJobs(t),
+      getJob: (t, id) => service.job(t, id),
       health,
     };
     let timer: NodeJS.Timeout | undefined;
@@ -65,6 +105,7 @@ export const RETENTION_CAPABILITY: Capability = {
       // does not stop the API; /audit/status shows it.
       readiness: [
         { name: 'object_store', required: false, check: async () => ({ ok: await objects.ping(), detail: { kind: objects.kind } }) },
+        { name: 'retention', required: false, check: health },
       ],
       describe: {
         change_delay_hours: settings.changeDelayHours,
@@ -74,9 +115,12 @@ export const RETENTION_CAPABILITY: Capability = {
         ...(settings.fixedClock ? { fixed_clock: settings.now().toISOString() } : {}),
       },
       afterStart: async () => {
-        // The scheduled run: applies the changes whose delay passed, then archives what is due for every
-        // tenant. Safe to redo: closing a pending change is a conditional UPDATE (one replica applies it), and
-        // an archived day has a manifest, so it is not archived again (a redo of an unrecorded one overwrites it).
+        // The worker: runs and restores are jobs in Postgres; it takes queued ones, and running ones whose lease
+        // ran out (a process that died mid-job), and redoes them from their stored progress.
+        service.startWorker((e) => context.logger.warn({ err: e.message }, 'retention job failed'));
+        // The scheduled run: applies the changes whose delay passed, then queues a run for every tenant. Safe to
+        // redo: closing a pending change is a conditional UPDATE (one replica applies it), and an archived day
+        // has a manifest, so it is not archived again (a redo of an unrecorded one overwrites it).
         timer = setInterval(() => {
           running = service
             .runAll()
@@ -87,6 +131,7 @@ export const RETENTION_CAPABILITY: Capability = {
       drain: async () => {
         if (timer) clearInterval(timer);
         await running;
+        await service.stopWorker();
       },
     };
   },

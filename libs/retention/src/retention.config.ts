@@ -9,6 +9,10 @@ export const RETENTION_CONFIG = defineConfigSection({
     'AUDIT_ARCHIVE_RECIPIENTS',
     'AUDIT_ARCHIVE_IDENTITY',
     'AUDIT_RETENTION_NOW',
+    'AUDIT_RETENTION_JOB_LEASE_SECONDS',
+    'AUDIT_RETENTION_BATCH_SIZE',
+    'AUDIT_RETENTION_STORAGE_RETRY_SECONDS',
+    'AUDIT_RETENTION_TEST_PAUSE_MS',
   ],
   parse: (e) => {
     const recipients = env.list(e, 'AUDIT_ARCHIVE_RECIPIENTS');
@@ -37,6 +41,14 @@ export const RETENTION_CONFIG = defineConfigSection({
       /** Tests only: the retention clock, fixed at this instant, so policies can be exercised on old data. */
       now: (): Date => (fixedNow === undefined ? new Date() : new Date(fixedNow)),
       fixedClock: fixedNow !== undefined,
+      /** A job's lease: renewed while it works; a job whose process died is taken up again once it runs out. */
+      jobLeaseMs: env.int(e, 'AUDIT_RETENTION_JOB_LEASE_SECONDS', 30, 1, 3600) * 1000,
+      /** Events per restore write (through ingest). */
+      batchSize: env.int(e, 'AUDIT_RETENTION_BATCH_SIZE', 1000, 1, 50_000),
+      /** While the object store fails, a job waits this long before it tries again (it keeps its lease). */
+      storageRetryMs: env.int(e, 'AUDIT_RETENTION_STORAGE_RETRY_SECONDS', 30, 1, 3600) * 1000,
+      /** Tests only: a pause after each batch (archive day, restore write, deleted day), so a test can kill a job mid-run. */
+      testPauseMs: env.int(e, 'AUDIT_RETENTION_TEST_PAUSE_MS', 0, 0, 60_000),
     };
   },
 });

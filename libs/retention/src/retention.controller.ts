@@ -1,4 +1,4 @@
-import { Body, Controller, Delete, Get, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
+import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { requestInfo, RequireScope } from '@app/api';
@@ -49,11 +49,32 @@ export class RetentionController {
 
   @Post('retention/run')
   @RequireScope('admin')
+  @HttpCode(202)
   @ApiOperation({
-    summary: "Runs the tenant's retention now (as the schedule does) and answers what it did: archives written, what is due for deletion",
+    summary:
+      "Queues a run of the tenant's retention (as the schedule does): 202 with the job (id, status_url); GET the status_url for its progress and, once it succeeded, its result (archives written, events offloaded and deleted). A run already queued or running is answered instead of a second one",
   })
-  run(@Req() req: FastifyRequest): Promise<unknown> {
-    return this.retention.run(requestInfo(req).tenantId, actorOf(req));
+  async run(@Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
+    const job = await this.retention.run(requestInfo(req).tenantId, actorOf(req));
+    void reply.header('location', job.status_url);
+    return job;
+  }
+
+  @Get('retention/jobs')
+  @RequireScope('admin')
+  @ApiOperation({ summary: "The tenant's retention jobs (runs and restores), newest first, at most 100: state, phase, done/expected" })
+  async jobs(@Req() req: FastifyRequest): Promise<unknown> {
+    return { jobs: await this.retention.listJobs(requestInfo(req).tenantId) };
+  }
+
+  @Get('retention/jobs/:id')
+  @RequireScope('admin')
+  @ApiOperation({
+    summary:
+      'One retention job: state (queued, running, succeeded, failed), phase, done/expected events, attempts (more than 1: resumed after a crash), error, and its result once it succeeded',
+  })
+  job(@Param('id') id: string, @Req() req: FastifyRequest): Promise<unknown> {
+    return this.retention.getJob(requestInfo(req).tenantId, id);
   }
 
   @Get('archives')
@@ -68,12 +89,20 @@ export class RetentionController {
 
   @Post('archives/:id/restore')
   @RequireScope('admin')
+  @HttpCode(202)
   @ApiOperation({
     summary:
-      'Restores an archive into the query store (checked, decrypted with the body identity or AUDIT_ARCHIVE_IDENTITY); events already online are not duplicated',
+      'Queues the restore of an archive into the query store (checked, decrypted with the body identity or AUDIT_ARCHIVE_IDENTITY): 202 with the job (id, status_url); events already online are not duplicated',
   })
-  restore(@Param('id') id: string, @Body() body: RestoreDto, @Req() req: FastifyRequest): Promise<unknown> {
-    return this.retention.restore(requestInfo(req).tenantId, id, body ?? {}, actorOf(req));
+  async restore(
+    @Param('id') id: string,
+    @Body() body: RestoreDto,
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+  ): Promise<unknown> {
+    const job = await this.retention.restore(requestInfo(req).tenantId, id, body ?? {}, actorOf(req));
+    void reply.header('location', job.status_url);
+    return job;
   }
 
   @Post('legal-holds')

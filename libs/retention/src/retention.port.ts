@@ -2,7 +2,7 @@ import { IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, M
 import { ValidationError } from '@app/contracts';
 import { ComponentHealth, decodeDto, definePort, serviceAddress } from '@app/runtime';
 import type { ArchiveManifest } from './archive.repository';
-import type { HoldInput, HoldView, PendingView, PolicyChangeResult, RestoreResult, RunResult } from './retention.service';
+import type { HoldInput, HoldView, JobView, PendingView, PolicyChangeResult } from './retention.service';
 
 /** The body of POST /audit/legal-holds (the tenant is the API key's). */
 export class LegalHoldDto implements HoldInput {
@@ -51,9 +51,13 @@ export interface RetentionPort {
   placeHold(tenantId: string, hold: LegalHoldDto, actor: string): Promise<HoldView>;
   listHolds(tenantId: string, includeReleased: boolean): Promise<HoldView[]>;
   releaseHold(tenantId: string, id: string, actor: string): Promise<HoldView>;
-  run(tenantId: string, actor: string): Promise<RunResult>;
+  /** Queues a run (a job); answers it at once. */
+  run(tenantId: string, actor: string): Promise<JobView>;
   listArchives(tenantId: string): Promise<ArchiveManifest[]>;
-  restore(tenantId: string, id: string, request: RestoreDto, actor: string): Promise<RestoreResult>;
+  /** Queues a restore (a job); answers it at once. */
+  restore(tenantId: string, id: string, request: RestoreDto, actor: string): Promise<JobView>;
+  listJobs(tenantId: string): Promise<JobView[]>;
+  getJob(tenantId: string, id: string): Promise<JobView>;
   health(): Promise<ComponentHealth>;
 }
 
@@ -153,6 +157,21 @@ export const RETENTION_PORT_DEFINITION = definePort<RetentionPort>({
       decode: (m) => {
         const e = envelope('restore', m, ['tenantId', 'id', 'actor']);
         return [e.tenantId as string, e.id as string, decodeRestore(e.request ?? {}), e.actor as string];
+      },
+    },
+    listJobs: {
+      pattern: 'audit.retention.list-jobs',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }),
+      decode: (m) => [envelope('list-jobs', m, ['tenantId']).tenantId as string],
+    },
+    getJob: {
+      pattern: 'audit.retention.get-job',
+      deadline: 'queryMs',
+      encode: (tenantId, id) => ({ tenantId, id }),
+      decode: (m) => {
+        const e = envelope('get-job', m, ['tenantId', 'id']);
+        return [e.tenantId as string, e.id as string];
       },
     },
     health: { pattern: 'audit.retention.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },

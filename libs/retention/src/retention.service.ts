@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { NotFoundError, StoredAuditEvent, ValidationError } from '@app/contracts';
 import type { IngestPort } from '@app/ingest';
 import type { QueryPort } from '@app/query';
@@ -15,7 +16,8 @@ import {
   validatePolicy,
 } from './core';
 import { ArchiveManifest, ArchiveRepository } from './archive.repository';
-import { ArchiveCheckError, Archiver } from './archiver';
+import { ArchiveCheckError, Archiver, StorageError } from './archiver';
+import { JobKind, JobRepository, RetentionJob } from './jobs.repository';
 import { LegalHoldRow, PendingChange, RetentionRepository } from './retention.repository';
 import { RetentionSettings } from './retention.config';
 
@@ -84,6 +86,58 @@ export interface HoldInput {
   case_id?: string;
 }
 
+/** A job as the API shows it (GET /audit/retention/jobs/:id): state, phase and progress, and its result once done. */
+export interface JobView {
+  id: string;
+  kind: JobKind;
+  state: RetentionJob['state'];
+  phase: string;
+  done: number;
+  expected: number;
+  /** The run's or the restore's result, once it succeeded. */
+  result: Record<string, unknown> | null;
+  /** Why it failed; while it runs, the last object-store error it is waiting out. */
+  error: string | null;
+  attempts: number;
+  archive_id: string | null;
+  created_by: string;
+  created_at: string;
+  started_at: string | null;
+  finished_at: string | null;
+  status_url: string;
+}
+
+export const jobView = (j: RetentionJob): JobView => ({
+  id: j.id,
+  kind: j.kind,
+  state: j.state,
+  phase: j.phase,
+  done: j.done,
+  expected: j.expected,
+  result: j.result,
+  error: j.error,
+  attempts: j.attempts,
+  archive_id: typeof j.params.archive_id === 'string' ? j.params.archive_id : null,
+  created_by: j.createdBy,
+  created_at: j.createdAt.toISOString(),
+  started_at: j.startedAt?.toISOString() ?? null,
+  finished_at: j.finishedAt?.toISOString() ?? null,
+  status_url: `/audit/retention/jobs/${j.id}`,
+});
+
+/** Records a job's progress and renews its lease; throws JobStopped when the worker stops or lost the job. */
+type JobStep = (p: { phase?: string; done?: number; expected?: number; error?: string | null }) => Promise<void>;
+
+class JobStopped extends Error {}
+
+/** The counters the jobs feed (prom-client in the capability). */
+export interface RetentionMetrics {
+  storageError(): void;
+  succeeded(kind: JobKind, at: Date): void;
+}
+
+const NO_METRICS: RetentionMetrics = { storageError: () => undefined, succeeded: () => undefined };
+
 const pendingView = (p: PendingChange): PendingView => ({
   id: p.id,
   policy: p.policy,
@@ -136,7 +190,14 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  */
 export class RetentionService {
   private lastRunAt: Date | undefined;
-  private running: Promise<unknown> = Promise.resolve();
+  /** Identities given with a restore request: in memory only, never stored (a resumed job falls back to AUDIT_ARCHIVE_IDENTITY). */
+  private readonly identities = new Map<string, string>();
+  private storageFailure: { message: string; since: Date } | undefined;
+  private lastSuccess: Date | undefined;
+  private readonly owner = `retention-${randomUUID()}`;
+  private stopped = false;
+  private wake: (() => void) | undefined;
+  private worker: Promise<void> | undefined;
 
   constructor(
     private readonly repo: RetentionRepository,
@@ -145,82 +206,217 @@ export class RetentionService {
     private readonly settings: RetentionSettings,
     private readonly archives: ArchiveRepository,
     private readonly archiver: Archiver,
+    private readonly jobs: JobRepository,
+    private readonly metrics: RetentionMetrics = NO_METRICS,
   ) {}
 
-  /** One run at a time in this process: a scheduled run and an on-demand one never archive the same day twice. */
-  private serial<T>(work: () => Promise<T>): Promise<T> {
-    const next = this.running.then(work, work);
-    this.running = next.catch(() => undefined);
-    return next;
+  /** The scheduled run: due changes, then a run job for every tenant with a policy (unless one is open). */
+  async runAll(): Promise<JobView[]> {
+    await this.applyDue();
+    const out: JobView[] = [];
+    for (const t of await this.repo.tenantsWithPolicy()) {
+      const open = await this.jobs.active(t, 'run');
+      out.push(jobView(open ?? (await this.jobs.create(t, 'run', {}, 'retention-scheduler'))));
+    }
+    this.wake?.();
+    return out;
   }
 
-  /** The scheduled run: due changes, then every tenant with a policy. */
-  runAll(): Promise<RunResult[]> {
-    return this.serial(async () => {
-      await this.applyDue();
-      const out: RunResult[] = [];
-      for (const t of await this.repo.tenantsWithPolicy()) out.push(await this.runTenant(t, 'retention-scheduler'));
-      return out;
-    });
-  }
-
-  run(tenantId: string, actor: string): Promise<RunResult> {
-    return this.serial(async () => {
-      await this.applyDue();
-      const stored = await this.repo.policy(tenantId);
-      if (!stored) throw new NotFoundError('no retention policy is set for this tenant (POST /audit/retention first)');
-      return this.runTenant(tenantId, actor);
-    });
+  /** Queues a run of the tenant's policy (or answers the one already queued or running). */
+  async run(tenantId: string, actor: string): Promise<JobView> {
+    await this.applyDue();
+    const stored = await this.repo.policy(tenantId);
+    if (!stored) throw new NotFoundError('no retention policy is set for this tenant (POST /audit/retention first)');
+    const job = (await this.jobs.active(tenantId, 'run')) ?? (await this.jobs.create(tenantId, 'run', {}, actor));
+    this.wake?.();
+    return jobView(job);
   }
 
   /**
-   * Brings an archive back into the query store: read, checked and decrypted (identity from the request, else
-   * AUDIT_ARCHIVE_IDENTITY), then written through ingest with each event's own id, timestamp and fields, so the
-   * query store's dedup by id keeps one copy of what is still online. The day then stays online for `ttlDays`
-   * (the run does not offload it again before), and retention still deletes it when it is past retention.
+   * Queues the restore of an archive into the query store. What can be checked before (the id, the archive,
+   * that an identity is at hand for an encrypted one) answers 400 or 404 here; the job then reads, checks and
+   * decrypts the archive (identity from the request, else AUDIT_ARCHIVE_IDENTITY) and writes its events back
+   * through ingest with their own ids, so the query store's dedup by id keeps one copy of what is online.
    */
-  restore(tenantId: string, id: string, identity: string | undefined, ttlDays: number, actor: string): Promise<RestoreResult> {
-    return this.serial(async () => {
-      if (!UUID.test(id)) throw new ValidationError('the archive id must be a UUID', [{ field: 'id', message: 'must be a UUID' }]);
-      const m = await this.archives.find(tenantId, id);
-      if (!m) throw new NotFoundError(`no archive ${id}`);
-      const key = identity ?? this.settings.archiveIdentity;
-      if (m.recipients.length > 0 && !key) {
-        throw new ValidationError('the archive is encrypted: give identity in the body or set AUDIT_ARCHIVE_IDENTITY', [
-          { field: '/identity', message: 'is required for an encrypted archive (or AUDIT_ARCHIVE_IDENTITY)' },
-        ]);
+  async restore(tenantId: string, id: string, identity: string | undefined, ttlDays: number, actor: string): Promise<JobView> {
+    if (!UUID.test(id)) throw new ValidationError('the archive id must be a UUID', [{ field: 'id', message: 'must be a UUID' }]);
+    const m = await this.archives.find(tenantId, id);
+    if (!m) throw new NotFoundError(`no archive ${id}`);
+    if (m.recipients.length > 0 && !(identity ?? this.settings.archiveIdentity)) {
+      throw new ValidationError('the archive is encrypted: give identity in the body or set AUDIT_ARCHIVE_IDENTITY', [
+        { field: '/identity', message: 'is required for an encrypted archive (or AUDIT_ARCHIVE_IDENTITY)' },
+      ]);
+    }
+    const job = await this.jobs.create(tenantId, 'restore', { archive_id: id, ttl_days: ttlDays }, actor);
+    if (identity) this.identities.set(job.id, identity);
+    this.wake?.();
+    return jobView(job);
+  }
+
+  async job(tenantId: string, id: string): Promise<JobView> {
+    if (!UUID.test(id)) throw new ValidationError('the job id must be a UUID', [{ field: 'id', message: 'must be a UUID' }]);
+    const job = await this.jobs.find(tenantId, id);
+    if (!job) throw new NotFoundError(`no retention job ${id}`);
+    return jobView(job);
+  }
+
+  async listJobs(tenantId: string): Promise<JobView[]> {
+    return (await this.jobs.list(tenantId, 100)).map(jobView);
+  }
+
+  /** The object store as the jobs last saw it, and when a job last succeeded (for /audit/status). */
+  storageStatus(): { failure: { message: string; since: string } | null; lastSuccess: string | null } {
+    return {
+      failure: this.storageFailure ? { message: this.storageFailure.message, since: this.storageFailure.since.toISOString() } : null,
+      lastSuccess: this.lastSuccess?.toISOString() ?? null,
+    };
+  }
+
+  /** Starts the worker: it claims queued jobs, and running ones whose lease ran out (their process died). */
+  startWorker(onError: (e: Error) => void): void {
+    this.stopped = false;
+    this.worker = (async () => {
+      while (!this.stopped) {
+        let job: RetentionJob | undefined;
+        try {
+          job = await this.jobs.claim(this.owner, this.settings.jobLeaseMs);
+        } catch (e) {
+          onError(e as Error);
+        }
+        if (job) await this.execute(job).catch((e: unknown) => onError(e as Error));
+        else await this.sleep(Math.min(1000, this.settings.jobLeaseMs));
       }
-      let events;
-      try {
-        events = await this.archiver.read(m, key);
-      } catch (e) {
-        if (e instanceof ArchiveCheckError) throw new ValidationError(e.message, [{ field: '/identity', message: e.message }]);
-        throw e;
-      }
-      let submitted = 0;
-      for (let i = 0; i < events.length; i += 1000) {
-        const chunk = events.slice(i, i + 1000).map(toInput);
-        const res = await this.ingest.ingest({ events: chunk, batch: true, tenantId });
-        if (res.rejected > 0) throw new Error(`restore of archive ${id}: ${res.rejected} event(s) refused by ingest`);
-        submitted += res.accepted + res.duplicates;
-      }
-      const now = this.now();
-      const until = new Date(now.getTime() + ttlDays * 86_400_000);
-      await this.archives.markRestored(m.id, until);
-      const result: RestoreResult = {
-        archive_id: m.id,
-        category: m.category,
-        day: m.day,
-        events: events.length,
-        submitted,
-        restored_until: until.toISOString(),
+    })();
+  }
+
+  /** Stops taking jobs; the job in hand goes back to the queue at its next step (another start redoes it). */
+  async stopWorker(): Promise<void> {
+    this.stopped = true;
+    this.wake?.();
+    await this.worker;
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        if (this.wake === done) this.wake = undefined;
+        resolve();
       };
-      await this.audit(tenantId, 'archive_restored', `Archive of ${m.category} ${m.day} restored into the query store`, {
-        ...result,
-        by: actor,
-      });
-      return result;
+      const timer = setTimeout(done, ms);
+      this.wake = done;
     });
+  }
+
+  private async execute(job: RetentionJob): Promise<void> {
+    const lease = this.settings.jobLeaseMs;
+    let lost = false;
+    const heartbeat = setInterval(
+      () => {
+        void this.jobs.progress(job.id, this.owner, lease, {}).then(
+          (ok) => (lost ||= !ok),
+          () => undefined,
+        );
+      },
+      Math.max(200, Math.floor(lease / 3)),
+    );
+    const step: JobStep = async (p) => {
+      if (this.stopped) throw new JobStopped();
+      if (lost || !(await this.jobs.progress(job.id, this.owner, lease, p))) throw new JobStopped();
+    };
+    const pause = async (): Promise<void> => {
+      if (this.settings.testPauseMs > 0) await new Promise((r) => setTimeout(r, this.settings.testPauseMs));
+    };
+    try {
+      for (;;) {
+        try {
+          const result = job.kind === 'run' ? await this.executeRun(job, step, pause) : await this.executeRestore(job, step, pause);
+          this.storageFailure = undefined;
+          this.lastSuccess = new Date();
+          this.metrics.succeeded(job.kind, this.lastSuccess);
+          await this.jobs.finish(job.id, this.owner, 'succeeded', result as unknown as Record<string, unknown>, null);
+          this.identities.delete(job.id);
+          return;
+        } catch (e) {
+          if (!(e instanceof StorageError)) throw e;
+          // The object store failed: nothing was removed that its archive did not cover (every removal follows a
+          // checked archive), so the job waits, keeps its lease, and starts over from what is stored.
+          this.storageFailure ??= { message: e.message, since: new Date() };
+          this.storageFailure.message = e.message;
+          this.metrics.storageError();
+          await step({ phase: 'waiting_for_storage', error: e.message });
+          await this.sleep(this.settings.storageRetryMs);
+          job = { ...job, phase: 'waiting_for_storage' };
+        }
+      }
+    } catch (e) {
+      if (e instanceof JobStopped) {
+        if (!lost) await this.jobs.release(job.id, this.owner);
+        return;
+      }
+      this.identities.delete(job.id);
+      await this.jobs.finish(job.id, this.owner, 'failed', null, (e as Error).message);
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async executeRun(job: RetentionJob, step: JobStep, pause: () => Promise<void>): Promise<RunResult> {
+    await this.applyDue();
+    return this.runTenant(job.tenantId, job.createdBy, job, step, pause);
+  }
+
+  private async executeRestore(job: RetentionJob, step: JobStep, pause: () => Promise<void>): Promise<RestoreResult> {
+    const tenantId = job.tenantId;
+    const id = job.params.archive_id as string;
+    const m = await this.archives.find(tenantId, id);
+    if (!m) throw new Error(`archive ${id} no longer exists (deleted past retention)`);
+    const key = this.identities.get(job.id) ?? this.settings.archiveIdentity;
+    if (m.recipients.length > 0 && !key) {
+      throw new Error(
+        'the identity given with the request is not kept across a restart: post the restore again, or set AUDIT_ARCHIVE_IDENTITY',
+      );
+    }
+    // Marked first: while the events come back, the run does not offload the day again.
+    const until = new Date(this.now().getTime() + Number(job.params.ttl_days) * 86_400_000);
+    await this.archives.markRestored(m.id, until);
+    const resumeFrom = job.phase === 'restoring' ? job.done : 0;
+    await step({ phase: 'reading', done: 0, expected: m.event_count, error: null });
+    let events;
+    try {
+      events = await this.archiver.read(m, key);
+    } catch (e) {
+      if (e instanceof ArchiveCheckError) throw new Error(e.message);
+      throw e;
+    }
+    const batch = this.settings.batchSize;
+    // Resumed after a crash: from the batch it was in (a batch written twice adds nothing: dedup by id).
+    const start = Math.floor(resumeFrom / batch) * batch;
+    let submitted = start;
+    await step({ phase: 'restoring', done: start, expected: events.length });
+    for (let i = start; i < events.length; i += batch) {
+      const chunk = events.slice(i, i + batch).map(toInput);
+      const res = await this.ingest.ingest({ events: chunk, batch: true, tenantId });
+      if (res.rejected > 0) throw new Error(`restore of archive ${id}: ${res.rejected} event(s) refused by ingest`);
+      submitted += res.accepted + res.duplicates;
+      await step({ phase: 'restoring', done: i + chunk.length });
+      await pause();
+    }
+    const result: RestoreResult = {
+      archive_id: m.id,
+      category: m.category,
+      day: m.day,
+      events: events.length,
+      submitted,
+      restored_until: until.toISOString(),
+    };
+    await this.audit(tenantId, 'archive_restored', `Archive of ${m.category} ${m.day} restored into the query store`, {
+      ...result,
+      job_id: job.id,
+      attempt: job.attempts,
+      by: job.createdBy,
+    });
+    return result;
   }
 
   listArchives(tenantId: string): Promise<ArchiveManifest[]> {
@@ -232,8 +428,15 @@ export class RetentionService {
    * query store the days archived and the days past retention, and deletes the archives past retention, except
    * what a legal hold covers. Each step is safe to redo: the plan is recomputed from what is stored.
    */
-  private async runTenant(tenantId: string, actor: string): Promise<RunResult> {
+  private async runTenant(
+    tenantId: string,
+    actor: string,
+    job: RetentionJob,
+    step: JobStep,
+    pause: () => Promise<void>,
+  ): Promise<RunResult> {
     const now = this.now();
+    await step({ phase: 'planning', done: 0, expected: 0, error: null });
     const stored = await this.repo.policy(tenantId);
     const result: RunResult = {
       tenant_id: tenantId,
@@ -258,6 +461,8 @@ export class RetentionService {
     if (plan.archive.length > 0 && policy.encryptionRequired && recipients.length === 0) {
       result.archive_blocked = 'encryption_required and AUDIT_ARCHIVE_RECIPIENTS is not set';
     } else {
+      let done = 0;
+      await step({ phase: 'archiving', done, expected: summarize(plan.archive).events });
       for (const d of plan.archive) {
         const m = await this.archiver.archiveDay(tenantId, d.category, d.day, {
           compress: policy.compress,
@@ -268,19 +473,26 @@ export class RetentionService {
         await this.archives.save(m);
         result.archived.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
         plan.offload.push({ ...d, archived: true });
+        done += m.event_count;
+        await step({ done });
+        await pause();
       }
     }
-    // Only now, with every archive read back and recorded, does anything leave the query store.
+    // Only now, with every archive read back and recorded, does anything leave the query store: one day at a
+    // time, so a crash leaves whole days (a day removed is in its archive; a day not removed is still online).
     const manifests = new Map((await this.archives.list(tenantId)).map((a) => [`${a.category}/${a.day}`, a]));
     const offload = plan.offload.filter((d) => manifests.has(`${d.category}/${d.day}`));
-    if (offload.length > 0) result.offloaded = summarize(await this.query.deleteDays(tenantId, offload));
-    if (plan.delete.length > 0) result.deleted = summarize(await this.query.deleteDays(tenantId, plan.delete));
+    result.offloaded = summarize(await this.removeDays(tenantId, offload, 'offloading', step, pause));
+    result.deleted = summarize(await this.removeDays(tenantId, plan.delete, 'deleting', step, pause));
+    await step({ phase: 'deleting_archives', done: 0, expected: plan.deleteArchives.length });
     for (const a of plan.deleteArchives) {
       const m = manifests.get(`${a.category}/${a.day}`);
       if (!m) continue;
       await this.archiver.deleteObject(m.object_key);
       await this.archives.markDeleted(m.id, now);
       result.archives_deleted.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
+      await step({ done: result.archives_deleted.length });
+      await pause();
     }
     this.lastRunAt = now;
     await this.audit(
@@ -295,10 +507,32 @@ export class RetentionService {
         archives_deleted: summarize(result.archives_deleted.map((a) => ({ day: a.day, count: a.events }))),
         kept_by_holds: result.kept_by_holds,
         archive_blocked: result.archive_blocked,
+        job_id: job.id,
+        attempt: job.attempts,
         by: actor,
       },
     );
     return result;
+  }
+
+  private async removeDays(
+    tenantId: string,
+    days: Array<{ category: string; day: string; count: number }>,
+    phase: string,
+    step: JobStep,
+    pause: () => Promise<void>,
+  ): Promise<Array<{ day: string; count: number }>> {
+    const removed: Array<{ day: string; count: number }> = [];
+    let done = 0;
+    await step({ phase, done, expected: days.reduce((n, d) => n + d.count, 0) });
+    for (const d of days) {
+      const r = await this.query.deleteDays(tenantId, [d]);
+      removed.push(...r);
+      done += r.reduce((n, x) => n + x.count, 0);
+      await step({ done });
+      await pause();
+    }
+    return removed;
   }
 
   private now(): Date {
