@@ -7,6 +7,7 @@ interface SourceBody {
   gaps_open: Array<{ from: number; to: number }>;
   duplicates: number;
   events: number;
+  silent_since: string | null;
 }
 
 async function sourceOf(app: TestApp, source: string, ready: (s: SourceBody) => boolean, what: string): Promise<SourceBody> {
@@ -29,7 +30,11 @@ async function findingsOf(app: TestApp, eventType: string, source: string, total
 describe('completeness (embedded app)', () => {
   let app: TestApp;
   beforeAll(async () => {
-    app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false' });
+    app = await bootApp({
+      AUDIT_SELF_AUDIT_READS: 'false',
+      AUDIT_SOURCE_SILENCE_MIN_SECONDS: '10',
+      AUDIT_SOURCE_SILENCE_CHECK_SECONDS: '1',
+    });
   });
   afterAll(async () => app?.close());
 
@@ -87,4 +92,18 @@ describe('completeness (embedded app)', () => {
     const after = await sourceOf(app, source, (s) => s.last_sequence === 5, 'sequence 5 tracked');
     expect(after.duplicates).toBe(1);
   });
+
+  it('should report a source that went silent beyond its usual interval (and the minimum), once', async () => {
+    const source = `scanner-${randomUUID().slice(0, 8)}`;
+    for (const n of [1, 2, 3, 4]) expect((await send(source, n)).status).toBe(201);
+    await sourceOf(app, source, (s) => s.last_sequence === 4, 'sequence 4 tracked');
+    const silent = await waitForTotal(app.url, `event_type=logging_source_silent&metadata.gap_source=${source}`, 1, 30_000);
+    expect(silent.body.events[0].metadata.silent_for_ms).toBeGreaterThan(10_000);
+    const listed = await sourceOf(app, source, (s) => s.silent_since !== null, 'silent');
+    expect(listed.last_sequence).toBe(4);
+    // Still one after further checks: a silence is reported once.
+    await new Promise((resolve) => setTimeout(resolve, 2500));
+    const again = await http(`${app.url}/audit/events?event_type=logging_source_silent&metadata.gap_source=${source}`);
+    expect(again.body.total).toBe(1);
+  }, 60_000);
 });

@@ -207,7 +207,7 @@ export class CompletenessService implements CompletenessPort {
   /** Marks the sources that went silent and reports each once. */
   async checkSilence(): Promise<void> {
     const nowUs = this.nowUs();
-    for (const s of await this.store.list(undefined, 100_000)) {
+    for (const s of await this.store.quiet(this.options.settings.silenceMinimumMs)) {
       const step = checkSilence(s.state, nowUs, {
         factor: this.options.settings.silenceFactor,
         minimumMs: this.options.settings.silenceMinimumMs,

@@ -1,5 +1,5 @@
 import { DataSource, EntityManager } from 'typeorm';
-import { missingCount, SourceState } from './core/tracker';
+import { SourceState } from './core/tracker';
 
 export interface StoredSource {
   tenantId: string;
@@ -44,14 +44,33 @@ export class CompletenessStore {
     return rows.map((r) => ({ tenantId: r.tenant_id, source: r.source, state: r.state }));
   }
 
+  /** The sources quiet for at least `quietMs` and not yet marked silent: the only ones the silence check reads. */
+  async quiet(quietMs: number, limit = 10_000): Promise<StoredSource[]> {
+    const rows = (await this.ds.query(
+      `SELECT tenant_id, source, state FROM completeness_sources
+       WHERE last_seen_at < now() - make_interval(secs => $1::double precision / 1000) AND state->'silentSinceUs' = 'null'::jsonb
+       ORDER BY last_seen_at LIMIT $2`,
+      [quietMs, limit],
+    )) as Array<{ tenant_id: string; source: string; state: SourceState }>;
+    return rows.map((r) => ({ tenantId: r.tenant_id, source: r.source, state: r.state }));
+  }
+
+  /** Totals over every source, computed in SQL (the states hold up to RECENT_WINDOW ids each: never loaded for this). */
   async totals(): Promise<{ sources: number; gaps_open: number; missing: number; duplicates: number; silent: number }> {
-    const all = await this.list(undefined, 100_000);
+    const [row] = (await this.ds.query(
+      `SELECT count(*)::int AS sources, coalesce(sum(gaps_open), 0)::int AS gaps_open,
+         coalesce(sum((state->>'duplicates')::bigint), 0)::bigint AS duplicates,
+         count(*) FILTER (WHERE state->'silentSinceUs' <> 'null'::jsonb)::int AS silent,
+         coalesce((SELECT sum((g->>1)::bigint - (g->>0)::bigint + 1) FROM completeness_sources c2,
+           jsonb_array_elements(c2.state->'gaps') g), 0)::bigint AS missing
+       FROM completeness_sources`,
+    )) as Array<{ sources: number; gaps_open: number; missing: string | number; duplicates: string | number; silent: number }>;
     return {
-      sources: all.length,
-      gaps_open: all.reduce((n, s) => n + s.state.gaps.length, 0),
-      missing: all.reduce((n, s) => n + missingCount(s.state), 0),
-      duplicates: all.reduce((n, s) => n + s.state.duplicates, 0),
-      silent: all.filter((s) => s.state.silentSinceUs !== null).length,
+      sources: Number(row.sources),
+      gaps_open: Number(row.gaps_open),
+      missing: Number(row.missing),
+      duplicates: Number(row.duplicates),
+      silent: Number(row.silent),
     };
   }
 }
