@@ -1,4 +1,5 @@
 import { ALERTING_CAPABILITY } from '@app/alerting';
+import { BACKUP_CAPABILITY } from '@app/backup';
 import { COMPLETENESS_CAPABILITY } from '@app/completeness';
 import { INGEST_CAPABILITY } from '@app/ingest';
 import { INTEGRITY_CAPABILITY } from '@app/integrity';
@@ -19,4 +20,5 @@ export const ALL_CAPABILITIES: Capability[] = [
   ALERTING_CAPABILITY,
   SIEM_CAPABILITY,
   COMPLETENESS_CAPABILITY,
+  BACKUP_CAPABILITY,
 ];
