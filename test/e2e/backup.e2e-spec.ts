@@ -30,6 +30,22 @@ describe('backup and restore (embedded app)', () => {
   it('should back up while ingest continues and restore into a new directory with every acknowledged event once', async () => {
     app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false' });
     const run = randomUUID();
+    // Completeness state lives in the configuration store (PGlite): it must come back from the dump, since
+    // the restored consumer resumes past these events.
+    const source = `pos-${run.slice(0, 8)}`;
+    for (const sequence of [1, 2, 3, 4, 5]) {
+      expect(
+        (await http(`${app.url}/audit/events`, { method: 'POST', json: { event_type: 'device_registered', source, sequence } })).status,
+      ).toBe(201);
+    }
+    const tracked = async (a: TestApp) =>
+      eventually(async () => {
+        const r = await http(`${a.url}/audit/sources`);
+        return (r.body.sources as Array<{ source: string; first_sequence: number; events: number }>).find(
+          (x) => x.source === source && x.events === 5,
+        );
+      });
+    expect(await tracked(app)).toMatchObject({ first_sequence: 1 });
     const acked: string[] = [];
     let stop = false;
     let i = 0;
@@ -75,6 +91,7 @@ describe('backup and restore (embedded app)', () => {
     expect(new Set(ids).size).toBe(ids.length);
     const everAcked = new Set(acked);
     expect(ids.filter((id) => !everAcked.has(id))).toEqual([]);
+    expect(await tracked(restored)).toMatchObject({ first_sequence: 1 });
     const total = await http(`${restored.url}/audit/events?metadata.run=${run}&limit=1`);
     expect(total.body.total).toBe(ids.length);
   }, 180_000);
