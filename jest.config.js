@@ -18,7 +18,7 @@ const swc = [
 ];
 
 const moduleNameMapper = {
-  '^@app/(contracts|common|event-bus|query|ingest|persistence|auth|api|runtime|storage|reporting|alerting|integrity|siem|retention|console)$': '<rootDir>/libs/$1/src',
+  '^@app/(contracts|common|event-bus|query|ingest|persistence|auth|api|runtime|storage|reporting|alerting|integrity|completeness|backup|siem|retention|console)$': '<rootDir>/libs/$1/src',
 };
 
 const base = { transform: { '^.+\\.ts$': swc }, moduleNameMapper, testEnvironment: 'node', rootDir: __dirname };

@@ -75,4 +75,43 @@ describe('integrity in the distributed deployment: its own app on Kafka and Post
     expect(perf.status).toBe(200);
     expect(perf.body.store.tables.length).toBeGreaterThan(0);
   }, 240_000);
+
+  it('should track a source in the integrity service: gap reported as an event through ingest, closed when it arrives', async () => {
+    const source = `till-${runId}`.slice(0, 100);
+    const sources = async () =>
+      request<{ sources: Array<{ source: string; last_sequence: number; gaps_open: Array<{ from: number; to: number }> }> }>(
+        `${gw()}/audit/sources`,
+      );
+    for (const sequence of [1, 2, 4]) {
+      expect((await postEvents(gw(), [{ event_type: 'device_registered', source, sequence, metadata: { run_id: runId } }])).status).toBe(
+        201,
+      );
+    }
+    const until = async (ok: (gaps: Array<{ from: number; to: number }>, last: number) => boolean, what: string) => {
+      const deadline = Date.now() + 90_000;
+      while (Date.now() < deadline) {
+        const r = await sources();
+        expect(r.status).toBe(200);
+        const s = r.body.sources.find((x) => x.source === source);
+        if (s && ok(s.gaps_open, s.last_sequence)) return;
+        await new Promise((resolve) => setTimeout(resolve, 250));
+      }
+      throw new Error(`${what} not seen within 90 s:\n${suite.cluster.logs(15)}`);
+    };
+    await until((gaps, last) => last === 4 && gaps.length === 1 && gaps[0].from === 3 && gaps[0].to === 3, 'gap 3');
+    // The finding went through the ingest service onto Kafka and into the query store.
+    const deadline = Date.now() + 90_000;
+    let found = 0;
+    while (found === 0 && Date.now() < deadline) {
+      const r = await request<{ total: number }>(`${gw()}/audit/events?event_type=logging_gap_detected&metadata.gap_source=${source}`);
+      found = r.body.total ?? 0;
+      if (found === 0) await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    expect(found).toBe(1);
+    expect((await postEvents(gw(), [{ event_type: 'device_registered', source, sequence: 3 }])).status).toBe(201);
+    await until((gaps) => gaps.length === 0, 'gap 3 closed');
+    const status = await request<{ components: Record<string, { ok: boolean; detail?: { sources: number } }> }>(`${gw()}/audit/status`);
+    expect(status.body.components.completeness.ok).toBe(true);
+    expect(status.body.components.completeness.detail?.sources).toBeGreaterThanOrEqual(1);
+  }, 240_000);
 });

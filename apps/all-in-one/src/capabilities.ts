@@ -1,4 +1,6 @@
 import { ALERTING_CAPABILITY } from '@app/alerting';
+import { BACKUP_CAPABILITY } from '@app/backup';
+import { COMPLETENESS_CAPABILITY } from '@app/completeness';
 import { INGEST_CAPABILITY } from '@app/ingest';
 import { INTEGRITY_CAPABILITY } from '@app/integrity';
 import { QUERY_CAPABILITY } from '@app/query';
@@ -17,4 +19,6 @@ export const ALL_CAPABILITIES: Capability[] = [
   REPORTING_CAPABILITY,
   ALERTING_CAPABILITY,
   SIEM_CAPABILITY,
+  COMPLETENESS_CAPABILITY,
+  BACKUP_CAPABILITY,
 ];

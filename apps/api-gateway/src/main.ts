@@ -1,6 +1,7 @@
 import 'reflect-metadata';
 import { ALERTING_CAPABILITY } from '@app/alerting';
 import { runGateway } from '@app/api';
+import { COMPLETENESS_CAPABILITY } from '@app/completeness';
 import { INGEST_CAPABILITY } from '@app/ingest';
 import { INTEGRITY_CAPABILITY } from '@app/integrity';
 import { QUERY_CAPABILITY } from '@app/query';
@@ -17,4 +18,5 @@ runGateway([
   INTEGRITY_CAPABILITY,
   SIEM_CAPABILITY,
   RETENTION_CAPABILITY,
+  COMPLETENESS_CAPABILITY,
 ]);

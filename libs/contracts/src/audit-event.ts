@@ -21,6 +21,8 @@ export interface AuditEventInput {
   user_agent?: string;
   session_id?: string;
   source?: string;
+  /** The producer's per-source counter (a safe integer >= 0); completeness tracking reads it. */
+  sequence?: number;
   tenant_id?: string;
   idempotency_key?: string;
 }
@@ -43,6 +45,8 @@ export interface AuditEvent {
   user_agent: string;
   session_id: string;
   source: string;
+  /** The producer's per-source counter, only when it sent one (an event without it is not tracked). */
+  sequence?: number;
   idempotency_key: string;
 }
 

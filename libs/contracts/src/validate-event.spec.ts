@@ -151,6 +151,24 @@ describe('normalizeEvent', () => {
     }
     expect(deserializeNormalizedEvent('x')).toBeUndefined();
   });
+
+  it('should keep a per-source sequence through the log encoding and refuse one that is not a safe integer >= 0', () => {
+    const r = normalizeEvent({ event_type: 'login_failed', source: 'pos-7', sequence: 42 }, ctx);
+    if (!r.ok) throw new Error('expected ok');
+    expect(r.event.sequence).toBe(42);
+    expect(deserializeNormalizedEvent(JSON.parse(serializeEvent(r.event)))).toEqual(r.event);
+    const plain = normalizeEvent({ event_type: 'login_failed' }, ctx);
+    expect(plain.ok && 'sequence' in plain.event).toBe(false);
+    for (const sequence of [-1, 1.5, '3', 2 ** 53]) {
+      const bad = normalizeEvent({ event_type: 'login_failed', source: 'pos-7', sequence }, ctx);
+      expect(!bad.ok && bad.errors.map((e) => e.field)).toEqual(['/sequence']);
+    }
+    const orphan = normalizeEvent({ event_type: 'login_failed', sequence: 1 }, ctx);
+    expect(!orphan.ok && orphan.errors).toEqual([
+      { field: '/sequence', message: 'needs a source: a sequence counts the events of one source' },
+    ]);
+    expect(normalizeEvent({ event_type: 'login_failed', sequence: 1 }, { ...ctx, source: 'hdr' }).ok).toBe(true);
+  });
 });
 
 describe('time and ids', () => {

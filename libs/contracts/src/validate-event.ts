@@ -176,6 +176,9 @@ export function normalizeEvent(input: unknown, ctx: IngestContext): NormalizeRes
     const problem = stringProblem(v);
     if (problem !== undefined) errors.push({ field: `/${field}`, message: problem });
   }
+  if (ev.sequence !== undefined && !(ev.source ?? ctx.source)) {
+    errors.push({ field: '/sequence', message: 'needs a source: a sequence counts the events of one source' });
+  }
   if (!ctx.trustTenantField && ev.tenant_id !== undefined) {
     errors.push({ field: '/tenant_id', message: 'must not be set over HTTP: the tenant comes from the API key' });
   }
@@ -217,6 +220,7 @@ export function normalizeEvent(input: unknown, ctx: IngestContext): NormalizeRes
       user_agent: ev.user_agent ?? ctx.userAgent ?? '',
       session_id: ev.session_id ?? ctx.sessionId ?? '',
       source: ev.source ?? ctx.source ?? '',
+      ...(ev.sequence !== undefined && { sequence: ev.sequence }),
       idempotency_key: idempotencyKey,
     },
   };
@@ -241,6 +245,7 @@ export function serializeEvent(e: AuditEvent): string {
   if (e.user_agent !== '') wire.user_agent = e.user_agent;
   if (e.session_id !== '') wire.session_id = e.session_id;
   if (e.source !== '') wire.source = e.source;
+  if (e.sequence !== undefined) wire.sequence = e.sequence;
   if (e.idempotency_key !== '') wire.idempotency_key = e.idempotency_key;
   return JSON.stringify(wire);
 }
@@ -287,6 +292,8 @@ export function deserializeNormalizedEvent(raw: unknown): AuditEvent | undefined
   ) {
     return undefined;
   }
+  const sequence = e.sequence;
+  if (sequence !== undefined && !(Number.isSafeInteger(sequence) && (sequence as number) >= 0)) return undefined;
   return {
     schema_version: SCHEMA_VERSION,
     id: e.id,
@@ -302,6 +309,7 @@ export function deserializeNormalizedEvent(raw: unknown): AuditEvent | undefined
     user_agent,
     session_id,
     source,
+    ...(sequence !== undefined && { sequence: sequence as number }),
     idempotency_key,
   };
 }

@@ -25,6 +25,8 @@ export interface EventRow {
   user_agent: string;
   session_id: string;
   source: string;
+  /** Nullable(UInt64): JSON output quotes 64-bit integers, so it reads back as a string. */
+  sequence: number | string | null;
   idempotency_key: string;
   log_partition: number;
   log_offset: string;
@@ -33,7 +35,7 @@ export interface EventRow {
 /** The columns every read selects, in the shape `rowToEvent` expects. */
 export const SELECT_COLUMNS =
   'id, tenant_id, schema_version, event_type, category, severity, description, metadata_json, timestamp, received_at, ' +
-  'ip_address, user_agent, session_id, source, idempotency_key, log_partition, log_offset';
+  'ip_address, user_agent, session_id, source, sequence, idempotency_key, log_partition, log_offset';
 
 export type SelectedRow = Omit<EventRow, 'metadata'>;
 
@@ -67,6 +69,7 @@ export function eventToRow(event: AuditEvent, position: LogPosition): EventRow {
     user_agent: event.user_agent,
     session_id: event.session_id,
     source: event.source,
+    sequence: event.sequence ?? null,
     idempotency_key: event.idempotency_key,
     log_partition: position.partition,
     log_offset: position.offset,
@@ -87,6 +90,7 @@ export function rowToEvent(row: SelectedRow): StoredAuditEvent {
     session_id: row.session_id,
     severity: row.severity as StoredAuditEvent['severity'],
     source: row.source,
+    ...(row.sequence !== null && row.sequence !== undefined && { sequence: Number(row.sequence) }),
     tenant_id: row.tenant_id,
     schema_version: 1,
     idempotency_key: row.idempotency_key,

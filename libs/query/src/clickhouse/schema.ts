@@ -70,6 +70,7 @@ export function schemaStatements(db = DATABASE): string[] {
       user_agent      LowCardinality(String),
       session_id      String,
       source          LowCardinality(String),
+      sequence        Nullable(UInt64),
       idempotency_key String,
       log_partition   UInt16,
       log_offset      UInt64,
@@ -93,6 +94,8 @@ export function schemaStatements(db = DATABASE): string[] {
     // Tables created before the user column and the lookup projections: the same shape, reached by ALTER.
     `ALTER TABLE ${db}.events ADD COLUMN IF NOT EXISTS metadata_user_id String MATERIALIZED metadata['user_id'] AFTER user_id`,
     `ALTER TABLE ${db}.events MODIFY SETTING deduplicate_merge_projection_mode = 'rebuild'`,
+    // The producer's per-source counter (completeness tracking), returned as stored; NULL when none was sent.
+    `ALTER TABLE ${db}.events ADD COLUMN IF NOT EXISTS sequence Nullable(UInt64) AFTER source`,
     ...LOOKUP_PROJECTIONS.map((p) => `ALTER TABLE ${db}.events ADD ${p.replace('PROJECTION', 'PROJECTION IF NOT EXISTS')}`),
     `ALTER TABLE ${db}.events DROP INDEX IF EXISTS idx_site`,
     `ALTER TABLE ${db}.events DROP INDEX IF EXISTS idx_device`,

@@ -1,0 +1,3 @@
+export * from './backup.capability';
+export * from './backup.port';
+export * from './snapshot';
