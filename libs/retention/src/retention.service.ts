@@ -66,6 +66,8 @@ export interface RunResult {
   /** Past retention, no hold: archive objects deleted. */
   archives_deleted: Array<{ id: string; category: string; day: string; events: number }>;
   kept_by_holds: ReturnType<typeof summarize>;
+  /** Archived days whose online count is not the archive's (late events): kept online, not offloaded. */
+  differs_from_archive: Array<{ archive_id: string; category: string; day: string; online: number; archived: number }>;
 }
 
 export interface RestoreResult {
@@ -447,6 +449,7 @@ export class RetentionService {
       deleted: summarize([]),
       archives_deleted: [],
       kept_by_holds: summarize([]),
+      differs_from_archive: [],
     };
     if (!stored) return result;
     const policy = policyFromJson(stored.policy, now);
@@ -457,6 +460,13 @@ export class RetentionService {
     ]);
     const plan = planRetention(policy, holds.map(asHold), now, counts, archived.map(toArchivedDay));
     result.kept_by_holds = summarize(plan.blocked);
+    result.differs_from_archive = plan.differsFromArchive.map((d) => ({
+      archive_id: d.archive,
+      category: d.category,
+      day: d.day,
+      online: d.count,
+      archived: d.archivedCount,
+    }));
     const recipients = this.settings.archiveRecipients;
     if (plan.archive.length > 0 && policy.encryptionRequired && recipients.length === 0) {
       result.archive_blocked = 'encryption_required and AUDIT_ARCHIVE_RECIPIENTS is not set';
@@ -506,6 +516,7 @@ export class RetentionService {
         deleted: result.deleted,
         archives_deleted: summarize(result.archives_deleted.map((a) => ({ day: a.day, count: a.events }))),
         kept_by_holds: result.kept_by_holds,
+        differs_from_archive: result.differs_from_archive,
         archive_blocked: result.archive_blocked,
         job_id: job.id,
         attempt: job.attempts,

@@ -62,6 +62,18 @@ describe(planRetention.name, () => {
     expect(plan.deleteArchives.map((a) => a.id)).toEqual(['a1']);
     expect(plan.blocked).toEqual([{ category: 'security_events', day: '2026-10-01', count: 2, holds: ['h1'], archive: 'a3' }]);
   });
+
+  it('given events that arrived after their day was archived, then the hot copy is not removed', () => {
+    const archived = [{ id: 'a2', category: 'user_actions', day: '2026-11-20', count: 3 }];
+    // 4 online against 3 archived: one came late (the day was still online).
+    const late = planRetention(policy({ retention_days: 30, archive_after_days: 10 }), [], NOW, [stored[1]], archived);
+    expect(late.offload).toEqual([]);
+    expect(late.differsFromArchive).toEqual([{ ...stored[1], archived: true, archive: 'a2', archivedCount: 3 }]);
+    // The day was offloaded before and one event came late: the one online event is in no archive.
+    const after = planRetention(policy({ retention_days: 30, archive_after_days: 10 }), [], NOW, [{ ...stored[1], count: 1 }], archived);
+    expect(after.offload).toEqual([]);
+    expect(after.differsFromArchive.map((d) => d.count)).toEqual([1]);
+  });
 });
 
 describe(changeImpact.name, () => {

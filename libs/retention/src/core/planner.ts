@@ -50,6 +50,12 @@ export interface RetentionPlan {
   deleteArchives: ArchivedDay[];
   /** Past retention but held: kept whole (a held day is not split; keeping more is the safe side). */
   blocked: BlockedDay[];
+  /**
+   * Archived, past archive_after, but the hot store's count for the day is not the archive's: events arrived
+   * late for a day already archived (or the day was offloaded and late events came after). Removing the hot
+   * copy could drop events no archive holds, so the day stays online until retention deletes it as policy says.
+   */
+  differsFromArchive: Array<PlannedDay & { archive: string; archivedCount: number }>;
 }
 
 const DAY_MS = 86_400_000;
@@ -76,8 +82,8 @@ export function planRetention(
   stored: StoredDay[],
   archived: ArchivedDay[] = [],
 ): RetentionPlan {
-  const plan: RetentionPlan = { archive: [], offload: [], delete: [], deleteArchives: [], blocked: [] };
-  const archivedKeys = new Set(archived.map((a) => `${a.category}/${a.day}`));
+  const plan: RetentionPlan = { archive: [], offload: [], delete: [], deleteArchives: [], blocked: [], differsFromArchive: [] };
+  const archivedByKey = new Map(archived.map((a) => [`${a.category}/${a.day}`, a]));
   const restoredKeys = new Set(
     archived.filter((a) => a.restoredUntil && a.restoredUntil.getTime() > now.getTime()).map((a) => `${a.category}/${a.day}`),
   );
@@ -89,14 +95,17 @@ export function planRetention(
   };
   for (const s of [...stored].sort(byDay)) {
     if (s.count <= 0) continue;
-    const isArchived = archivedKeys.has(`${s.category}/${s.day}`);
+    const archive = archivedByKey.get(`${s.category}/${s.day}`);
+    const isArchived = archive !== undefined;
     if (past(s.category, s.day, 'retention')) {
       const held = holdsOver(holds, s.category, s.day);
       if (held.length > 0) plan.blocked.push({ ...s, holds: held });
       else plan.delete.push({ ...s, archived: isArchived });
     } else if (past(s.category, s.day, 'archiveAfter')) {
-      if (isArchived) {
-        if (!restoredKeys.has(`${s.category}/${s.day}`)) plan.offload.push({ ...s, archived: true });
+      if (archive) {
+        if (restoredKeys.has(`${s.category}/${s.day}`)) continue;
+        if (s.count === archive.count) plan.offload.push({ ...s, archived: true });
+        else plan.differsFromArchive.push({ ...s, archived: true, archive: archive.id, archivedCount: archive.count });
       } else plan.archive.push({ ...s });
     }
   }
@@ -150,7 +159,7 @@ export function changeImpact(
   const after = planRetention(next, holds, now, stored, archived);
   const before = current
     ? planRetention(current, holds, now, stored, archived)
-    : { archive: [], offload: [], delete: [], deleteArchives: [], blocked: [] };
+    : { archive: [], offload: [], delete: [], deleteArchives: [], blocked: [], differsFromArchive: [] };
   const key = (d: { category: string; day: string }) => `${d.category}/${d.day}`;
   const newly = <T extends { category: string; day: string }>(a: T[], b: T[]): T[] => {
     const seen = new Set(b.map(key));
