@@ -17,7 +17,7 @@ export class ClickHouseEventSearch implements EventSearch {
     options: ReadOptions = {},
   ): Promise<{ events: StoredAuditEvent[]; total: number }> {
     const { where, params } = filterToSql(tenantId, filter);
-    const [rows, total] = await Promise.all([
+    const readPage = () =>
       // Without buffering, a read in sort-key order stops after the granules that fill the page; with it
       // (the default) every stream reads ahead first: 36 ms instead of 11 ms for a newest-first page of 1M rows.
       this.q.rows<SelectedRow>(
@@ -25,9 +25,17 @@ export class ClickHouseEventSearch implements EventSearch {
          LIMIT {limit:UInt32} OFFSET {offset:UInt32}${settingsFor(filter, 'read_in_order_use_buffering = 0')}`,
         { ...params, limit: page.limit, offset: page.offset },
         options.signal,
-      ),
-      this.count(tenantId, filter, options.signal),
-    ]);
+      );
+    let [rows, total] = await Promise.all([readPage(), this.count(tenantId, filter, options.signal)]);
+    // The page and the count run side by side, so an insert landing between them can give "total 1, no events".
+    // A short page knows the exact total (what precedes it plus what it holds): when the two disagree, the page
+    // is read again, now after the count (so it sees at least what the count saw), and the total follows it.
+    // A page past the end (empty, offset > 0) cannot tell, and keeps the count.
+    const exact = (r: SelectedRow[]) => r.length < page.limit && (r.length > 0 || page.offset === 0);
+    if (exact(rows) && page.offset + rows.length !== total) {
+      rows = await readPage();
+      if (exact(rows)) total = page.offset + rows.length;
+    }
     return { events: rows.map(rowToEvent), total };
   }
 
