@@ -11,9 +11,9 @@ import { createKafkaTopics } from '@app/event-bus';
 async function main(): Promise<void> {
   const config = loadConfig();
   if (config.kafka.kind !== 'kafka') throw new ConfigError('KAFKA_BROKERS', 'is required (a host:port list of Kafka brokers)');
-  const { brokers, clientId, partitions, replicationFactor, hotWindowMs } = config.kafka;
+  const { brokers, clientId, partitions, replicationFactor, hotWindowMs, ssl, sasl } = config.kafka;
   const logger = createLogger(config.logLevel, 'kafka-topics');
-  const result = await createKafkaTopics({ brokers, clientId }, { partitions, replicationFactor, hotWindowMs, logger });
+  const result = await createKafkaTopics({ brokers, clientId, ssl, sasl }, { partitions, replicationFactor, hotWindowMs, logger });
   process.stdout.write(
     `${JSON.stringify({ created: result.created, warnings: result.warnings.map((w) => `${w.topic} ${w.setting}=${w.found}: ${w.why}`) })}\n`,
   );

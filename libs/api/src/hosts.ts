@@ -22,10 +22,10 @@ export interface RunningApi extends RunningApp {
   url: string;
 }
 
-function urlOf(app: NestFastifyApplication, host: string, fallbackPort: number): string {
+function urlOf(app: NestFastifyApplication, host: string, fallbackPort: number, https: boolean): string {
   const address = app.getHttpServer().address();
   const port = typeof address === 'object' && address ? address.port : fallbackPort;
-  return `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  return `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
 /** The HTTP server closes once: in `drain` on SIGTERM, or as a closer when start-up failed after it. */
@@ -73,7 +73,7 @@ export async function startEmbedded(context: AppContext, capabilities: Capabilit
   const closeHttp = closeOnce(app);
   closers.add('http', closeHttp);
   await started.afterStart();
-  const url = urlOf(app, config.http.host, config.http.port);
+  const url = urlOf(app, config.http.host, config.http.port, config.http.tls !== undefined);
   const ingest = started.bindings.find((b) => b.port.token === INGEST_PORT)?.implementation as IngestPort;
   await ingest.ingest({
     events: [
@@ -147,7 +147,7 @@ export async function startGateway(context: AppContext, capabilities: Capability
   });
   const closeHttp = closeOnce(app);
   closers.add('http', closeHttp);
-  const url = urlOf(app, config.http.host, config.http.port);
+  const url = urlOf(app, config.http.host, config.http.port, config.http.tls !== undefined);
   // The TCP clients close after the HTTP server has answered the requests in hand (closers run in reverse).
   return { app, url, describe: { version, url, services }, drain: closeHttp };
 }

@@ -1,9 +1,10 @@
 import { ServerOptions } from 'node:http';
+import { Server as TlsServer } from 'node:tls';
 import { INestApplication, Type, ValidationPipe } from '@nestjs/common';
 import { NestFactory } from '@nestjs/core';
 import { FastifyAdapter, NestFastifyApplication } from '@nestjs/platform-fastify';
 import { Logger } from 'pino';
-import { AppConfig, isLoopback, PinoNestLogger, VERSION } from '@app/common';
+import { AppConfig, HttpTlsConfig, isLoopback, PinoNestLogger, VERSION } from '@app/common';
 import { ApiKeyService } from '@app/auth';
 import { DataSource } from 'typeorm';
 import { ApiDependencies, ApiModule } from './api.module';
@@ -16,6 +17,7 @@ import { Metrics, VALIDATION_OPTIONS, validationFailed } from '@app/runtime';
 import { PortProvider } from './api.module';
 import { clientErrorHandler, frameworkErrors } from './http/server-errors';
 import { mountConsole } from '@app/console';
+import { loadServerTls, ServerTlsReloader } from './http/server-tls';
 
 export interface HttpAppOptions {
   host: string;
@@ -29,6 +31,8 @@ export interface HttpAppOptions {
   headersTimeoutMs?: number;
   logger: Logger;
   title: string;
+  /** Serve HTTPS with these files, re-read when they change; plain HTTP without. */
+  tls?: HttpTlsConfig;
 }
 
 export const HTTP_TIMEOUT_DEFAULTS = { requestMs: 30_000, headersMs: 10_000 } as const;
@@ -49,16 +53,21 @@ function requestTimeouts(requestMs: number, headersMs: number): { requestTimeout
 
 /** Builds and starts the public HTTP API on Fastify: parsers, validation, errors, auth, OpenAPI at /docs. */
 export async function startHttpApi(deps: ApiDependencies, options: HttpAppOptions): Promise<NestFastifyApplication> {
+  // A bad certificate or key stops the start here, before anything listens.
+  const tls = options.tls ? loadServerTls(options.tls) : undefined;
+  const timeouts = requestTimeouts(
+    options.requestTimeoutMs ?? HTTP_TIMEOUT_DEFAULTS.requestMs,
+    options.headersTimeoutMs ?? HTTP_TIMEOUT_DEFAULTS.headersMs,
+  );
   const adapter = new FastifyAdapter({
     bodyLimit: options.bodyLimitBytes,
     trustProxy: options.trustProxy ?? false,
     // Errors raised before a route runs (header overflow, bad URLs, long path parameters) in the same envelope.
     clientErrorHandler,
     frameworkErrors,
-    ...requestTimeouts(
-      options.requestTimeoutMs ?? HTTP_TIMEOUT_DEFAULTS.requestMs,
-      options.headersTimeoutMs ?? HTTP_TIMEOUT_DEFAULTS.headersMs,
-    ),
+    requestTimeout: timeouts.requestTimeout,
+    // https.createServer takes the same deadlines as http.createServer.
+    ...(tls ? { https: { ...timeouts.http, ...tls.options } } : { http: timeouts.http }),
   });
   const app = await NestFactory.create<NestFastifyApplication>(ApiModule.forRoot(deps), adapter, {
     logger: new PinoNestLogger(options.logger),
@@ -74,6 +83,14 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
   setupOpenApi(app, options.title);
   mountConsole(fastify);
   app.enableShutdownHooks();
+  if (tls && options.tls) {
+    const reloader = new ServerTlsReloader(app.getHttpServer() as unknown as TlsServer, options.tls, tls, options.logger, deps.metrics);
+    fastify.addHook('onClose', (_instance, done) => {
+      reloader.stop();
+      done();
+    });
+    reloader.start();
+  }
   await app.listen(options.port, options.host);
   return app;
 }
@@ -128,6 +145,7 @@ export async function serveHttpApi(config: AppConfig, logger: Logger, parts: Htt
         self_audit: { reads: config.selfAuditReads, denials: true },
         max_body_bytes: config.http.bodyLimitBytes,
         http_timeouts_ms: { request: config.http.requestTimeoutMs, headers: config.http.headersTimeoutMs },
+        tls: { https: config.http.tls !== undefined, reload_interval_ms: config.http.tls?.reloadIntervalMs },
         streams: {
           max_per_key: config.streams.maxPerKey,
           max_total: config.streams.maxTotal,
@@ -156,6 +174,7 @@ export async function serveHttpApi(config: AppConfig, logger: Logger, parts: Htt
       trustProxy: config.http.trustProxy,
       requestTimeoutMs: config.http.requestTimeoutMs,
       headersTimeoutMs: config.http.headersTimeoutMs,
+      tls: config.http.tls,
       logger,
       title: 'HOMEPOT Audit',
     },

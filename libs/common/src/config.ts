@@ -1,6 +1,17 @@
 import * as path from 'node:path';
 import { ConfigError } from './config-error';
 import { env as readers } from './config-section';
+import {
+  ClickHouseTlsConfig,
+  HttpTlsConfig,
+  KafkaSecurityConfig,
+  parseClickHouseTls,
+  parseHttpTls,
+  parseKafkaSecurity,
+  parsePostgresSsl,
+  PostgresSslConfig,
+  TRANSPORT_TLS_ENV_VARS,
+} from './transport-tls';
 
 /**
  * Every setting the apps read, parsed and checked once at start-up. Nothing else reads process.env.
@@ -17,6 +28,8 @@ export interface AppConfig {
     requestTimeoutMs: number;
     /** The headers must arrive within this. */
     headersTimeoutMs: number;
+    /** Serve HTTPS with this certificate (AUDIT_TLS_*); plain HTTP when absent. */
+    tls?: HttpTlsConfig;
   };
   /** Live SSE streams: caps, and when a client that does not read is dropped. */
   streams: { maxPerKey: number; maxTotal: number; stallTimeoutMs: number };
@@ -25,8 +38,9 @@ export interface AppConfig {
   dataDir: string;
   logLevel: string;
   defaultTenant: string;
-  postgres: { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string };
-  clickhouse: { kind: 'chdb'; path: string } | { kind: 'http'; url: string; username?: string; password?: string };
+  postgres: { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string; ssl?: PostgresSslConfig };
+  clickhouse:
+    { kind: 'chdb'; path: string } | { kind: 'http'; url: string; username?: string; password?: string; tls?: ClickHouseTlsConfig };
   /**
    * The event log. Both kinds keep `hotWindowMs` of events and never drop what a registered consumer group
    * has not processed (docs/architecture.md, "System of record"). `registeredGroups`: Kafka groups the log
@@ -35,7 +49,7 @@ export interface AppConfig {
    */
   kafka:
     | { kind: 'embedded'; fsync: boolean; hotWindowMs: number }
-    | {
+    | ({
         kind: 'kafka';
         brokers: string[];
         clientId: string;
@@ -43,7 +57,7 @@ export interface AppConfig {
         replicationFactor: number;
         hotWindowMs: number;
         registeredGroups: string[];
-      };
+      } & KafkaSecurityConfig);
   batching: { maxEvents: number; intervalMs: number; produceLingerMs: number };
   services: { ingest: { host: string; port: number }; query: { host: string; port: number } };
   healthPort: number;
@@ -108,6 +122,15 @@ export function loadConfig(env: Env = process.env): AppConfig {
   });
 
   const hotWindowMs = int(env, 'AUDIT_LOG_HOT_DAYS', 7, 1, 3650) * DAY_MS;
+  const pgSsl = parsePostgresSsl(env, pgUrl);
+  const chTls = parseClickHouseTls(env, chUrl);
+  const kafkaSecurity = parseKafkaSecurity(env);
+  if (brokers.length === 0 && (kafkaSecurity.ssl || kafkaSecurity.sasl)) {
+    throw new ConfigError(
+      kafkaSecurity.ssl ? 'AUDIT_KAFKA_SSL' : 'AUDIT_KAFKA_SASL_MECHANISM',
+      'needs KAFKA_BROKERS (the embedded event log has no connection)',
+    );
+  }
 
   const bootstrapKey = env.AUDIT_BOOTSTRAP_API_KEY || undefined;
   // At most 256: longer keys are refused before any lookup (MAX_KEY_CHARS in libs/auth).
@@ -124,6 +147,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
       trustProxy: trustProxy(env),
       requestTimeoutMs: int(env, 'AUDIT_HTTP_REQUEST_TIMEOUT_MS', 30_000, 0, 3_600_000),
       headersTimeoutMs: int(env, 'AUDIT_HTTP_HEADERS_TIMEOUT_MS', 10_000, 100, 600_000),
+      tls: parseHttpTls(env),
     },
     streams: {
       maxPerKey: int(env, 'AUDIT_STREAM_MAX_PER_KEY', 10, 1, 100_000),
@@ -138,9 +162,9 @@ export function loadConfig(env: Env = process.env): AppConfig {
     dataDir,
     logLevel,
     defaultTenant: tenant,
-    postgres: pgUrl ? { kind: 'pg', url: pgUrl } : { kind: 'pglite', dataDir: path.join(dataDir, 'postgres') },
+    postgres: pgUrl ? { kind: 'pg', url: pgUrl, ssl: pgSsl } : { kind: 'pglite', dataDir: path.join(dataDir, 'postgres') },
     clickhouse: chUrl
-      ? { kind: 'http', url: chUrl, username: env.CLICKHOUSE_USER || undefined, password: env.CLICKHOUSE_PASSWORD || undefined }
+      ? { kind: 'http', url: chUrl, username: env.CLICKHOUSE_USER || undefined, password: env.CLICKHOUSE_PASSWORD || undefined, tls: chTls }
       : { kind: 'chdb', path: path.join(dataDir, 'clickhouse') },
     kafka:
       brokers.length > 0
@@ -152,6 +176,7 @@ export function loadConfig(env: Env = process.env): AppConfig {
             replicationFactor: int(env, 'KAFKA_REPLICATION_FACTOR', 1, 1, 10),
             hotWindowMs,
             registeredGroups,
+            ...kafkaSecurity,
           }
         : { kind: 'embedded', fsync: bool(env, 'AUDIT_LOG_FSYNC', true), hotWindowMs },
     batching: {
@@ -212,6 +237,7 @@ export const KNOWN_ENV_VARS = [
   'AUDIT_SELF_AUDIT_READS',
   'AUDIT_RATE_LIMIT_PER_MINUTE',
   'AUDIT_AUTH_FAILURES_PER_MINUTE',
+  ...TRANSPORT_TLS_ENV_VARS,
 ] as const;
 
 /** Paths every app serves for probes and scraping (the API gateway on PORT, the other services on HEALTH_PORT). */

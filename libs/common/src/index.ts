@@ -5,3 +5,4 @@ export * from './exclusive-lock';
 export * from './config-section';
 export * from './data-dir-secret';
 export * from './secret-box';
+export * from './transport-tls';

@@ -4,6 +4,7 @@ export * from './file-log/file-log.bus';
 export * from './file-log/topic-log';
 export * from './kafka/circuit-breaker';
 export * from './kafka/kafka-log-trimmer';
+export * from './kafka/kafka-security';
 export * from './kafka/kafka-topic-admin';
 export * from './kafka/kafka-topics';
 export * from './kafka/kafka.bus';

@@ -1,9 +1,11 @@
 import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
+import { PostgresSslConfig } from '@app/common';
+import { postgresSslOptions } from './postgres-ssl';
 
 /** Arbitrary constant naming this product's migration lock in pg_advisory_lock. */
 const MIGRATION_LOCK_ID = 7_341_002;
 
-export type PostgresTarget = { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string };
+export type PostgresTarget = { kind: 'pglite'; dataDir: string } | { kind: 'pg'; url: string; ssl?: PostgresSslConfig };
 
 export interface PersistenceOptions {
   target: PostgresTarget;
@@ -32,7 +34,9 @@ export async function createDataSource(options: PersistenceOptions): Promise<Dat
     const { PGliteDriver } = require('typeorm-pglite') as typeof import('typeorm-pglite');
     config = { ...common, driver: new PGliteDriver({ dataDir: options.target.dataDir }).driver } as DataSourceOptions;
   } else {
-    config = { ...common, url: options.target.url, extra: { max: 10, connectionTimeoutMillis: 5000 } };
+    const ssl = options.target.ssl ? postgresSslOptions(options.target.ssl) : undefined;
+    // In `extra`, which TypeORM hands to pg's pool as it is: its own `ssl` is typed for servers, not clients.
+    config = { ...common, url: options.target.url, extra: { max: 10, connectionTimeoutMillis: 5000, ...(ssl ? { ssl } : {}) } };
   }
   const ds = new DataSource(config);
   await ds.initialize();

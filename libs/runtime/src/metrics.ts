@@ -63,6 +63,17 @@ export class Metrics {
     labelNames: ['outcome'],
     registers: [this.registry],
   });
+  readonly tlsReloads = new Counter({
+    name: 'audit_tls_reloads_total',
+    help: 'HTTPS certificate files that changed on disk: reloaded, or failed (the previous certificate is still served)',
+    labelNames: ['outcome'],
+    registers: [this.registry],
+  });
+  readonly tlsCertificateExpiry = new Gauge({
+    name: 'audit_tls_certificate_expiry_timestamp_seconds',
+    help: 'When the certificate the HTTPS listener serves expires (Unix time)',
+    registers: [this.registry],
+  });
 
   constructor(defaults = true) {
     if (defaults) collectDefaultMetrics({ register: this.registry, prefix: 'audit_process_' });

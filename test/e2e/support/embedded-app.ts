@@ -42,7 +42,7 @@ export async function bootApp(env: Record<string, string> = {}, dataDir?: string
   const url = await new Promise<string>((resolve, reject) => {
     const timer = setTimeout(() => reject(new Error(`app did not start within 60 s:\n${out.slice(-4000)}`)), 60_000);
     const onData = (): void => {
-      const m = /"url":"(http:\/\/[^"]+)"[^\n]*is (running|listening)/.exec(out);
+      const m = /"url":"(https?:\/\/[^"]+)"[^\n]*is (running|listening)/.exec(out);
       if (m) {
         clearTimeout(timer);
         resolve(m[1]);

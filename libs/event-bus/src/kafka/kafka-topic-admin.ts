@@ -1,6 +1,7 @@
 import { Admin, ConfigResourceTypes, Kafka, logLevel } from 'kafkajs';
 import { Logger } from 'pino';
-import { ConfigError } from '@app/common';
+import { ConfigError, KafkaSecurityConfig } from '@app/common';
+import { kafkaSecurityOptions } from './kafka-security';
 import {
   checkTopicSettings,
   DEFAULT_TOPIC_NAMES,
@@ -89,10 +90,17 @@ export async function ensureKafkaTopics(admin: Admin, options: EnsureTopicsOptio
  * not create topics (run it as a client that may, before the services start).
  */
 export async function createKafkaTopics(
-  connection: { brokers: string[]; clientId: string },
+  connection: { brokers: string[]; clientId: string } & KafkaSecurityConfig,
   options: EnsureTopicsOptions,
 ): Promise<EnsureTopicsResult> {
-  const admin = new Kafka({ ...connection, connectionTimeout: 3000, logLevel: logLevel.NOTHING }).admin();
+  const { brokers, clientId, ssl, sasl } = connection;
+  const admin = new Kafka({
+    brokers,
+    clientId,
+    ...kafkaSecurityOptions({ ssl, sasl }),
+    connectionTimeout: 3000,
+    logLevel: logLevel.NOTHING,
+  }).admin();
   await admin.connect();
   try {
     return await ensureKafkaTopics(admin, options);

@@ -11,10 +11,12 @@ import {
   Producer,
 } from 'kafkajs';
 import { Logger } from 'pino';
+import { KafkaSecurityConfig } from '@app/common';
 import { LogWriteRejectedError, TOPIC_EVENTS, UnavailableError } from '@app/contracts';
 import { backoffDelayMs } from '../backoff';
 import { BatchHandler, BusBatch, BusHealth, BusRecord, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '../event-bus.port';
 import { CircuitBreaker } from './circuit-breaker';
+import { kafkaSecurityOptions } from './kafka-security';
 import { KafkaLogTrimmer, KafkaLogTrimmerOptions } from './kafka-log-trimmer';
 import { ensureKafkaTopics, EnsureTopicsResult } from './kafka-topic-admin';
 import { DEFAULT_TOPIC_NAMES, TopicNames } from './kafka-topics';
@@ -27,7 +29,7 @@ export interface KafkaFetchSettings {
   maxBytesPerPartition: number;
 }
 
-export interface KafkaBusOptions {
+export interface KafkaBusOptions extends KafkaSecurityConfig {
   brokers: string[];
   clientId: string;
   partitions: number;
@@ -174,6 +176,7 @@ export class KafkaBus implements EventBus {
     const common = {
       clientId: options.clientId,
       brokers: options.brokers,
+      ...kafkaSecurityOptions({ ssl: options.ssl, sasl: options.sasl }),
       connectionTimeout: 3000,
       logLevel: logLevel.WARN,
       logCreator: kafkaLogCreator(options.logger.child({ component: 'kafkajs' })),

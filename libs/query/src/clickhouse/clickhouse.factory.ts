@@ -1,5 +1,7 @@
 import { Readable } from 'node:stream';
 import { ClickHouseClient, ClickHouseSettings, createClient } from '@clickhouse/client';
+import { ClickHouseTlsConfig } from '@app/common';
+import { clickhouseTlsOptions } from './clickhouse-tls';
 import { schemaStatements } from './schema';
 
 /** chdb's passthrough insert: the bytes go to the engine as they are and are parsed off the JavaScript thread. */
@@ -8,7 +10,8 @@ interface ChdbRawInsert {
 }
 const chdbConnections = new WeakMap<ClickHouseClient, ChdbRawInsert>();
 
-export type ClickHouseTarget = { kind: 'chdb'; path: string } | { kind: 'http'; url: string; username?: string; password?: string };
+export type ClickHouseTarget =
+  { kind: 'chdb'; path: string } | { kind: 'http'; url: string; username?: string; password?: string; tls?: ClickHouseTlsConfig };
 
 /**
  * One ClickHouse client for both modes: chdb in-process through `@clickhouse/client`'s connection hook,
@@ -28,6 +31,7 @@ export async function createClickHouse(target: ClickHouseTarget): Promise<ClickH
     url: target.url,
     username: target.username,
     password: target.password,
+    tls: clickhouseTlsOptions(target.tls),
     request_timeout: 60_000,
     keep_alive: { enabled: true, idle_socket_ttl: 2500 },
     clickhouse_settings: { date_time_input_format: 'best_effort' },
