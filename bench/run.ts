@@ -5,6 +5,7 @@ import { machineInfo, markdownTable, printRow, Row, writeReport } from './lib/re
 import { alerting } from './scenarios/alerting';
 import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
+import { integrity } from './scenarios/integrity';
 import { queries } from './scenarios/queries';
 import { singleIngest } from './scenarios/single-ingest';
 
@@ -14,6 +15,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   queries,
   distributed: distributedIngest,
   alerting,
+  integrity,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]
