@@ -128,6 +128,25 @@ describe(`${TreeStore.name} on Postgres`, () => {
     expect(await store.compute(T('t3'), (n) => rootHash(n, 24))).toEqual(rootHash(reference, 24));
   });
 
+  it('should re-read the frontier it cached when another replica appended in between', async () => {
+    // given two stores (two replicas) appending to one tenant in turn: each one's cached frontier goes stale
+    const other = new TreeStore(ds);
+    const all = Array.from({ length: 21 }, (_, i) => i);
+    const turns = [all.slice(0, 3), all.slice(3, 4), all.slice(4, 11), all.slice(11, 12), all.slice(12, 13), all.slice(13)];
+    for (const [n, batch] of turns.entries()) {
+      await (n % 2 === 0 ? store : other).append(
+        T('t4'),
+        batch.map((i) => input(i, T('t4'))),
+      );
+    }
+    // then the stored nodes are the tree of the leaves in order
+    const reference = memoryTree(all.map((i) => leafHashOf(event(i, T('t4')))));
+    for (const size of [3, 11, 16, 21]) {
+      expect(await store.compute(T('t4'), (n) => rootHash(n, size))).toEqual(rootHash(reference, size));
+    }
+    expect(await store.compute(T('t4'), (n) => consistencyProof(n, 4, 21))).toEqual(consistencyProof(reference, 4, 21));
+  });
+
   it('should keep one checkpoint per size: signing a size again keeps the first', async () => {
     const c = { tenantId: T('t1'), size: 37, rootHash: Buffer.alloc(32, 1), note: 'first', reason: 'on_demand' };
     expect(await store.saveCheckpoint(c)).toBe(true);

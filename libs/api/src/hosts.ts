@@ -10,7 +10,9 @@ import {
   PortClient,
   requirePostgres,
   RunningApp,
+  offPort,
   runService,
+  selectCapabilities,
   startCapabilities,
   tcpClient,
 } from '@app/runtime';
@@ -28,6 +30,11 @@ function urlOf(app: NestFastifyApplication, host: string, fallbackPort: number, 
   return `${https ? 'https' : 'http'}://${host.includes(':') ? `[${host}]` : host}:${port}`;
 }
 
+/** The ports of turned-off capabilities, each answering 404 capability_off. */
+function offPorts(off: Capability[]): PortProvider[] {
+  return off.flatMap((c) => (c.serves ?? []).map((port) => ({ token: port.token, implementation: offPort(port, c.name) })));
+}
+
 /** The HTTP server closes once: in `drain` on SIGTERM, or as a closer when start-up failed after it. */
 function closeOnce(app: NestFastifyApplication): () => Promise<void> {
   let closed: Promise<void> | undefined;
@@ -38,8 +45,9 @@ function closeOnce(app: NestFastifyApplication): () => Promise<void> {
  * The embedded default: every capability in one process, on the in-process event log, chdb and PGlite, with
  * all data under AUDIT_DATA_DIR. The same capabilities run as separate services in the distributed mode.
  */
-export async function startEmbedded(context: AppContext, capabilities: Capability[]): Promise<RunningApi> {
+export async function startEmbedded(context: AppContext, all: Capability[]): Promise<RunningApi> {
   const { config, logger, closers } = context;
+  const { on: capabilities, off } = selectCapabilities(all, config.capabilitiesOff);
   if (config.kafka.kind !== 'embedded') {
     throw new ConfigError(
       'KAFKA_BROKERS',
@@ -57,14 +65,16 @@ export async function startEmbedded(context: AppContext, capabilities: Capabilit
   const apiKeys = await prepareApiKeys(started.configStore as NonNullable<typeof started.configStore>, config);
   const app = await serveHttpApi(config, logger, {
     mode: 'embedded',
-    ports: started.bindings.map((b) => ({ token: b.port.token, implementation: b.implementation })),
-    controllers: capabilities.flatMap((c) => (c.controllers ?? []) as never[]),
+    ports: [...started.bindings.map((b) => ({ token: b.port.token, implementation: b.implementation })), ...offPorts(off)],
+    // A turned-off capability's routes stay mounted: they answer 404 capability_off (offPort).
+    controllers: all.flatMap((c) => (c.controllers ?? []) as never[]),
     apiKeys,
     metrics,
     readiness: started.readiness,
     describe: {
       data_dir: config.dataDir,
       capabilities: capabilities.map((c) => c.name),
+      capabilities_off: off.map((c) => c.name),
       event_log: { kind: 'embedded', fsync: config.kafka.fsync, hot_window_days: config.kafka.hotWindowMs / 86_400_000 },
       query_store: { kind: config.clickhouse.kind },
       config_store: { kind: config.postgres.kind },
@@ -112,8 +122,9 @@ export async function startEmbedded(context: AppContext, capabilities: Capabilit
  * Its readiness is its own (the config store): a service that is down shows in /audit/status and answers 503
  * on the requests that need it, but does not take every gateway out of its Service.
  */
-export async function startGateway(context: AppContext, capabilities: Capability[]): Promise<RunningApi> {
+export async function startGateway(context: AppContext, all: Capability[]): Promise<RunningApi> {
   const { config, logger, closers } = context;
+  const { on: capabilities, off } = selectCapabilities(all, config.capabilitiesOff);
   const ds = await createDataSource({
     target: requirePostgres(config, 'api-gateway'),
     entities: [ApiKeyEntity],
@@ -136,14 +147,21 @@ export async function startGateway(context: AppContext, capabilities: Capability
       if (health) readiness.push({ name, check: () => health(), required: false } as never);
     }
   }
+  ports.push(...offPorts(off));
   const app = await serveHttpApi(config, logger, {
     mode: 'distributed',
     ports,
-    controllers: capabilities.flatMap((c) => (c.controllers ?? []) as never[]),
+    controllers: all.flatMap((c) => (c.controllers ?? []) as never[]),
     apiKeys,
     metrics: new Metrics(),
     readiness,
-    describe: { event_log: { kind: 'kafka' }, services, config_store: { kind: 'pg' }, capabilities: capabilities.map((c) => c.name) },
+    describe: {
+      event_log: { kind: 'kafka' },
+      services,
+      config_store: { kind: 'pg' },
+      capabilities: capabilities.map((c) => c.name),
+      capabilities_off: off.map((c) => c.name),
+    },
   });
   const closeHttp = closeOnce(app);
   closers.add('http', closeHttp);

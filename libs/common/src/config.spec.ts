@@ -58,6 +58,7 @@ describe(loadConfig.name, () => {
     ['AUDIT_ALLOW_ANONYMOUS_LOOPBACK', 'sometimes'],
     ['AUDIT_SELF_AUDIT_READS', '2'],
     ['AUDIT_RATE_LIMIT_PER_MINUTE', '0'],
+    ['AUDIT_CAPABILITIES_OFF', 'integrity,Siem Forwarder'],
   ])('should name %s when it is %j', (variable, value, extra = {}) => {
     expect(KNOWN_ENV_VARS).toContain(variable);
     let error: unknown;

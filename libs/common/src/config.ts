@@ -66,6 +66,8 @@ export interface AppConfig {
   rateLimitPerMinute: number;
   /** Failed authentications a client address may make in a minute before it gets 429 (AUDIT_AUTH_FAILURES_PER_MINUTE). */
   authFailuresPerMinute: number;
+  /** Capabilities this process does not run (AUDIT_CAPABILITIES_OFF); their routes answer 404 capability_off. */
+  capabilitiesOff: string[];
 }
 
 export { ConfigError };
@@ -193,7 +195,20 @@ export function loadConfig(env: Env = process.env): AppConfig {
     selfAuditReads: bool(env, 'AUDIT_SELF_AUDIT_READS', true),
     rateLimitPerMinute: int(env, 'AUDIT_RATE_LIMIT_PER_MINUTE', 60_000, 1, 10_000_000),
     authFailuresPerMinute: int(env, 'AUDIT_AUTH_FAILURES_PER_MINUTE', 30, 1, 1_000_000),
+    capabilitiesOff: capabilitiesOff(env),
   };
+}
+
+/** Names only here; which capabilities exist (and which cannot be turned off) is checked where they are composed. */
+function capabilitiesOff(env: Env): string[] {
+  const list = (env.AUDIT_CAPABILITIES_OFF || '')
+    .split(',')
+    .map((x) => x.trim())
+    .filter(Boolean);
+  for (const name of list) {
+    if (!/^[a-z][a-z0-9-]{0,63}$/.test(name)) throw new ConfigError('AUDIT_CAPABILITIES_OFF', `entry '${name}' is not a capability name`);
+  }
+  return [...new Set(list)];
 }
 
 /** Every environment variable `loadConfig` reads: the deployment manifests are checked against this list. */
@@ -238,6 +253,7 @@ export const KNOWN_ENV_VARS = [
   'AUDIT_RATE_LIMIT_PER_MINUTE',
   'AUDIT_AUTH_FAILURES_PER_MINUTE',
   ...TRANSPORT_TLS_ENV_VARS,
+  'AUDIT_CAPABILITIES_OFF',
 ] as const;
 
 /** Paths every app serves for probes and scraping (the API gateway on PORT, the other services on HEALTH_PORT). */

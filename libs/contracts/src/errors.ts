@@ -22,6 +22,8 @@ export const ErrorCode = {
   Unavailable: 'unavailable',
   /** The event is in the integrity tree but no signed checkpoint covers it yet (409). */
   NotYetCheckpointed: 'not_yet_checkpointed',
+  /** The route belongs to a capability this deployment turned off (AUDIT_CAPABILITIES_OFF): 404. */
+  CapabilityOff: 'capability_off',
   Internal: 'internal_error',
 } as const;
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];
@@ -86,5 +88,14 @@ export class LogWriteRejectedError extends AuditError {
     message: string,
   ) {
     super(ErrorCode.LogWriteRejected, `${message}; retrying the same request will not help`, 422, [{ field: '/', message: reason }]);
+  }
+}
+
+/** A request for a capability the deployment does not run (AUDIT_CAPABILITIES_OFF names it). */
+export class CapabilityOffError extends AuditError {
+  constructor(readonly capability: string) {
+    super(ErrorCode.CapabilityOff, `the ${capability} capability is turned off on this deployment (AUDIT_CAPABILITIES_OFF)`, 404, [
+      { field: 'AUDIT_CAPABILITIES_OFF', message: `lists ${capability}`, capability },
+    ]);
   }
 }

@@ -29,6 +29,7 @@ export class LocalIngest implements IngestPort {
  */
 export const INGEST_CAPABILITY: Capability = {
   name: 'ingest',
+  core: true,
   migrations: INGEST_MIGRATIONS,
   needs: { bus: true, configStore: true },
   serves: [INGEST_PORT_DEFINITION],

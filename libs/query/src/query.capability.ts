@@ -16,6 +16,7 @@ import { QueryStoreConsumer } from './query-store.consumer';
  */
 export const QUERY_CAPABILITY: Capability = {
   name: 'query',
+  core: true,
   needs: { bus: true },
   config: [QUERY_CONFIG],
   serves: [QUERY_PORT_DEFINITION],

@@ -8,7 +8,8 @@ import { ReadinessCheck } from './health';
 import { AppContext, requireKafka, requirePostgres } from './lifecycle';
 import { Metrics } from './metrics';
 import { PortDefinition, tcpClient } from './rpc/port';
-import { ConfigSection } from '@app/common';
+import { ConfigError, ConfigSection } from '@app/common';
+import { CapabilityOffError } from '@app/contracts';
 
 // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
 type EntityClass = Function;
@@ -27,6 +28,8 @@ export type Mode = 'embedded' | 'distributed';
  */
 export interface Capability {
   name: string;
+  /** Every deployment needs it (ingest, query): AUDIT_CAPABILITIES_OFF may not name it. */
+  core?: boolean;
   /** Its configuration-store tables (TypeORM entities) and their numbered migrations. */
   entities?: EntityClass[];
   migrations?: MigrationClass[];
@@ -228,4 +231,29 @@ export async function startCapabilities(
       for (const run of drains) await run();
     },
   };
+}
+
+/**
+ * Splits the capabilities an app composes by AUDIT_CAPABILITIES_OFF: a name no capability has, or a core
+ * one, stops the process naming the variable.
+ */
+export function selectCapabilities(all: Capability[], off: string[]): { on: Capability[]; off: Capability[] } {
+  for (const name of off) {
+    const c = all.find((x) => x.name === name);
+    if (!c) {
+      throw new ConfigError('AUDIT_CAPABILITIES_OFF', `'${name}' is not a capability of this app (${all.map((x) => x.name).join(', ')})`);
+    }
+    if (c.core) throw new ConfigError('AUDIT_CAPABILITIES_OFF', `'${name}' cannot be turned off: every deployment needs it`);
+  }
+  return { on: all.filter((c) => !off.includes(c.name)), off: all.filter((c) => off.includes(c.name)) };
+}
+
+/**
+ * What a turned-off capability's ports are bound to, so its HTTP controllers stay mounted and every call
+ * answers 404 `capability_off` naming it (rather than a bare 404 that looks like a typo in the path).
+ */
+export function offPort<P>(port: PortDefinition<P>, capability: string): P {
+  const out: Record<string, () => Promise<never>> = {};
+  for (const method of Object.keys(port.methods)) out[method] = () => Promise.reject(new CapabilityOffError(capability));
+  return out as P;
 }

@@ -43,6 +43,8 @@ export class OpsController {
       mode: this.config.mode,
       version: this.config.version,
       uptime_seconds: Math.round((Date.now() - started) / 1000),
+      // Which capabilities run; those turned off (AUDIT_CAPABILITIES_OFF) answer 404 capability_off.
+      capabilities: { on: this.config.capabilities ?? [], off: this.config.capabilities_off ?? [] },
       components: r.checks,
     };
   }

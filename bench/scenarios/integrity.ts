@@ -1,0 +1,181 @@
+import { performance } from 'node:perf_hooks';
+import { BenchContext, freshDir, removeDir } from '../lib/context';
+import { percentile, postLoad } from '../lib/load';
+import { eventBatch } from '../lib/mix';
+import { AUTH_HEADERS, authedGet, cpuSince, cpuSplit, formatCpu, sleep, startEmbeddedApp, stop } from '../lib/processes';
+import { Row } from '../lib/report';
+
+const BATCH = 1000;
+const CONNECTIONS = 4;
+const PROOFS = 500;
+
+async function post(url: string, body: unknown = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...AUTH_HEADERS },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(600_000),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** Signs checkpoints until the tree holds at least `size` events; returns when it did. */
+async function treeReaches(url: string, size: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await post(`${url}/audit/integrity/checkpoint`);
+    if (c.status !== 201) throw new Error(`checkpoint answered ${c.status}: ${JSON.stringify(c.body)}`);
+    if (Number(c.body.tree_size) >= size) return performance.now();
+    if (Date.now() > deadline) throw new Error(`the tree holds ${String(c.body.tree_size)} of ${size} events after ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}
+
+interface Ingested {
+  ackedPerS: number;
+  intoTreePerS?: number;
+  cpuUsPerEvent: number;
+  failed: number;
+}
+
+/** Batches of 1,000 POSTed; with integrity on, also the rate until the tree holds them all. */
+async function ingest(ctx: BenchContext, url: string, pid: number, requests: number, withTree: boolean): Promise<Ingested> {
+  const body = JSON.stringify(eventBatch(BATCH, 7));
+  await postLoad({ url: `${url}/audit/events`, body, connections: CONNECTIONS, amount: 5 });
+  const start = withTree ? await treeSize(url) : 0;
+  const cpu = cpuSplit(pid);
+  const t0 = performance.now();
+  const load = await postLoad({ url: `${url}/audit/events`, body, connections: CONNECTIONS, amount: requests });
+  const events = load.ok * BATCH;
+  const out: Ingested = { ackedPerS: events / load.elapsedS, failed: load.failed, cpuUsPerEvent: NaN };
+  if (withTree) {
+    const t1 = await treeReaches(url, start + events, 600_000);
+    out.intoTreePerS = events / ((t1 - t0) / 1000);
+  }
+  // Until the consumers are idle again: the CPU an event costs, whoever spends it.
+  await sleep(3000);
+  const used = cpuSince(pid, cpu);
+  ctx.log(`  ${formatCpu(used, (performance.now() - t0) / 1000)}`);
+  out.cpuUsPerEvent = ((used.main + used.node + used.engine) / events) * 1e6;
+  return out;
+}
+
+async function treeSize(url: string): Promise<number> {
+  const c = await post(`${url}/audit/integrity/checkpoint`);
+  return Number(c.body.tree_size);
+}
+
+/**
+ * Issue 13's rows: batch ingest with the integrity capability on against off (AUDIT_CAPABILITIES_OFF), the
+ * rate events reach the tree, verification of the whole tenant (events/s) and inclusion proof latency.
+ */
+export async function integrity(ctx: BenchContext): Promise<Row[]> {
+  const requests = ctx.full ? 1000 : 100;
+  const events = requests * BATCH;
+
+  ctx.log(`integrity: ${events.toLocaleString('en-US')} events in POSTs of ${BATCH}, integrity off`);
+  const offDir = freshDir(ctx, 'integrity-off');
+  const offApp = await startEmbeddedApp('app-integrity-off', offDir, { AUDIT_CAPABILITIES_OFF: 'integrity' }, ctx.serviceNodeArgs);
+  let off: Ingested;
+  try {
+    off = await ingest(ctx, offApp.url, offApp.child.proc.pid!, requests, false);
+  } finally {
+    await stop(offApp.child);
+    removeDir(offDir);
+  }
+  ctx.log(`  acknowledged ${off.ackedPerS.toFixed(0)} events/s, ${off.cpuUsPerEvent.toFixed(1)} µs CPU per event`);
+
+  ctx.log(`integrity: the same, integrity on; then verify and ${PROOFS} proofs`);
+  const onDir = freshDir(ctx, 'integrity-on');
+  const onApp = await startEmbeddedApp('app-integrity-on', onDir, { AUDIT_CAPABILITIES_OFF: '' }, ctx.serviceNodeArgs);
+  let on: Ingested;
+  let verify: { perS: number; leaves: number; ok: boolean; seconds: number };
+  const proofMs: number[] = [];
+  try {
+    on = await ingest(ctx, onApp.url, onApp.child.proc.pid!, requests, true);
+    ctx.log(
+      `  acknowledged ${on.ackedPerS.toFixed(0)} events/s, into the tree ${on.intoTreePerS!.toFixed(0)} events/s, ${on.cpuUsPerEvent.toFixed(1)} µs CPU per event`,
+    );
+    // Verification compares with the query store: wait until it shows every event.
+    const size = await treeSize(onApp.url);
+    for (let i = 0; ; i++) {
+      const page = (await (await authedGet(`${onApp.url}/audit/events?limit=1`)).json()) as { total: number };
+      if (page.total >= size - 5) break;
+      if (i > 600) throw new Error(`the store shows ${page.total} of ${size} events`);
+      await sleep(200);
+    }
+    const t0 = performance.now();
+    const report = await post(`${onApp.url}/audit/integrity/verify`);
+    const seconds = (performance.now() - t0) / 1000;
+    if (report.status !== 200) throw new Error(`verify answered ${report.status}: ${JSON.stringify(report.body).slice(0, 300)}`);
+    const leaves = Number(report.body.leaves_checked);
+    verify = { perS: leaves / seconds, leaves, ok: report.body.ok === true, seconds };
+    ctx.log(`  verified ${leaves} leaves in ${seconds.toFixed(1)} s (ok: ${String(report.body.ok)})`);
+    await treeReaches(onApp.url, size, 60_000);
+    const page = (await (await authedGet(`${onApp.url}/audit/events?limit=${PROOFS}&order=asc`)).json()) as {
+      events: Array<{ id: string }>;
+    };
+    for (const e of page.events) {
+      const t = performance.now();
+      const res = await authedGet(`${onApp.url}/audit/events/${e.id}/proof`);
+      await res.arrayBuffer();
+      if (res.status === 200) proofMs.push(performance.now() - t);
+    }
+    proofMs.sort((a, b) => a - b);
+    ctx.log(`  ${proofMs.length} proofs, p50 ${percentile(proofMs, 50).toFixed(1)} ms, p99 ${percentile(proofMs, 99).toFixed(1)} ms`);
+  } finally {
+    await stop(onApp.child);
+    removeDir(onDir);
+  }
+
+  const scenario = 'Integrity';
+  const note = `${events.toLocaleString('en-US')} events in POSTs of ${BATCH}, ${CONNECTIONS} connections`;
+  return [
+    {
+      scenario,
+      measure: 'batch ingest events/s acknowledged, integrity on',
+      service: on.ackedPerS,
+      limit: off.ackedPerS,
+      limitIs: 'integrity off (AUDIT_CAPABILITIES_OFF)',
+      unit: 'ev/s',
+      target: '≥ 0.90',
+      met: on.ackedPerS / off.ackedPerS >= 0.9,
+      note,
+    },
+    {
+      scenario,
+      measure: 'events/s until in the integrity tree',
+      service: on.intoTreePerS ?? null,
+      limit: off.ackedPerS,
+      limitIs: 'acknowledged, integrity off',
+      unit: 'ev/s',
+      note,
+    },
+    {
+      scenario,
+      measure: 'CPU per event (all threads, until idle)',
+      service: on.cpuUsPerEvent,
+      limit: off.cpuUsPerEvent,
+      limitIs: 'integrity off',
+      unit: 'µs',
+    },
+    {
+      scenario,
+      measure: 'POST /audit/integrity/verify, whole tenant',
+      service: verify.perS,
+      limit: null,
+      limitIs: '',
+      unit: 'ev/s',
+      note: `${verify.leaves.toLocaleString('en-US')} leaves in ${verify.seconds.toFixed(1)} s, ok: ${verify.ok}`,
+    },
+    {
+      scenario,
+      measure: 'GET /audit/events/:id/proof p99',
+      service: percentile(proofMs, 99),
+      limit: null,
+      limitIs: '',
+      unit: 'ms',
+      note: `${proofMs.length} proofs one at a time, p50 ${percentile(proofMs, 50).toFixed(1)} ms`,
+    },
+  ];
+}
