@@ -2,7 +2,7 @@ import { createPublicKey, KeyObject } from 'node:crypto';
 import { Logger } from 'pino';
 import { AuditError, ErrorCode, formatMicros, NotFoundError, StoredAuditEvent, ValidationError } from '@app/contracts';
 import type { IngestPort } from '@app/ingest';
-import type { QueryPort } from '@app/query';
+import type { QueryPort, RangeCursor } from '@app/query';
 import { ComponentHealth } from '@app/runtime';
 import { checkpointText, consistencyProof, inclusionProof, leafHashOf, memoryTree, rootHash, signNote, verifierKeyText } from './core';
 import {
@@ -25,7 +25,7 @@ export class NotYetCheckpointedError extends AuditError {
 
 export const CHECKPOINT_EVENT_TYPE = 'integrity_checkpoint';
 export const MISMATCH_EVENT_TYPE = 'integrity_mismatch';
-const PAGE = 1000;
+const PAGE = 5000;
 const MAX_FINDINGS = 1000;
 
 function highest(positions: Array<{ partition: number; offset: string }>): Map<number, bigint> {
@@ -163,14 +163,15 @@ export class IntegrityService implements IntegrityPort {
     const leaves = await this.tree.leaves(tenantId, range.fromUs, range.toUs);
     const events = new Map<string, StoredAuditEvent>();
     const query = this.options.query();
-    for (let offset = 0; ; offset += PAGE) {
-      const page = await query.search(
-        tenantId,
-        { categories: [], eventTypes: [], severities: [], metadata: [], fromUs: range.fromUs, toUs: range.toUs },
-        { limit: PAGE, offset, order: 'asc' },
-      );
-      for (const e of page.events) events.set(e.id, e);
-      if (page.events.length < PAGE) break;
+    // Keyset pages by (timestamp, id): each page is one indexed read from where the last one ended (offset
+    // pages re-scanned everything before them, which made a whole-tenant verify quadratic).
+    const filter = { categories: [], eventTypes: [], severities: [], metadata: [], fromUs: range.fromUs, toUs: range.toUs };
+    for (let after: RangeCursor | null = null; ;) {
+      const page = await query.range(tenantId, filter, after, PAGE);
+      for (const e of page) events.set(e.id, e);
+      if (page.length < PAGE) break;
+      const last = page[page.length - 1];
+      after = { timestamp: last.timestamp, id: last.id };
     }
     const modified: Finding[] = [];
     const removed: Finding[] = [];
