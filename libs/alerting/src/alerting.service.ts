@@ -523,20 +523,8 @@ export class AlertingService implements AlertingPort {
         ? await sendWebhook(this.policy, n.target, this.box.open(channel.webhookSecret), `msg_${n.id}`, JSON.stringify(n.payload))
         : { ok: false, permanent: true, error: 'no webhook secret', ms: 0, request: { body: '' } };
     } else outcome = await this.mailer.send(n.target.split(','), n.subject, n.body, n.id);
-    const attempt = n.attempts + 1;
-    const delay = outcome.ok || outcome.permanent ? undefined : retryDelay(attempt);
-    const status = outcome.ok ? 'delivered' : outcome.status === 410 ? 'gone' : delay === undefined ? 'failed' : 'pending';
-    await this.notes.recordAttempt(
-      n,
-      {
-        at: new Date().toISOString(),
-        ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-        ...(outcome.error ? { error: outcome.error } : {}),
-        ms: outcome.ms,
-      },
-      status,
-      delay ?? 0,
-    );
+    const { attempt, record, status, delay } = attemptOutcome(outcome, n.attempts);
+    await this.notes.recordAttempt(n, record, status, delay ?? 0);
     await this.audit(
       n.tenantId,
       outcome.ok ? 'notification_sent' : 'notification_failed',
@@ -585,20 +573,8 @@ export class AlertingService implements AlertingPort {
       const rule = firing && (await this.store.ruleById(firing.ruleId));
       if (!firing || !rule) continue;
       const outcome = await this.sendOne(rule, firing, d.channel, d.target, false);
-      const attempt = d.attempts + 1;
-      const delay = outcome.ok || outcome.permanent ? undefined : retryDelay(attempt);
-      const status = outcome.ok ? 'delivered' : outcome.status === 410 ? 'gone' : delay === undefined ? 'failed' : 'pending';
-      await this.store.recordAttempt(
-        d,
-        {
-          at: new Date().toISOString(),
-          ...(outcome.status !== undefined ? { status: outcome.status } : {}),
-          ...(outcome.error ? { error: outcome.error } : {}),
-          ms: outcome.ms,
-        },
-        status,
-        delay ?? 0,
-      );
+      const { attempt, record, status, delay } = attemptOutcome(outcome, d.attempts);
+      await this.store.recordAttempt(d, record, status, delay ?? 0);
       await this.audit(
         firing.tenantId,
         outcome.ok ? 'alert_notification_sent' : 'alert_notification_failed',
@@ -628,4 +604,18 @@ function duplicate(): ValidationError {
   return new ValidationError('alert_name: an alert rule with this name exists', [
     { field: 'alert_name', message: 'an alert rule with this name exists' },
   ]);
+}
+
+/** One delivery attempt's outcome as the outbox records it: the attempt's number, its record, the row's next status and retry delay. */
+function attemptOutcome(outcome: SendOutcome, attempts: number) {
+  const attempt = attempts + 1;
+  const delay = outcome.ok || outcome.permanent ? undefined : retryDelay(attempt);
+  const status = outcome.ok ? 'delivered' : outcome.status === 410 ? 'gone' : delay === undefined ? 'failed' : 'pending';
+  const record = {
+    at: new Date().toISOString(),
+    ...(outcome.status !== undefined ? { status: outcome.status } : {}),
+    ...(outcome.error ? { error: outcome.error } : {}),
+    ms: outcome.ms,
+  };
+  return { attempt, record, status, delay } as const;
 }

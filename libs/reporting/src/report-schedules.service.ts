@@ -4,6 +4,7 @@ import type { AlertingPort } from '@app/alerting';
 import { IngestPort } from '@app/ingest';
 import { nextRun, parseScheduleDefinition, periodFor, presentSpec, ScheduleDefinition, slotFor } from './core/schedule';
 import { JobView, Requester } from './reporting.port';
+import { auditAsRequester } from './requester-audit';
 
 /** What the scheduler needs of the job service: start a report as POST /audit/reports does, and see a job. */
 export interface ReportJobs {
@@ -349,29 +350,12 @@ export class ReportSchedules {
     requester: Requester,
     definition?: ScheduleDefinition,
   ): Promise<void> {
-    const res = await this.ingest.ingest({
-      events: [
-        {
-          event_type: eventType,
-          category: 'security_events',
-          description,
-          metadata: {
-            schedule_id: scheduleId,
-            api_key: requester.name,
-            api_key_id: requester.keyId,
-            user_id: requester.name,
-            resource: `/audit/reports/schedules/${scheduleId}`,
-            ...(definition ? { schedule: JSON.stringify(definition).slice(0, 2000) } : {}),
-          },
-          source: 'homepot-audit',
-        },
-      ],
-      batch: false,
-      tenantId,
-      ipAddress: requester.ipAddress,
-      userAgent: requester.userAgent,
+    await auditAsRequester(this.ingest, tenantId, requester, {
+      event_type: eventType,
+      category: 'security_events',
+      description,
+      metadata: { schedule_id: scheduleId, ...(definition ? { schedule: JSON.stringify(definition).slice(0, 2000) } : {}) },
+      resource: `/audit/reports/schedules/${scheduleId}`,
     });
-    const r = res.results[0];
-    if (!r || r.status === 'rejected') throw new Error(`the ${eventType} event was refused: ${JSON.stringify(r?.errors).slice(0, 300)}`);
   }
 }

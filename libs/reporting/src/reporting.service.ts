@@ -16,6 +16,7 @@ import { ChunkedReader } from './file-reader';
 import type { ReportSchedules } from './report-schedules.service';
 import { JobKind, ReportingJobEntity } from './reporting-job.entity';
 import { FileChunk, JobView, MAX_READ_BYTES, ReportingPort, Requester } from './reporting.port';
+import { auditAsRequester } from './requester-audit';
 
 /**
  * Default rows per read of the store (AUDIT_REPORT_PAGE_ROWS): a page is a few MB in memory, and each read
@@ -281,31 +282,12 @@ export class ReportingService implements ReportingPort {
     description: string,
     extra: Record<string, string>,
   ): Promise<string> {
-    const res = await this.ingest.ingest({
-      events: [
-        {
-          event_type: kind === 'export' ? 'data_exported' : 'report_generated',
-          description,
-          metadata: {
-            job_id: id,
-            action,
-            api_key: requester.name,
-            api_key_id: requester.keyId,
-            user_id: requester.name,
-            resource: `/audit/${kind === 'export' ? 'exports' : 'reports'}/${id}`,
-            ...extra,
-          },
-          source: 'homepot-audit',
-        },
-      ],
-      batch: false,
-      tenantId,
-      ipAddress: requester.ipAddress,
-      userAgent: requester.userAgent,
+    return auditAsRequester(this.ingest, tenantId, requester, {
+      event_type: kind === 'export' ? 'data_exported' : 'report_generated',
+      description,
+      metadata: { job_id: id, action, ...extra },
+      resource: `/audit/${kind === 'export' ? 'exports' : 'reports'}/${id}`,
     });
-    const r = res.results[0];
-    if (!r || r.status === 'rejected') throw new Error(`the ${action} event was refused: ${JSON.stringify(r?.errors).slice(0, 300)}`);
-    return r.id;
   }
 
   /** A period beyond what is held is answered with what is available, and says so. */
