@@ -1,6 +1,5 @@
-import { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { bootApp, eventually, http, Json, TestApp } from './support/embedded-app';
+import { SmtpSink } from './support/smtp-sink';
 import { Receiver } from './support/webhook-receiver';
 
 const GUIDE_BODY = `{
@@ -17,32 +16,19 @@ const GUIDE_BODY = `{
 describe('alerting (embedded)', () => {
   let app: TestApp;
   const receiver = new Receiver();
-  const mails: Array<{ to: string[]; data: string }> = [];
-  let smtp: SMTPServer;
+  const smtp = new SmtpSink();
+  const mails = smtp.mails;
 
   beforeAll(async () => {
     await receiver.start();
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      onData(stream, session, callback) {
-        let data = '';
-        stream.on('data', (c: Buffer) => (data += c.toString()));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), data });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
-    const smtpPort = (smtp.server.address() as AddressInfo).port;
-    app = await bootApp({ AUDIT_OUTBOUND_ALLOW: '127.0.0.0/8,localhost', AUDIT_SMTP_URL: `smtp://127.0.0.1:${smtpPort}` });
+    await smtp.start();
+    app = await bootApp({ AUDIT_OUTBOUND_ALLOW: '127.0.0.0/8,localhost', AUDIT_SMTP_URL: smtp.url });
   }, 90_000);
 
   afterAll(async () => {
     await app?.close();
     await receiver.close();
-    await new Promise<void>((r) => smtp.close(() => r()));
+    await smtp.close();
   });
 
   it("given the guide's curl body verbatim (with its // comment), when posted, then 201 with the rule and the secret once", async () => {

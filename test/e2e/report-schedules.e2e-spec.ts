@@ -1,6 +1,5 @@
-import { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
 import { bootApp, eventually, http, TestApp, waitForTotal } from './support/embedded-app';
+import { SmtpSink } from './support/smtp-sink';
 import { Receiver } from './support/webhook-receiver';
 
 /**
@@ -12,8 +11,8 @@ import { Receiver } from './support/webhook-receiver';
 describe('report schedules (embedded, injected clock)', () => {
   let app: TestApp;
   const receiver = new Receiver();
-  const mails: Array<{ to: string[]; data: string }> = [];
-  let smtp: SMTPServer;
+  const smtp = new SmtpSink();
+  const mails = smtp.mails;
   const inPeriod = Array.from({ length: 5 }, (_, i) => ({
     event_type: 'login_failed',
     description: 'bad password',
@@ -29,22 +28,10 @@ describe('report schedules (embedded, injected clock)', () => {
 
   beforeAll(async () => {
     await receiver.start();
-    smtp = new SMTPServer({
-      authOptional: true,
-      disabledCommands: ['STARTTLS'],
-      onData(stream, session, callback) {
-        let data = '';
-        stream.on('data', (c: Buffer) => (data += c.toString()));
-        stream.on('end', () => {
-          mails.push({ to: session.envelope.rcptTo.map((r) => r.address), data });
-          callback();
-        });
-      },
-    });
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
+    await smtp.start();
     app = await bootApp({
       AUDIT_OUTBOUND_ALLOW: '127.0.0.0/8,localhost',
-      AUDIT_SMTP_URL: `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`,
+      AUDIT_SMTP_URL: smtp.url,
       AUDIT_SELF_AUDIT_READS: 'false',
       AUDIT_REPORT_SCHEDULE_CLOCK_START: '2026-01-01T23:59:40Z',
       AUDIT_REPORT_SCHEDULE_TICK_MS: '200',
@@ -57,7 +44,7 @@ describe('report schedules (embedded, injected clock)', () => {
   afterAll(async () => {
     await app?.close();
     await receiver.close();
-    await new Promise<void>((r) => smtp.close(() => r()));
+    await smtp.close();
   });
 
   it('given a bad schedule, then a 400 naming each field', async () => {

@@ -1,5 +1,4 @@
-import { AddressInfo } from 'node:net';
-import { SMTPServer } from 'smtp-server';
+import { SmtpSink } from '../e2e/support/smtp-sink';
 import { Receiver } from '../e2e/support/webhook-receiver';
 import { newRunId, postEvents, request } from './support/audit-api';
 import { useClusterSuite } from './support/cluster-suite';
@@ -16,31 +15,20 @@ async function eventually<T>(check: () => Promise<T | undefined>, timeoutMs: num
 }
 
 const receiver = new Receiver();
-const mails: Array<{ to: string[]; data: string }> = [];
-const smtp = new SMTPServer({
-  authOptional: true,
-  disabledCommands: ['STARTTLS'],
-  onData(stream, session, callback) {
-    let data = '';
-    stream.on('data', (c: Buffer) => (data += c.toString()));
-    stream.on('end', () => {
-      mails.push({ to: session.envelope.rcptTo.map((r) => r.address), data });
-      callback();
-    });
-  },
-});
+const smtp = new SmtpSink();
+const mails = smtp.mails;
 const alertingEnv: Record<string, string> = { AUDIT_OUTBOUND_ALLOW: '127.0.0.0/8,localhost' };
 
 describe('distributed deployment: the alerting service behind the gateway, on Kafka and Postgres', () => {
   beforeAll(async () => {
     await receiver.start();
-    await new Promise<void>((r) => smtp.listen(0, '127.0.0.1', () => r()));
-    alertingEnv.AUDIT_SMTP_URL = `smtp://127.0.0.1:${(smtp.server.address() as AddressInfo).port}`;
+    await smtp.start();
+    alertingEnv.AUDIT_SMTP_URL = smtp.url;
   });
   const suite = useClusterSuite({ name: 'alerting', alertingEnv });
   afterAll(async () => {
     await receiver.close();
-    await new Promise<void>((r) => smtp.close(() => r()));
+    await smtp.close();
   });
 
   it('should create a rule through the gateway, fire once on the threshold with a signed webhook and an e-mail, and list the firing', async () => {
