@@ -1,20 +1,17 @@
-import { execFileSync, spawnSync } from 'node:child_process';
+import { spawnSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createLogger, KafkaSecurityConfig, loadConfig } from '@app/common';
 import { KafkaBus } from '@app/event-bus';
 import { ROOT } from './support/environment';
+import { issueServerCert, makeCa } from '../support/test-pki';
 
 const PORT = 19_093;
 const USER = 'audit';
 const PASSWORD = 'audit-secret-1';
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { stdio: 'ignore' });
-}
 
 /**
  * A second broker, separate from the shared one: scripts/kafka.sh with its own run and data directory, on
@@ -54,18 +51,12 @@ describe('Kafka over TLS and SASL', () => {
 
   beforeAll(() => {
     dir = mkdtempSync(path.join(tmpdir(), 'audit-kafka-tls-'));
-    ca = path.join(dir, 'ca.crt');
-    otherCa = path.join(dir, 'other-ca.crt');
-    const caKey = path.join(dir, 'ca.key');
-    const ec = ['-newkey', 'ec', '-pkeyopt', 'ec_paramgen_curve:P-256', '-nodes'];
-    openssl(['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=test-ca', '-keyout', caKey, '-out', ca]);
-    openssl(['req', '-x509', ...ec, '-days', '1', '-subj', '/CN=other-ca', '-keyout', path.join(dir, 'other.key'), '-out', otherCa]);
-    openssl(['req', ...ec, '-subj', '/CN=127.0.0.1', '-keyout', path.join(dir, 'broker.key'), '-out', path.join(dir, 'broker.csr')]);
-    writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl(['x509', '-req', '-in', path.join(dir, 'broker.csr'), '-CA', ca, '-CAkey', caKey, '-CAcreateserial', '-days', '1',
-      '-extfile', path.join(dir, 'san.ext'), '-out', path.join(dir, 'broker.crt')]); // prettier-ignore
+    const testCa = makeCa(dir, 'ca');
+    ca = testCa.cert;
+    otherCa = makeCa(dir, 'other-ca').cert;
+    const broker = issueServerCert(dir, 'broker', testCa);
     const keystore = path.join(dir, 'keystore.pem');
-    writeFileSync(keystore, Buffer.concat([readFileSync(path.join(dir, 'broker.key')), readFileSync(path.join(dir, 'broker.crt'))]));
+    writeFileSync(keystore, Buffer.concat([readFileSync(broker.key), readFileSync(broker.cert)]));
     brokerEnv = {
       ...process.env,
       KAFKA_RUN_DIR: path.join(dir, 'run'),

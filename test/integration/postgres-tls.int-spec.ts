@@ -5,39 +5,12 @@ import * as path from 'node:path';
 import { DataSource } from 'typeorm';
 import { loadConfig } from '@app/common';
 import { createDataSource } from '@app/persistence';
+import { issueServerCert, makeCa } from '../support/test-pki';
 
 const BIN = '/usr/lib/postgresql/15/bin';
 const postgresUid = (): number => Number(execFileSync('id', ['-u', 'postgres']).toString().trim());
 const postgresGid = (): number => Number(execFileSync('id', ['-g', 'postgres']).toString().trim());
 const PORT = 55_433;
-
-function openssl(args: string[]): void {
-  execFileSync('openssl', args, { stdio: 'ignore' });
-}
-
-/** A CA and a server certificate for 127.0.0.1 signed by it, made for this test. */
-function makeCa(dir: string, name: string): { ca: string; caKey: string } {
-  const ca = path.join(dir, `${name}.crt`);
-  const caKey = path.join(dir, `${name}.key`);
-  openssl([
-    'req',
-    '-x509',
-    '-newkey',
-    'ec',
-    '-pkeyopt',
-    'ec_paramgen_curve:P-256',
-    '-nodes',
-    '-days',
-    '1',
-    '-subj',
-    `/CN=${name}`,
-    '-keyout',
-    caKey,
-    '-out',
-    ca,
-  ]);
-  return { ca, caKey };
-}
 
 /**
  * A private Postgres 15 (initdb into a temp dir, run as the postgres user, on its own port) that takes only
@@ -57,43 +30,9 @@ describe('Postgres over TLS', () => {
     dir = mkdtempSync(path.join(tmpdir(), 'audit-pg-tls-'));
     chmodSync(dir, 0o755);
     const made = makeCa(dir, 'test-ca');
-    ca = made.ca;
-    otherCa = makeCa(dir, 'other-ca').ca;
-    const serverKey = path.join(dir, 'server.key');
-    const csr = path.join(dir, 'server.csr');
-    const serverCert = path.join(dir, 'server.crt');
-    openssl([
-      'req',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-subj',
-      '/CN=127.0.0.1',
-      '-keyout',
-      serverKey,
-      '-out',
-      csr,
-    ]);
-    writeFileSync(path.join(dir, 'san.ext'), 'subjectAltName=IP:127.0.0.1\n');
-    openssl([
-      'x509',
-      '-req',
-      '-in',
-      csr,
-      '-CA',
-      ca,
-      '-CAkey',
-      made.caKey,
-      '-CAcreateserial',
-      '-days',
-      '1',
-      '-extfile',
-      path.join(dir, 'san.ext'),
-      '-out',
-      serverCert,
-    ]);
+    ca = made.cert;
+    otherCa = makeCa(dir, 'other-ca').cert;
+    const { cert: serverCert, key: serverKey } = issueServerCert(dir, 'server', made);
     const pgdata = path.join(dir, 'data');
     mkdirSync(pgdata);
     // The server writes its log and socket here and must own its key.

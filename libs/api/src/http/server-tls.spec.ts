@@ -1,40 +1,11 @@
-import { execFileSync } from 'node:child_process';
 import { copyFileSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { SecureContextOptions } from 'node:tls';
 import { ConfigError, createLogger, HttpTlsConfig } from '@app/common';
 import { Metrics } from '@app/runtime';
+import { selfSigned } from '../../../../test/support/test-pki';
 import { loadServerTls, ServerTlsReloader } from './server-tls';
-
-function selfSigned(dir: string, name: string): { cert: string; key: string } {
-  const cert = path.join(dir, `${name}.crt`);
-  const key = path.join(dir, `${name}.key`);
-  execFileSync(
-    'openssl',
-    [
-      'req',
-      '-x509',
-      '-newkey',
-      'ec',
-      '-pkeyopt',
-      'ec_paramgen_curve:P-256',
-      '-nodes',
-      '-days',
-      '1',
-      '-subj',
-      `/CN=${name}`,
-      '-keyout',
-      key,
-      '-out',
-      cert,
-    ],
-    {
-      stdio: 'ignore',
-    },
-  );
-  return { cert, key };
-}
 
 describe(ServerTlsReloader.name, () => {
   let dir: string;
