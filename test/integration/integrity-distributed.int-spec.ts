@@ -89,14 +89,16 @@ describe('integrity in the distributed deployment: its own app on Kafka and Post
     }
     const until = async (ok: (gaps: Array<{ from: number; to: number }>, last: number) => boolean, what: string) => {
       const deadline = Date.now() + 90_000;
+      let seen: unknown;
       while (Date.now() < deadline) {
         const r = await sources();
         expect(r.status).toBe(200);
         const s = r.body.sources.find((x) => x.source === source);
+        seen = s ?? r.body;
         if (s && ok(s.gaps_open, s.last_sequence)) return;
         await new Promise((resolve) => setTimeout(resolve, 250));
       }
-      throw new Error(`${what} not seen within 90 s:\n${suite.cluster.logs(15)}`);
+      throw new Error(`${what} not seen within 90 s; last seen ${JSON.stringify(seen).slice(0, 2000)}:\n${suite.cluster.logs(15)}`);
     };
     await until((gaps, last) => last === 4 && gaps.length === 1 && gaps[0].from === 3 && gaps[0].to === 3, 'gap 3');
     // The finding went through the ingest service onto Kafka and into the query store.

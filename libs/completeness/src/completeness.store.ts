@@ -1,6 +1,9 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { SourceState } from './core/tracker';
 
+/** The advisory-lock class of completeness sources (the first key of pg_advisory_xact_lock(int, int)). */
+const SOURCE_LOCK_CLASS = 0x636f6d70;
+
 export interface StoredSource {
   tenantId: string;
   source: string;
@@ -17,6 +20,10 @@ export class CompletenessStore {
   }
 
   async load(m: EntityManager, tenantId: string, source: string): Promise<SourceState | undefined> {
+    // FOR UPDATE locks nothing while the source has no row yet: consumers of other partitions reading a new
+    // source's first events at once would each save a state holding only their own (a lost update). The
+    // transaction's advisory lock on the (tenant, source) pair serialises them, row or no row.
+    await m.query('SELECT pg_advisory_xact_lock($1, hashtext($2 || chr(1) || $3))', [SOURCE_LOCK_CLASS, tenantId, source]);
     const rows = (await m.query('SELECT state FROM completeness_sources WHERE tenant_id = $1 AND source = $2 FOR UPDATE', [
       tenantId,
       source,
