@@ -3,6 +3,7 @@ import { AddressInfo } from 'node:net';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { AUTH_HEADERS, sleep, startEmbeddedApp, stop } from '../lib/processes';
 import { Row } from '../lib/report';
+import { percentile } from '../lib/load';
 
 const BACKGROUND_PER_S = 200;
 
@@ -76,7 +77,7 @@ export async function alerting(ctx: BenchContext): Promise<Row[]> {
     removeDir(dataDir);
   }
   latencies.sort((a, b) => a - b);
-  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))];
+  const pick = (q: number) => percentile(latencies, q * 100);
   const scenario = 'Alerting';
   const note = `${samples} crossings, ${BACKGROUND_PER_S} background events/s, embedded`;
   return [

@@ -3,6 +3,7 @@ import { AddressInfo } from 'node:net';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { AUTH_HEADERS, sleep, startEmbeddedApp, stop } from '../lib/processes';
 import { Row } from '../lib/report';
+import { percentile } from '../lib/load';
 
 const BACKGROUND_PER_S = 200;
 
@@ -153,7 +154,7 @@ export async function siem(ctx: BenchContext): Promise<Row[]> {
     removeDir(dataDir);
   }
   latencies.sort((a, b) => a - b);
-  const pick = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(latencies.length * q))];
+  const pick = (q: number) => percentile(latencies, q * 100);
   const forwardRate = n / (forwardMs / 1000);
   const rawRate = n / (rawMs / 1000);
   const scenario = 'SIEM forwarding';
