@@ -39,22 +39,22 @@ async function runJob(base: string, endpoint: string, body: unknown): Promise<{ 
   }
 }
 
+/** A fresh store holding the queries scenario's generated fleet over 60 days: 1M events, 10M with --full. */
+async function seedFleet(ctx: BenchContext, name: string): Promise<{ rows: number; dataDir: string }> {
+  const rows = ctx.full ? 10_000_000 : 1_000_000;
+  const dataDir = freshDir(ctx, name);
+  ctx.log(`${name}: generating ${fmtN(rows)} events over 60 days`);
+  await runWorker(`seed-${name}`, path.join(DIST, 'bench', 'workers', 'seed.js'), { dataDir, rows, days: 60, queries: [], iterations: 0 });
+  return { rows, dataDir };
+}
+
 /**
  * Export throughput (CSV and JSON, gzip on and off) against the engine writing the same rows as CSVWithNames
  * into /dev/null, and the app's peak RSS during the CSV export (the compliance report is its own scenario).
  * The data set is the queries scenario's generator (60 days, the fleet mix), 1M events (10M with --full).
  */
 export async function reporting(ctx: BenchContext): Promise<Row[]> {
-  const rows = ctx.full ? 10_000_000 : 1_000_000;
-  const dataDir = freshDir(ctx, 'reporting');
-  ctx.log(`reporting: generating ${fmtN(rows)} events over 60 days`);
-  await runWorker('seed-reporting', path.join(DIST, 'bench', 'workers', 'seed.js'), {
-    dataDir,
-    rows,
-    days: 60,
-    queries: [],
-    iterations: 0,
-  });
+  const { rows, dataDir } = await seedFleet(ctx, 'reporting');
   ctx.log('reporting: the engine writing the same rows as CSVWithNames into /dev/null (best of 2)');
   const engine = await runWorker<{ seconds: number }>('export-engine', path.join(DIST, 'bench', 'workers', 'export-engine.js'), {
     dataDir,
@@ -124,16 +124,7 @@ export async function reporting(ctx: BenchContext): Promise<Row[]> {
  * the report counts in the store (one GROUP BY) and reads only its sample rows. Best and worst of 3.
  */
 export async function compliance(ctx: BenchContext): Promise<Row[]> {
-  const rows = ctx.full ? 10_000_000 : 1_000_000;
-  const dataDir = freshDir(ctx, 'compliance');
-  ctx.log(`compliance: generating ${fmtN(rows)} events over 60 days`);
-  await runWorker('seed-compliance', path.join(DIST, 'bench', 'workers', 'seed.js'), {
-    dataDir,
-    rows,
-    days: 60,
-    queries: [],
-    iterations: 0,
-  });
+  const { rows, dataDir } = await seedFleet(ctx, 'compliance');
   const app = await startEmbeddedApp('app-compliance', dataDir, {}, ctx.serviceNodeArgs);
   const period = { start: new Date(Date.now() - 62 * 86_400_000).toISOString(), end: new Date(Date.now() + 60_000).toISOString() };
   try {
