@@ -902,6 +902,41 @@ describe('k8s/', () => {
       }
     });
 
+    it('production should reach Kafka over SASL_SSL and Postgres over TLS from every workload that connects, and dev in the clear', () => {
+      const secrets = exampleSecret.stringData ?? {};
+      const envs = (objects: KubeObject[]) =>
+        objects
+          .filter((o) => o.kind === 'Deployment' || o.kind === 'Job')
+          .map((o) => {
+            const c = (o as unknown as IDeployment).spec?.template.spec?.containers[0];
+            const env: Record<string, string> = {};
+            for (const e of c?.env ?? []) {
+              const cmKey = e.valueFrom?.configMapKeyRef?.key;
+              const secretKey = e.valueFrom?.secretKeyRef?.key;
+              env[e.name] = cmKey !== undefined ? cm(objects)[cmKey] : secretKey !== undefined ? secrets[secretKey] : (e.value ?? '');
+            }
+            return { name: `${o.kind}/${o.metadata.name}`, env };
+          });
+      const prod = envs(render(path.join(K8S, 'overlays/production')));
+      expect(prod.filter((w) => w.env.KAFKA_BROKERS).length).toBeGreaterThanOrEqual(6);
+      for (const { name, env } of prod) {
+        const config = loadConfig(env);
+        if (env.KAFKA_BROKERS) {
+          expect([name, config.kafka]).toMatchObject([name, { ssl: {}, sasl: { mechanism: 'scram-sha-512', username: 'homepot-audit' } }]);
+          expect([name, env.AUDIT_KAFKA_SASL_PASSWORD]).toEqual([name, secrets.AUDIT_KAFKA_SASL_PASSWORD]);
+        }
+        if (env.DATABASE_URL) expect([name, config.postgres]).toMatchObject([name, { ssl: {} }]);
+      }
+      for (const { name, env } of envs(render(path.join(K8S, 'overlays/dev')))) {
+        expect([name, env.AUDIT_KAFKA_SSL, env.AUDIT_KAFKA_SASL_PASSWORD, env.AUDIT_POSTGRES_SSL]).toEqual([
+          name,
+          undefined,
+          undefined,
+          undefined,
+        ]);
+      }
+    });
+
     const kubectl = spawnSync('kubectl', ['version', '--client'], { encoding: 'utf8' });
     // The renderer above stands in for kustomize; where kubectl is installed, check it agrees with the real one.
     (kubectl.status === 0 ? it.each : it.skip.each)(variants)('%s should render exactly as kubectl kustomize does', (_variant, dir) => {
