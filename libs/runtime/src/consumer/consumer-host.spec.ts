@@ -2,7 +2,7 @@ import pino from 'pino';
 import { INGEST_HEADER, normalizeEvent, serializeEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
 import { BatchHandler, BusBatch, BusHealth, BusRecord, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '@app/event-bus';
 import { Metrics } from '../metrics';
-import { ConsumedEvent, ConsumerHost, PartitionPosition, SHARED_DECODE_ENTRIES } from './consumer-host';
+import { ConsumedEvent, ConsumerHost, isRecordDataError, PartitionPosition, SHARED_DECODE_ENTRIES } from './consumer-host';
 
 /** A bus in memory: the test delivers batches to each subscribed group by hand and sees what was published. */
 class FakeBus implements EventBus {
@@ -84,6 +84,76 @@ describe(ConsumerHost.name, () => {
     expect(text).toMatch(/audit_consumer_records_total\{group="audit.alerting.v1",outcome="handled"\} 1/);
     expect(text).toMatch(/audit_consumer_lag_records\{group="audit.alerting.v1"\} 7/);
     expect(text).not.toMatch(/someone\.else/);
+  });
+
+  describe("a record whose data the group's store refuses", () => {
+    // What pg's DatabaseError (and PGlite's) carries for a value an integer column cannot hold, as Postgres 15
+    // and PGlite 0.5 raise it for `INSERT ... VALUES (99999999999)` into an integer column.
+    const outOfRange = (value: number) =>
+      Object.assign(new Error(`value "${value}" is out of range for type integer`), { code: '22003', severity: 'ERROR' });
+    const numbered = (n: number): BusRecord => {
+      const r = normalizeEvent(
+        { event_type: 'login_failed', metadata: { n: String(n) } },
+        { tenantId: 'acme', receivedAtMicros: 1.7e15 + n, trustTenantField: false },
+      );
+      if (!r.ok) throw new Error('invalid test event');
+      return record(n, serializeEvent(r.event), { [INGEST_HEADER.name]: INGEST_HEADER.value });
+    };
+
+    it('should skip only that event for that group, store the rest, and count it as quarantined', async () => {
+      const stored: number[] = [];
+      const bus = new FakeBus();
+      const metrics = new Metrics(false);
+      const sut = newHost(bus, metrics);
+      const calls: number[] = [];
+      sut.declare({
+        kind: 'events',
+        group: 'audit.alerting.v1',
+        handle: async (events) => {
+          calls.push(events.length);
+          // One transaction per batch: all of it or nothing, as a capability's store writes.
+          const values = events.map((e) => Number(e.event.metadata.n));
+          const bad = values.find((n) => n > 2 ** 31 - 1);
+          if (bad !== undefined) throw outOfRange(bad);
+          for (const n of values) if (!stored.includes(n)) stored.push(n);
+        },
+      });
+      await sut.start();
+      // 5 of 8 is out of range for an integer column: Postgres refuses it (22003) on every try.
+      const records = Array.from({ length: 8 }, (_, i) => numbered(i === 5 ? 99_999_999_999 : i));
+      await bus.deliver('audit.alerting.v1', batchOf(records));
+
+      expect(stored.sort((a, b) => a - b)).toEqual([0, 1, 2, 3, 4, 6, 7]);
+      expect(calls[0]).toBe(8);
+      const text = await metrics.registry.metrics();
+      expect(text).toMatch(/audit_consumer_records_total\{group="audit.alerting.v1",outcome="quarantined"\} 1/);
+      expect(text).toMatch(/audit_consumer_records_total\{group="audit.alerting.v1",outcome="handled"\} 7/);
+    });
+
+    it('should still throw (the batch comes again) for an error that is not about the data', async () => {
+      const bus = new FakeBus();
+      const sut = newHost(bus);
+      const calls: number[] = [];
+      const unreachable = Object.assign(new Error('connect ECONNREFUSED 127.0.0.1:5432'), { code: 'ECONNREFUSED' });
+      sut.declare({
+        kind: 'events',
+        group: 'audit.alerting.v1',
+        handle: async (events) => {
+          calls.push(events.length);
+          throw unreachable;
+        },
+      });
+      await sut.start();
+      await expect(bus.deliver('audit.alerting.v1', batchOf([numbered(0), numbered(1)]))).rejects.toBe(unreachable);
+      expect(calls).toEqual([2]);
+    });
+
+    it('should tell data errors from the rest by SQLSTATE class', () => {
+      for (const code of ['22003', '22021', '22P02', '23505', '23514']) expect([code, isRecordDataError({ code })]).toEqual([code, true]);
+      for (const code of ['08006', '40001', '40P01', '53100', '57P01', 'ECONNRESET', '25', undefined])
+        expect([code, isRecordDataError({ code })]).toEqual([code, false]);
+      expect(isRecordDataError(new Error('x', { cause: { code: '22003' } }))).toBe(true);
+    });
   });
 
   it('should decode a record once for all its event groups, and forget it once every group took it', async () => {

@@ -85,7 +85,7 @@ function metricsOf(metrics: Metrics, host: () => ConsumerHost): HostMetrics {
       }),
       records: new Counter({
         name: 'audit_consumer_records_total',
-        help: 'Records seen by each consumer group: handled, or invalid (sent to the DLQ by its owner, skipped by the others)',
+        help: "Records seen by each consumer group: handled, invalid (sent to the DLQ by its owner, skipped by the others), or quarantined (valid, but this group's store refused its data: skipped by this group alone)",
         labelNames: ['group', 'outcome'],
         registers,
       }),
@@ -122,7 +122,8 @@ export const SHARED_DECODE_ENTRIES = 5_000;
  * host subscribes, decodes and validates (the trust policy is configuration), tracks each partition's
  * generation across rebalances, counts batches, records, failures and lag per group in /metrics, owns the one
  * DLQ writer, and on shutdown lets the batches in hand finish (the bus commits them) before it closes.
- * A handler that throws gets the same batch again after back-off: nothing is skipped.
+ * A handler that throws gets the same batch again after back-off; only an event whose data the group's store
+ * refuses (a data error, isRecordDataError) is skipped by that group alone, so it cannot wedge the group.
  */
 export class ConsumerHost {
   private readonly declarations: ConsumerDeclaration[] = [];
@@ -226,6 +227,38 @@ export class ConsumerHost {
     };
   }
 
+  /**
+   * One record must not wedge a group (issue 8's rule for the query store, applied to every event consumer):
+   * when the handler fails with a data error (isRecordDataError), the events are split in halves and handed
+   * again until the ones that fail alone are found; those are skipped by this group only (counted as
+   * quarantined, logged with their id and log position), the rest handled. Any other error, or stopping,
+   * throws as before and the whole batch comes again after back-off. Handlers are idempotent per event (the
+   * log redelivers anyway), so the halves that had succeeded before a split may be applied twice.
+   * Returns the number of events quarantined.
+   */
+  private async handleIsolating(d: EventConsumer, events: ConsumedEvent[], position: PartitionPosition, batch: BusBatch): Promise<number> {
+    try {
+      await d.handle(events, position, batch);
+      return 0;
+    } catch (e) {
+      if (this.stopping || !isRecordDataError(e)) throw e;
+      if (events.length === 1) {
+        const [{ event, partition, offset }] = events;
+        this.metrics.records.inc({ group: d.group, outcome: 'quarantined' });
+        this.options.logger.error(
+          { group: d.group, eventId: event.id, tenantId: event.tenant_id, partition, offset, err: e },
+          `consumer group ${d.group} skipped event ${event.id}: its store refused the event's data (${(e as Error).message})`,
+        );
+        return 1;
+      }
+      const half = events.length >>> 1;
+      return (
+        (await this.handleIsolating(d, events.slice(0, half), position, batch)) +
+        (await this.handleIsolating(d, events.slice(half), position, batch))
+      );
+    }
+  }
+
   private async handle(d: ConsumerDeclaration, batch: BusBatch): Promise<void> {
     // Thrown, the batch is retried later: after a restart it comes again from the committed position.
     if (this.stopping) throw new Error(`the consumer of ${d.group} is stopping`);
@@ -251,8 +284,8 @@ export class ConsumerHost {
           else refused.push(r.deadLetter);
         }
         await position.deadLetter(refused);
-        await d.handle(events, position, batch);
-        this.metrics.records.inc({ group: d.group, outcome: 'handled' }, events.length);
+        const quarantined = await this.handleIsolating(d, events, position, batch);
+        this.metrics.records.inc({ group: d.group, outcome: 'handled' }, events.length - quarantined);
       }
       this.metrics.batches.inc({ group: d.group, outcome: 'ok' });
       this.metrics.seconds.observe({ group: d.group }, (performance.now() - started) / 1000);
@@ -264,6 +297,21 @@ export class ConsumerHost {
       if (this.inHand === 0) for (const resolve of this.idle.splice(0)) resolve();
     }
   }
+}
+
+/**
+ * An error that names the data of one statement rather than the state of the database: SQLSTATE class 22
+ * (data exception: a value Postgres cannot hold, such as a string it cannot convert, a number out of range)
+ * or 23 (integrity constraint violation), from pg's DatabaseError and PGlite's alike. The same records fail
+ * the same way on every retry. Connection errors (08), serialization failures and deadlocks (40), resources
+ * (53), operator intervention (57) and every error without a SQLSTATE stay transient: the batch is retried.
+ */
+export function isRecordDataError(error: unknown): boolean {
+  for (let e = error, depth = 0; e !== null && typeof e === 'object' && depth < 4; e = (e as { cause?: unknown }).cause, depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && /^2[23][0-9A-Z]{3}$/.test(code)) return true;
+  }
+  return false;
 }
 
 /**
