@@ -64,6 +64,13 @@ describe('backup and restore (embedded app)', () => {
     const out = path.join(scratch, 'backup');
     const printed = execFileSync(process.execPath, [CLI, 'backup', '--out', out, '--url', app.url], { encoding: 'utf8' });
     expect(JSON.parse(printed).backup).toBe(out);
+    // One backup at a time: a second one asked for while the first runs is a 409 that says so, not a 400.
+    const both = await Promise.all([1, 2].map(() => http(`${app!.url}/audit/backup`, { method: 'POST', json: {} })));
+    expect(both.map((r) => r.status).sort()).toEqual([201, 409]);
+    expect(both.find((r) => r.status === 409)?.body.error).toMatchObject({
+      code: 'in_progress',
+      message: expect.stringMatching(/already running/),
+    });
     // Ingest went on during the backup.
     await eventually(async () => (acked.length >= beforeBackup.length + 100 ? true : undefined), 20_000, 'ingest after the backup');
     stop = true;

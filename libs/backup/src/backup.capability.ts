@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { ValidationError } from '@app/contracts';
+import { InProgressError, ValidationError } from '@app/contracts';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { createClickHouse } from '@app/query';
 import { Capability } from '@app/runtime';
@@ -24,7 +24,7 @@ export const BACKUP_CAPABILITY: Capability = {
         if (context.mode !== 'embedded' || config.clickhouse.kind !== 'chdb' || config.postgres.kind !== 'pglite') {
           throw new ValidationError('backup is for the embedded mode only', [{ field: '/', message: 'see docs/deployment.md' }]);
         }
-        if (running) throw new ValidationError('a backup is running', [{ field: '/', message: 'wait for it to finish' }]);
+        if (running) throw new InProgressError('a backup of this data directory is already running');
         running = true;
         try {
           // A second client on the same chdb session (one data directory per process); never closed, as closing

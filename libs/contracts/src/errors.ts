@@ -22,6 +22,8 @@ export const ErrorCode = {
   Unavailable: 'unavailable',
   /** The event is in the integrity tree but no signed checkpoint covers it yet (409). */
   NotYetCheckpointed: 'not_yet_checkpointed',
+  /** The same one-at-a-time operation is already running (a backup): 409; try again when it ends. */
+  InProgress: 'in_progress',
   /** The route belongs to a capability this deployment turned off (AUDIT_CAPABILITIES_OFF): 404. */
   CapabilityOff: 'capability_off',
   Internal: 'internal_error',
@@ -68,6 +70,13 @@ export class InvalidQueryError extends AuditError {
 export class NotFoundError extends AuditError {
   constructor(message: string) {
     super(ErrorCode.NotFound, message, 404);
+  }
+}
+
+/** A one-at-a-time operation asked for while it runs: 409, since waiting, not changing the request, helps. */
+export class InProgressError extends AuditError {
+  constructor(message: string) {
+    super(ErrorCode.InProgress, message, 409, [{ field: '/', message: 'wait for it to finish, then ask again' }]);
   }
 }
 
