@@ -52,6 +52,8 @@ export const ALERTING_CAPABILITY: Capability = {
       // Resolved once, on first use (in the embedded app ingest is bound by then; elsewhere it is a TCP client).
       () => (ingest ??= context.port(INGEST_PORT_DEFINITION)),
       context.logger,
+      undefined,
+      settings.notificationHistoryDays,
     );
     const consumers = context.consumers();
     consumers.declare({ kind: 'events', group: CONSUMER_GROUP_ALERTING, handle: (events) => service.handle(events) });

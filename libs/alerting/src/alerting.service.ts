@@ -144,6 +144,7 @@ export class AlertingService implements AlertingPort {
     private readonly ingest: () => IngestPort,
     private readonly logger: Logger,
     ruleCacheTtlMs?: number,
+    private readonly notificationHistoryDays = 30,
   ) {
     this.rules = new RuleCache(() => this.store.enabledRules(), toEvaluated, ruleCacheTtlMs);
     this.notes = store.notificationStore();
@@ -597,8 +598,19 @@ export class AlertingService implements AlertingPort {
       if (this.stopped) return;
       await this.sendNotification(n);
     }
+    if (Date.now() - this.lastPrunedAt >= PRUNE_EVERY_MS) {
+      this.lastPrunedAt = Date.now();
+      const pruned = await this.notes.pruneFinished(this.notificationHistoryDays);
+      if (pruned > 0)
+        this.logger.info({ pruned, days: this.notificationHistoryDays }, 'finished notification deliveries pruned from the outbox');
+    }
   }
+
+  private lastPrunedAt = 0;
 }
+
+/** How often the delivery worker deletes finished notifications past AUDIT_NOTIFICATION_HISTORY_DAYS. */
+const PRUNE_EVERY_MS = 3_600_000;
 
 function duplicate(): ValidationError {
   return new ValidationError('alert_name: an alert rule with this name exists', [

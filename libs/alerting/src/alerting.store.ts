@@ -373,6 +373,19 @@ export class NotificationStore {
     return rowsOf(res).map(toNotification);
   }
 
+  /**
+   * Deletes the finished notifications (every status but pending) last attempted more than `days` ago, in
+   * every tenant; a pending one is never deleted, however old. Returns how many went.
+   */
+  async pruneFinished(days: number): Promise<number> {
+    return rowsOf(
+      await this.ds.query(
+        `DELETE FROM alert_notifications WHERE status <> 'pending' AND updated_at < now() - make_interval(days => $1) RETURNING id`,
+        [days],
+      ),
+    ).length;
+  }
+
   async recordAttempt(
     n: StoredNotification,
     attempt: DeliveryAttempt,
