@@ -251,6 +251,12 @@ describe('archive runs (embedded)', () => {
     await waitForTotal(app.url, 'event_type=user_login', 6);
     const back = await http(`${app.url}/audit/events?event_type=user_login&start=2025-06-01&end=2025-06-01&order=asc`);
     expect(back.body.events.map((e: { id: string }) => e.id)).toEqual(ids);
+    // Each comes back as it was archived, received_at included (not stamped again by the restore's ingest).
+    const stored = (e: Record<string, unknown>) => {
+      const { position: _p, tenant_id: _t, ...rest } = e;
+      return rest;
+    };
+    expect(back.body.events.map(stored)).toEqual((lines as unknown as Record<string, unknown>[]).map(stored));
     // A restored day is not offloaded again while its restore lasts.
     const again = { body: (await finishedJob(app, '/audit/retention/run')).result };
     expect(again.body.archived).toEqual([]);

@@ -45,6 +45,11 @@ export interface IngestContext {
   requestIdempotencyKey?: string;
   /** The event's index when the request was a batch: each event gets `<key>:<index>`. */
   batchIndex?: number;
+  /**
+   * Keep the event's own `received_at` (an archive being restored: the row must come back as it was stored).
+   * Otherwise `received_at` is always the server's `receivedAtMicros`, whatever the input says.
+   */
+  keepReceivedAt?: boolean;
 }
 
 export type NormalizeResult = { ok: true; event: AuditEvent } | { ok: false; errors: ErrorDetail[] };
@@ -151,6 +156,13 @@ export function normalizeEvent(input: unknown, ctx: IngestContext): NormalizeRes
   const errors: ErrorDetail[] = [];
   const ev = input;
 
+  let receivedAtUs = ctx.receivedAtMicros;
+  if (ctx.keepReceivedAt && ev.received_at !== undefined) {
+    const kept = parseTimestampMicros(ev.received_at);
+    if (kept === undefined)
+      errors.push({ field: '/received_at', message: 'must be an ISO 8601 date-time such as 2025-09-01T15:30:45.123456Z' });
+    else receivedAtUs = kept;
+  }
   let timestampUs = ctx.receivedAtMicros;
   if (ev.timestamp !== undefined) {
     const parsed = parseTimestampMicros(ev.timestamp);
@@ -215,7 +227,7 @@ export function normalizeEvent(input: unknown, ctx: IngestContext): NormalizeRes
       description: ev.description ?? known?.description ?? '',
       metadata: (ev.metadata ?? {}) as Metadata,
       timestamp: formatMicros(timestampUs),
-      received_at: formatMicros(ctx.receivedAtMicros),
+      received_at: formatMicros(receivedAtUs),
       ip_address: ev.ip_address ?? ctx.ipAddress ?? '',
       user_agent: ev.user_agent ?? ctx.userAgent ?? '',
       session_id: ev.session_id ?? ctx.sessionId ?? '',

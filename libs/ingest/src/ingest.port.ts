@@ -25,7 +25,8 @@ export function parseIngestMessage(m: unknown): IngestRequest {
     if (m[f] !== undefined && typeof m[f] !== 'string') fail(f, 'must be a string');
   }
   if (typeof m.tenantId !== 'string' || m.tenantId === '') fail('tenantId', 'must be a non-empty string');
-  return { ...(m as unknown as IngestRequest), batch: m.batch === true, tenantId: m.tenantId };
+  if (m.restore !== undefined && typeof m.restore !== 'boolean') fail('restore', 'must be a boolean');
+  return { ...(m as unknown as IngestRequest), batch: m.batch === true, tenantId: m.tenantId, restore: m.restore === true };
 }
 
 export const INGEST_PORT_DEFINITION = definePort<IngestPort>({

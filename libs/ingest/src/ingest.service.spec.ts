@@ -104,6 +104,36 @@ describe(IngestService.name, () => {
     });
   });
 
+  describe('restore (internal: events coming back from a checked archive)', () => {
+    const archived = {
+      id: '0190a8e2-7c3b-7000-8000-000000000001',
+      event_type: 'user_login',
+      timestamp: '2025-06-01T10:00:00.000000Z',
+      received_at: '2025-06-01T10:00:00.250000Z',
+      idempotency_key: 'txn-9',
+    };
+
+    it('should keep the archived received_at, which any other request has stamped by the server', async () => {
+      const restored = await sut.ingest(request([archived], { restore: true }));
+      expect(restored.results[0]).toMatchObject({ status: 'accepted', event: { received_at: '2025-06-01T10:00:00.250000Z' } });
+      const posted = await sut.ingest(request([{ ...archived, id: undefined, idempotency_key: undefined }]));
+      expect(posted.results[0]).toMatchObject({ status: 'accepted' });
+      expect((posted.results[0] as { event: AuditEvent }).event.received_at).not.toBe('2025-06-01T10:00:00.250000Z');
+    });
+
+    it('should neither check nor record idempotency keys: the ids dedupe what is online', async () => {
+      await sut.ingest(request([{ event_type: 'login_failed' }], { idempotencyKey: 'txn-9' }));
+      const restored = await sut.ingest(request([archived], { restore: true }));
+      expect(restored.results[0]).toMatchObject({ status: 'accepted', id: archived.id });
+      expect([...keys.rows.values()].map((r) => r.eventId)).not.toContain(archived.id);
+    });
+
+    it('should name an unreadable received_at', async () => {
+      const r = await sut.ingest(request([{ ...archived, received_at: 'yesterday' }], { restore: true }));
+      expect(r.results[0]).toMatchObject({ status: 'rejected', errors: [{ field: '/received_at' }] });
+    });
+  });
+
   describe('batches', () => {
     it('should publish the valid events of a batch and reject the others with a result each', async () => {
       const res = await sut.ingest(request([{ event_type: 'login_failed' }, { description: 'no type' }, { event_type: 'job_failed' }]));

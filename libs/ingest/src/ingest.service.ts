@@ -16,6 +16,13 @@ export interface IngestRequest {
   sessionId?: string;
   source?: string;
   idempotencyKey?: string;
+  /**
+   * Internal only, never set from an HTTP request: the events come back from a checked archive (retention's
+   * restore). Each keeps the `received_at` it was first stored with, so the restored row is the archived one
+   * byte for byte (its integrity leaf still matches), and idempotency keys are neither checked nor recorded:
+   * the events' own ids dedupe them against what is online.
+   */
+  restore?: boolean;
 }
 
 export type EventResult =
@@ -115,13 +122,14 @@ export class IngestService {
         trustTenantField: false,
         requestIdempotencyKey: req.idempotencyKey,
         batchIndex: req.batch ? index : undefined,
+        keepReceivedAt: req.restore === true,
       };
       const r = normalizeEvent(input, ctx);
       if (!r.ok) results[index] = { index, status: 'rejected', errors: r.errors };
       else valid.push({ index, event: r.event, hash: r.event.idempotency_key ? hashInput(input) : '' });
     });
 
-    const keyed = valid.filter((v) => v.event.idempotency_key !== '');
+    const keyed = req.restore ? [] : valid.filter((v) => v.event.idempotency_key !== '');
     let seen = new Map<string, IdempotencyRecord>();
     if (keyed.length > 0 && this.idempotency) {
       seen = await this.idempotency.find(
@@ -132,7 +140,7 @@ export class IngestService {
     const toPublish: typeof valid = [];
     const inRequest = new Set<string>();
     for (const v of valid) {
-      const key = v.event.idempotency_key;
+      const key = req.restore ? '' : v.event.idempotency_key;
       const prior = key ? seen.get(key) : undefined;
       if (prior) {
         if (prior.requestHash !== v.hash) {
@@ -167,7 +175,7 @@ export class IngestService {
       producerIds,
     );
     for (const v of toPublish) results[v.index] = { index: v.index, status: 'accepted', id: v.event.id, event: v.event };
-    if (this.idempotency && toPublish.some((v) => v.event.idempotency_key)) {
+    if (this.idempotency && !req.restore && toPublish.some((v) => v.event.idempotency_key)) {
       // Recorded after the write: if this is lost in a crash, the retry is still harmless because its
       // event id is derived from the key and the consumer drops ids it already stored.
       await this.idempotency.save(

@@ -398,7 +398,7 @@ export class RetentionService {
     await step({ phase: 'restoring', done: start, expected: events.length });
     for (let i = start; i < events.length; i += batch) {
       const chunk = events.slice(i, i + batch).map(toInput);
-      const res = await this.ingest.ingest({ events: chunk, batch: true, tenantId });
+      const res = await this.ingest.ingest({ events: chunk, batch: true, tenantId, restore: true });
       if (res.rejected > 0) throw new Error(`restore of archive ${id}: ${res.rejected} event(s) refused by ingest`);
       submitted += res.accepted + res.duplicates;
       await step({ phase: 'restoring', done: i + chunk.length });
