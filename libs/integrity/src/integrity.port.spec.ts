@@ -4,7 +4,7 @@ import { INTEGRITY_PORT_DEFINITION, POLICY_REMOVAL_MAX_IDS, PolicyRemoval } from
 describe('INTEGRITY_PORT_DEFINITION.recordPolicyRemoval', () => {
   const method = INTEGRITY_PORT_DEFINITION.methods.recordPolicyRemoval;
   const removal: PolicyRemoval = { category: 'user_actions', day: '2019-03-10', reason: 'deleted', ids: ['a', 'b'] };
-  const refusal = (m: unknown): string[] => {
+  const refusal = (m: unknown): Array<string | undefined> => {
     try {
       method.decode(m);
     } catch (e) {
