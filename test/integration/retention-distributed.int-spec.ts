@@ -3,9 +3,10 @@ import { createHash, randomBytes } from 'node:crypto';
 import { promisify } from 'node:util';
 import { gunzipSync } from 'node:zlib';
 import { CreateBucketCommand, GetObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { Client } from 'pg';
 import { BatchResult, newRunId, postEvents, request, SearchPage, storedIds, storedTotal } from './support/audit-api';
 import { useClusterSuite } from './support/cluster-suite';
-import { S3PROXY_CREDENTIALS, S3PROXY_ENDPOINT } from './support/environment';
+import { S3PROXY_CREDENTIALS, S3PROXY_ENDPOINT, TEST_DATABASE_URL } from './support/environment';
 
 const NOW = '2026-12-02T12:00:00Z';
 const run = promisify(execFile);
@@ -76,7 +77,8 @@ describe('retention in the distributed deployment: its own app behind the gatewa
     retentionEnv.AUDIT_ARCHIVE_RECIPIENTS = keys.recipient;
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
   });
-  const suite = useClusterSuite({ name: 'retention', retentionEnv, gatewayEnv: { AUDIT_DEFAULT_TENANT: tenant } });
+  // With the integrity service: a run records what it removes there (over TCP) before removing it.
+  const suite = useClusterSuite({ name: 'retention', retentionEnv, integrity: true, gatewayEnv: { AUDIT_DEFAULT_TENANT: tenant } });
   afterAll(() => s3.destroy());
   const gw = (): string => suite.cluster.gatewayUrl(0);
   const post = <T>(p: string, json: unknown) =>
@@ -139,6 +141,20 @@ describe('retention in the distributed deployment: its own app behind the gatewa
     expect(run.body.archived).toEqual([{ id: expect.any(String), category: 'user_actions', day: '2025-06-01', events: 3 }]);
     expect(run.body.offloaded).toEqual({ events: 3, days: 1, from: '2025-06-01', to: '2025-06-01' });
     expect(await totalBecomes(gw(), runId, 1)).toBe(1);
+    // Recorded with the integrity service first: by id, or folded into the minimum index once the tree has them.
+    const pg = new Client({ connectionString: TEST_DATABASE_URL });
+    await pg.connect();
+    try {
+      const byId = await pg.query<{ event_id: string }>('SELECT event_id FROM integrity_pruned WHERE tenant_id = $1', [tenant]);
+      const below = await pg.query<{ event_id: string }>(
+        `SELECT l.event_id FROM integrity_leaves l JOIN integrity_min_index m ON m.tenant_id = l.tenant_id
+         WHERE l.tenant_id = $1 AND l.leaf_index < m.min_index`,
+        [tenant],
+      );
+      expect(new Set([...byId.rows, ...below.rows].map((r) => r.event_id))).toEqual(new Set(ids));
+    } finally {
+      await pg.end();
+    }
 
     const listed = await request<{ archives: Manifest[] }>(`${gw()}/audit/archives`);
     expect(listed.body.archives).toHaveLength(1);

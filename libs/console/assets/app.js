@@ -479,7 +479,7 @@ function VerifyResult({ r }) {
   const findings = ['modified', 'removed', 'inserted', 'reordered'].flatMap((kind) => (r[kind] ?? []).map((f) => ({ ...f, kind })));
   return html`<p id="verify-result" class=${r.ok ? 'verified' : 'failed'} role="status">${r.ok ? 'ok' : 'mismatch'}: ${r.leaves_checked} leaves checked</p>
     <${Fields} label="Verification" fields=${[['Leaves checked', num(r.leaves_checked)], ['Events checked', num(r.events_checked)],
-      ['Pending (not reached by one side yet)', num(r.pending)], ['Checkpoint root matches', r.checkpoint_root_matches == null ? 'no checkpoint' : yes(r.checkpoint_root_matches)]]} />
+      ['Pending (not reached by one side yet)', num(r.pending)], ['Removed by retention (expected)', num(r.pruned ?? 0)], ['Checkpoint root matches', r.checkpoint_root_matches == null ? 'no checkpoint' : yes(r.checkpoint_root_matches)]]} />
     <${DataTable} label="Findings" empty="No findings: every leaf matches its stored event." rows=${findings}
       columns=${[['Finding', (f) => f.kind], ['Event', (f) => f.id], ['Leaf', (f) => f.leaf_index ?? ''], ['Detail', (f) => f.detail ?? '']]} />`;
 }

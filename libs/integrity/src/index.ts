@@ -5,4 +5,6 @@ export * from './integrity.port';
 export * from './integrity.service';
 export * from './tree.store';
 export * from './migrations';
+export * from './pruning.migrations';
+export * from './pruning.store';
 export * from './signing-key';

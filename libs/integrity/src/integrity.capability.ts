@@ -8,6 +8,8 @@ import { INTEGRITY_PORT_DEFINITION } from './integrity.port';
 import { OperationsController } from './operations.controller';
 import { IntegrityService } from './integrity.service';
 import { INTEGRITY_MIGRATIONS } from './migrations';
+import { PRUNING_MIGRATIONS } from './pruning.migrations';
+import { PruningStore } from './pruning.store';
 import { loadSigningKey } from './signing-key';
 import { TreeStore } from './tree.store';
 
@@ -36,7 +38,7 @@ function byTenant(events: ConsumedEvent[]): Map<string, Array<{ event: AuditEven
  */
 export const INTEGRITY_CAPABILITY: Capability = {
   name: 'integrity',
-  migrations: INTEGRITY_MIGRATIONS,
+  migrations: [...INTEGRITY_MIGRATIONS, ...PRUNING_MIGRATIONS],
   config: [INTEGRITY_CONFIG],
   needs: { bus: true, configStore: true },
   serves: [INTEGRITY_PORT_DEFINITION],
@@ -59,6 +61,7 @@ export const INTEGRITY_CAPABILITY: Capability = {
       // resolution would open another TCP client.
       ingest: once(() => context.port(INGEST_PORT_DEFINITION)),
       query: once(() => context.port(QUERY_PORT_DEFINITION)),
+      pruning: new PruningStore(ds),
     });
     const consumers = context.consumers();
     consumers.declare({

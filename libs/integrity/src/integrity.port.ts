@@ -66,6 +66,26 @@ export interface VerifyReport {
   pending: number;
   /** The stored leaves still hash to the latest checkpoint's root (only when the whole tree was in range). */
   checkpoint_root_matches: boolean | null;
+  /** Leaves whose event a retention policy removed from the store: expected absences, not findings. */
+  pruned: number;
+  /** Every leaf below this index was removed by policy (C2SP tlog-tiles' minimum index); 0 before any. */
+  min_index: number;
+}
+
+/** Events of one category-day that retention is about to remove from the query store (in pages of ids). */
+export interface PolicyRemoval {
+  category: string;
+  /** The UTC day, YYYY-MM-DD. */
+  day: string;
+  /** `deleted`: past retention; `offloaded`: archived, then removed from the hot store. */
+  reason: 'deleted' | 'offloaded';
+  ids: string[];
+}
+
+export interface PolicyRemovalView {
+  /** Ids not recorded before (a redone run records nothing twice). */
+  recorded: number;
+  min_index: number;
 }
 
 export interface VerifyRange {
@@ -81,6 +101,8 @@ export interface IntegrityPort {
   proof(tenantId: string, eventId: string): Promise<InclusionProofView>;
   consistency(tenantId: string, from: number, to: number): Promise<ConsistencyView>;
   verify(tenantId: string, range: VerifyRange): Promise<VerifyReport>;
+  /** Retention only, before it removes the events: verification then expects them absent. */
+  recordPolicyRemoval(tenantId: string, removal: PolicyRemoval): Promise<PolicyRemovalView>;
   health(): Promise<ComponentHealth>;
 }
 
@@ -98,6 +120,24 @@ const size = (m: unknown, name: string) =>
   field<number>(m, name, (v) => Number.isSafeInteger(v) && (v as number) >= 0, 'must be a non-negative integer');
 const optionalMicros = (m: unknown, name: string) =>
   field<number | undefined>(m, name, (v) => v === undefined || v === null || Number.isSafeInteger(v), 'must be an integer') ?? undefined;
+
+/** The most ids one call carries: retention sends a category-day in pages of this size. */
+export const POLICY_REMOVAL_MAX_IDS = 10_000;
+
+function policyRemoval(m: unknown): PolicyRemoval {
+  const text = (name: string, re: RegExp, message: string) => field<string>(m, name, (v) => typeof v === 'string' && re.test(v), message);
+  return {
+    category: text('category', /^[a-z][a-z0-9_]{0,63}$/, 'must be a category name'),
+    day: text('day', /^\d{4}-\d{2}-\d{2}$/, 'must be a UTC day (YYYY-MM-DD)'),
+    reason: text('reason', /^(deleted|offloaded)$/, "must be 'deleted' or 'offloaded'") as PolicyRemoval['reason'],
+    ids: field<string[]>(
+      m,
+      'ids',
+      (v) => Array.isArray(v) && v.length <= POLICY_REMOVAL_MAX_IDS && v.every((x) => typeof x === 'string' && x !== '' && x.length <= 64),
+      `must be an array of at most ${POLICY_REMOVAL_MAX_IDS} event ids`,
+    ),
+  };
+}
 
 /** The integrity service checks what the gateway sends: it is reachable on the network. */
 export const INTEGRITY_PORT_DEFINITION = definePort<IntegrityPort>({
@@ -138,6 +178,12 @@ export const INTEGRITY_PORT_DEFINITION = definePort<IntegrityPort>({
       deadline: 'queryMs',
       encode: (tenantId, range) => ({ tenantId, fromUs: range.fromUs, toUs: range.toUs }),
       decode: (m) => [tenant(m), { fromUs: optionalMicros(m, 'fromUs'), toUs: optionalMicros(m, 'toUs') }],
+    },
+    recordPolicyRemoval: {
+      pattern: 'audit.integrity.record-policy-removal',
+      deadline: 'queryMs',
+      encode: (tenantId, removal) => ({ tenantId, removal }),
+      decode: (m) => [tenant(m), policyRemoval(field<unknown>(m, 'removal', isObject, 'must be an object'))],
     },
     health: { pattern: 'audit.integrity.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
   },

@@ -11,10 +11,13 @@ import {
   Finding,
   InclusionProofView,
   IntegrityPort,
+  PolicyRemoval,
+  PolicyRemovalView,
   PublicKeyView,
   VerifyRange,
   VerifyReport,
 } from './integrity.port';
+import { PruningStore } from './pruning.store';
 import { StoredCheckpoint, StoredLeaf, TreeStore } from './tree.store';
 
 export class NotYetCheckpointedError extends AuditError {
@@ -54,6 +57,8 @@ export interface IntegrityServiceOptions {
   logger: Logger;
   ingest: () => IngestPort;
   query: () => QueryPort;
+  /** What retention removed by policy: verification expects it absent. */
+  pruning: PruningStore;
 }
 
 /**
@@ -157,7 +162,8 @@ export class IntegrityService implements IntegrityPort {
   /**
    * Recomputes every leaf from the query store and compares: an event whose leaf hash changed is modified,
    * a leaf with no event removed, an event the tree never saw (at a log position the tree has passed)
-   * inserted, an event found at another log position than the one it was consumed at reordered.
+   * inserted, an event found at another log position than the one it was consumed at reordered. A leaf whose
+   * event a retention policy removed (below the minimum index, or recorded by id) is pruned: expected.
    */
   async verify(tenantId: string, range: VerifyRange): Promise<VerifyReport> {
     const leaves = await this.tree.leaves(tenantId, range.fromUs, range.toUs);
@@ -185,14 +191,13 @@ export class IntegrityService implements IntegrityPort {
     const reached = highest(leaves.map((l) => ({ partition: l.partition, offset: l.offset })));
     const projected = highest([...events.values()].flatMap((e) => (e.position ? [e.position] : [])));
     const inTree = new Set<string>();
+    const missing: StoredLeaf[] = [];
     let pending = 0;
     for (const leaf of leaves) {
       inTree.add(leaf.eventId);
       const e = events.get(leaf.eventId);
       if (e === undefined) {
-        const limit = projected.get(leaf.partition);
-        if (limit === undefined || BigInt(leaf.offset) > limit) pending++;
-        else add(removed, { id: leaf.eventId, leaf_index: leaf.index });
+        missing.push(leaf);
         continue;
       }
       if (!leafHashOf(e).equals(leaf.leafHash)) add(modified, { id: leaf.eventId, leaf_index: leaf.index });
@@ -204,6 +209,21 @@ export class IntegrityService implements IntegrityPort {
           detail: `consumed at ${leaf.partition}/${leaf.offset}, stored at ${at.partition}/${at.offset}`,
         });
       }
+    }
+    const minIndex = await this.options.pruning.minIndex(tenantId);
+    const byPolicy = await this.options.pruning.removedAmong(
+      tenantId,
+      missing.filter((l) => l.index >= minIndex).map((l) => l.eventId),
+    );
+    let pruned = 0;
+    for (const leaf of missing) {
+      if (leaf.index < minIndex || byPolicy.has(leaf.eventId)) {
+        pruned++;
+        continue;
+      }
+      const limit = projected.get(leaf.partition);
+      if (limit === undefined || BigInt(leaf.offset) > limit) pending++;
+      else add(removed, { id: leaf.eventId, leaf_index: leaf.index });
     }
     const unknown = [...events.values()].filter((e) => !inTree.has(e.id));
     // Outside a time range, an event may be in the tree with another timestamp (then it is modified, above).
@@ -232,6 +252,8 @@ export class IntegrityService implements IntegrityPort {
       reordered,
       pending,
       checkpoint_root_matches: checkpointRootMatches,
+      pruned,
+      min_index: minIndex,
     };
     if (!ok) {
       this.options.logger.error(
@@ -263,6 +285,11 @@ export class IntegrityService implements IntegrityPort {
     if (c === null || leaves.length < c.size) return c === null ? null : false;
     const hashes = leaves.slice(0, c.size).map((l) => l.leafHash);
     return rootHash(memoryTree(hashes), c.size).equals(c.rootHash);
+  }
+
+  async recordPolicyRemoval(tenantId: string, removal: PolicyRemoval): Promise<PolicyRemovalView> {
+    const recorded = await this.options.pruning.record(tenantId, removal);
+    return { recorded, min_index: await this.options.pruning.raiseMinIndex(tenantId) };
   }
 
   private async emit(tenantId: string, event: Record<string, unknown>): Promise<void> {

@@ -5,10 +5,8 @@ import { NotFoundError, StoredAuditEvent } from '@app/contracts';
 import type { QueryPort } from '@app/query';
 import type { ObjectStore } from '@app/storage';
 import { ArchiveManifest } from './archive.repository';
+import { DAY_PAGE, dayPages } from './day-pages';
 
-const DAY_US = 86_400_000_000;
-/** Events per read of the store while archiving (the query port's range allows up to 10,000). */
-const PAGE = 10_000;
 const AGE_HEADER = Buffer.from('age-encryption.org/v1\n');
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -40,22 +38,14 @@ export class Archiver {
   constructor(
     private readonly query: QueryPort,
     private readonly store: ObjectStore,
-    private readonly page = PAGE,
+    private readonly page = DAY_PAGE,
   ) {}
 
-  /** The day's events, oldest first by (timestamp, id): keyset pages of up to 10,000, each one indexed read. */
+  /** The day's events, oldest first by (timestamp, id). */
   private async eventsOf(tenantId: string, category: string, day: string): Promise<StoredAuditEvent[]> {
-    const fromUs = Date.parse(`${day}T00:00:00Z`) * 1000;
-    const filter = { categories: [category], eventTypes: [], severities: [], metadata: [], fromUs, toUs: fromUs + DAY_US - 1 };
     const out: StoredAuditEvent[] = [];
-    let after: { timestamp: string; id: string } | null = null;
-    for (;;) {
-      const page = await this.query.range(tenantId, filter, after, this.page);
-      out.push(...page);
-      if (page.length < this.page) return out;
-      const last = page[page.length - 1];
-      after = { timestamp: last.timestamp, id: last.id };
-    }
+    for await (const page of dayPages(this.query, tenantId, category, day, this.page)) out.push(...page);
+    return out;
   }
 
   /**

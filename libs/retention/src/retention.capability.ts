@@ -1,4 +1,5 @@
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
+import { INTEGRITY_PORT_DEFINITION, IntegrityPort } from '@app/integrity';
 import { openObjectStore, S3ObjectStore, STORAGE_CONFIG } from '@app/storage';
 import { ArchiveRepository } from './archive.repository';
 import { Archiver } from './archiver';
@@ -43,6 +44,11 @@ export const RETENTION_CAPABILITY: Capability = {
       labelNames: ['kind'],
       registers,
     });
+    // Integrity learns of each removal before it happens; resolved on first use (over TCP in the distributed
+    // mode). A deployment without it names it in AUDIT_CAPABILITIES_OFF; else a removal fails while it does not
+    // answer (nothing is deleted unrecorded) and the next run retries.
+    const integrityOn = !context.config.capabilitiesOff.includes('integrity');
+    let integrity: IntegrityPort | undefined;
     const service = new RetentionService(
       new RetentionRepository(ds),
       query,
@@ -55,6 +61,7 @@ export const RETENTION_CAPABILITY: Capability = {
         storageError: () => storageErrors.inc(),
         succeeded: (kind, at) => lastSuccess.set({ kind }, at.getTime() / 1000),
       },
+      () => (integrityOn ? (integrity ??= context.port(INTEGRITY_PORT_DEFINITION)) : undefined),
     );
     // The gateway's /audit/status shows this as components.retention (the embedded app too): the config store,
     // the object store (answering, and the last error a job met), and when a job last succeeded.

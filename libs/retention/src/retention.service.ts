@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { NotFoundError, StoredAuditEvent, ValidationError } from '@app/contracts';
 import type { IngestPort } from '@app/ingest';
+import type { IntegrityPort } from '@app/integrity';
 import type { QueryPort } from '@app/query';
 import {
   ArchivedDay,
@@ -17,6 +18,7 @@ import {
 } from './core';
 import { ArchiveManifest, ArchiveRepository } from './archive.repository';
 import { ArchiveCheckError, Archiver, StorageError } from './archiver';
+import { dayPages } from './day-pages';
 import { JobKind, JobRepository, RetentionJob } from './jobs.repository';
 import { LegalHoldRow, PendingChange, RetentionRepository } from './retention.repository';
 import { RetentionSettings } from './retention.config';
@@ -183,6 +185,12 @@ function toInput(e: StoredAuditEvent): Record<string, unknown> {
   return out;
 }
 
+/**
+ * Who learns of a removal before it happens: the integrity capability, through its port (its verification then
+ * expects those events absent: docs/architecture.md "Integrity"). None when integrity is turned off.
+ */
+export type PolicyRemovalRecorder = Pick<IntegrityPort, 'recordPolicyRemoval'>;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -210,6 +218,7 @@ export class RetentionService {
     private readonly archiver: Archiver,
     private readonly jobs: JobRepository,
     private readonly metrics: RetentionMetrics = NO_METRICS,
+    private readonly removals: () => PolicyRemovalRecorder | undefined = () => undefined,
   ) {}
 
   /** The scheduled run: due changes, then a run job for every tenant with a policy (unless one is open). */
@@ -492,8 +501,8 @@ export class RetentionService {
     // time, so a crash leaves whole days (a day removed is in its archive; a day not removed is still online).
     const manifests = new Map((await this.archives.list(tenantId)).map((a) => [`${a.category}/${a.day}`, a]));
     const offload = plan.offload.filter((d) => manifests.has(`${d.category}/${d.day}`));
-    result.offloaded = summarize(await this.removeDays(tenantId, offload, 'offloading', step, pause));
-    result.deleted = summarize(await this.removeDays(tenantId, plan.delete, 'deleting', step, pause));
+    result.offloaded = summarize(await this.removeDays(tenantId, offload, 'offloaded', step, pause));
+    result.deleted = summarize(await this.removeDays(tenantId, plan.delete, 'deleted', step, pause));
     await step({ phase: 'deleting_archives', done: 0, expected: plan.deleteArchives.length });
     for (const a of plan.deleteArchives) {
       const m = manifests.get(`${a.category}/${a.day}`);
@@ -529,14 +538,15 @@ export class RetentionService {
   private async removeDays(
     tenantId: string,
     days: Array<{ category: string; day: string; count: number }>,
-    phase: string,
+    reason: 'offloaded' | 'deleted',
     step: JobStep,
     pause: () => Promise<void>,
   ): Promise<Array<{ day: string; count: number }>> {
     const removed: Array<{ day: string; count: number }> = [];
     let done = 0;
-    await step({ phase, done, expected: days.reduce((n, d) => n + d.count, 0) });
+    await step({ phase: reason === 'offloaded' ? 'offloading' : 'deleting', done, expected: days.reduce((n, d) => n + d.count, 0) });
     for (const d of days) {
+      await this.recordRemoval(tenantId, d, reason);
       const r = await this.query.deleteDays(tenantId, [d]);
       removed.push(...r);
       done += r.reduce((n, x) => n + x.count, 0);
@@ -544,6 +554,20 @@ export class RetentionService {
       await pause();
     }
     return removed;
+  }
+
+  /**
+   * Tells integrity which events of the day are about to go, before they go: a crash in between leaves a record
+   * of events still online (harmless, and the redone run removes them), never a removal verification would
+   * read as tampering. An event stored between this read and the delete is removed unrecorded and is named
+   * `removed` by the next verification: a false alarm, never a silent gap (docs/architecture.md "Integrity").
+   */
+  private async recordRemoval(tenantId: string, d: { category: string; day: string }, reason: 'offloaded' | 'deleted'): Promise<void> {
+    const recorder = this.removals();
+    if (!recorder) return;
+    for await (const page of dayPages(this.query, tenantId, d.category, d.day)) {
+      await recorder.recordPolicyRemoval(tenantId, { category: d.category, day: d.day, reason, ids: page.map((e) => e.id) });
+    }
   }
 
   private now(): Date {
