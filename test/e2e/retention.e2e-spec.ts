@@ -257,6 +257,13 @@ describe('archive runs (embedded)', () => {
       return rest;
     };
     expect(back.body.events.map(stored)).toEqual((lines as unknown as Record<string, unknown>[]).map(stored));
+    // And the log still verifies: the deleted and offloaded events are pruned by policy, the restored ones
+    // back at new log positions with their leaves unchanged.
+    const verified = await eventually(async () => {
+      const v = await post('/audit/integrity/verify', {});
+      return v.status === 200 && v.body.pending === 0 ? v.body : undefined;
+    });
+    expect(verified).toMatchObject({ ok: true, modified: [], removed: [], inserted: [], reordered: [], restored: 3, pruned: 1 });
     // A restored day is not offloaded again while its restore lasts.
     const again = { body: (await finishedJob(app, '/audit/retention/run')).result };
     expect(again.body.archived).toEqual([]);

@@ -68,6 +68,12 @@ export interface VerifyReport {
   checkpoint_root_matches: boolean | null;
   /** Leaves whose event a retention policy removed from the store: expected absences, not findings. */
   pruned: number;
+  /**
+   * Leaves whose event a policy removed and that are in the store again, restored from their archive (not
+   * counted in `pruned`): a restore re-appends an event to the
+   * log, so it sits at a new position (not counted reordered); its leaf hash is checked like any other.
+   */
+  restored: number;
   /** Every leaf below this index was removed by policy (C2SP tlog-tiles' minimum index); 0 before any. */
   min_index: number;
 }

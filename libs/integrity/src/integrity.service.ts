@@ -192,6 +192,7 @@ export class IntegrityService implements IntegrityPort {
     const projected = highest([...events.values()].flatMap((e) => (e.position ? [e.position] : [])));
     const inTree = new Set<string>();
     const missing: StoredLeaf[] = [];
+    const moved: Array<{ leaf: StoredLeaf; at: { partition: number; offset: string } }> = [];
     let pending = 0;
     for (const leaf of leaves) {
       inTree.add(leaf.eventId);
@@ -202,19 +203,25 @@ export class IntegrityService implements IntegrityPort {
       }
       if (!leafHashOf(e).equals(leaf.leafHash)) add(modified, { id: leaf.eventId, leaf_index: leaf.index });
       const at = e.position;
-      if (at !== undefined && (at.partition !== leaf.partition || at.offset !== leaf.offset)) {
+      if (at !== undefined && (at.partition !== leaf.partition || at.offset !== leaf.offset)) moved.push({ leaf, at });
+    }
+    const minIndex = await this.options.pruning.minIndex(tenantId);
+    const byPolicy = await this.options.pruning.removedAmong(
+      tenantId,
+      [...missing, ...moved.map((m) => m.leaf)].filter((l) => l.index >= minIndex).map((l) => l.eventId),
+    );
+    // An event a policy removed that is in the store again came back from its archive (a restore re-appends it
+    // to the log, so it sits at a new position): expected, and its leaf hash was still checked above.
+    let restored = 0;
+    for (const { leaf, at } of moved) {
+      if (leaf.index < minIndex || byPolicy.has(leaf.eventId)) restored++;
+      else
         add(reordered, {
           id: leaf.eventId,
           leaf_index: leaf.index,
           detail: `consumed at ${leaf.partition}/${leaf.offset}, stored at ${at.partition}/${at.offset}`,
         });
-      }
     }
-    const minIndex = await this.options.pruning.minIndex(tenantId);
-    const byPolicy = await this.options.pruning.removedAmong(
-      tenantId,
-      missing.filter((l) => l.index >= minIndex).map((l) => l.eventId),
-    );
     let pruned = 0;
     for (const leaf of missing) {
       if (leaf.index < minIndex || byPolicy.has(leaf.eventId)) {
@@ -253,6 +260,7 @@ export class IntegrityService implements IntegrityPort {
       pending,
       checkpoint_root_matches: checkpointRootMatches,
       pruned,
+      restored,
       min_index: minIndex,
     };
     if (!ok) {
