@@ -139,12 +139,19 @@ describe('integrity (embedded app)', () => {
     const run = randomUUID();
     const posted = await http(`${app.url}/audit/events`, {
       method: 'POST',
-      json: Array.from({ length: 6 }, (_, i) => ({ event_type: 'user_login', metadata: { run, i } })),
+      // The last two carry a source's sequence: their leaves are v2, which covers the sequence too.
+      json: Array.from({ length: 8 }, (_, i) => ({
+        event_type: 'user_login',
+        metadata: { run, i },
+        ...(i >= 6 && { source: `pos-${run.slice(0, 8)}`, sequence: i }),
+      })),
     });
     expect(posted.status).toBe(201);
     const ids: string[] = posted.body.results.map((r: { id: string }) => r.id);
-    await waitForTotal(app.url, `metadata.run=${run}`, 6);
-    await checkpointCovering(app, ids[5]);
+    await waitForTotal(app.url, `metadata.run=${run}`, 8);
+    await checkpointCovering(app, ids[7]);
+    const encodings = await Promise.all([ids[0], ids[7]].map((id) => http(`${app!.url}/audit/events/${id}/proof`)));
+    expect(encodings.map((r) => r.body.leaf_encoding)).toEqual(['v1', 'v2']);
     const clean = await http(`${app.url}/audit/integrity/verify`, { method: 'POST', json: {} });
     expect(clean.status).toBe(200);
     expect(clean.body).toMatchObject({ ok: true, modified: [], removed: [], inserted: [], reordered: [], checkpoint_root_matches: true });
@@ -158,6 +165,7 @@ describe('integrity (embedded app)', () => {
     await tamper(app, [
       `ALTER TABLE audit.events UPDATE description = 'nothing happened' WHERE id = '${ids[0]}'`,
       `ALTER TABLE audit.events DELETE WHERE id = '${ids[1]}'`,
+      `ALTER TABLE audit.events UPDATE sequence = 999 WHERE id = '${ids[6]}'`,
       `INSERT INTO audit.events (id, ${cols}) SELECT '${inserted}', ${cols} FROM audit.events WHERE id = '${ids[2]}'`,
       `ALTER TABLE audit.events UPDATE log_offset = if(id = '${ids[3]}',
          (SELECT log_offset FROM audit.events WHERE id = '${ids[4]}'), (SELECT log_offset FROM audit.events WHERE id = '${ids[3]}'))
@@ -170,7 +178,7 @@ describe('integrity (embedded app)', () => {
     const report = await http(`${app.url}/audit/integrity/verify`, { method: 'POST', json: {} });
     expect(report.status).toBe(200);
     expect(report.body.ok).toBe(false);
-    expect(report.body.modified.map((f: { id: string }) => f.id)).toEqual([ids[0]]);
+    expect(report.body.modified.map((f: { id: string }) => f.id).sort()).toEqual([ids[0], ids[6]].sort());
     expect(report.body.removed.map((f: { id: string }) => f.id)).toEqual([ids[1]]);
     expect(report.body.inserted.map((f: { id: string }) => f.id)).toEqual([inserted]);
     expect(report.body.reordered.map((f: { id: string }) => f.id).sort()).toEqual([ids[3], ids[4]].sort());
@@ -182,6 +190,6 @@ describe('integrity (embedded app)', () => {
       return r.body.total > 0 ? r.body.events[0] : undefined;
     });
     expect(alert.severity).toBe('critical');
-    expect(alert.metadata).toMatchObject({ modified: 1, removed: 1, inserted: 1, reordered: 2 });
+    expect(alert.metadata).toMatchObject({ modified: 2, removed: 1, inserted: 1, reordered: 2 });
   });
 });

@@ -1,7 +1,9 @@
 // RFC 6962 inclusion-proof check in the browser (WebCrypto SHA-256): leaf = H(0x00 || data), node = H(0x01 || l || r).
-// The leaf data is libs/integrity's v1 encoding: 0x01 || UTF-8(RFC 8785 JSON of the event's leaf fields).
+// The leaf data is libs/integrity's encoding: 0x01 || UTF-8(RFC 8785 JSON of the event's v1 leaf fields), or, for an
+// event with a `sequence`, 0x02 || the same with `sequence` among the fields (v2).
 const LEAF_FIELDS = ['schema_version', 'id', 'tenant_id', 'event_type', 'category', 'severity', 'description', 'metadata',
   'timestamp', 'received_at', 'ip_address', 'user_agent', 'session_id', 'source', 'idempotency_key'];
+const LEAF_V2_FIELDS = [...LEAF_FIELDS, 'sequence'];
 
 export function canonicalJson(v) {
   if (v === null || typeof v !== 'object') return JSON.stringify(v);
@@ -18,15 +20,16 @@ export function canonicalTime(text) {
 }
 
 export function leafBytes(event) {
+  const v2 = event.sequence !== undefined;
   const picked = {};
-  for (const f of LEAF_FIELDS) {
+  for (const f of v2 ? LEAF_V2_FIELDS : LEAF_FIELDS) {
     const v = event[f];
     if (v === undefined) continue;
     picked[f] = f === 'timestamp' || f === 'received_at' ? canonicalTime(v) : v;
   }
   const json = new TextEncoder().encode(canonicalJson(picked));
   const out = new Uint8Array(json.length + 1);
-  out[0] = 0x01;
+  out[0] = v2 ? 0x02 : 0x01;
   out.set(json, 1);
   return out;
 }

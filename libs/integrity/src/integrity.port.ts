@@ -1,5 +1,6 @@
 import { ValidationError } from '@app/contracts';
 import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
+import type { LeafEncoding } from './core';
 
 export interface PublicKeyView {
   algorithm: 'ed25519';
@@ -25,7 +26,11 @@ export interface InclusionProofView {
   event_id: string;
   leaf_index: number;
   leaf_hash: string;
-  leaf_encoding: 'v1';
+  /**
+   * The leaf bytes' encoding: v2 for an event with a `sequence`, else v1 (docs/api.md); null when the event is
+   * no longer in the query store (removed by policy: whoever holds a copy picks by its sequence).
+   */
+  leaf_encoding: LeafEncoding | null;
   tree_size: number;
   root_hash: string;
   proof: string[];

@@ -4,7 +4,17 @@ import { AuditError, ErrorCode, formatMicros, NotFoundError, StoredAuditEvent, V
 import type { IngestPort } from '@app/ingest';
 import type { QueryPort, RangeCursor } from '@app/query';
 import { ComponentHealth } from '@app/runtime';
-import { checkpointText, consistencyProof, inclusionProof, leafHashOf, memoryTree, rootHash, signNote, verifierKeyText } from './core';
+import {
+  checkpointText,
+  consistencyProof,
+  inclusionProof,
+  leafEncodingOf,
+  leafHashOf,
+  memoryTree,
+  rootHash,
+  signNote,
+  verifierKeyText,
+} from './core';
 import {
   CheckpointView,
   ConsistencyView,
@@ -123,12 +133,15 @@ export class IntegrityService implements IntegrityPort {
         `event ${eventId} is leaf ${leaf.index}, after the latest checkpoint (${c?.size ?? 0} events); POST /audit/integrity/checkpoint`,
       );
     }
-    const proof = await this.tree.compute(tenantId, (n) => inclusionProof(n, leaf.index, c.size));
+    const [proof, stored] = await Promise.all([
+      this.tree.compute(tenantId, (n) => inclusionProof(n, leaf.index, c.size)),
+      this.options.query().findById(tenantId, eventId),
+    ]);
     return {
       event_id: eventId,
       leaf_index: leaf.index,
       leaf_hash: leaf.leafHash.toString('base64'),
-      leaf_encoding: 'v1',
+      leaf_encoding: stored === null ? null : leafEncodingOf(stored),
       tree_size: c.size,
       root_hash: c.rootHash.toString('base64'),
       proof: proof.map((h) => h.toString('base64')),

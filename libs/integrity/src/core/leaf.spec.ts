@@ -1,5 +1,14 @@
 import { AuditEvent } from '@app/contracts';
-import { canonicalJson, encodeLeafV1, LEAF_V1_FIELDS, leafHashOf } from './leaf';
+import {
+  canonicalJson,
+  encodeLeaf,
+  encodeLeafV1,
+  LEAF_V1_FIELDS,
+  LEAF_V2_FIELDS,
+  LEAF_VERSION_2,
+  leafEncodingOf,
+  leafHashOf,
+} from './leaf';
 
 const event: AuditEvent = {
   schema_version: 1,
@@ -46,5 +55,28 @@ describe('leaf encoding v1', () => {
     expect(leafHashOf(reordered)).toEqual(leafHashOf(event));
     expect(leafHashOf({ ...event, description: 'login!' })).not.toEqual(leafHashOf(event));
     expect(leafHashOf({ ...event, metadata: { z: 2, a: { y: [1, 'é'], b: null } } })).not.toEqual(leafHashOf(event));
+  });
+});
+
+describe('leaf encoding v2 (events with a sequence)', () => {
+  const sequenced = { ...event, sequence: 42 } as AuditEvent;
+
+  it('should be v2 exactly for an event with a sequence, v1 (unchanged) for the rest', () => {
+    expect([leafEncodingOf(event), leafEncodingOf(sequenced)]).toEqual(['v1', 'v2']);
+    expect(encodeLeaf(event)).toEqual(encodeLeafV1(event));
+    const bytes = encodeLeaf(sequenced);
+    expect(bytes[0]).toBe(LEAF_VERSION_2);
+    const fields = Object.fromEntries(LEAF_V2_FIELDS.map((f) => [f, (sequenced as unknown as Record<string, unknown>)[f]]));
+    expect(bytes.subarray(1).toString('utf8')).toBe(canonicalJson(fields));
+    expect(JSON.parse(bytes.subarray(1).toString('utf8')).sequence).toBe(42);
+  });
+
+  it('should change the leaf when a sequence is edited, stripped or added', () => {
+    const base = leafHashOf(sequenced);
+    expect(leafHashOf({ ...sequenced, sequence: 43 })).not.toEqual(base);
+    const { sequence: _s, ...stripped } = sequenced;
+    expect(leafHashOf(stripped as AuditEvent)).not.toEqual(base);
+    expect(leafHashOf(stripped as AuditEvent)).toEqual(leafHashOf(event));
+    expect(leafHashOf({ ...event, sequence: 0 } as AuditEvent)).not.toEqual(leafHashOf(event));
   });
 });

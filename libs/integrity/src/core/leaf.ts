@@ -57,21 +57,53 @@ function canonicalTime(text: string): string {
   return us === undefined ? text : formatMicros(us);
 }
 
+/**
+ * v2 covers v1's fields and the producer's `sequence` (completeness, issue 13), so the per-source counter an
+ * auditor proves "nothing lost before it arrived" with is tamper-evident too. It is the encoding of exactly the
+ * events that carry a sequence; an event without one is v1, byte for byte as before, so no stored leaf changes
+ * meaning. Stripping a sequence from a stored event, or adding one, changes its encoding and so its leaf.
+ */
+export const LEAF_VERSION_2 = 0x02;
+export const LEAF_V2_FIELDS = [...LEAF_V1_FIELDS, 'sequence'] as const;
+
+export type LeafEncoding = 'v1' | 'v2';
+
+/** Which encoding an event's leaf uses: decided by the event itself (a sequence or not). */
+export function leafEncodingOf(event: Pick<AuditEvent, 'sequence'>): LeafEncoding {
+  return event.sequence === undefined ? 'v1' : 'v2';
+}
+
 // The top-level keys in RFC 8785 order, fixed: only the metadata needs sorting per event (3x faster).
 const SORTED_V1_FIELDS = [...LEAF_V1_FIELDS].sort();
+const SORTED_V2_FIELDS = [...LEAF_V2_FIELDS].sort();
 
-/** v1 leaf bytes: 0x01 ‖ UTF-8(JCS of the event's LEAF_V1_FIELDS), timestamps in their canonical spelling. */
-export function encodeLeafV1(event: AuditEvent): Buffer {
+function encodeFields(event: AuditEvent, version: number, sortedFields: readonly string[]): Buffer {
   let json = '{';
-  for (const f of SORTED_V1_FIELDS) {
-    const v = f === 'timestamp' || f === 'received_at' ? canonicalTime(event[f]) : event[f];
+  for (const f of sortedFields) {
+    const raw = (event as unknown as Record<string, unknown>)[f];
+    const v = f === 'timestamp' || f === 'received_at' ? canonicalTime(raw as string) : raw;
     if (v === undefined) continue;
     json += `${json.length > 1 ? ',' : ''}${JSON.stringify(f)}:${canonicalJson(v)}`;
   }
   json += '}';
-  return Buffer.concat([Buffer.from([LEAF_VERSION_1]), Buffer.from(json, 'utf8')]);
+  return Buffer.concat([Buffer.from([version]), Buffer.from(json, 'utf8')]);
+}
+
+/** v1 leaf bytes: 0x01 ‖ UTF-8(JCS of the event's LEAF_V1_FIELDS), timestamps in their canonical spelling. */
+export function encodeLeafV1(event: AuditEvent): Buffer {
+  return encodeFields(event, LEAF_VERSION_1, SORTED_V1_FIELDS);
+}
+
+/** v2 leaf bytes: 0x02 ‖ UTF-8(JCS of the event's LEAF_V2_FIELDS), as v1 otherwise. */
+export function encodeLeafV2(event: AuditEvent): Buffer {
+  return encodeFields(event, LEAF_VERSION_2, SORTED_V2_FIELDS);
+}
+
+/** The event's leaf bytes in the encoding leafEncodingOf picks. */
+export function encodeLeaf(event: AuditEvent): Buffer {
+  return leafEncodingOf(event) === 'v1' ? encodeLeafV1(event) : encodeLeafV2(event);
 }
 
 export function leafHashOf(event: AuditEvent): Buffer {
-  return hashLeaf(encodeLeafV1(event));
+  return hashLeaf(encodeLeaf(event));
 }
