@@ -102,6 +102,7 @@ const kinds = [
   { event_type: 'record_read', category: 'records' },
 ];
 const severities = ['info', 'warning', 'error', 'critical'];
+const OLD_DAYS = ['2025-06-01', '2025-06-02', '2025-06-03', '2025-06-04'];
 
 const eventsOn = (days: string[], perDay: number): Array<Record<string, unknown>> =>
   days.flatMap((day, d) =>
@@ -183,7 +184,7 @@ describe('npm run rebuild (embedded)', () => {
     expect(policy.body.status).toBe('applied');
     const old = await http(`${app.url}/audit/events`, {
       method: 'POST',
-      json: eventsOn(['2025-06-01', '2025-06-02', '2025-06-03', '2025-06-04'], 30),
+      json: eventsOn(OLD_DAYS, 30),
     });
     expect(old.status).toBe(201);
     const oldIds: string[] = old.body.results.map((r: { id: string }) => r.id);
@@ -271,5 +272,17 @@ describe('npm run rebuild (embedded)', () => {
     // The roll-ups: the original's statistics (before the run, and of what came after it), plus the events
     // written since the snapshot. A duplicated insert counts twice here even where FINAL hides it.
     expect(await statistics(app)).toEqual(plus(merge(statsBefore, statsAfter), since));
+
+    // 7. The archived days are online again and expire again under the policy: the next run offloads each
+    // whose count matches its archive, and keeps 2025-06-02 (late events) online as the original did.
+    const again = await finishedJob(app, '/audit/retention/run');
+    // Only the day no archive held yet is archived; the rebuilt days already have theirs.
+    expect([...new Set(again.result.archived.map((a: { day: string }) => a.day))]).toEqual(['2025-07-01']);
+    const differs = again.result.differs_from_archive.filter((d: { day: string }) => d.day === '2025-06-02');
+    expect(differs.map((d: { category: string }) => d.category).sort()).toEqual(['facilities', 'payments', 'records']);
+    const online = new Set((await listAll(app)).map((e) => e.id));
+    const oldOn = (day: string): string[] => oldIds.filter((_, i) => Math.floor(i / 30) === OLD_DAYS.indexOf(day));
+    expect(oldOn('2025-06-02').every((id) => online.has(id))).toBe(true);
+    for (const day of ['2025-06-01', '2025-06-03', '2025-06-04']) expect(oldOn(day).some((id) => online.has(id))).toBe(false);
   });
 });
