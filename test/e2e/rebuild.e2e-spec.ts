@@ -229,6 +229,9 @@ describe('npm run rebuild (embedded)', () => {
     expect(after.some((e) => oldIds.includes(e.id))).toBe(false);
     const statsAfter = await statistics(app);
     expect(statsAfter).toEqual(plus(EMPTY, after));
+    const whileRunning = await rebuild(dataDir, ['--force'], { AUDIT_ARCHIVE_IDENTITY: identity });
+    expect(whileRunning.code).toBe(1);
+    expect(whileRunning.stderr).toContain(`the service (pid ${app.child.pid}) has the query store open: stop it first`);
     await app.close({ keepData: true });
     app = undefined;
     unlinkSync(path.join(topicDir, `${'0'.padStart(20, '0')}.log`));

@@ -1,4 +1,4 @@
-import { existsSync, mkdirSync, readdirSync, renameSync } from 'node:fs';
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs';
 import * as path from 'node:path';
 import { ConfigError, loadConfig } from '@app/common';
 import { TOPIC_EVENTS } from '@app/contracts';
@@ -36,6 +36,27 @@ function parseArgs(argv: string[]): { force: boolean; storeDir?: string } {
 
 class RebuildUsageError extends Error {}
 
+/**
+ * The process that has the chdb store open: the engine writes its PID to `status` while it runs and removes
+ * the file when it closes (after a kill -9 the file stays, naming a process that is gone).
+ */
+function chdbHolder(dir: string): number | undefined {
+  let text: string;
+  try {
+    text = readFileSync(path.join(dir, 'status'), 'utf8');
+  } catch {
+    return undefined;
+  }
+  const pid = Number(/^PID: (\d+)$/m.exec(text)?.[1]);
+  if (!Number.isInteger(pid) || pid <= 0 || pid === process.pid) return undefined;
+  try {
+    process.kill(pid, 0);
+    return pid;
+  } catch (e) {
+    return (e as NodeJS.ErrnoException).code === 'EPERM' ? pid : undefined;
+  }
+}
+
 const say = (line: string): void => void process.stderr.write(`rebuild: ${line}\n`);
 
 function printer(): (p: RebuildProgress) => void {
@@ -66,6 +87,11 @@ async function main(): Promise<void> {
   const logTopic = path.join(config.dataDir, 'log', 'topics', TOPIC_EVENTS);
   if (embedded && !existsSync(logTopic)) {
     throw new RebuildError('log_unsupported', `no event log at ${logTopic}: is AUDIT_DATA_DIR the service's data directory?`);
+  }
+  const holder = config.clickhouse.kind === 'chdb' ? chdbHolder(config.clickhouse.path) : undefined;
+  if (holder !== undefined) {
+    // Checked before the configuration store is opened: PGlite, like chdb, is one process's at a time.
+    throw new RebuildError('service_running', `the service (pid ${holder}) has the query store open: stop it first`);
   }
   if (args.storeDir && config.clickhouse.kind !== 'chdb') {
     throw new RebuildUsageError('--store-dir is for the embedded store (chdb); with CLICKHOUSE_URL the store is the server');

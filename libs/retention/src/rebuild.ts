@@ -17,7 +17,7 @@ const ARCHIVE_INSERT_ROWS = 10_000;
 
 export class RebuildError extends Error {
   constructor(
-    readonly code: 'store_not_empty' | 'identity_missing' | 'log_unsupported',
+    readonly code: 'store_not_empty' | 'identity_missing' | 'log_unsupported' | 'service_running',
     message: string,
   ) {
     super(message);
