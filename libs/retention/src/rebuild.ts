@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { TOPIC_EVENTS } from '@app/contracts';
 import { BusBatch, EventBus, FileLogBus, TrustPolicy } from '@app/event-bus';
 import { ClickHouseClient } from '@clickhouse/client';
@@ -57,6 +58,8 @@ export interface RebuildReport {
   /** What the rebuilt store holds, per tenant, counted on `events FINAL` (one row per id). */
   events: Record<string, number>;
   total_events: number;
+  /** Wall time of each step. */
+  elapsed_ms: { archives: number; log: number; rollups: number };
   warnings: string[];
 }
 
@@ -123,6 +126,7 @@ export async function rebuildQueryStore(o: RebuildOptions): Promise<RebuildRepor
   const progress = o.onProgress ?? (() => undefined);
   const store = new EventStoreRepository(o.ch, { queryTimeoutSeconds: 0 });
   const warnings: string[] = [];
+  const started = performance.now();
   const manifests = await archivesToRestore(o.archives, o.identity);
   // The archiver reads the query store only to write an archive; here it only reads archives.
   const reader = new Archiver(undefined as unknown as QueryPort, o.objects);
@@ -146,8 +150,10 @@ export async function rebuildQueryStore(o: RebuildOptions): Promise<RebuildRepor
     rollup_buckets_rebuilt: 0,
     events: {},
     total_events: 0,
+    elapsed_ms: { archives: Math.round(performance.now() - started), log: 0, rollups: 0 },
     warnings,
   };
+  const logStarted = performance.now();
   if (o.bus instanceof FileLogBus) {
     await replayLog(o.bus, store, o, report.log, progress);
   } else {
@@ -155,8 +161,11 @@ export async function rebuildQueryStore(o: RebuildOptions): Promise<RebuildRepor
       'the log was not replayed: in the distributed mode the query-stores replay it, after their group is moved to the oldest records (docs/distributed.md, "Rebuilding the query store")',
     );
   }
+  report.elapsed_ms.log = Math.round(performance.now() - logStarted);
   progress({ phase: 'rollups' });
+  const rollupsStarted = performance.now();
   report.rollup_buckets_rebuilt = (await store.reconcileRollup()).length;
+  report.elapsed_ms.rollups = Math.round(performance.now() - rollupsStarted);
   report.events = await storedCounts(o.ch);
   report.total_events = Object.values(report.events).reduce((a, b) => a + b, 0);
   progress({ phase: 'done' });
