@@ -181,11 +181,11 @@ async function replayLog(
   progress: (p: RebuildProgress) => void,
 ): Promise<void> {
   const end = await bus.endOffsets(TOPIC_EVENTS);
-  out.to = Object.fromEntries(Object.entries(end).map(([p, v]) => [p, v]));
+  out.to = Object.fromEntries(Object.entries(end));
   // A rebuild that was interrupted left its group registered at where it stopped: this one starts over.
   await bus.unregisterGroup(REBUILD_GROUP);
   const oldest = await bus.oldestOffsets(TOPIC_EVENTS);
-  out.from = Object.fromEntries(Object.entries(oldest).map(([p, v]) => [p, v]));
+  out.from = Object.fromEntries(Object.entries(oldest));
   const remaining = new Set(Object.keys(end).filter((p) => BigInt(end[Number(p)]) > BigInt(oldest[Number(p)] ?? end[Number(p)])));
   out.replayed = true;
   if (remaining.size === 0) return;
@@ -208,6 +208,8 @@ async function replayLog(
     finished = resolve;
     failed = reject;
   });
+  // Awaited below once subscribed; a failure of the first batch may come before that.
+  done.catch(() => undefined);
   const handle = async (batch: BusBatch): Promise<void> => {
     const fresh = !seen.has(batch.partition);
     seen.add(batch.partition);
