@@ -86,7 +86,7 @@ async function main(): Promise<void> {
   const embedded = config.kafka.kind === 'embedded';
   const logTopic = path.join(config.dataDir, 'log', 'topics', TOPIC_EVENTS);
   if (embedded && !existsSync(logTopic)) {
-    throw new RebuildError('log_unsupported', `no event log at ${logTopic}: is AUDIT_DATA_DIR the service's data directory?`);
+    throw new RebuildError('no_event_log', `no event log at ${logTopic}: is AUDIT_DATA_DIR the service's data directory?`);
   }
   const holder = config.clickhouse.kind === 'chdb' ? chdbHolder(config.clickhouse.path) : undefined;
   if (holder !== undefined) {

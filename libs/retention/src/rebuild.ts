@@ -18,7 +18,7 @@ const ARCHIVE_INSERT_ROWS = 10_000;
 
 export class RebuildError extends Error {
   constructor(
-    readonly code: 'store_not_empty' | 'identity_missing' | 'log_unsupported' | 'service_running',
+    readonly code: 'store_not_empty' | 'identity_missing' | 'no_event_log' | 'service_running',
     message: string,
   ) {
     super(message);
