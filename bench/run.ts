@@ -8,6 +8,7 @@ import { distributedIngest } from './scenarios/distributed';
 import { integrity } from './scenarios/integrity';
 import { queries } from './scenarios/queries';
 import { compliance, reporting } from './scenarios/reporting';
+import { rebuild } from './scenarios/rebuild';
 import { retention } from './scenarios/retention';
 import { singleIngest } from './scenarios/single-ingest';
 import { siem } from './scenarios/siem';
@@ -22,6 +23,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   compliance,
   siem,
   retention,
+  rebuild,
   integrity,
 };
 

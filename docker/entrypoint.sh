@@ -19,9 +19,10 @@ case "$app" in
   verify-integrity) entry=dist/apps/integrity/src/verify-cli.js ;;
   # Offline tools (TOOLS in libs/common/src/config.ts), run with the same environment as the app they serve.
   reconcile-rollup) entry=dist/apps/query-store/src/reconcile-rollup.js ;;
+  rebuild-store) entry=dist/apps/all-in-one/src/rebuild-cli.js ;;
   *)
     echo "homepot-audit: unknown app '${app}'" >&2
-    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reporting|alerting|integrity|siem-forwarder|retention|reconcile-rollup|verify-integrity [node arguments...]" >&2
+    echo "usage: <image> all-in-one|api-gateway|ingest-gateway|query-store|reporting|alerting|integrity|siem-forwarder|retention|reconcile-rollup|rebuild-store|verify-integrity [node arguments...]" >&2
     exit 64
     ;;
 esac

@@ -276,4 +276,5 @@ export const APPS = {
 export const TOOLS = {
   'reconcile-rollup': 'dist/apps/query-store/src/reconcile-rollup.js',
   'verify-integrity': 'dist/apps/integrity/src/verify-cli.js',
+  'rebuild-store': 'dist/apps/all-in-one/src/rebuild-cli.js',
 } as const;

@@ -107,6 +107,12 @@ export class ArchiveRepository {
     return rows[0] ? manifestOf(rows[0]) : undefined;
   }
 
+  /** Every tenant's archives not deleted (the rebuild restores them all). */
+  async listAll(): Promise<ArchiveManifest[]> {
+    const rows: Row[] = await this.ds.query('SELECT * FROM retention_archives WHERE deleted_at IS NULL ORDER BY tenant_id, day, category');
+    return rows.map(manifestOf);
+  }
+
   async list(tenantId: string): Promise<ArchiveManifest[]> {
     const rows: Row[] = await this.ds.query(
       'SELECT * FROM retention_archives WHERE tenant_id = $1 AND deleted_at IS NULL ORDER BY day, category',

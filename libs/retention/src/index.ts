@@ -3,6 +3,7 @@ export * from './archiver';
 export * from './core';
 export * from './jobs.repository';
 export * from './migrations';
+export * from './rebuild';
 export * from './retention.capability';
 export * from './retention.config';
 export * from './retention.controller';

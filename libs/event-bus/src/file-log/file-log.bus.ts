@@ -371,6 +371,11 @@ export class FileLogBus implements EventBus {
     return { 0: String((await this.topic(topic)).nextOffset) };
   }
 
+  /** The start of a topic: per partition, the offset of the oldest record held (older ones went with their segments). */
+  async oldestOffsets(topic: string): Promise<Record<number, string>> {
+    return { 0: String((await this.topic(topic)).firstOffset) };
+  }
+
   async close(): Promise<void> {
     this.closed = true;
     if (this.retentionTimer) clearInterval(this.retentionTimer);
