@@ -275,6 +275,13 @@ describe('npm run rebuild (embedded)', () => {
     // The roll-ups: the original's statistics (before the run, and of what came after it), plus the events
     // written since the snapshot. A duplicated insert counts twice here even where FINAL hides it.
     expect(await statistics(app)).toEqual(plus(merge(statsBefore, statsAfter), since));
+    // The integrity tree (in the configuration store, untouched) still verifies the rebuilt store: the
+    // archived rows came back at their own log positions with their own fields.
+    const verified = await eventually(async () => {
+      const v = await http(`${app!.url}/audit/integrity/verify`, { method: 'POST', json: {} });
+      return v.status === 200 && v.body.pending === 0 ? v.body : undefined;
+    });
+    expect(verified).toMatchObject({ ok: true, modified: [], removed: [], inserted: [], reordered: [] });
 
     // 7. The archived days are online again and expire again under the policy: the next run offloads each
     // whose count matches its archive, and keeps 2025-06-02 (late events) online as the original did.
