@@ -1,32 +1,21 @@
 import { randomUUID } from 'node:crypto';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { ALERTING_MIGRATIONS, AlertingStore, NotificationStore } from '@app/alerting';
-import { createDataSource } from '@app/persistence';
-import { TEST_DATABASE_URL } from './support/environment';
+import { scratchDatabase } from './support/postgres';
 
 describe('the notification outbox on Postgres: finished deliveries are pruned after AUDIT_NOTIFICATION_HISTORY_DAYS', () => {
-  const database = `audit_outbox_${randomUUID().replace(/-/g, '').slice(0, 12)}`;
-  let admin: Client;
+  let db: Awaited<ReturnType<typeof scratchDatabase>>;
   let ds: DataSource;
   let notes: NotificationStore;
 
   beforeAll(async () => {
-    admin = new Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    ds = await createDataSource({
-      target: { kind: 'pg', url: TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${database}`) },
-      entities: [],
-      migrations: ALERTING_MIGRATIONS,
-    });
+    db = await scratchDatabase('audit_outbox', { entities: [], migrations: ALERTING_MIGRATIONS });
+    ds = db.ds;
     notes = new AlertingStore(ds).notificationStore();
   });
 
   afterAll(async () => {
-    await ds?.destroy();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await db?.drop();
   });
 
   it('given old and recent deliveries in each status, then only the finished ones last attempted before the horizon go', async () => {

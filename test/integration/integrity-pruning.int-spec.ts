@@ -13,29 +13,14 @@ import {
   verifyConsistency,
 } from '@app/integrity';
 import { TEST_DATABASE_URL } from './support/environment';
+import { auditEvent } from './support/postgres';
 
 // The database is shared with other suites: this one only touches its own tenants.
 const run = randomUUID().slice(0, 8);
 const TENANT = `pruning-${run}`;
 const id = (i: number) => `01900000-0000-7000-9000-${String(i).padStart(12, '0')}`;
 
-const event = (i: number): AuditEvent => ({
-  schema_version: 1,
-  id: id(i),
-  tenant_id: TENANT,
-  event_type: 'user_login',
-  category: 'user_actions',
-  severity: 'info',
-  description: `event ${i}`,
-  metadata: { i },
-  timestamp: '2026-01-01T00:00:00.000000Z',
-  received_at: '2026-01-01T00:00:00.000000Z',
-  ip_address: '',
-  user_agent: '',
-  session_id: '',
-  source: '',
-  idempotency_key: '',
-});
+const event = (i: number): AuditEvent => auditEvent({ id: id(i), tenant_id: TENANT, description: `event ${i}`, metadata: { i } });
 
 describe(`${PruningStore.name} on Postgres`, () => {
   let ds: DataSource;

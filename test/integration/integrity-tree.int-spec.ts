@@ -18,28 +18,19 @@ import {
   verifyInclusion,
 } from '@app/integrity';
 import { TEST_DATABASE_URL } from './support/environment';
+import { auditEvent } from './support/postgres';
 
 // The database is shared with other suites: this one only touches its own tenants (and the key row).
 const run = randomUUID().slice(0, 8);
 const T = (name: string) => `${name}-${run}`;
 
-const event = (i: number, tenant = T('t1')): AuditEvent => ({
-  schema_version: 1,
-  id: `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`,
-  tenant_id: tenant,
-  event_type: 'user_login',
-  category: 'user_actions',
-  severity: 'info',
-  description: `event ${i}`,
-  metadata: { i },
-  timestamp: '2026-01-01T00:00:00.000000Z',
-  received_at: '2026-01-01T00:00:00.000000Z',
-  ip_address: '',
-  user_agent: '',
-  session_id: '',
-  source: '',
-  idempotency_key: '',
-});
+const event = (i: number, tenant = T('t1')): AuditEvent =>
+  auditEvent({
+    id: `01900000-0000-7000-8000-${String(i).padStart(12, '0')}`,
+    tenant_id: tenant,
+    description: `event ${i}`,
+    metadata: { i },
+  });
 const input = (i: number, tenant = T('t1')) => ({ event: event(i, tenant), partition: 0, offset: String(i) });
 
 describe(`${TreeStore.name} on Postgres`, () => {

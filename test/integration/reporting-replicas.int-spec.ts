@@ -1,14 +1,13 @@
 import { createHash, randomBytes } from 'node:crypto';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
-import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { StoredAuditEvent } from '@app/contracts';
 import { IngestPort } from '@app/ingest';
-import { createDataSource } from '@app/persistence';
 import { QueryPort } from '@app/query';
 import { S3ObjectStore } from '@app/storage';
 import { REPORTING_MIGRATIONS, ReportingJobEntity, ReportingService } from '@app/reporting';
-import { S3PROXY_CREDENTIALS, S3PROXY_ENDPOINT, TEST_DATABASE_URL } from './support/environment';
+import { S3PROXY_CREDENTIALS, S3PROXY_ENDPOINT } from './support/environment';
+import { scratchDatabase } from './support/postgres';
 import { ListQuery, storedEvent } from './support/report-fixtures';
 
 const TENANT = 'replicas';
@@ -21,9 +20,8 @@ const event = (i: number): StoredAuditEvent => storedEvent(TENANT, i);
  * from any replica; a job whose runner stopped is taken over once its lease runs out.
  */
 describe('reporting replicas (Postgres claims, S3 files)', () => {
-  const database = `reporting_replicas_${process.pid}_${Date.now()}`;
   const bucket = `reporting-${randomBytes(4).toString('hex')}`;
-  let admin: Client;
+  let db: Awaited<ReturnType<typeof scratchDatabase>>;
   let ds: DataSource;
   let files: S3ObjectStore;
   const ingest = {
@@ -61,14 +59,8 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
   };
 
   beforeAll(async () => {
-    admin = new Client({ connectionString: TEST_DATABASE_URL });
-    await admin.connect();
-    await admin.query(`CREATE DATABASE ${database}`);
-    ds = await createDataSource({
-      target: { kind: 'pg', url: TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${database}`) },
-      entities: [ReportingJobEntity],
-      migrations: REPORTING_MIGRATIONS,
-    });
+    db = await scratchDatabase('reporting_replicas', { entities: [ReportingJobEntity], migrations: REPORTING_MIGRATIONS });
+    ds = db.ds;
     const s3 = new S3Client({ endpoint: S3PROXY_ENDPOINT, region: 'us-east-1', forcePathStyle: true, credentials: S3PROXY_CREDENTIALS });
     await s3.send(new CreateBucketCommand({ Bucket: bucket }));
     s3.destroy();
@@ -77,9 +69,7 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
 
   afterAll(async () => {
     files?.close();
-    await ds?.destroy();
-    await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
-    await admin.end();
+    await db?.drop();
   });
 
   it('given jobs accepted by one replica beyond its room, then both replicas run them, each once, the files readable from either', async () => {
