@@ -5,7 +5,7 @@ import { machineInfo, markdownTable, printRow, Row, writeReport } from './lib/re
 import { alerting } from './scenarios/alerting';
 import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
-import { integrity } from './scenarios/integrity';
+import { integrity, integrityVerify } from './scenarios/integrity';
 import { queries } from './scenarios/queries';
 import { compliance, reporting } from './scenarios/reporting';
 import { retention } from './scenarios/retention';
@@ -23,6 +23,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   siem,
   retention,
   integrity,
+  'integrity-verify': integrityVerify,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]

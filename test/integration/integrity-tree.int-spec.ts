@@ -212,7 +212,9 @@ describe(`${TreeStore.name} on Postgres`, () => {
         // when undone, the nodes of levels 1-3 are back, each the reference tree's
         await local.undoLastMigration({ transaction: 'each' });
         expect(await levels()).toEqual(['1:22', '2:11', '3:5', '4:2', '5:1']);
-        const lower = (await local.query('SELECT level, node_index, hash FROM integrity_nodes WHERE level < $1', [STORED_NODE_LEVEL])) as Array<{
+        const lower = (await local.query('SELECT level, node_index, hash FROM integrity_nodes WHERE level < $1', [
+          STORED_NODE_LEVEL,
+        ])) as Array<{
           level: number;
           node_index: string;
           hash: Buffer;

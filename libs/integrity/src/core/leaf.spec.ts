@@ -1,4 +1,5 @@
 import { AuditEvent } from '@app/contracts';
+import { hashLeaf } from './merkle';
 import { canonicalJson, encodeLeafV1, LEAF_V1_FIELDS, leafHashOf } from './leaf';
 
 const event: AuditEvent = {
@@ -39,6 +40,13 @@ describe('leaf encoding v1', () => {
   it('should build the same bytes as the generic JCS of the fields (the fixed key order is only a shortcut)', () => {
     const fields = Object.fromEntries(LEAF_V1_FIELDS.map((f) => [f, event[f]]));
     expect(encodeLeafV1(event).subarray(1).toString('utf8')).toBe(canonicalJson(fields));
+  });
+
+  it('should hash exactly the leaf bytes (RFC 6962 leaf of encodeLeafV1), multi-byte text included', () => {
+    for (const e of [event, { ...event, description: 'zwölf € \ud83d\ude00 "quoted" \\ \u0000 end', metadata: { '\u20ac': ['ü'] } }]) {
+      expect(leafHashOf(e)).toEqual(hashLeaf(encodeLeafV1(e)));
+    }
+    expect(leafHashOf(event).toString('hex')).not.toBe(hashLeaf(encodeLeafV1({ ...event, source: 'other' })).toString('hex'));
   });
 
   it('should give one hash for one event whatever the key order or timestamp spelling, another for any edit', () => {
