@@ -212,10 +212,13 @@ export class TreeStore {
       }
     }
     if (upper.length > 0) {
+      // One primary-key lookup per wanted node: LIMIT 1 keeps the planner from turning this into a join that
+      // reads every node of the tenant (it did, on PGlite, with the table's statistics out of date).
       const rows = (await q.query(
-        `SELECT n.level, n.node_index, n.hash FROM integrity_nodes n
-         JOIN unnest($2::smallint[], $3::bigint[]) AS w(level, node_index) ON n.level = w.level AND n.node_index = w.node_index
-         WHERE n.tenant_id = $1`,
+        `SELECT w.level, w.node_index, n.hash FROM unnest($2::smallint[], $3::bigint[]) AS w(level, node_index)
+         CROSS JOIN LATERAL (
+           SELECT hash FROM integrity_nodes n WHERE n.tenant_id = $1 AND n.level = w.level AND n.node_index = w.node_index LIMIT 1
+         ) n`,
         [tenantId, upper.map((n) => n.level), upper.map((n) => n.index)],
       )) as Array<{ level: number; node_index: string; hash: Buffer }>;
       for (const r of rows) out.push({ level: Number(r.level), index: Number(r.node_index), hash: Buffer.from(r.hash) });
