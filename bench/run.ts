@@ -5,7 +5,7 @@ import { machineInfo, markdownTable, printRow, Row, writeReport } from './lib/re
 import { alerting } from './scenarios/alerting';
 import { batchIngest } from './scenarios/batch-ingest';
 import { distributedIngest } from './scenarios/distributed';
-import { integrity } from './scenarios/integrity';
+import { integrity, integrityVerify } from './scenarios/integrity';
 import { queries } from './scenarios/queries';
 import { compliance, reporting } from './scenarios/reporting';
 import { rebuild } from './scenarios/rebuild';
@@ -25,6 +25,7 @@ const SCENARIOS: Record<string, (ctx: ReturnType<typeof createContext>) => Promi
   retention,
   rebuild,
   integrity,
+  'integrity-verify': integrityVerify,
 };
 
 const USAGE = `usage: npm run bench [-- --full] [--only=${Object.keys(SCENARIOS).join(',')}] [--keep] [--cpu-prof]

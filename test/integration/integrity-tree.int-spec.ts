@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
+import { Client } from 'pg';
 import { DataSource } from 'typeorm';
 import { AuditEvent } from '@app/contracts';
 import { createDataSource } from '@app/persistence';
@@ -13,6 +14,7 @@ import {
   loadSigningKey,
   memoryTree,
   rootHash,
+  STORED_NODE_LEVEL,
   TreeStore,
   verifierKeyText,
   verifyInclusion,
@@ -76,6 +78,31 @@ describe(`${TreeStore.name} on Postgres`, () => {
     expect(leaf?.index).toBe(17);
     const proof = await store.compute(T('t1'), (n) => inclusionProof(n, 17, 37));
     expect(verifyInclusion(17, 37, leaf!.leafHash, proof, rootHash(reference, 37))).toBe(true);
+    // and only the upper nodes are rows: 37 leaves complete 2 nodes of level 4 and 1 of level 5
+    const nodes = (await ds.query('SELECT level, node_index FROM integrity_nodes WHERE tenant_id = $1 ORDER BY level, node_index', [
+      T('t1'),
+    ])) as Array<{ level: number; node_index: string }>;
+    expect(nodes.map((n) => `${n.level}/${n.node_index}`)).toEqual(['4/0', '4/1', '5/0']);
+  });
+
+  it('should refuse a redelivered batch whole and then append only its new events, at the next indexes', async () => {
+    // given 20 events in the tree, and a batch repeating the last 3 before 2 new ones
+    await store.append(
+      T('t5'),
+      Array.from({ length: 20 }, (_, i) => input(i, T('t5'))),
+    );
+    expect(
+      await store.append(
+        T('t5'),
+        [17, 18, 19, 20, 21].map((i) => input(i, T('t5'))),
+      ),
+    ).toBe(2);
+    // then the new ones got 20 and 21, and every proof still matches the reference
+    const reference = memoryTree(Array.from({ length: 22 }, (_, i) => leafHashOf(event(i, T('t5')))));
+    expect((await store.leafOf(T('t5'), event(21, T('t5')).id))?.index).toBe(21);
+    for (const i of [0, 15, 16, 21]) {
+      expect(await store.compute(T('t5'), (n) => inclusionProof(n, i, 22))).toEqual(inclusionProof(reference, i, 22));
+    }
   });
 
   it('should append nothing twice when a batch is redelivered, whole or overlapping', async () => {
@@ -143,6 +170,60 @@ describe(`${TreeStore.name} on Postgres`, () => {
     expect(await store.saveCheckpoint(c)).toBe(true);
     expect(await store.saveCheckpoint({ ...c, note: 'second' })).toBe(false);
     expect((await store.checkpoint(T('t1')))?.note).toBe('first');
+  });
+
+  describe('the migration to upper nodes only (in a database of its own)', () => {
+    it('should give back the lower nodes when undone and drop them again, every proof the same throughout', async () => {
+      // given a tree of 45 events in a fresh store (undoing a migration must not touch the shared tables)
+      const database = `integrity_migration_${run.replace(/-/g, '')}`;
+      const admin = new Client({ connectionString: TEST_DATABASE_URL });
+      await admin.connect();
+      await admin.query(`CREATE DATABASE ${database}`);
+      const opened = createDataSource({
+        target: { kind: 'pg', url: TEST_DATABASE_URL.replace(/\/[^/]*$/, `/${database}`) },
+        entities: [],
+        migrations: INTEGRITY_MIGRATIONS,
+      });
+      try {
+        const local = await opened;
+        const tree = new TreeStore(local);
+        await tree.append(
+          't',
+          Array.from({ length: 45 }, (_, i) => input(i, 't')),
+        );
+        const reference = memoryTree(Array.from({ length: 45 }, (_, i) => leafHashOf(event(i, 't'))));
+        const levels = async () =>
+          (
+            (await local.query('SELECT level, count(*)::int AS n FROM integrity_nodes GROUP BY level ORDER BY level')) as Array<{
+              level: number;
+              n: number;
+            }>
+          ).map((r) => `${r.level}:${r.n}`);
+        expect(await levels()).toEqual(['4:2', '5:1']);
+        // when undone, the nodes of levels 1-3 are back, each the reference tree's
+        await local.undoLastMigration({ transaction: 'each' });
+        expect(await levels()).toEqual(['1:22', '2:11', '3:5', '4:2', '5:1']);
+        const lower = (await local.query('SELECT level, node_index, hash FROM integrity_nodes WHERE level < $1', [
+          STORED_NODE_LEVEL,
+        ])) as Array<{
+          level: number;
+          node_index: string;
+          hash: Buffer;
+        }>;
+        for (const n of lower) expect(Buffer.from(n.hash)).toEqual(reference(n.level, Number(n.node_index)));
+        // and when run again they go, and proofs and roots still match
+        await local.runMigrations({ transaction: 'each' });
+        expect(await levels()).toEqual(['4:2', '5:1']);
+        const fresh = new TreeStore(local);
+        expect(await fresh.compute('t', (n) => rootHash(n, 45))).toEqual(rootHash(reference, 45));
+        expect(await fresh.compute('t', (n) => inclusionProof(n, 33, 45))).toEqual(inclusionProof(reference, 33, 45));
+        expect(await fresh.compute('t', (n) => consistencyProof(n, 7, 45))).toEqual(consistencyProof(reference, 7, 45));
+      } finally {
+        await (await opened.catch(() => undefined))?.destroy();
+        await admin.query(`DROP DATABASE IF EXISTS ${database} WITH (FORCE)`);
+        await admin.end();
+      }
+    }, 60_000);
   });
 
   describe(loadSigningKey.name, () => {

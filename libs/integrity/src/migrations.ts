@@ -2,8 +2,8 @@ import { MigrationInterface, QueryRunner } from 'typeorm';
 
 /**
  * The integrity tree per tenant: its size (the row each append locks), every leaf (event id, leaf hash, the
- * log position it was consumed at, its timestamp) and the perfect nodes of level ≥ 1 (immutable once
- * complete, about one per leaf), so every proof is a few lookups. Checkpoints are the signed notes; keys the
+ * log position it was consumed at, its timestamp) and the perfect nodes (immutable once complete; since
+ * the next migration only those of level ≥ 4), so every proof is a few lookups. Checkpoints are the signed notes; keys the
  * generated signing key, encrypted.
  */
 export class CreateIntegrityTree1764979200007 implements MigrationInterface {
@@ -55,4 +55,35 @@ export class CreateIntegrityTree1764979200007 implements MigrationInterface {
   }
 }
 
-export const INTEGRITY_MIGRATIONS = [CreateIntegrityTree1764979200007];
+/**
+ * The store keeps only nodes of level ≥ STORED_NODE_LEVEL (4) and hashes the lower ones from the leaves below
+ * (tree.store.ts); the lower nodes written before are never read again, and they are 7 of every 8 node
+ * rows, so they go. The leaves they were computed from stay, so every proof still verifies.
+ */
+export class IntegrityUpperNodesOnly1765411200131 implements MigrationInterface {
+  name = 'IntegrityUpperNodesOnly1765411200131';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('DELETE FROM integrity_nodes WHERE level < 4');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    // A build that reads the lower nodes needs them back: each level from the one below (RFC 6962 node hash).
+    for (let level = 1; level < 4; level++) {
+      const below =
+        level === 1
+          ? 'SELECT tenant_id, leaf_index AS i, leaf_hash AS hash FROM integrity_leaves'
+          : `SELECT tenant_id, node_index AS i, hash FROM integrity_nodes WHERE level = ${level - 1}`;
+      await q.query(
+        `WITH below AS (${below})
+         INSERT INTO integrity_nodes (tenant_id, level, node_index, hash)
+         SELECT l.tenant_id, ${level}, l.i / 2, sha256('\\x01'::bytea || l.hash || r.hash)
+         FROM below l JOIN below r ON r.tenant_id = l.tenant_id AND r.i = l.i + 1
+         WHERE l.i % 2 = 0
+         ON CONFLICT DO NOTHING`,
+      );
+    }
+  }
+}
+
+export const INTEGRITY_MIGRATIONS = [CreateIntegrityTree1764979200007, IntegrityUpperNodesOnly1765411200131];

@@ -1,4 +1,5 @@
 import { AuditEvent } from '@app/contracts';
+import { hashLeaf } from './merkle';
 import {
   canonicalJson,
   encodeLeaf,
@@ -50,6 +51,13 @@ describe('leaf encoding v1', () => {
     expect(encodeLeafV1(event).subarray(1).toString('utf8')).toBe(canonicalJson(fields));
   });
 
+  it('should hash exactly the leaf bytes (RFC 6962 leaf of encodeLeafV1), multi-byte text included', () => {
+    for (const e of [event, { ...event, description: 'zwölf € \ud83d\ude00 "quoted" \\ \u0000 end', metadata: { '\u20ac': ['ü'] } }]) {
+      expect(leafHashOf(e)).toEqual(hashLeaf(encodeLeafV1(e)));
+    }
+    expect(leafHashOf(event).toString('hex')).not.toBe(hashLeaf(encodeLeafV1({ ...event, source: 'other' })).toString('hex'));
+  });
+
   it('should give one hash for one event whatever the key order or timestamp spelling, another for any edit', () => {
     const reordered = { ...event, metadata: { a: { b: null, y: [1, 'é'] }, z: 1 }, timestamp: '2026-01-02T04:04:05.123456+01:00' };
     expect(leafHashOf(reordered)).toEqual(leafHashOf(event));
@@ -79,4 +87,9 @@ describe('leaf encoding v2 (events with a sequence)', () => {
     expect(leafHashOf(stripped as AuditEvent)).toEqual(leafHashOf(event));
     expect(leafHashOf({ ...event, sequence: 0 } as AuditEvent)).not.toEqual(leafHashOf(event));
   });
+});
+
+it('should hash a v2 leaf in one call exactly as hashLeaf(encodeLeaf(event))', () => {
+  const sequenced = { ...event, sequence: 7, description: 'naïve ✓ 😀' } as AuditEvent;
+  expect(leafHashOf(sequenced)).toEqual(hashLeaf(encodeLeaf(sequenced)));
 });

@@ -7,6 +7,7 @@ import {
   inclusionProof,
   memoryTree,
   nodeMap,
+  perfectNodeHash,
   rootHash,
   verifyConsistency,
   verifyInclusion,
@@ -89,6 +90,19 @@ describe('merkle (RFC 6962)', () => {
     expect(verifyInclusion(3, 8, leaves[3], proof, root)).toBe(true);
     expect(verifyInclusion(3, 8, leaves[4], proof, root)).toBe(false);
     expect(verifyInclusion(2, 8, leaves[3], proof, root)).toBe(false);
+  });
+
+  describe(perfectNodeHash.name, () => {
+    it('should give each perfect node of levels 0-4 from the leaves below it, as the recursive tree does', () => {
+      const many = Array.from({ length: 48 }, (_, i) => hashLeaf(Buffer.from(`leaf ${i}`)));
+      const reference = memoryTree(many);
+      for (let level = 0; level <= 4; level++) {
+        for (let index = 0; (index + 1) * 2 ** level <= many.length; index++) {
+          expect(perfectNodeHash((i) => many[i], level, index)).toEqual(reference(level, index));
+        }
+      }
+      expect(perfectNodeHash((i) => many[i], 3, 1)).not.toEqual(perfectNodeHash((i) => many[i], 3, 2));
+    });
   });
 
   describe(completedNodes.name, () => {

@@ -138,8 +138,18 @@ export function memoryTree(leafHashes: readonly Buffer[]): NodeSource {
 }
 
 /**
+ * A perfect node computed from the 2^level leaves below it: for the levels a store does not keep (their
+ * leaves are few and stored anyway). `leaf(i)` returns leaf i's hash.
+ */
+export function perfectNodeHash(leaf: (index: number) => Buffer, level: number, index: number): Buffer {
+  if (level === 0) return leaf(index);
+  return hashChildren(perfectNodeHash(leaf, level - 1, 2 * index), perfectNodeHash(leaf, level - 1, 2 * index + 1));
+}
+
+/**
  * The perfect nodes that become complete when leaf `index` is appended (level ≥ 1), bottom up: the store
- * writes them with the leaf, so every later proof is a lookup. `left(level, i)` is the sibling already stored.
+ * writes the upper ones with the leaf, so a later proof is a few lookups. `left(level, i)` is the sibling
+ * already in the tree.
  */
 export function completedNodes(index: number, leafHash: Buffer, left: NodeSource): Array<NodeId & { hash: Buffer }> {
   const out: Array<NodeId & { hash: Buffer }> = [];
