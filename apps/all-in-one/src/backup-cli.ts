@@ -22,7 +22,10 @@ async function backup(a: Record<string, string>): Promise<void> {
   if (existsSync(out)) throw new Error(`${out} exists: a backup goes into a new directory`);
   const url = (a.url ?? 'http://127.0.0.1:8000').replace(/\/$/, '');
   const key = a['api-key'];
-  const res = await fetch(`${url}/audit/backup`, { method: 'POST', headers: key ? { 'x-api-key': key } : {} });
+  const res = await fetch(`${url}/audit/backup`, { method: 'POST', headers: key ? { 'x-api-key': key } : {} }).catch((e: Error) => {
+    // fetch says only "fetch failed"; the reason (ECONNREFUSED, ENOTFOUND, ...) is its cause.
+    throw new Error(`cannot reach the service at ${url}: ${(e.cause as Error | undefined)?.message ?? e.message}`);
+  });
   const body = (await res.json()) as { path?: string; manifest?: unknown; error?: { message: string } };
   if (res.status !== 201 || !body.path) throw new Error(`POST ${url}/audit/backup answered ${res.status}: ${body.error?.message ?? ''}`);
   try {
@@ -42,7 +45,10 @@ async function restore(a: Record<string, string>): Promise<void> {
 }
 
 const [command, ...rest] = process.argv.slice(2);
-(command === 'backup' ? backup : command === 'restore' ? restore : () => Promise.reject(new Error(USAGE)))(args(rest)).catch((e: Error) => {
-  process.stderr.write(`${e.message}\n`);
-  process.exit(1);
-});
+Promise.resolve()
+  .then(() => (command === 'backup' ? backup : command === 'restore' ? restore : () => Promise.reject(new Error(USAGE)))(args(rest)))
+  .catch((e: Error) => {
+    process.stderr.write(`${e.message}\n`);
+    // A usage error is 2, as the other commands of the repository answer one; a failed backup or restore 1.
+    process.exit(e.message === USAGE ? 2 : 1);
+  });

@@ -85,7 +85,13 @@ function main(argv: string[]): number {
     return e instanceof NoteError ? 1 : 2;
   }
   const lines: Line[] = [];
-  const text = readFileSync(file, 'utf8');
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    process.stderr.write(`cannot read the export ${file}: ${(e as Error).message}\n`);
+    return 2;
+  }
   for (const [i, raw] of text.split('\n').entries()) {
     if (raw.trim() === '') continue;
     try {

@@ -45,6 +45,12 @@ describe('signed note (C2SP)', () => {
     expect(() => openCheckpoint(flipped, [verifier])).toThrow(/invalid signature/);
   });
 
+  it('should name a copy that added a newline after the signatures (what `jq -r` does) instead of misreading it', () => {
+    const note = signNote(checkpointText({ origin: 'audit.example/t1', size: 5, rootHash: Buffer.alloc(32, 7) }), signer);
+    expect(() => openCheckpoint(`${note}\n`, [verifier])).toThrow(/an empty line after its signatures .*jq -j/);
+    expect(() => signNote('a\n\nb\n', signer)).toThrow(/must not contain a blank line/);
+  });
+
   it('should refuse a note signed only by an unknown key, and ignore unknown cosigners', () => {
     const other = { name: 'witness.example', privateKey: generateKeyPairSync('ed25519').privateKey };
     const text = checkpointText({ origin: 'audit.example/t1', size: 1, rootHash: Buffer.alloc(32) });

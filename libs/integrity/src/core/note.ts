@@ -77,7 +77,7 @@ export function parseVerifierKey(text: string): NoteVerifier {
 
 function checkText(text: string): void {
   if (!text.endsWith('\n')) throw new NoteError('a note text ends in a newline');
-  if (text.includes('\n\n')) throw new NoteError('a note text has no blank line');
+  if (text.includes('\n\n')) throw new NoteError('a note text must not contain a blank line');
   if (/[\p{Cc}]/u.test(text.replace(/\n/g, ''))) throw new NoteError('a note text has no control characters but newlines');
 }
 
@@ -101,6 +101,11 @@ export interface OpenedNote {
  * key must have signed.
  */
 export function openNote(note: string, verifiers: readonly NoteVerifier[]): OpenedNote {
+  if (note.endsWith('\n\n')) {
+    throw new NoteError(
+      'malformed note: an empty line after its signatures (a copy that added a newline, such as `jq -r`; `jq -j` keeps it exact)',
+    );
+  }
   const split = note.lastIndexOf('\n\n');
   if (split < 0 || !note.endsWith('\n')) throw new NoteError('malformed note: no signature block');
   const text = note.slice(0, split + 1);
