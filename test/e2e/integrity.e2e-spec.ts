@@ -132,6 +132,14 @@ describe('integrity (embedded app)', () => {
     const bad = await http(`${app.url}/audit/integrity/consistency?from=abc&to=1`);
     expect(bad.status).toBe(400);
     expect(bad.body.error.details[0].field).toBe('from');
+    const unknownParam = await http(`${app.url}/audit/integrity/consistency?from=1&to=3&x=1`);
+    expect([unknownParam.status, unknownParam.body.error.code, unknownParam.body.error.details[0].field]).toEqual([
+      400,
+      'invalid_query',
+      'x',
+    ]);
+    const inverted = await http(`${app.url}/audit/integrity/verify`, { method: 'POST', json: { from: '2026-12-04', to: '2026-12-01' } });
+    expect([inverted.status, inverted.body.error.details[0].field]).toEqual([400, '/to']);
   });
 
   it('should name each event modified, removed, inserted or reordered in the store, and log the mismatch', async () => {

@@ -108,6 +108,22 @@ function single(raw: unknown, name: string, errors: ErrorDetail[]): string | und
 const DATE_ONLY_RE = /^\d{4}-\d{2}-\d{2}$/;
 
 /**
+ * A time bound of a request body or query as every one of the API reads it: an ISO 8601 date-time, or a date
+ * alone (the whole UTC day: its midnight as a lower bound, its last microsecond as an upper one). Undefined
+ * when the text is neither.
+ */
+export function parseTimeBound(text: string, upper: boolean): number | undefined {
+  return parseTime(text, '', 0, [], false, upper);
+}
+
+/** One error per key of `object` that is not in `allowed`, naming it (with `prefix`, e.g. `/`) and what is allowed. */
+export function unknownFields(object: object, allowed: readonly string[], prefix = ''): ErrorDetail[] {
+  return Object.keys(object)
+    .filter((k) => !allowed.includes(k))
+    .map((k) => ({ field: `${prefix}${k}`, message: `unknown field; allowed: ${allowed.join(', ') || 'none'}` }));
+}
+
+/**
  * A bound as given: a duration back from now (`since` only), an ISO 8601 date-time, or a date alone, read in
  * UTC. A date alone means the whole day: midnight for a lower bound; for `end` (inclusive, like every bound)
  * the day's last microsecond, so `start=2030-01-01&end=2030-01-31` is all of January.

@@ -2,7 +2,7 @@ import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req } from
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { FastifyRequest } from 'fastify';
 import { RequireScope, requestInfo, SelfAuditService } from '@app/api';
-import { parseTimestampMicros, ValidationError } from '@app/contracts';
+import { InvalidQueryError, parseTimeBound, unknownFields, ValidationError } from '@app/contracts';
 import { INTEGRITY_PORT, IntegrityPort, VerifyRange } from './integrity.port';
 
 function sizeParam(value: unknown, name: string): number {
@@ -12,13 +12,32 @@ function sizeParam(value: unknown, name: string): number {
   return Number(value);
 }
 
-function timeField(body: Record<string, unknown>, name: string): number | undefined {
+function timeField(body: Record<string, unknown>, name: 'from' | 'to'): number | undefined {
   const v = body[name];
   if (v === undefined || v === null) return undefined;
-  const us = typeof v === 'string' ? parseTimestampMicros(v) : undefined;
+  const us = typeof v === 'string' ? parseTimeBound(v, name === 'to') : undefined;
   if (us === undefined)
-    throw new ValidationError(`${name} must be an RFC 3339 timestamp`, [{ field: name, message: 'must be an RFC 3339 timestamp' }]);
+    throw new ValidationError(`${name} must be an ISO 8601 timestamp or date`, [
+      { field: `/${name}`, message: 'must be an ISO 8601 timestamp or a date (a date alone: the whole UTC day)' },
+    ]);
   return us;
+}
+
+/** The verify body: `from` and `to` (inclusive event times, either may be absent), nothing else, in order. */
+export function parseVerifyBody(body: unknown): VerifyRange {
+  const b = body === undefined || body === null ? {} : body;
+  if (typeof b !== 'object' || Array.isArray(b))
+    throw new ValidationError('the body must be an object', [{ field: '/', message: 'must be an object' }]);
+  const unknown = unknownFields(b, ['from', 'to'], '/');
+  if (unknown.length > 0) throw new ValidationError(`${unknown[0].field}: ${unknown[0].message}`, unknown);
+  const range: VerifyRange = {
+    fromUs: timeField(b as Record<string, unknown>, 'from'),
+    toUs: timeField(b as Record<string, unknown>, 'to'),
+  };
+  if (range.fromUs !== undefined && range.toUs !== undefined && range.toUs < range.fromUs) {
+    throw new ValidationError('to is before from', [{ field: '/to', message: 'must not be before from' }]);
+  }
+  return range;
 }
 
 /** Checkpoints, the public key, consistency proofs and verification (docs/api.md "Integrity"). */
@@ -55,7 +74,10 @@ export class IntegrityController {
   @Get('consistency')
   @RequireScope('events:read')
   @ApiOperation({ summary: 'RFC 6962 consistency proof between two tree sizes (two checkpoints)' })
-  consistency(@Req() req: FastifyRequest, @Query('from') from: unknown, @Query('to') to: unknown): Promise<unknown> {
+  consistency(@Req() req: FastifyRequest, @Query() query: Record<string, unknown>): Promise<unknown> {
+    const unknown = unknownFields(query, ['from', 'to']);
+    if (unknown.length > 0) throw new InvalidQueryError(`unknown query parameter ${unknown[0].field}`, unknown);
+    const { from, to } = query;
     return this.integrity.consistency(requestInfo(req).tenantId, sizeParam(from, 'from'), sizeParam(to, 'to'));
   }
 
@@ -66,13 +88,7 @@ export class IntegrityController {
     summary: 'Recomputes every leaf from the query store and names the events modified, removed, inserted or reordered',
   })
   async verify(@Req() req: FastifyRequest, @Body() body: unknown): Promise<unknown> {
-    const b = body === undefined || body === null ? {} : body;
-    if (typeof b !== 'object' || Array.isArray(b))
-      throw new ValidationError('the body must be an object', [{ field: '/', message: 'must be an object' }]);
-    const range: VerifyRange = {
-      fromUs: timeField(b as Record<string, unknown>, 'from'),
-      toUs: timeField(b as Record<string, unknown>, 'to'),
-    };
+    const range = parseVerifyBody(body);
     const info = requestInfo(req);
     const report = await this.integrity.verify(info.tenantId, range);
     this.selfAudit.recordRead(req, info.tenantId, 'verified audit log integrity', info);
