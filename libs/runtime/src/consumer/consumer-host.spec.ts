@@ -10,13 +10,14 @@ class FakeBus implements EventBus {
   readonly published: Array<{ topic: string; records: OutgoingRecord[] }> = [];
   readonly handlers = new Map<string, BatchHandler>();
   closed: string[] = [];
+  retried: string[] = [];
 
   async publish(topic: string, records: OutgoingRecord[]): Promise<void> {
     this.published.push({ topic, records });
   }
   async subscribe(group: string, handler: BatchHandler, _options?: SubscribeOptions): Promise<Subscription> {
     this.handlers.set(group, handler);
-    return { close: async () => void this.closed.push(group) };
+    return { close: async () => void this.closed.push(group), retryNow: () => void this.retried.push(group) };
   }
   async health(): Promise<BusHealth> {
     return { ok: true, detail: {} };
@@ -121,6 +122,30 @@ describe(ConsumerHost.name, () => {
     expect(seen.b.map((e) => e.offset)).toEqual(records.map((r) => r.offset));
     expect(seen.b[0].event).not.toBe(seen.a[0].event);
     expect(seen.b[0].event).toEqual(seen.a[0].event);
+  });
+
+  it('should not keep what it decoded for a group that every other group has passed', async () => {
+    // given a group b so far behind a that the records it reads are no longer shared
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    for (const g of ['a', 'b']) sut.declare({ kind: 'events', group: g, handle: async () => undefined });
+    await sut.start();
+    const one = gatewayRecord(0);
+    const records = Array.from({ length: SHARED_DECODE_ENTRIES + 10 }, (_, i) => ({ ...one, offset: String(i) }));
+    await bus.deliver('a', batchOf(records));
+    // when b reads them, the first 10 decoded by itself
+    await bus.deliver('b', batchOf(records));
+    // then nothing is left: b's own decodes were not kept for a, which has passed them
+    expect(sut['decoded'].size).toBe(0);
+  });
+
+  it("should end the back-off of one group's subscription on retryNow, and no other group's", async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    for (const g of ['a', 'b']) sut.declare({ kind: 'events', group: g, handle: async () => undefined });
+    await sut.start();
+    sut.retryNow('b');
+    expect(bus.retried).toEqual(['b']);
   });
 
   it('should refuse two owners of the DLQ', () => {
