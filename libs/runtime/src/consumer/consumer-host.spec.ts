@@ -139,6 +139,23 @@ describe(ConsumerHost.name, () => {
     expect(sut['decoded'].size).toBe(0);
   });
 
+  it('should never hand a group the shared event of another record at the same partition and offset', async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    const seen: Record<string, ConsumedEvent[]> = { a: [], b: [] };
+    for (const g of ['a', 'b']) sut.declare({ kind: 'events', group: g, handle: async (e) => void seen[g].push(...e) });
+    await sut.start();
+    await bus.deliver('a', batchOf([gatewayRecord(0)]));
+    // another topic's record 0 (a group on its own topic), and one of this topic that is not the same record
+    const other = normalizeEvent({ event_type: 'job_failed' }, { tenantId: 'acme', receivedAtMicros: 1.7e15, trustTenantField: false });
+    if (!other.ok) throw new Error('invalid test event');
+    const value = Buffer.from(serializeEvent(other.event));
+    const headers = { [INGEST_HEADER.name]: INGEST_HEADER.value };
+    await bus.deliver('b', batchOf([{ ...record(0, ''), topic: 'audit.other.v1', value, headers }]));
+    await bus.deliver('b', batchOf([{ ...record(0, ''), value, headers }]));
+    expect(seen.b.map((e) => e.event.event_type)).toEqual(['job_failed', 'job_failed']);
+  });
+
   it("should end the back-off of one group's subscription on retryNow, and no other group's", async () => {
     const bus = new FakeBus();
     const sut = newHost(bus);

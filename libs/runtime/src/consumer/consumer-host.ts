@@ -114,6 +114,16 @@ function metricsOf(metrics: Metrics, host: () => ConsumerHost): HostMetrics {
   return m;
 }
 
+/** A record decoded for one event group and kept for the others still to read it. */
+interface SharedDecode {
+  result: DecodedRecord;
+  /** Other groups still to take it. */
+  left: number;
+  topic: string;
+  timestampMs: number;
+  bytes: number;
+}
+
 /** Decoded records kept for this host's other event consumers (about 1-2 KB each). */
 export const SHARED_DECODE_ENTRIES = 5_000;
 
@@ -139,7 +149,7 @@ export class ConsumerHost {
    * each record once per group was their largest shared cost. Bounded: a group far behind decodes for itself.
    * Handlers must treat the events as read-only, since the groups share them.
    */
-  private readonly decoded = new Map<string, { result: DecodedRecord; left: number }>();
+  private readonly decoded = new Map<string, SharedDecode>();
   private readonly idle: Array<() => void> = [];
   /** Per event group and partition, the offset after the last batch it handled here (for `sharersOf`). */
   private readonly eventPositions = new Map<string, Map<string, number>>();
@@ -188,15 +198,18 @@ export class ConsumerHost {
   private decode(record: BusRecord, sharers: number): DecodedRecord {
     const options = { trust: this.options.trust, defaultTenant: this.options.defaultTenant };
     if (this.eventGroups < 2) return decodeRecord(record, options);
-    const key = `${record.topic}\u0000${record.partition}\u0000${record.offset}\u0000${record.timestampMs}\u0000${record.value.length}`;
+    // Keyed by partition and offset alone (short strings, no number formatting); the entry proves it is the
+    // same record by its topic, append time and size.
+    const key = `${record.partition}:${record.offset}`;
     const hit = this.decoded.get(key);
-    if (hit) {
+    if (hit && hit.topic === record.topic && hit.timestampMs === record.timestampMs && hit.bytes === record.value.length) {
       if (--hit.left <= 0) this.decoded.delete(key);
       return hit.result;
     }
     const result = decodeRecord(record, options);
     if (sharers === 0) return result;
-    this.decoded.set(key, { result, left: sharers });
+    this.decoded.delete(key);
+    this.decoded.set(key, { result, left: sharers, topic: record.topic, timestampMs: record.timestampMs, bytes: record.value.length });
     if (this.decoded.size > SHARED_DECODE_ENTRIES) this.decoded.delete(this.decoded.keys().next().value as string);
     return result;
   }
