@@ -55,10 +55,10 @@ export interface RegisteredGroup {
 }
 
 const DAY_MS = 24 * 3600 * 1000;
+const CURSOR_SUFFIX = '.json';
 export const DEFAULT_BACKOFF: RetryBackoff = { baseMs: 100, maxMs: 30_000 };
 
 type ReadResult = { records: ReadRecord[]; next: LogCursor };
-const CURSOR_SUFFIX = '.json';
 
 /**
  * The embedded event bus: one durable segment log per topic (a single partition, 0) and one committed
@@ -250,6 +250,8 @@ export class FileLogBus implements EventBus {
 
     const loop = (async () => {
       let lastDelivery = 0;
+      /** The batch at the cursor failed and is being tried again. */
+      let retrying = false;
       /**
        * The next batch, read while the handler has the current one, when a full batch is already waiting:
        * a group that is behind then never waits on the file between batches.
@@ -274,7 +276,8 @@ export class FileLogBus implements EventBus {
               await waitForData(1000);
               continue;
             }
-            if (available < maxBatchRecords) {
+            // A retry does not wait for the delivery interval: its back-off (or a retryNow) already decided when.
+            if (available < maxBatchRecords && !retrying) {
               const wait = lastDelivery + this.options.batchIntervalMs - Date.now();
               if (wait > 0) {
                 await sleep(Math.min(wait, this.options.batchIntervalMs));
@@ -317,6 +320,7 @@ export class FileLogBus implements EventBus {
             // The batch comes again from the same position, read afresh: it starts with the same records and
             // takes in what arrived during the back-off, up to a full batch.
             ahead = null;
+            retrying = true;
             if (retryRequested) {
               retryRequested = false;
               attempt = 0;
@@ -326,6 +330,7 @@ export class FileLogBus implements EventBus {
             continue;
           }
           attempt = 0;
+          retrying = false;
           retryRequested = false;
           state.cursor = next;
           const previous = commits;
