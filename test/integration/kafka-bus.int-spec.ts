@@ -143,6 +143,34 @@ describe(KafkaBus.name, () => {
     expect(committed).toEqual(ends);
   });
 
+  it('should try a failed batch again at once on retryNow, however long the back-off', async () => {
+    // given a back-off of ten minutes: a retry that comes within the wait below came from retryNow
+    const topic = `${runId}-retry-now`;
+    await createTopic(topic, 1);
+    const bus = await newBus({ retryBackoff: { baseMs: 600_000, maxMs: 600_000 } });
+    await bus.publish(topic, [{ key: 'k', value: 'a' }]);
+    const seen: Array<{ offset: string; failed: boolean }> = [];
+    const sub = await bus.subscribe(
+      `${runId}-retry-now-group`,
+      async (batch) => {
+        const failed = seen.length === 0;
+        seen.push({ offset: batch.firstOffset, failed });
+        if (failed) throw new Error('paused');
+      },
+      { topic, fromBeginning: true },
+    );
+    await until(() => seen.length === 1, 60_000, 'the first, failing delivery');
+    // when the cause is gone
+    sub.retryNow?.();
+    // then the same records come again at once
+    await until(() => seen.length === 2, 20_000, 'the retry');
+    expect(seen).toEqual([
+      { offset: '0', failed: true },
+      { offset: '0', failed: false },
+    ]);
+    await sub.close();
+  }, 90_000);
+
   it('should give batches a new generation after a rebalance, so per-partition caches are rebuilt', async () => {
     const topic = `${runId}-rebalance`;
     const group = `${runId}-rebalance-group`;

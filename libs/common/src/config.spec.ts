@@ -52,6 +52,7 @@ describe(loadConfig.name, () => {
     ['AUDIT_BATCH_MAX_EVENTS', '0'],
     ['AUDIT_BATCH_INTERVAL_MS', '1.5'],
     ['AUDIT_PRODUCE_LINGER_MS', '5000'],
+    ['AUDIT_CONSUMER_RETRY_MAX_MS', '0'],
     ['INGEST_SERVICE_PORT', '0'],
     ['QUERY_SERVICE_PORT', 'x'],
     ['AUDIT_BOOTSTRAP_API_KEY', 's3cret-too-short'],

@@ -59,6 +59,8 @@ export interface AppConfig {
         registeredGroups: string[];
       } & KafkaSecurityConfig);
   batching: { maxEvents: number; intervalMs: number; produceLingerMs: number };
+  /** The back-off of a consumer batch that failed, for every consumer group of both buses. */
+  consumerRetry: { baseMs: number; maxMs: number };
   services: { ingest: { host: string; port: number }; query: { host: string; port: number } };
   healthPort: number;
   auth: { bootstrapKey?: string; allowAnonymousOnLoopback: boolean };
@@ -186,6 +188,10 @@ export function loadConfig(env: Env = process.env): AppConfig {
       intervalMs: int(env, 'AUDIT_BATCH_INTERVAL_MS', 200, 0, 60_000),
       produceLingerMs: int(env, 'AUDIT_PRODUCE_LINGER_MS', 2, 0, 1000),
     },
+    consumerRetry: {
+      baseMs: int(env, 'AUDIT_CONSUMER_RETRY_BASE_MS', 100, 1, 3_600_000),
+      maxMs: int(env, 'AUDIT_CONSUMER_RETRY_MAX_MS', 30_000, 1, 3_600_000),
+    },
     services: {
       ingest: { host: env.INGEST_SERVICE_HOST || '127.0.0.1', port: int(env, 'INGEST_SERVICE_PORT', 4001, 1, 65535) },
       query: { host: env.QUERY_SERVICE_HOST || '127.0.0.1', port: int(env, 'QUERY_SERVICE_PORT', 4002, 1, 65535) },
@@ -242,6 +248,8 @@ export const KNOWN_ENV_VARS = [
   'AUDIT_BATCH_MAX_EVENTS',
   'AUDIT_BATCH_INTERVAL_MS',
   'AUDIT_PRODUCE_LINGER_MS',
+  'AUDIT_CONSUMER_RETRY_BASE_MS',
+  'AUDIT_CONSUMER_RETRY_MAX_MS',
   'INGEST_SERVICE_HOST',
   'INGEST_SERVICE_PORT',
   'QUERY_SERVICE_HOST',

@@ -44,6 +44,19 @@ export interface SubscribeOptions {
 
 export interface Subscription {
   close(): Promise<void>;
+  /**
+   * Ends the back-off of a failed batch now: it is tried again at once, and the back-off starts over from its
+   * base. For a handler whose cause of failure has gone (an integration resumed, a destination changed), so it
+   * need not wait out a delay of up to the cap. Called while no batch is backing off, it makes the next
+   * failure's retry immediate.
+   */
+  retryNow?(): void;
+}
+
+/** The delay before a failed batch is tried again: exponential from `baseMs`, capped at `maxMs`, with jitter. */
+export interface RetryBackoff {
+  baseMs: number;
+  maxMs: number;
 }
 
 export interface BusHealth {

@@ -105,6 +105,7 @@ function openBus(context: AppContext, mode: Mode, app: string): EventBus {
       maxBatchRecords: config.batching.maxEvents,
       batchIntervalMs: config.batching.intervalMs,
       hotWindowMs: config.kafka.hotWindowMs,
+      retryBackoff: config.consumerRetry,
       logger,
       onHandlerError: (group, error, attempt) =>
         logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
@@ -113,6 +114,7 @@ function openBus(context: AppContext, mode: Mode, app: string): EventBus {
   return new KafkaBus({
     ...requireKafka(config, app),
     maxBatchRecords: config.batching.maxEvents,
+    retryBackoff: config.consumerRetry,
     logger,
     onHandlerError: (group, error, attempt, delayMs) =>
       logger.warn(

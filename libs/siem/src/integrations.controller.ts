@@ -58,7 +58,7 @@ export class IntegrationsController {
 
   @Post(':id/resume')
   @HttpCode(200)
-  @ApiOperation({ summary: 'Resume delivery from where it paused' })
+  @ApiOperation({ summary: 'Resume delivery from where it paused, at once (the retry back-off is not waited out)' })
   resume(@Param('id') id: string, @Req() req: FastifyRequest): Promise<IntegrationView> {
     return this.siem.setStatus(requestInfo(req).tenantId, id, 'active');
   }

@@ -393,6 +393,8 @@ export class SiemService implements SiemPort {
     r.sender = this.sender(r.integration);
     r.filter = toEventFilter(r.integration.filter);
     await old.close().catch(() => undefined);
+    // A batch backing off after failures to the old destination or settings is tried on the new ones now.
+    this.consumers.retryNow(siemGroup(id));
     await this.audit(r.integration, 'siem_integration_updated', 'info', `SIEM integration to ${settings.destination} changed`, {
       changed: Object.keys(body as object),
     });
@@ -415,6 +417,8 @@ export class SiemService implements SiemPort {
       await this.repo().update({ id }, { status, updatedAt });
       r.integration = { ...r.integration, status, updated_at: updatedAt.toISOString() };
       r.health.state = status === 'paused' ? 'paused' : 'idle';
+      // The paused batches back off (up to AUDIT_CONSUMER_RETRY_MAX_MS): resumed, they go at once.
+      if (status === 'active') this.consumers.retryNow(siemGroup(id));
       await this.audit(
         r.integration,
         status === 'paused' ? 'siem_integration_paused' : 'siem_integration_resumed',

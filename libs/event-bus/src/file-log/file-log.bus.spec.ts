@@ -100,6 +100,126 @@ describe(FileLogBus.name, () => {
     await again.close();
   });
 
+  it('should hand a group that is behind full batches in order, and commit each batch after its handler resolved', async () => {
+    // given 100 records and batches of 10 (the next is read while the handler has the current one)
+    const bus = new FileLogBus(options(dir, { maxBatchRecords: 10 }));
+    for (let i = 0; i < 10; i++)
+      await bus.publish(
+        't',
+        Array.from({ length: 10 }, (_, j) => ({ key: 'k', value: `${i * 10 + j}` })),
+      );
+    const committedWhenHandled: number[] = [];
+    const got: number[] = [];
+    await new Promise<void>((resolve) => {
+      void bus.subscribe(
+        'g',
+        async (b: BusBatch) => {
+          committedWhenHandled.push((await bus.registeredGroups('t'))[0].offset);
+          got.push(...b.records.map((r) => Number(r.value.toString())));
+          if (got.length === 100) resolve();
+        },
+        { topic: 't' },
+      );
+    });
+    // then every record came once, in order, in full batches
+    expect(got).toEqual(Array.from({ length: 100 }, (_, i) => i));
+    expect(committedWhenHandled).toHaveLength(10);
+    // and no position was committed ahead of a batch still in a handler's hands
+    committedWhenHandled.forEach((offset, i) => expect(offset).toBeLessThanOrEqual(i * 10));
+    await bus.close();
+    const again = new FileLogBus(options(dir, { maxBatchRecords: 10 }));
+    expect((await again.registeredGroups('t'))[0].offset).toBe(100);
+    await again.close();
+  });
+
+  describe('retryNow', () => {
+    // A back-off far longer than any test: a retry that comes can only have come from retryNow.
+    const longBackoff = { retryBackoff: { baseMs: 600_000, maxMs: 600_000 } };
+
+    it('should try a failed batch again at once, read afresh from the same position, however long the back-off', async () => {
+      const bus = new FileLogBus(options(dir, longBackoff));
+      await bus.publish('t', [{ key: 'k', value: 'a' }]);
+      let failed: () => void = () => undefined;
+      const failure = new Promise<void>((r) => (failed = r));
+      const batches: string[][] = [];
+      let delivered: () => void = () => undefined;
+      const delivery = new Promise<void>((r) => (delivered = r));
+      const sub = await bus.subscribe(
+        'g',
+        async (b: BusBatch) => {
+          const values = b.records.map((r) => r.value.toString());
+          batches.push(values);
+          if (batches.length === 1) {
+            failed();
+            throw new Error('receiver down');
+          }
+          delivered();
+        },
+        { topic: 't' },
+      );
+      await failure;
+      // when a record arrives during the back-off and the cause is gone
+      await bus.publish('t', [{ key: 'k', value: 'b' }]);
+      sub.retryNow?.();
+      await delivery;
+      // then the batch came again at once, from the same record and with what arrived meanwhile
+      expect(batches).toEqual([['a'], ['a', 'b']]);
+      await sub.close();
+      await bus.close();
+    });
+
+    it('should retry at once a batch that fails after retryNow was asked while it was in the handler', async () => {
+      const bus = new FileLogBus(options(dir, longBackoff));
+      await bus.publish('t', [{ key: 'k', value: 'a' }]);
+      let calls = 0;
+      let sub: Subscription | undefined;
+      const subscribed = new Promise<void>((resolve) => {
+        void bus
+          .subscribe(
+            'g',
+            async () => {
+              calls++;
+              if (calls === 1) {
+                await subscribed;
+                sub?.retryNow?.();
+                throw new Error('paused');
+              }
+            },
+            { topic: 't' },
+          )
+          .then((s) => {
+            sub = s;
+            resolve();
+          });
+      });
+      await subscribed;
+      for (let i = 0; i < 500 && calls < 2; i++) await new Promise((r) => setTimeout(r, 10));
+      expect(calls).toBe(2);
+      await sub?.close();
+      await bus.close();
+    });
+
+    it('should close a subscription without waiting out its back-off', async () => {
+      const bus = new FileLogBus(options(dir, longBackoff));
+      await bus.publish('t', [{ key: 'k', value: 'a' }]);
+      let failed: () => void = () => undefined;
+      const failure = new Promise<void>((r) => (failed = r));
+      const sub = await bus.subscribe(
+        'g',
+        async () => {
+          failed();
+          throw new Error('down');
+        },
+        { topic: 't' },
+      );
+      await failure;
+      // (jest's timeout, far below the back-off, fails the test if close waits)
+      await sub.close();
+      expect((await bus.registeredGroups('t'))[0]).toMatchObject({ offset: 0, lag: 1 });
+      await bus.close();
+    });
+  });
+
   it('should drop a torn tail left by a crash and keep every complete record', async () => {
     const bus = new FileLogBus(options(dir));
     await bus.publish('t', [

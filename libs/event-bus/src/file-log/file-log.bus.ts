@@ -3,8 +3,17 @@ import * as path from 'node:path';
 import { Logger } from 'pino';
 import { TOPIC_EVENTS } from '@app/contracts';
 import { backoffDelayMs, sleep } from '../backoff';
-import { BatchHandler, BusBatch, BusHealth, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '../event-bus.port';
-import { LogCursor, TopicLog } from './topic-log';
+import {
+  BatchHandler,
+  BusBatch,
+  BusHealth,
+  EventBus,
+  OutgoingRecord,
+  RetryBackoff,
+  SubscribeOptions,
+  Subscription,
+} from '../event-bus.port';
+import { LogCursor, ReadRecord, TopicLog } from './topic-log';
 
 export interface FileLogBusOptions {
   dir: string;
@@ -24,6 +33,8 @@ export interface FileLogBusOptions {
   /** The clock of append times and of the hot window; injected by tests. */
   now?: () => number;
   logger?: Pick<Logger, 'info' | 'warn'>;
+  /** The delay before a failed batch comes again (default 100 ms doubling up to 30 s). */
+  retryBackoff?: RetryBackoff;
   onHandlerError?: (group: string, error: unknown, attempt: number) => void;
 }
 
@@ -45,6 +56,9 @@ export interface RegisteredGroup {
 
 const DAY_MS = 24 * 3600 * 1000;
 const CURSOR_SUFFIX = '.json';
+export const DEFAULT_BACKOFF: RetryBackoff = { baseMs: 100, maxMs: 30_000 };
+
+type ReadResult = { records: ReadRecord[]; next: LogCursor };
 
 /**
  * The embedded event bus: one durable segment log per topic (a single partition, 0) and one committed
@@ -201,8 +215,16 @@ export class FileLogBus implements EventBus {
     const cursor = await this.serially(() => this.startCursor(group, topicName, log, options.fromBeginning ?? true));
     const state: GroupState = { group, topic: topicName, cursor };
     this.groups.push(state);
+    const { maxBatchRecords } = this.options;
+    const backoff = this.options.retryBackoff ?? DEFAULT_BACKOFF;
     let stopped = false;
     let wake: (() => void) | null = null;
+    /** Ends the back-off sleep in progress (retryNow). */
+    let endBackoff: (() => void) | null = null;
+    /** retryNow came while no batch was backing off: the next failure is retried at once. */
+    let retryRequested = false;
+    /** Failures of the batch at the cursor in a row: the back-off's exponent. */
+    let attempt = 0;
     const off = log.onAppend(() => wake?.());
     const waitForData = (ms: number): Promise<void> =>
       new Promise((resolve) => {
@@ -214,67 +236,131 @@ export class FileLogBus implements EventBus {
         }
         wake = done;
       });
+    const backOff = (ms: number): Promise<void> =>
+      new Promise((resolve) => {
+        const timer = setTimeout(done, ms);
+        function done(): void {
+          clearTimeout(timer);
+          endBackoff = null;
+          resolve();
+        }
+        endBackoff = done;
+      });
+    const read = (from: LogCursor): Promise<ReadResult> => log.read(from, maxBatchRecords, 16 << 20);
 
     const loop = (async () => {
       let lastDelivery = 0;
-      while (!stopped && !this.closed) {
-        const available = log.nextOffset - state.cursor.offset;
-        if (available <= 0) {
-          await waitForData(1000);
-          continue;
-        }
-        if (available < this.options.maxBatchRecords) {
-          const wait = lastDelivery + this.options.batchIntervalMs - Date.now();
-          if (wait > 0) {
-            await sleep(Math.min(wait, this.options.batchIntervalMs));
-            if (stopped || this.closed) break;
+      /** The batch at the cursor failed and is being tried again. */
+      let retrying = false;
+      /**
+       * The next batch, read while the handler has the current one, when a full batch is already waiting:
+       * a group that is behind then never waits on the file between batches.
+       */
+      let ahead: Promise<ReadResult> | null = null;
+      /**
+       * Cursor commits run in order behind the delivery: the next batch goes to the handler while the previous
+       * position is being synced. A crash before a commit lands only redelivers (at least once).
+       */
+      let commits: Promise<void> = Promise.resolve();
+      let commitFailed: unknown = null;
+      try {
+        while (!stopped && !this.closed) {
+          if (commitFailed !== null) throw commitFailed;
+          let result: ReadResult;
+          if (ahead) {
+            result = await ahead;
+            ahead = null;
+          } else {
+            const available = log.nextOffset - state.cursor.offset;
+            if (available <= 0) {
+              await waitForData(1000);
+              continue;
+            }
+            // A retry does not wait for the delivery interval: its back-off (or a retryNow) already decided when.
+            if (available < maxBatchRecords && !retrying) {
+              const wait = lastDelivery + this.options.batchIntervalMs - Date.now();
+              if (wait > 0) {
+                await sleep(Math.min(wait, this.options.batchIntervalMs));
+                if (stopped || this.closed) break;
+              }
+            }
+            result = await read(state.cursor);
           }
-        }
-        const { records, next } = await log.read(state.cursor, this.options.maxBatchRecords, 16 << 20);
-        if (records.length === 0) {
-          await waitForData(100);
-          continue;
-        }
-        const batch: BusBatch = {
-          topic: topicName,
-          partition: 0,
-          firstOffset: String(records[0].offset),
-          lastOffset: String(records[records.length - 1].offset),
-          heartbeat: async () => undefined,
-          records: records.map((r) => ({
+          const { records, next } = result;
+          if (records.length === 0) {
+            await waitForData(100);
+            continue;
+          }
+          if (log.nextOffset - next.offset >= maxBatchRecords) {
+            ahead = read(next);
+            // Awaited when its turn comes; a failure then surfaces there.
+            ahead.catch(() => undefined);
+          }
+          const batch: BusBatch = {
             topic: topicName,
             partition: 0,
-            offset: String(r.offset),
-            timestampMs: r.timestampMs,
-            key: r.key,
-            value: r.value,
-            headers: r.headers,
-          })),
-        };
-        for (let attempt = 0; ; attempt++) {
+            firstOffset: String(records[0].offset),
+            lastOffset: String(records[records.length - 1].offset),
+            heartbeat: async () => undefined,
+            records: records.map((r) => ({
+              topic: topicName,
+              partition: 0,
+              offset: String(r.offset),
+              timestampMs: r.timestampMs,
+              key: r.key,
+              value: r.value,
+              headers: r.headers,
+            })),
+          };
           try {
             await handler(batch);
-            break;
           } catch (e) {
             this.options.onHandlerError?.(group, e, attempt);
             if (stopped || this.closed) return;
-            await sleep(backoffDelayMs(attempt));
+            // The batch comes again from the same position, read afresh: it starts with the same records and
+            // takes in what arrived during the back-off, up to a full batch.
+            ahead = null;
+            retrying = true;
+            if (retryRequested) {
+              retryRequested = false;
+              attempt = 0;
+            } else {
+              await backOff(backoffDelayMs(attempt++, backoff.baseMs, backoff.maxMs));
+            }
+            continue;
           }
+          attempt = 0;
+          retrying = false;
+          retryRequested = false;
+          state.cursor = next;
+          const previous = commits;
+          commits = previous.then(() => this.commitCursor({ group, topic: topicName, cursor: next }));
+          commits.catch((e: unknown) => (commitFailed ??= e));
+          lastDelivery = Date.now();
         }
-        state.cursor = next;
-        await this.commitCursor(state);
-        lastDelivery = Date.now();
+      } finally {
+        await commits.catch(() => undefined);
       }
+      if (commitFailed !== null) throw commitFailed;
     })();
     this.loops.push(loop);
     return {
       close: async () => {
         stopped = true;
         wake?.();
+        endBackoff?.();
         off();
         await loop;
         const at = this.groups.indexOf(state);
         if (at >= 0) this.groups.splice(at, 1);
+      },
+      retryNow: () => {
+        if (endBackoff) {
+          attempt = 0;
+          endBackoff();
+        } else {
+          retryRequested = true;
+        }
       },
     };
   }

@@ -1,4 +1,4 @@
-import { decodeRecord, encodeRecord } from './segment-codec';
+import { decodeRecord, encodeRecord, HeaderMemo } from './segment-codec';
 
 describe('segment codec', () => {
   it('should round-trip a record with key and headers', () => {
@@ -18,5 +18,21 @@ describe('segment codec', () => {
     const bad = Buffer.from(buf);
     bad[bad.length - 1] ^= 0xff;
     expect(decodeRecord(bad, 0)).toBeNull();
+  });
+
+  it('should parse a run of equal headers once and share them frozen, and parse different ones afresh', () => {
+    const a = encodeRecord(1, 'k', { h: '1' }, Buffer.from('a'));
+    const b = encodeRecord(2, 'k', { h: '1' }, Buffer.from('b'));
+    const c = encodeRecord(3, 'k', { h: '2' }, Buffer.from('c'));
+    const buf = Buffer.concat([a, b, c]);
+    const memo: HeaderMemo = { bytes: null, headers: {} };
+    const first = decodeRecord(buf, 0, memo)!;
+    const second = decodeRecord(buf, a.length, memo)!;
+    const third = decodeRecord(buf, a.length + b.length, memo)!;
+    expect(second.headers).toBe(first.headers);
+    expect(Object.isFrozen(first.headers)).toBe(true);
+    expect(third.headers).toEqual({ h: '2' });
+    expect(third.headers).not.toBe(first.headers);
+    expect(decodeRecord(b, 0)!.headers).toEqual({ h: '1' });
   });
 });

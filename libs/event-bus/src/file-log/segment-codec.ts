@@ -38,8 +38,18 @@ export function encodeRecord(timestampMs: number, key: string | null, headers: R
   return out;
 }
 
+/**
+ * The headers of the record decoded last in a read, so a run of records with the same headers (every record
+ * the gateway writes carries the same one or two) parses them once. Memoized headers are frozen: the records
+ * of a read share the object.
+ */
+export interface HeaderMemo {
+  bytes: Buffer | null;
+  headers: Record<string, string>;
+}
+
 /** Decodes the record at `pos`, or returns null when the bytes there are incomplete or fail their checksum. */
-export function decodeRecord(buf: Buffer, pos: number): DecodedRecord | null {
+export function decodeRecord(buf: Buffer, pos: number, memo?: HeaderMemo): DecodedRecord | null {
   if (pos + FRAME > buf.length) return null;
   const bodyLen = buf.readUInt32LE(pos);
   const end = pos + FRAME + bodyLen;
@@ -58,7 +68,19 @@ export function decodeRecord(buf: Buffer, pos: number): DecodedRecord | null {
   }
   const hdrLen = body.readUInt32LE(p);
   p += 4;
-  const headers = hdrLen > 0 ? (JSON.parse(body.toString('utf8', p, p + hdrLen)) as Record<string, string>) : {};
+  let headers: Record<string, string> = {};
+  if (hdrLen > 0) {
+    const bytes = body.subarray(p, p + hdrLen);
+    if (memo?.bytes?.equals(bytes)) {
+      headers = memo.headers;
+    } else {
+      headers = JSON.parse(bytes.toString('utf8')) as Record<string, string>;
+      if (memo) {
+        memo.bytes = Buffer.from(bytes);
+        memo.headers = Object.freeze(headers);
+      }
+    }
+  }
   p += hdrLen;
   return { timestampMs, key, headers, value: Buffer.from(body.subarray(p)), size: FRAME + bodyLen };
 }

@@ -1,6 +1,6 @@
 import { promises as fsp } from 'node:fs';
 import * as path from 'node:path';
-import { decodeRecord, encodeRecord } from './segment-codec';
+import { decodeRecord, encodeRecord, HeaderMemo } from './segment-codec';
 
 export interface LogCursor {
   /** Offset of the next record to read. */
@@ -183,6 +183,7 @@ export class TopicLog {
   /** Reads synced records from `cursor`, at most `maxRecords` and about `maxBytes`. */
   async read(cursor: LogCursor, maxRecords: number, maxBytes: number): Promise<{ records: ReadRecord[]; next: LogCursor }> {
     const records: ReadRecord[] = [];
+    const memo: HeaderMemo = { bytes: null, headers: {} };
     let cur = { ...cursor };
     if (!this.segments.includes(cur.segment)) {
       // The segment was removed by retention: continue from the oldest one kept.
@@ -205,7 +206,7 @@ export class TopicLog {
       const view = buf.subarray(0, bytesRead);
       let pos = 0;
       while (records.length < maxRecords) {
-        const rec = decodeRecord(view, pos);
+        const rec = decodeRecord(view, pos, memo);
         if (!rec) break;
         records.push({ offset: cur.offset, timestampMs: rec.timestampMs, key: rec.key, headers: rec.headers, value: rec.value });
         pos += rec.size;

@@ -14,7 +14,17 @@ import { Logger } from 'pino';
 import { KafkaSecurityConfig } from '@app/common';
 import { LogWriteRejectedError, TOPIC_EVENTS, UnavailableError } from '@app/contracts';
 import { backoffDelayMs } from '../backoff';
-import { BatchHandler, BusBatch, BusHealth, BusRecord, EventBus, OutgoingRecord, SubscribeOptions, Subscription } from '../event-bus.port';
+import {
+  BatchHandler,
+  BusBatch,
+  BusHealth,
+  BusRecord,
+  EventBus,
+  OutgoingRecord,
+  RetryBackoff,
+  SubscribeOptions,
+  Subscription,
+} from '../event-bus.port';
 import { CircuitBreaker } from './circuit-breaker';
 import { kafkaSecurityOptions } from './kafka-security';
 import { KafkaLogTrimmer, KafkaLogTrimmerOptions } from './kafka-log-trimmer';
@@ -52,6 +62,8 @@ export interface KafkaBusOptions extends KafkaSecurityConfig {
   /** Per request to a broker on the publish path; connection refusals fail at once regardless. */
   produceRequestTimeoutMs?: number;
   fetch?: Partial<KafkaFetchSettings>;
+  /** The delay before a failed batch comes again (default 200 ms doubling up to 30 s). */
+  retryBackoff?: RetryBackoff;
   onHandlerError?: (group: string, error: unknown, attempt: number, delayMs: number) => void;
   /** kafkajs gave up on a consumer (a non-retriable error): nothing will consume until the process restarts. */
   onConsumerFatal?: (group: string, error: unknown) => void;
@@ -141,7 +153,10 @@ interface ConsumerState {
   generation: number;
   assigned: Set<number>;
   failures: Map<number, number>;
-  resumeTimers: Set<NodeJS.Timeout>;
+  /** Each partition backing off: its timer, and the resume it runs (run early by retryNow). */
+  resumeTimers: Map<NodeJS.Timeout, () => void>;
+  /** retryNow came while no partition was backing off: the next failure is retried at once. */
+  retryRequested: boolean;
   closed: boolean;
   fatal?: string;
 }
@@ -305,7 +320,8 @@ export class KafkaBus implements EventBus {
       generation: 0,
       assigned: new Set(),
       failures: new Map(),
-      resumeTimers: new Set(),
+      resumeTimers: new Map(),
+      retryRequested: false,
       closed: false,
     };
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
@@ -339,12 +355,23 @@ export class KafkaBus implements EventBus {
     return {
       close: async () => {
         state.closed = true;
-        for (const t of state.resumeTimers) clearTimeout(t);
+        for (const t of state.resumeTimers.keys()) clearTimeout(t);
         state.resumeTimers.clear();
         await consumer.disconnect();
         // indexOf is -1 after a second close or after bus.close(): splice(-1) would drop another consumer.
         const at = this.consumers.indexOf(state);
         if (at >= 0) this.consumers.splice(at, 1);
+      },
+      retryNow: () => {
+        state.failures.clear();
+        if (state.resumeTimers.size === 0) {
+          state.retryRequested = true;
+          return;
+        }
+        for (const [timer, resume] of [...state.resumeTimers]) {
+          clearTimeout(timer);
+          resume();
+        }
       },
     };
   }
@@ -381,6 +408,7 @@ export class KafkaBus implements EventBus {
         return;
       }
       state.failures.delete(batch.partition);
+      state.retryRequested = false;
       payload.resolveOffset(busBatch.lastOffset);
       await payload.commitOffsetsIfNecessary();
     }
@@ -394,11 +422,13 @@ export class KafkaBus implements EventBus {
   private retryLater(state: ConsumerState, payload: EachBatchPayload, batch: BusBatch, error: unknown): void {
     const attempt = state.failures.get(batch.partition) ?? 0;
     state.failures.set(batch.partition, attempt + 1);
-    const delay = backoffDelayMs(attempt, 200, 30_000);
+    const { baseMs, maxMs } = this.options.retryBackoff ?? { baseMs: 200, maxMs: 30_000 };
+    const delay = state.retryRequested ? 0 : backoffDelayMs(attempt, baseMs, maxMs);
+    state.retryRequested = false;
     this.options.onHandlerError?.(state.group, error, attempt, delay);
     const resume = payload.pause();
     const generation = state.generation;
-    const timer = setTimeout(() => {
+    const run = (): void => {
       state.resumeTimers.delete(timer);
       if (state.closed) return;
       // A seek on a partition this member no longer owns would be applied if it came back later and move
@@ -407,8 +437,9 @@ export class KafkaBus implements EventBus {
         state.consumer.seek({ topic: batch.topic, partition: batch.partition, offset: batch.firstOffset });
       }
       resume();
-    }, delay);
-    state.resumeTimers.add(timer);
+    };
+    const timer = setTimeout(run, delay);
+    state.resumeTimers.set(timer, run);
   }
 
   async endOffsets(topic: string): Promise<Record<number, string>> {
@@ -477,7 +508,7 @@ export class KafkaBus implements EventBus {
   async close(): Promise<void> {
     for (const c of [...this.consumers]) {
       c.closed = true;
-      for (const t of c.resumeTimers) clearTimeout(t);
+      for (const t of c.resumeTimers.keys()) clearTimeout(t);
       await c.consumer.disconnect().catch(() => undefined);
     }
     this.consumers.length = 0;

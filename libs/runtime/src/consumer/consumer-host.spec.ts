@@ -10,13 +10,14 @@ class FakeBus implements EventBus {
   readonly published: Array<{ topic: string; records: OutgoingRecord[] }> = [];
   readonly handlers = new Map<string, BatchHandler>();
   closed: string[] = [];
+  retried: string[] = [];
 
   async publish(topic: string, records: OutgoingRecord[]): Promise<void> {
     this.published.push({ topic, records });
   }
   async subscribe(group: string, handler: BatchHandler, _options?: SubscribeOptions): Promise<Subscription> {
     this.handlers.set(group, handler);
-    return { close: async () => void this.closed.push(group) };
+    return { close: async () => void this.closed.push(group), retryNow: () => void this.retried.push(group) };
   }
   async health(): Promise<BusHealth> {
     return { ok: true, detail: {} };
@@ -191,6 +192,47 @@ describe(ConsumerHost.name, () => {
     expect(seen.b.map((e) => e.offset)).toEqual(records.map((r) => r.offset));
     expect(seen.b[0].event).not.toBe(seen.a[0].event);
     expect(seen.b[0].event).toEqual(seen.a[0].event);
+  });
+
+  it('should not keep what it decoded for a group that every other group has passed', async () => {
+    // given a group b so far behind a that the records it reads are no longer shared
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    for (const g of ['a', 'b']) sut.declare({ kind: 'events', group: g, handle: async () => undefined });
+    await sut.start();
+    const one = gatewayRecord(0);
+    const records = Array.from({ length: SHARED_DECODE_ENTRIES + 10 }, (_, i) => ({ ...one, offset: String(i) }));
+    await bus.deliver('a', batchOf(records));
+    // when b reads them, the first 10 decoded by itself
+    await bus.deliver('b', batchOf(records));
+    // then nothing is left: b's own decodes were not kept for a, which has passed them
+    expect(sut['decoded'].size).toBe(0);
+  });
+
+  it('should never hand a group the shared event of another record at the same partition and offset', async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    const seen: Record<string, ConsumedEvent[]> = { a: [], b: [] };
+    for (const g of ['a', 'b']) sut.declare({ kind: 'events', group: g, handle: async (e) => void seen[g].push(...e) });
+    await sut.start();
+    await bus.deliver('a', batchOf([gatewayRecord(0)]));
+    // another topic's record 0 (a group on its own topic), and one of this topic that is not the same record
+    const other = normalizeEvent({ event_type: 'job_failed' }, { tenantId: 'acme', receivedAtMicros: 1.7e15, trustTenantField: false });
+    if (!other.ok) throw new Error('invalid test event');
+    const value = Buffer.from(serializeEvent(other.event));
+    const headers = { [INGEST_HEADER.name]: INGEST_HEADER.value };
+    await bus.deliver('b', batchOf([{ ...record(0, ''), topic: 'audit.other.v1', value, headers }]));
+    await bus.deliver('b', batchOf([{ ...record(0, ''), value, headers }]));
+    expect(seen.b.map((e) => e.event.event_type)).toEqual(['job_failed', 'job_failed']);
+  });
+
+  it("should end the back-off of one group's subscription on retryNow, and no other group's", async () => {
+    const bus = new FakeBus();
+    const sut = newHost(bus);
+    for (const g of ['a', 'b']) sut.declare({ kind: 'events', group: g, handle: async () => undefined });
+    await sut.start();
+    sut.retryNow('b');
+    expect(bus.retried).toEqual(['b']);
   });
 
   it('should refuse two owners of the DLQ', () => {

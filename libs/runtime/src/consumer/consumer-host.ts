@@ -114,6 +114,16 @@ function metricsOf(metrics: Metrics, host: () => ConsumerHost): HostMetrics {
   return m;
 }
 
+/** A record decoded for one event group and kept for the others still to read it. */
+interface SharedDecode {
+  result: DecodedRecord;
+  /** Other groups still to take it. */
+  left: number;
+  topic: string;
+  timestampMs: number;
+  bytes: number;
+}
+
 /** Decoded records kept for this host's other event consumers (about 1-2 KB each). */
 export const SHARED_DECODE_ENTRIES = 5_000;
 
@@ -127,7 +137,7 @@ export const SHARED_DECODE_ENTRIES = 5_000;
  */
 export class ConsumerHost {
   private readonly declarations: ConsumerDeclaration[] = [];
-  private readonly subscriptions: Subscription[] = [];
+  private readonly subscriptions: Array<{ group: string; subscription: Subscription }> = [];
   private readonly generations = new Map<string, number>();
   private readonly metrics: HostMetrics;
   private inHand = 0;
@@ -140,8 +150,10 @@ export class ConsumerHost {
    * each record once per group was their largest shared cost. Bounded: a group far behind decodes for itself.
    * Handlers must treat the events as read-only, since the groups share them.
    */
-  private readonly decoded = new Map<string, { result: DecodedRecord; left: number }>();
+  private readonly decoded = new Map<string, SharedDecode>();
   private readonly idle: Array<() => void> = [];
+  /** Per event group and partition, the offset after the last batch it handled here (for `sharersOf`). */
+  private readonly eventPositions = new Map<string, Map<string, number>>();
 
   constructor(private readonly options: ConsumerHostOptions) {
     this.metrics = metricsOf(options.metrics, () => this);
@@ -167,25 +179,57 @@ export class ConsumerHost {
         topic: d.topic ?? TOPIC_EVENTS,
         fromBeginning: d.fromBeginning ?? true,
       });
-      this.subscriptions.push(subscription);
+      this.subscriptions.push({ group: d.group, subscription });
       if (d.kind === 'events') this.eventGroups++;
     }
   }
 
-  /** The record decoded and validated, once for all of this host's event groups (see `decoded`). */
-  private decode(record: BusRecord): DecodedRecord {
+  /**
+   * Ends the back-off of `group`'s failed batch now (see Subscription.retryNow): for a capability that knows
+   * the cause has gone, e.g. a SIEM integration resumed.
+   */
+  retryNow(group: string): void {
+    for (const s of this.subscriptions) if (s.group === group) s.subscription.retryNow?.();
+  }
+
+  /**
+   * The record decoded and validated, once for all of this host's event groups (see `decoded`). `sharers` is
+   * how many other event groups may still read it (see `sharersOf`): with none, nothing is kept.
+   */
+  private decode(record: BusRecord, sharers: number): DecodedRecord {
     const options = { trust: this.options.trust, defaultTenant: this.options.defaultTenant };
     if (this.eventGroups < 2) return decodeRecord(record, options);
-    const key = `${record.topic}\u0000${record.partition}\u0000${record.offset}\u0000${record.timestampMs}\u0000${record.value.length}`;
+    // Keyed by partition and offset alone (short strings, no number formatting); the entry proves it is the
+    // same record by its topic, append time and size.
+    const key = `${record.partition}:${record.offset}`;
     const hit = this.decoded.get(key);
-    if (hit) {
+    if (hit && hit.topic === record.topic && hit.timestampMs === record.timestampMs && hit.bytes === record.value.length) {
       if (--hit.left <= 0) this.decoded.delete(key);
       return hit.result;
     }
     const result = decodeRecord(record, options);
-    this.decoded.set(key, { result, left: this.eventGroups - 1 });
+    if (sharers === 0) return result;
+    this.decoded.delete(key);
+    this.decoded.set(key, { result, left: sharers, topic: record.topic, timestampMs: record.timestampMs, bytes: record.value.length });
     if (this.decoded.size > SHARED_DECODE_ENTRIES) this.decoded.delete(this.decoded.keys().next().value as string);
     return result;
+  }
+
+  /**
+   * How many other event groups may still read some of `batch`: those not yet past its last record in this
+   * process (a group with no batch handled yet counts). A group far behind the others, such as a SIEM
+   * integration resumed after an hour, then decodes for itself without filling the shared entries with
+   * records nobody else will ask for.
+   */
+  private sharersOf(d: ConsumerDeclaration, batch: BusBatch): number {
+    const partitionKey = `${batch.topic}\u0000${batch.partition}`;
+    const last = Number(batch.lastOffset);
+    let others = this.eventGroups - 1;
+    for (const [group, next] of this.eventPositions) {
+      const at = next.get(partitionKey);
+      if (group !== d.group && at !== undefined && at > last) others--;
+    }
+    return Math.max(0, others);
   }
 
   /** Records on the log not yet handled, per group of this process. */
@@ -207,7 +251,7 @@ export class ConsumerHost {
         });
       });
     }
-    for (const s of this.subscriptions.splice(0)) await s.close();
+    for (const s of this.subscriptions.splice(0)) await s.subscription.close();
   }
 
   private position(d: ConsumerDeclaration, batch: BusBatch): PartitionPosition {
@@ -271,8 +315,9 @@ export class ConsumerHost {
       } else {
         const events: ConsumedEvent[] = [];
         const refused: OutgoingRecord[] = [];
+        const sharers = this.sharersOf(d, batch);
         for (const record of batch.records) {
-          const r = this.decode(record);
+          const r = this.decode(record, sharers);
           if (r.ok)
             events.push({
               event: r.event,
@@ -286,6 +331,9 @@ export class ConsumerHost {
         await position.deadLetter(refused);
         const quarantined = await this.handleIsolating(d, events, position, batch);
         this.metrics.records.inc({ group: d.group, outcome: 'handled' }, events.length - quarantined);
+        let positions = this.eventPositions.get(d.group);
+        if (!positions) this.eventPositions.set(d.group, (positions = new Map()));
+        positions.set(`${batch.topic}\u0000${batch.partition}`, Number(batch.lastOffset) + 1);
       }
       this.metrics.batches.inc({ group: d.group, outcome: 'ok' });
       this.metrics.seconds.observe({ group: d.group }, (performance.now() - started) / 1000);

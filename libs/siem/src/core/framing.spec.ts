@@ -1,4 +1,4 @@
-import { datagram, frame, frameLf, frameOctetCounted } from './framing';
+import { datagram, frame, frameAll, frameLf, frameOctetCounted } from './framing';
 
 describe('framing', () => {
   describe(frameOctetCounted.name, () => {
@@ -12,6 +12,21 @@ describe('framing', () => {
     it('should append one LF, and refuse a message holding a line break', () => {
       expect(frame('abc', 'lf').toString()).toBe('abc\n');
       expect(() => frameLf('a\nb')).toThrow(/line break/);
+    });
+  });
+
+  describe(frameAll.name, () => {
+    const messages = ['abc', 'é', '', '<110>1 - - - - - - x y'];
+
+    it.each(['lf', 'octet-counting'] as const)('should write exactly the frames of %s one after the other', (framing) => {
+      const one = frameAll(messages, framing);
+      expect(one.equals(Buffer.concat(messages.map((m) => frame(m, framing))))).toBe(true);
+      expect(frameAll([], framing).length).toBe(0);
+    });
+
+    it('should refuse a batch holding a message with a line break when LF-framed', () => {
+      expect(() => frameAll(['a', 'b\rc'], 'lf')).toThrow(/line break/);
+      expect(frameAll(['b\rc'], 'octet-counting').toString()).toBe('3 b\rc');
     });
   });
 

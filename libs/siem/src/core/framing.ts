@@ -2,6 +2,8 @@
 export const FRAMINGS = ['octet-counting', 'lf'] as const;
 export type Framing = (typeof FRAMINGS)[number];
 
+const LINE_BREAK = /[\r\n]/;
+
 /**
  * RFC 5425 §4.3 / RFC 6587 §3.4.1: `MSG-LEN SP SYSLOG-MSG`, MSG-LEN the octet count of SYSLOG-MSG alone (not of
  * the digits nor of the space), in UTF-8 bytes.
@@ -13,12 +15,26 @@ export function frameOctetCounted(message: string): Buffer {
 
 /** RFC 6587 §3.4.2 non-transparent framing with LF; the renderers never put a line break inside a message. */
 export function frameLf(message: string): Buffer {
-  if (/[\r\n]/.test(message)) throw new Error('a message with a line break cannot be LF-framed');
+  if (LINE_BREAK.test(message)) throw new Error('a message with a line break cannot be LF-framed');
   return Buffer.from(`${message}\n`, 'utf8');
 }
 
 export function frame(message: string, framing: Framing): Buffer {
   return framing === 'lf' ? frameLf(message) : frameOctetCounted(message);
+}
+
+/**
+ * The frames of `messages` one after the other, as one buffer: the bytes of `frame` for each, built as one
+ * string and encoded once (a Buffer per message and a concat cost more than rendering the JSON itself).
+ */
+export function frameAll(messages: string[], framing: Framing): Buffer {
+  if (framing === 'lf') {
+    for (const m of messages) if (LINE_BREAK.test(m)) throw new Error('a message with a line break cannot be LF-framed');
+    return Buffer.from(messages.length === 0 ? '' : `${messages.join('\n')}\n`, 'utf8');
+  }
+  let text = '';
+  for (const m of messages) text += `${Buffer.byteLength(m, 'utf8')} ${m}`;
+  return Buffer.from(text, 'utf8');
 }
 
 /**

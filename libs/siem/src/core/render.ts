@@ -23,6 +23,8 @@ export interface RenderOptions {
 
 /** The event as JSON, the fields in the contract's order; no `position` (where it sits on the log is ours). */
 export function eventJson(event: AuditEvent): string {
+  // Events read from the log have no position: only copy the object when one must go.
+  if (!('position' in event)) return JSON.stringify(event);
   const { position: _position, ...rest } = event as AuditEvent & { position?: unknown };
   return JSON.stringify(rest);
 }

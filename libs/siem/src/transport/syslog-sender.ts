@@ -1,7 +1,7 @@
 import * as dgram from 'node:dgram';
 import * as net from 'node:net';
 import * as tls from 'node:tls';
-import { datagram, frame, Framing } from '../core/framing';
+import { datagram, frame, frameAll, Framing } from '../core/framing';
 
 export const TRANSPORTS = ['udp', 'tcp', 'tls'] as const;
 export type Transport = (typeof TRANSPORTS)[number];
@@ -31,11 +31,12 @@ export interface SyslogDestination {
 /** Where to connect: the OutboundPolicy's answer for the host (checked, and pinned for this connection). */
 export type Resolver = (host: string) => Promise<{ address: string; family: 4 | 6 }>;
 
-/** What one send put on the wire: each message's bytes exactly as written, and how many were truncated. */
+/** What one send put on the wire, and how many messages were truncated. */
 export interface SentBatch {
+  /** The bytes exactly as written, in order: one buffer per datagram or HTTP message, one per stream write. */
   bytes: Buffer[];
   truncated: number;
-  /** Frames written again after a reconnection, because the connection that carried them closed too soon. */
+  /** Earlier writes (a batch each) written again after a reconnection, because the connection that carried them closed too soon. */
   replayed: number;
 }
 
@@ -84,9 +85,9 @@ export class SyslogSender {
   private socket?: net.Socket;
   private udp?: dgram.Socket;
   private connecting?: Promise<net.Socket>;
-  /** What went on the current connection recently: [written at, frame]. */
+  /** What went on the current connection recently: [written at, the bytes of one write]. */
   private recent: Array<[number, Buffer]> = [];
-  /** Frames to write first on the next connection (see SenderOptions.replayWindowMs). */
+  /** Writes to make first on the next connection (see SenderOptions.replayWindowMs). */
   private pendingReplay: Buffer[] = [];
   private readonly options: SenderOptions;
   private readonly now: () => number;
@@ -115,25 +116,28 @@ export class SyslogSender {
   }
 
   async send(messages: string[]): Promise<SentBatch> {
-    const { bytes, truncated } = this.encode(messages);
     if (this.destination.transport === 'udp') {
+      const { bytes, truncated } = this.encode(messages);
       await this.sendDatagrams(bytes);
       return { bytes, truncated, replayed: 0 };
     }
+    // One buffer for the whole batch: one write, and one entry in the replay window.
+    const chunk = frameAll(messages, this.destination.framing);
     const socket = await this.connected();
     const replay = this.pendingReplay;
     this.pendingReplay = [];
+    const out = replay.length === 0 ? chunk : Buffer.concat([...replay, chunk]);
     try {
-      await write(socket, Buffer.concat([...replay, ...bytes]));
+      await write(socket, out);
     } catch (e) {
       this.drop(socket);
       this.pendingReplay = [...replay, ...this.pendingReplay];
       throw classify(e);
     }
     const at = this.now();
-    for (const b of [...replay, ...bytes]) this.recent.push([at, b]);
+    this.recent.push([at, out]);
     this.forgetOlderThan(at - this.options.replayWindowMs);
-    return { bytes, truncated, replayed: replay.length };
+    return { bytes: [chunk], truncated: 0, replayed: replay.length };
   }
 
   async close(): Promise<void> {
