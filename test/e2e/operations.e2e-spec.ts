@@ -52,5 +52,15 @@ describe('operations endpoints (embedded app)', () => {
       return r.body.total > 0 ? r.body.events[0] : undefined;
     });
     expect(audited.metadata.action).toBe('optimize');
+    // Right after a merge there is nothing to merge (the audit event's own part is within the slack).
+    const replan = await http(`${app.url}/audit/optimize`);
+    expect(replan.body.actions.filter((a: { action: string }) => a.action === 'merge_parts')).toEqual([]);
+
+    // Nothing is taken that these endpoints do not read: refused, not silently ignored.
+    const badQuery = await http(`${app.url}/audit/optimize?tables=nope`);
+    expect([badQuery.status, badQuery.body.error.code, badQuery.body.error.details[0].field]).toEqual([400, 'invalid_query', 'tables']);
+    const badBody = await http(`${app.url}/audit/optimize`, { method: 'POST', json: { tables: ['nope'] } });
+    expect([badBody.status, badBody.body.error.details[0].field]).toEqual([400, '/tables']);
+    expect((await http(`${app.url}/audit/performance?x=1`)).status).toBe(400);
   });
 });

@@ -1,7 +1,8 @@
-import { Controller, Get, HttpCode, Inject, Post, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { FastifyRequest } from 'fastify';
 import { RequireScope, requestInfo, SelfAuditService } from '@app/api';
+import { InvalidQueryError, unknownFields, ValidationError } from '@app/contracts';
 import { QUERY_PORT, QueryPort } from '@app/query';
 import { Metrics } from '@app/runtime';
 
@@ -32,6 +33,20 @@ export function quantile(buckets: Bucket[], p: number): number | null {
 
 const START = Date.now();
 
+/** These endpoints take no parameters: anything given is refused rather than silently ignored. */
+function noQuery(query: Record<string, unknown> | undefined): void {
+  const unknown = unknownFields(query ?? {}, []);
+  if (unknown.length > 0) throw new InvalidQueryError(`unknown query parameter ${unknown[0].field}`, unknown);
+}
+
+function noBody(body: unknown): void {
+  if (body === undefined || body === null) return;
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new ValidationError('the body must be empty or {}', [{ field: '/', message: 'must be {}' }]);
+  const unknown = unknownFields(body, [], '/');
+  if (unknown.length > 0) throw new ValidationError(`${unknown[0].field}: ${unknown[0].message}`, unknown);
+}
+
 /**
  * The guide's operations endpoints. `GET /audit/optimize` only answers what an optimisation would do: a GET
  * must be safe to repeat, to prefetch and to crawl (RFC 9110 §9.2.1), and a forced merge rewrites the whole
@@ -52,7 +67,8 @@ export class OperationsController {
     summary:
       'Store size on disk and compression per table (rows, parts), ingest rate and query latency percentiles from this process, consumer lag per group, log size and hot window',
   })
-  async performance(): Promise<unknown> {
+  async performance(@Query() query?: Record<string, unknown>): Promise<unknown> {
+    noQuery(query);
     const [store, ingested, durations] = await Promise.all([
       this.query.performance(),
       this.metrics.eventsIngested.get(),
@@ -89,7 +105,8 @@ export class OperationsController {
   @Get('optimize')
   @RequireScope('admin')
   @ApiOperation({ summary: 'Dry run: what an optimisation would do (merges, roll-up reconcile); changes nothing' })
-  optimizePlan(): Promise<unknown> {
+  optimizePlan(@Query() query?: Record<string, unknown>): Promise<unknown> {
+    noQuery(query);
     return this.query.optimize(false);
   }
 
@@ -97,7 +114,9 @@ export class OperationsController {
   @HttpCode(200)
   @RequireScope('admin')
   @ApiOperation({ summary: 'Runs the optimisation (merges, roll-up reconcile); an audited admin action' })
-  async optimize(@Req() req: FastifyRequest): Promise<unknown> {
+  async optimize(@Req() req: FastifyRequest, @Query() query?: Record<string, unknown>, @Body() body?: unknown): Promise<unknown> {
+    noQuery(query);
+    noBody(body);
     const info = requestInfo(req);
     const result = await this.query.optimize(true);
     this.selfAudit.record({

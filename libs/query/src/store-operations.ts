@@ -53,6 +53,9 @@ async function directoryBytes(dir: string): Promise<number> {
   return total;
 }
 
+/** One part beyond one per partition (the newest insert) is tolerated before GET /audit/optimize recommends a merge. */
+export const MERGE_SLACK_PARTS = 1;
+
 /**
  * What GET /audit/performance and /audit/optimize read and do on the store: system.parts per table, and the
  * maintenance a human would otherwise run by hand (merging parts, reconciling the roll-ups).
@@ -104,7 +107,10 @@ export class ClickHouseStoreOperations {
   async optimize(apply: boolean, soleWriter: boolean, reconcile: () => Promise<RebuiltBucket[]>): Promise<OptimizePlan> {
     const actions: OptimizeAction[] = [];
     for (const t of await this.tables()) {
-      if (t.active_parts > t.partitions) {
+      // One part per partition is the floor, and the newest few inserts are merged by the engine soon anyway:
+      // a merge is worth recommending only beyond that (right after one, the request's own self-audit insert
+      // adds a part, which is not a reason to merge again).
+      if (t.active_parts > t.partitions + MERGE_SLACK_PARTS) {
         actions.push({
           action: 'merge_parts',
           table: t.table,
