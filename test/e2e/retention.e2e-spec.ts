@@ -53,6 +53,8 @@ describe('retention policies and legal holds (embedded)', () => {
     expect(got.body.now).toBe('2026-12-02T12:00:00.000Z');
     // The service's own audit events (the policy change, reads) may already be online, all of today: nothing is due.
     expect(got.body.state).toMatchObject({ events_due_for_archive: 0 });
+    // No run has finished yet (a read is not a run).
+    expect(got.body.state.last_run).toBeNull();
     expect(got.body.state.events_online).toBeGreaterThanOrEqual(0);
     await waitForTotal(app.url, 'event_type=retention_policy_changed', 1);
     const store = await eventually(async () => {
@@ -70,6 +72,7 @@ describe('retention policies and legal holds (embedded)', () => {
       [{ retention_days: 30, preset: 'gdpr' }, '/preset'],
       [{ retention_period: '7 years' }, '/retention_period'],
       [{ retention_days: 30, retention_weeks: 2 }, '/retention_weeks'],
+      [{ retention_days: 30, categories: { nope: { retention_days: 10 } } }, '/categories/nope'],
     ];
     for (const [body, field] of cases) {
       const r = await post('/audit/retention', body);
@@ -109,6 +112,22 @@ describe('retention policies and legal holds (embedded)', () => {
     await waitForTotal(app.url, 'event_type=retention_change_cancelled', 1);
   });
 
+  it('given a pending change, when a change that applies at once is posted, then the pending one is superseded', async () => {
+    const shorter = await post('/audit/retention', { retention_days: 365 });
+    expect(shorter.status).toBe(202);
+    const id = shorter.body.pending.id as string;
+    // The policy in force again: nothing new to archive or delete, so it applies at once.
+    const applied = await post('/audit/retention', { retention_days: 2555, archive_after_days: 365, encryption_required: true });
+    expect(applied.status).toBe(201);
+    const got = (await http(`${app.url}/audit/retention`)).body;
+    expect(got.pending).toEqual([]);
+    expect(got.policy.retention_days).toBe(2555);
+    expect((await http(`${app.url}/audit/retention/pending/${id}`, { method: 'DELETE' })).status).toBe(404);
+    await waitForTotal(app.url, 'event_type=retention_policy_changed', 2);
+    const changes = (await http(`${app.url}/audit/events?event_type=retention_policy_changed&order=desc`)).body.events;
+    expect(JSON.stringify(changes[0].metadata.superseded)).toContain(id);
+  });
+
   it('should place, list and release legal holds, each an audit event, and refuse an inverted range', async () => {
     const inverted = await post('/audit/legal-holds', { from: '2020-01-02T00:00:00Z', to: '2020-01-01T00:00:00Z', reason: 'case 1' });
     expect(inverted.status).toBe(400);
@@ -130,13 +149,31 @@ describe('retention policies and legal holds (embedded)', () => {
 
     const released = await http(`${app.url}/audit/legal-holds/${placed.body.id}`, { method: 'DELETE' });
     expect(released.status).toBe(200);
-    expect(released.body.released_by).toContain('anonymous');
+    expect(released.body.released_by).toBe('anonymous (loopback)');
+    expect(released.body.created_by).toBe('anonymous (loopback)');
     expect((await http(`${app.url}/audit/legal-holds`)).body.holds).toEqual([]);
     expect((await http(`${app.url}/audit/legal-holds?include_released=true`)).body.holds).toHaveLength(1);
     expect((await http(`${app.url}/audit/retention`)).body.state.events_due_for_deletion).toBe(3);
     expect((await http(`${app.url}/audit/legal-holds/${placed.body.id}`, { method: 'DELETE' })).status).toBe(404);
     await waitForTotal(app.url, 'event_type=legal_hold_placed', 1);
     await waitForTotal(app.url, 'event_type=legal_hold_released', 1);
+  });
+
+  it('should store a hold on an alias under its category, and refuse an unknown category or a missing reason', async () => {
+    const range = { from: '2019-03-10T00:00:00Z', to: '2019-03-10T23:59:59Z' };
+    const unknown = await post('/audit/legal-holds', { ...range, reason: 'x', category: 'nosuch' });
+    expect(unknown.status).toBe(400);
+    expect(unknown.body.error.details.map((d: { field: string }) => d.field)).toEqual(['/category']);
+    const noReason = await post('/audit/legal-holds', range);
+    expect(noReason.status).toBe(400);
+    expect(noReason.body.error.details).toEqual([{ field: '/reason', message: 'reason is required' }]);
+
+    const alias = await post('/audit/legal-holds', { ...range, reason: 'case 3', category: 'user' });
+    expect(alias.status).toBe(201);
+    expect(alias.body.category).toBe('user_actions');
+    // It holds the 2019-03-10 user_login events as the canonical name would.
+    expect((await http(`${app.url}/audit/retention`)).body.state).toMatchObject({ events_kept_by_holds: 3, events_due_for_deletion: 0 });
+    expect((await http(`${app.url}/audit/legal-holds/${alias.body.id}`, { method: 'DELETE' })).status).toBe(200);
   });
 
   it('given encryption_required and no recipients, when a run is asked for, then it archives nothing and says why', async () => {
@@ -204,6 +241,7 @@ describe('archive runs (embedded)', () => {
 
     const firstJob = await finishedJob(app, '/audit/retention/run');
     expect(firstJob).toMatchObject({ kind: 'run', phase: 'done', attempts: 1 });
+    expect((await http(`${app.url}/audit/retention`)).body.state.last_run).toBe(firstJob.finished_at);
     const first = { body: firstJob.result };
     expect(first.body.archive_blocked).toBeNull();
     expect(first.body.archived).toEqual([{ id: expect.any(String), category: 'user_actions', day: '2025-06-01', events: 3 }]);
@@ -280,7 +318,13 @@ describe('archive runs (embedded)', () => {
     expect((await http(`${app.url}/audit/archives`)).body.archives).toHaveLength(1);
 
     // A shorter retention puts the archive past it: the object and its manifest go.
-    expect((await post('/audit/retention', { retention_days: 400, archive_after_days: 365, encryption_required: true })).status).toBe(201);
+    const shorter = await post('/audit/retention', { retention_days: 400, archive_after_days: 365, encryption_required: true });
+    expect(shorter.status).toBe(201);
+    // The dry run sees the archive it deletes (here the restored day is online too, so both counts are 3).
+    expect(shorter.body.dry_run).toMatchObject({
+      delete_archives: { events: 3, days: 1, from: '2025-06-01', to: '2025-06-01' },
+      destructive: true,
+    });
     const third = { body: (await finishedJob(app, '/audit/retention/run')).result };
     expect(third.body.archives_deleted).toEqual([{ id: m.id, category: 'user_actions', day: '2025-06-01', events: 3 }]);
     // The restored copy expires under the policy too.

@@ -126,6 +126,15 @@ export class JobRepository {
     ]);
   }
 
+  /** The tenant's job of this kind that finished (succeeded or failed) last. */
+  async lastFinished(tenantId: string, kind: JobKind): Promise<RetentionJob | undefined> {
+    const rows: Row[] = await this.ds.query(
+      `SELECT * FROM retention_jobs WHERE tenant_id = $1 AND kind = $2 AND finished_at IS NOT NULL ORDER BY finished_at DESC LIMIT 1`,
+      [tenantId, kind],
+    );
+    return rows[0] ? jobOf(rows[0]) : undefined;
+  }
+
   async find(tenantId: string, id: string): Promise<RetentionJob | undefined> {
     const rows: Row[] = await this.ds.query('SELECT * FROM retention_jobs WHERE tenant_id = $1 AND id = $2', [tenantId, id]);
     return rows[0] ? jobOf(rows[0]) : undefined;

@@ -4,9 +4,10 @@ import { FastifyReply, FastifyRequest } from 'fastify';
 import { requestInfo, RequireScope } from '@app/api';
 import { LegalHoldDto, RestoreDto, RETENTION_PORT, RetentionPort } from './retention.port';
 
-const actorOf = (req: FastifyRequest): string => {
+/** Who acted, as changes and holds record it: the key's name and id; the anonymous principal's name says it all. */
+export const actorOf = (req: FastifyRequest): string => {
   const p = requestInfo(req).principal;
-  return `${p.name} (${p.keyId})`;
+  return p.keyId === 'anonymous' ? p.name : `${p.name} (${p.keyId})`;
 };
 
 /** Retention policy, its delayed changes and legal holds: admin scope, the tenant is the API key's. */

@@ -1,11 +1,31 @@
-import { IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, MinLength } from 'class-validator';
+import { IsInt, IsISO8601, IsOptional, IsString, Matches, Max, MaxLength, Min, ValidateBy } from 'class-validator';
 import { ValidationError } from '@app/contracts';
 import { ComponentHealth, decodeDto, definePort, serviceAddress } from '@app/runtime';
 import type { ArchiveManifest } from './archive.repository';
 import type { HoldInput, HoldView, JobView, PendingView, PolicyChangeResult } from './retention.service';
 
+/**
+ * A required, non-empty string of at most `max` characters as one check, so a missing value reads "is required"
+ * instead of every length and type message stacked.
+ */
+function RequiredText(max: number): PropertyDecorator {
+  return ValidateBy({
+    name: 'requiredText',
+    validator: {
+      validate: (v: unknown) => typeof v === 'string' && v.length > 0 && v.length <= max,
+      defaultMessage: (args) =>
+        args === undefined || args.value === undefined || args.value === null || args.value === ''
+          ? `${args?.property ?? 'value'} is required`
+          : typeof args.value !== 'string'
+            ? `${args.property} must be a string`
+            : `${args.property} must be at most ${max} characters`,
+    },
+  });
+}
+
 /** The body of POST /audit/legal-holds (the tenant is the API key's). */
 export class LegalHoldDto implements HoldInput {
+  /** A category or an alias of one (`security`): stored as the category; an unknown one is a 400 (the service's check). */
   @IsOptional()
   @IsString()
   @Matches(/^[a-z][a-z0-9_]{0,63}$/, { message: 'category must be a category name (lower case, digits, underscore)' })
@@ -17,9 +37,7 @@ export class LegalHoldDto implements HoldInput {
   @IsISO8601({ strict: true }, { message: 'to must be an ISO 8601 timestamp' })
   to!: string;
 
-  @IsString()
-  @MinLength(1)
-  @MaxLength(2000)
+  @RequiredText(2000)
   reason!: string;
 
   @IsOptional()

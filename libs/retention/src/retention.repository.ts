@@ -39,12 +39,18 @@ const date = (v: unknown): Date => (v instanceof Date ? v : new Date(v as string
 const returned = (res: unknown): Row[] => (Array.isArray(res) && Array.isArray(res[0]) ? (res[0] as Row[]) : (res as Row[]));
 const json = <T>(v: unknown): T => (typeof v === 'string' ? (JSON.parse(v) as T) : (v as T));
 
+/** A dry run as stored; rows written before the API's snake_case key say `deleteArchives`. */
+function dryRunOf(v: unknown): ChangeImpact {
+  const { deleteArchives, ...rest } = json<ChangeImpact & { deleteArchives?: ChangeImpact['delete_archives'] }>(v);
+  return deleteArchives && !rest.delete_archives ? { ...rest, delete_archives: deleteArchives } : rest;
+}
+
 function pendingOf(r: Row): PendingChange {
   return {
     id: r.id as string,
     tenantId: r.tenant_id as string,
     policy: json(r.policy),
-    dryRun: json(r.dry_run),
+    dryRun: dryRunOf(r.dry_run),
     createdAt: date(r.created_at),
     createdBy: r.created_by as string,
     effectiveAt: date(r.effective_at),
@@ -85,11 +91,35 @@ export class RetentionRepository {
     return rows.map((r) => r.tenant_id as string);
   }
 
-  async savePolicy(tenantId: string, policy: Record<string, unknown>, by: string, at: Date): Promise<void> {
-    await this.ds.query(
+  async savePolicy(
+    tenantId: string,
+    policy: Record<string, unknown>,
+    by: string,
+    at: Date,
+    q: Pick<DataSource, 'query'> = this.ds,
+  ): Promise<void> {
+    await q.query(
       `INSERT INTO retention_policies (tenant_id, policy, updated_at, updated_by) VALUES ($1, $2, $3, $4)
        ON CONFLICT (tenant_id) DO UPDATE SET policy = EXCLUDED.policy, updated_at = EXCLUDED.updated_at, updated_by = EXCLUDED.updated_by`,
       [tenantId, JSON.stringify(policy), at, by],
+    );
+  }
+
+  /**
+   * A policy set at once supersedes the tenant's pending changes, in the same transaction: a pending change
+   * applied after it would silently replace the newer policy.
+   */
+  async applyPolicy(tenantId: string, policy: Record<string, unknown>, by: string, at: Date): Promise<void> {
+    await this.ds.transaction(async (m) => {
+      await this.supersedePending(m, tenantId, by, at);
+      await this.savePolicy(tenantId, policy, by, at, m);
+    });
+  }
+
+  private async supersedePending(q: Pick<DataSource, 'query'>, tenantId: string, by: string, at: Date): Promise<void> {
+    await q.query(
+      `UPDATE retention_pending_changes SET status = 'superseded', closed_at = $2, closed_by = $3 WHERE tenant_id = $1 AND status = 'pending'`,
+      [tenantId, at, by],
     );
   }
 
@@ -97,10 +127,7 @@ export class RetentionRepository {
   async addPending(change: Omit<PendingChange, 'id' | 'status'>): Promise<PendingChange> {
     const id = randomUUID();
     await this.ds.transaction(async (m) => {
-      await m.query(
-        `UPDATE retention_pending_changes SET status = 'superseded', closed_at = $2, closed_by = $3 WHERE tenant_id = $1 AND status = 'pending'`,
-        [change.tenantId, change.createdAt, change.createdBy],
-      );
+      await this.supersedePending(m, change.tenantId, change.createdBy, change.createdAt);
       await m.query(
         `INSERT INTO retention_pending_changes (id, tenant_id, policy, dry_run, created_at, created_by, effective_at, status)
          VALUES ($1, $2, $3, $4, $5, $6, $7, 'pending')`,

@@ -10,6 +10,7 @@ import {
   Hold,
   planRetention,
   policyFromJson,
+  canonicalRetentionCategory,
   policyToJson,
   RetentionPolicy,
   RetentionPolicyInput,
@@ -199,7 +200,6 @@ const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
  * `changeDelayHours` with its dry run, so a mistaken or malicious shortening can be seen and cancelled.
  */
 export class RetentionService {
-  private lastRunAt: Date | undefined;
   /** Identities given with a restore request: in memory only, never stored (a resumed job falls back to AUDIT_ARCHIVE_IDENTITY). */
   private readonly identities = new Map<string, string>();
   private storageFailure: { message: string; since: Date } | undefined;
@@ -513,7 +513,6 @@ export class RetentionService {
       await step({ done: result.archives_deleted.length });
       await pause();
     }
-    this.lastRunAt = now;
     await this.audit(
       tenantId,
       'retention_run',
@@ -622,12 +621,15 @@ export class RetentionService {
     const { policy, warnings } = validatePolicy(body as RetentionPolicyInput, now);
     warnings.push(...this.archivingWarnings(policy));
     const json = policyToJson(policy);
-    const [current, stored, holds] = await Promise.all([
+    const [current, stored, holds, archived, superseded] = await Promise.all([
       this.current(tenantId, now),
       this.query.dailyCounts(tenantId),
       this.repo.holds(tenantId),
+      this.archives.list(tenantId),
+      this.repo.pending(tenantId),
     ]);
-    const dryRun = changeImpact(current, policy, holds.map(asHold), now, stored);
+    // The archives too: for an offloaded day the archive is the only copy, and deleting it is destructive.
+    const dryRun = changeImpact(current, policy, holds.map(asHold), now, stored, archived.map(toArchivedDay));
     const delayMs = this.settings.changeDelayHours * 3_600_000;
     if (!dryRun.destructive || delayMs === 0) {
       // The audit event first: a change that could not be recorded is not made.
@@ -635,9 +637,10 @@ export class RetentionService {
         policy: json,
         previous: current ? policyToJson(current) : null,
         dry_run: dryRun,
+        superseded: superseded.map((p) => p.id),
         by: actor,
       });
-      await this.repo.savePolicy(tenantId, json, actor, now);
+      await this.repo.applyPolicy(tenantId, json, actor, now);
       return { status: 'applied', policy: json, warnings, dry_run: dryRun };
     }
     const pending = await this.repo.addPending({
@@ -653,6 +656,7 @@ export class RetentionService {
       policy: json,
       dry_run: dryRun,
       effective_at: pending.effectiveAt.toISOString(),
+      superseded: superseded.map((p) => p.id),
       by: actor,
     });
     return { status: 'pending', policy: json, warnings, dry_run: dryRun, pending: pendingView(pending) };
@@ -687,19 +691,19 @@ export class RetentionService {
       });
       applied++;
     }
-    this.lastRunAt = now;
     return applied;
   }
 
   async getPolicy(tenantId: string): Promise<Record<string, unknown>> {
     await this.applyDue();
     const now = this.now();
-    const [stored, pending, counts, holds, archived] = await Promise.all([
+    const [stored, pending, counts, holds, archived, lastRun] = await Promise.all([
       this.repo.policy(tenantId),
       this.repo.pending(tenantId),
       this.query.dailyCounts(tenantId),
       this.repo.holds(tenantId),
       this.archives.list(tenantId),
+      this.jobs.lastFinished(tenantId, 'run'),
     ]);
     const policy = stored ? policyFromJson(stored.policy, now) : undefined;
     const done = archived.map(toArchivedDay);
@@ -725,7 +729,7 @@ export class RetentionService {
         active_holds: holds.length,
         archives_held: archived.length,
         next_run: nextRun.toISOString(),
-        last_run: this.lastRunAt?.toISOString() ?? null,
+        last_run: lastRun?.finishedAt?.toISOString() ?? null,
       },
       archiving: {
         recipients_configured: this.settings.archiveRecipients.length,
@@ -739,9 +743,10 @@ export class RetentionService {
     if (from.getTime() > to.getTime()) {
       throw new ValidationError('the hold ends before it starts', [{ field: '/to', message: 'must not be before from' }]);
     }
+    const category = input.category === undefined ? null : canonicalRetentionCategory('/category', input.category);
     const hold = await this.repo.addHold({
       tenantId,
-      category: input.category ?? null,
+      category,
       from,
       to,
       reason: input.reason,

@@ -35,6 +35,12 @@ describe(planRetention.name, () => {
     expect(plan.delete.map((d) => `${d.category}/${d.day}`)).toEqual(['user_actions/2026-10-01']);
   });
 
+  it('given a hold stored with an alias of the category, then it blocks that category as the canonical name would', () => {
+    const holds = [{ id: 'h1', category: 'security', from: new Date('2026-10-01T00:00:00Z'), to: new Date('2026-10-01T23:59:59Z') }];
+    const plan = planRetention(policy({ retention_days: 30 }), holds, NOW, stored);
+    expect(plan.blocked).toEqual([{ category: 'security_events', day: '2026-10-01', count: 2, holds: ['h1'] }]);
+  });
+
   it('given a category override, then that category follows it', () => {
     const plan = planRetention(
       policy({ retention_days: 30, categories: { security_events: { retention_period: 'P7Y' } } }),
@@ -83,22 +89,41 @@ describe(changeImpact.name, () => {
   ];
 
   it('given a shorter retention, then the dry run counts what it would newly delete and marks it destructive', () => {
-    const impact = changeImpact(policy({ retention_days: 365 }), policy({ retention_days: 100 }), [], NOW, stored);
+    const impact = changeImpact(policy({ retention_days: 365 }), policy({ retention_days: 100 }), [], NOW, stored, []);
     expect(impact.delete).toEqual({ events: 10, days: 2, from: '2026-01-10', to: '2026-06-01' });
     expect(impact.destructive).toBe(true);
   });
 
   it('given a longer retention, then nothing new happens and it is not destructive', () => {
-    const impact = changeImpact(policy({ retention_days: 100 }), policy({ retention_days: 2555 }), [], NOW, stored);
+    const impact = changeImpact(policy({ retention_days: 100 }), policy({ retention_days: 2555 }), [], NOW, stored, []);
     expect(impact.destructive).toBe(false);
     expect(impact.delete.events).toBe(0);
   });
 
   it("given no policy yet and the guide's body, then archiving a year-old day is destructive", () => {
-    const impact = changeImpact(undefined, policy({ retention_days: 2555, archive_after_days: 365 }), [], NOW, [
-      { category: 'a', day: '2025-06-01', count: 2 },
-    ]);
+    const impact = changeImpact(
+      undefined,
+      policy({ retention_days: 2555, archive_after_days: 365 }),
+      [],
+      NOW,
+      [{ category: 'a', day: '2025-06-01', count: 2 }],
+      [],
+    );
     expect(impact.archive.events).toBe(2);
     expect(impact.destructive).toBe(true);
+  });
+
+  it('given days held only in archives, when a change puts them past retention, then deleting the archives is destructive', () => {
+    // Offloaded: the hot store holds nothing of 2025-01-11, the archive is the only copy.
+    const archived = [{ id: 'a1', category: 'job_management', day: '2025-01-11', count: 4 }];
+    const current = policy({ retention_days: 2555, archive_after_days: 365 });
+    const next = policy({ retention_days: 2555, archive_after_days: 365, categories: { job_management: { retention_days: 656 } } });
+    const impact = changeImpact(current, next, [], NOW, [], archived);
+    expect(impact.delete_archives).toEqual({ events: 4, days: 1, from: '2025-01-11', to: '2025-01-11' });
+    expect(impact.delete.events).toBe(0);
+    expect(impact.destructive).toBe(true);
+    // A hold over the day keeps the archive: nothing is deleted, so it is not destructive.
+    const held = [{ id: 'h1', from: new Date('2025-01-11T00:00:00Z'), to: new Date('2025-01-11T01:00:00Z') }];
+    expect(changeImpact(current, next, held, NOW, [], archived).destructive).toBe(false);
   });
 });

@@ -1,3 +1,4 @@
+import { canonicalCategory } from '@app/contracts';
 import { RetentionPolicy, ruleFor } from './policy';
 import { subtractPeriod } from './period';
 
@@ -61,12 +62,17 @@ export interface RetentionPlan {
 const DAY_MS = 86_400_000;
 const dayStart = (day: string): number => Date.parse(`${day}T00:00:00.000Z`);
 
-/** The holds overlapping that category's UTC day. */
+/**
+ * The holds overlapping that category's UTC day. Stored days carry canonical categories; a hold's category is
+ * canonicalised here too, since holds placed before aliases were normalised on the way in say `security`.
+ */
 function holdsOver(holds: Hold[], category: string, day: string): string[] {
   const start = dayStart(day);
   const end = start + DAY_MS;
   return holds
-    .filter((h) => (h.category === undefined || h.category === category) && h.from.getTime() < end && h.to.getTime() >= start)
+    .filter(
+      (h) => (h.category === undefined || canonicalCategory(h.category) === category) && h.from.getTime() < end && h.to.getTime() >= start,
+    )
     .map((h) => h.id);
 }
 
@@ -144,7 +150,8 @@ export function summarize(items: Array<{ day: string; count: number }>): DaySumm
 export interface ChangeImpact {
   archive: DaySummary;
   delete: DaySummary;
-  deleteArchives: DaySummary;
+  /** Archive objects it would delete: for days already offloaded these are the only copy. */
+  delete_archives: DaySummary;
   destructive: boolean;
 }
 
@@ -154,7 +161,8 @@ export function changeImpact(
   holds: Hold[],
   now: Date,
   stored: StoredDay[],
-  archived: ArchivedDay[] = [],
+  // Required, not defaulted: a dry run that does not see the archives calls a change that deletes them harmless.
+  archived: ArchivedDay[],
 ): ChangeImpact {
   const after = planRetention(next, holds, now, stored, archived);
   const before = current
@@ -168,5 +176,10 @@ export function changeImpact(
   const archive = summarize(newly([...after.archive, ...after.offload], [...before.archive, ...before.offload]));
   const del = summarize(newly(after.delete, before.delete));
   const deleteArchives = summarize(newly(after.deleteArchives, before.deleteArchives));
-  return { archive, delete: del, deleteArchives, destructive: archive.events + del.events + deleteArchives.events > 0 };
+  return {
+    archive,
+    delete: del,
+    delete_archives: deleteArchives,
+    destructive: archive.events + del.events + deleteArchives.events > 0,
+  };
 }

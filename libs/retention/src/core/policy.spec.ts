@@ -1,5 +1,5 @@
 import { ValidationError } from '@app/contracts';
-import { policyFromJson, policyToJson, ruleFor, validatePolicy } from './policy';
+import { canonicalRetentionCategory, policyFromJson, policyToJson, ruleFor, validatePolicy } from './policy';
 
 const NOW = new Date('2026-12-02T12:00:00Z');
 
@@ -54,8 +54,8 @@ describe('validatePolicy', () => {
     expect(fieldsOf(() => validatePolicy({ retention_period: 'seven years' }, NOW))).toEqual(['/retention_period']);
     expect(fieldsOf(() => validatePolicy({ retention_days: 1, retention_period: 'P1Y' }, NOW))).toEqual(['/retention_period']);
     expect(fieldsOf(() => validatePolicy({}, NOW))).toEqual(['/retention_days']);
-    expect(fieldsOf(() => validatePolicy({ retention_days: 30, categories: { debug: { retention_days: 0 } } }, NOW))).toEqual([
-      '/categories/debug/retention_days',
+    expect(fieldsOf(() => validatePolicy({ retention_days: 30, categories: { system_events: { retention_days: 0 } } }, NOW))).toEqual([
+      '/categories/system_events/retention_days',
     ]);
   });
 
@@ -64,7 +64,7 @@ describe('validatePolicy', () => {
       {
         retention_days: 365,
         archive_after_days: 90,
-        categories: { security_events: { retention_period: 'P7Y' }, debug: { retention_days: 30, archive_after_days: 30 } },
+        categories: { security_events: { retention_period: 'P7Y' }, system_events: { retention_days: 30, archive_after_days: 30 } },
       },
       NOW,
     );
@@ -72,8 +72,34 @@ describe('validatePolicy', () => {
       retention: { years: 7, months: 0, days: 0 },
       archiveAfter: { years: 0, months: 0, days: 90 },
     });
-    expect(ruleFor(policy, 'debug').retention).toEqual({ years: 0, months: 0, days: 30 });
+    expect(ruleFor(policy, 'system_events').retention).toEqual({ years: 0, months: 0, days: 30 });
     expect(ruleFor(policy, 'user_actions').retention).toEqual({ years: 0, months: 0, days: 365 });
+  });
+
+  it('given an alias as an override key, then it governs the category stored events carry', () => {
+    const { policy } = validatePolicy({ retention_days: 365, categories: { security: { retention_period: 'P7Y' } } }, NOW);
+    expect(Object.keys(policy.categories)).toEqual(['security_events']);
+    expect(ruleFor(policy, 'security_events').retention).toEqual({ years: 7, months: 0, days: 0 });
+  });
+
+  it('given an unknown category, or a category and its alias, then the override is named', () => {
+    expect(fieldsOf(() => validatePolicy({ retention_days: 30, categories: { nope: { retention_days: 10 } } }, NOW))).toEqual([
+      '/categories/nope',
+    ]);
+    expect(
+      fieldsOf(() =>
+        validatePolicy(
+          { retention_days: 30, categories: { security_events: { retention_days: 10 }, security: { retention_days: 20 } } },
+          NOW,
+        ),
+      ),
+    ).toEqual(['/categories/security']);
+  });
+
+  it('given a stored policy with an override of an unknown category, then it still reads back (that override matches nothing)', () => {
+    const stored = { retention_period: 'P30D', categories: { nope: { retention_period: 'P10D' }, security: { retention_period: 'P7Y' } } };
+    const policy = policyFromJson(stored, NOW);
+    expect(Object.keys(policy.categories)).toEqual(['nope', 'security_events']);
   });
 
   it('should round-trip through its stored form', () => {
@@ -83,10 +109,18 @@ describe('validatePolicy', () => {
         retention_period: 'P7Y',
         archive_after_days: 365,
         compress_archives: false,
-        categories: { debug: { retention_days: 30 } },
+        categories: { system_events: { retention_days: 30 } },
       },
       NOW,
     );
     expect(policyFromJson(JSON.parse(JSON.stringify(policyToJson(policy))) as Record<string, unknown>, NOW)).toEqual(policy);
+  });
+});
+
+describe(canonicalRetentionCategory.name, () => {
+  it('given an alias, then its category; given an unknown name, then a 400 naming the field', () => {
+    expect(canonicalRetentionCategory('/category', 'security')).toBe('security_events');
+    expect(canonicalRetentionCategory('/category', 'user_actions')).toBe('user_actions');
+    expect(fieldsOf(() => canonicalRetentionCategory('/category', 'nosuch'))).toEqual(['/category']);
   });
 });

@@ -1,4 +1,4 @@
-import { ErrorDetail, ValidationError } from '@app/contracts';
+import { canonicalCategory, CATEGORIES, ErrorDetail, isKnownCategory, ValidationError } from '@app/contracts';
 import { days, formatPeriod, parsePeriod, Period, shorterAt } from './period';
 
 /** What a policy body may say (the guide's four fields, plus calendar periods, a preset and per-category overrides). */
@@ -98,11 +98,30 @@ export interface ValidatedPolicy {
 }
 
 /**
+ * Why a name is no category that holds and policy overrides can take; undefined for a category or an alias of
+ * one. Stored events carry the canonical name (ingest maps `security` to `security_events`, as search does), so
+ * an alias is taken as its category and an unknown name refused: matched literally, either would protect nothing.
+ */
+function notACategory(name: string): string | undefined {
+  if (isKnownCategory(name)) return undefined;
+  return `'${name.slice(0, 64)}' is not a category; one of ${CATEGORIES.map((c) => c.category).join(', ')} (or an alias of one, GET /audit/event-types)`;
+}
+
+/** A legal hold's category, canonical; a ValidationError naming `field` for an unknown one. */
+export function canonicalRetentionCategory(field: string, name: string): string {
+  const message = notACategory(name);
+  if (message) throw new ValidationError(`${field}: ${message}`, [{ field, message }]);
+  return canonicalCategory(name);
+}
+
+/**
  * Checks a policy body and normalises it. `now` decides calendar comparisons (P7Y against 2555 days). Throws a
  * ValidationError naming every wrong field; a policy shorter than the preset it names is a warning, since a
- * tenant may have reasons (and the change is gated and audited anyway).
+ * tenant may have reasons (and the change is gated and audited anyway). `stored`: the body is a policy stored
+ * before category names were checked, so an unknown override is kept (it matches nothing) instead of refused,
+ * and a policy in force always reads back.
  */
-export function validatePolicy(input: RetentionPolicyInput, now: Date): ValidatedPolicy {
+export function validatePolicy(input: RetentionPolicyInput, now: Date, stored = false): ValidatedPolicy {
   const problems = new Problems();
   const warnings: string[] = [];
   let preset: PresetName | undefined;
@@ -135,6 +154,7 @@ export function validatePolicy(input: RetentionPolicyInput, now: Date): Validate
     if (value !== undefined && typeof value !== 'boolean') problems.add(`/${field}`, 'must be true or false');
   }
   const categories: Record<string, RetentionRule> = {};
+  const seen = new Set<string>();
   if (input.categories !== undefined) {
     if (input.categories === null || typeof input.categories !== 'object' || Array.isArray(input.categories)) {
       problems.add(
@@ -142,12 +162,23 @@ export function validatePolicy(input: RetentionPolicyInput, now: Date): Validate
         'must be an object of category: { retention_days | retention_period, archive_after_days | archive_after_period }',
       );
     } else {
-      for (const [category, o] of Object.entries(input.categories)) {
-        const prefix = `/categories/${category}`;
-        if (!CATEGORY.test(category)) {
+      for (const [name, o] of Object.entries(input.categories)) {
+        const prefix = `/categories/${name}`;
+        if (!CATEGORY.test(name)) {
           problems.add(prefix, 'is not a category name (lower case, digits, underscore)');
           continue;
         }
+        const problem = notACategory(name);
+        if (problem && !stored) {
+          problems.add(prefix, problem);
+          continue;
+        }
+        const category = canonicalCategory(name);
+        if (seen.has(category)) {
+          problems.add(prefix, `names ${category} a second time (an alias of it is given too)`);
+          continue;
+        }
+        seen.add(category);
         if (o === null || typeof o !== 'object' || Array.isArray(o)) {
           problems.add(prefix, 'must be an object');
           continue;
@@ -223,5 +254,6 @@ export function policyFromJson(json: Record<string, unknown>, now: Date): Retent
       categories: Object.fromEntries(Object.entries(categories).map(([c, r]) => [c, strip(r)])),
     },
     now,
+    true,
   ).policy;
 }
