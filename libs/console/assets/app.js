@@ -443,7 +443,8 @@ function Retention() {
       <${DataTable} label="Pending retention changes" empty="No pending changes." rows=${d.pending ?? []}
         columns=${[['Takes effect', (c) => html`<${Time} iso=${c.effective_at} />`],
           ['Kept for', (c) => period(c.policy?.retention_days, c.policy?.retention_period)],
-          ['Would archive', (c) => span(c.dry_run?.archive)], ['Would delete', (c) => span(c.dry_run?.delete)]]} />
+          ['Would archive', (c) => span(c.dry_run?.archive)], ['Would delete', (c) => span(c.dry_run?.delete)],
+          ['Archives it would delete', (c) => (c.dry_run?.delete_archives?.events ? `${num(c.dry_run.delete_archives.events)} events` : 'none')]]} />
       <h3>State</h3><${Fields} label="Retention state" fields=${[
         ['Oldest day online', st.oldest_online_day ?? 'none'], ['Events online', num(st.events_online)],
         ['Due for archive', num(st.events_due_for_archive)], ['Due for deletion', num(st.events_due_for_deletion)],
