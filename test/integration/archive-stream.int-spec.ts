@@ -107,7 +107,7 @@ describe('engine-rendered JSON Lines and the streaming archiver (chdb)', () => {
     'should archive the day as a stream, read it back and restore the same events (%j)',
     async ({ compress, page }) => {
       const objects = new DirectoryObjectStore(path.join(dir, `objects-${compress}-${page}`));
-      const archiver = new Archiver(store as unknown as QueryPort, objects, page);
+      const archiver = new Archiver(store as unknown as QueryPort, objects, { page });
       const m = await archiver.archiveDay('default', 'security_events', day, { compress, recipients: [], policy: {}, now: new Date() });
       const expected = await allByRange();
       expect(m.event_count).toBe(expected.length);

@@ -4,13 +4,14 @@ import { buffer } from 'node:stream/consumers';
 import { pipeline as pipelineDone } from 'node:stream/promises';
 import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
 import { NotFoundError, StoredAuditEvent } from '@app/contracts';
-import type { QueryPort, RangeCursor } from '@app/query';
+import type { ArchiveLeavesView, IntegrityPort } from '@app/integrity';
+import { EXPORT_LINES_MAX, QueryPort, RangeCursor } from '@app/query';
 import type { ObjectStore } from '@app/storage';
 import { ArchiveManifest } from './archive.repository';
 
 const DAY_US = 86_400_000_000;
-/** Events per read of the store while archiving (the query port's exportLines allows up to 20,000). */
-const PAGE = 10_000;
+/** Events per read of the store while archiving: the most the query port's exportLines gives at once. */
+const PAGE = EXPORT_LINES_MAX;
 const AGE_HEADER = Buffer.from('age-encryption.org/v1\n');
 const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
@@ -38,12 +39,36 @@ async function storage<T>(what: string, work: () => Promise<T>): Promise<T> {
  * it), then reads the object back and checks its size and SHA-256 before the manifest is returned. The service
  * holds recipients only, never an identity, so the plaintext hash is checkable only by whoever decrypts.
  */
+/** What the archiver asks the integrity capability (its port): absent when that capability does not run. */
+export type ArchiveIntegrity = Pick<IntegrityPort, 'leafIndices' | 'archiveLeaves'>;
+
+/** The ids of a page of engine-rendered lines: each starts with `{"id":"<uuid>"` (EVENT_JSON_LINE). */
+export function idsOfLines(lines: string): string[] {
+  const ids: string[] = [];
+  for (let at = 0; at < lines.length;) {
+    if (!lines.startsWith('{"id":"', at)) throw new Error('an exported line does not start with its id');
+    ids.push(lines.slice(at + 7, at + 43));
+    const end = lines.indexOf('\n', at);
+    at = end === -1 ? lines.length : end + 1;
+  }
+  return ids;
+}
+
 export class Archiver {
+  private readonly page: number;
+  private readonly integrity: ArchiveIntegrity | undefined;
+
   constructor(
     private readonly query: QueryPort,
     private readonly store: ObjectStore,
-    private readonly page = PAGE,
-  ) {}
+    options: { page?: number; integrity?: ArchiveIntegrity; onIntegrityError?: (e: Error) => void } = {},
+  ) {
+    this.page = options.page ?? PAGE;
+    this.integrity = options.integrity;
+    this.onIntegrityError = options.onIntegrityError ?? (() => undefined);
+  }
+
+  private readonly onIntegrityError: (e: Error) => void;
 
   /**
    * The archive's events, after checking the object against its manifest (size and SHA-256), decrypting it
@@ -106,19 +131,35 @@ export class Archiver {
     let last: RangeCursor | null = null;
     const query = this.query;
     const limit = this.page;
+    // The integrity view: each line's leaf index, looked up per page while the next page is read. A failure
+    // there leaves the manifest without it (integrity: null); the archive itself does not depend on it.
+    let integrity = this.integrity;
+    const indices: number[] = [];
+    let lookup: Promise<void> = Promise.resolve();
+    const integrityFailed = (e: Error): void => {
+      integrity = undefined;
+      this.onIntegrityError(e);
+    };
     async function* pages(): AsyncGenerator<Buffer> {
       let after: RangeCursor | null = null;
       for (;;) {
         const page = await query.exportLines(tenantId, filter, after, limit);
+        await lookup;
         if (page.count > 0) {
           first ??= page.first;
           last = page.last;
           count += page.count;
           const bytes = Buffer.from(page.lines);
           plainHash.update(bytes);
+          if (integrity) {
+            const from = integrity;
+            lookup = from.leafIndices(tenantId, idsOfLines(page.lines)).then((got) => {
+              for (const i of got) indices.push(i);
+            }, integrityFailed);
+          }
           yield bytes;
         }
-        if (page.count < limit) return;
+        if (page.count < limit) return await lookup;
         after = page.last;
       }
     }
@@ -141,6 +182,13 @@ export class Archiver {
     } else if (back.plaintextSha256 !== plaintextSha256) {
       throw new ArchiveCheckError(`archive ${key} does not decode to its events`);
     }
+    let leaves: ArchiveLeavesView | null = null;
+    if (integrity && indices.length === count) {
+      leaves = await integrity.archiveLeaves(tenantId, indices).catch((e: Error) => {
+        integrityFailed(e);
+        return null;
+      });
+    }
     const firstRef = first as RangeCursor | null;
     const lastRef = last as RangeCursor | null;
     return {
@@ -162,6 +210,7 @@ export class Archiver {
       policy: options.policy,
       created_at: options.now.toISOString(),
       restored_until: null,
+      integrity: leaves,
     };
   }
 
