@@ -218,12 +218,15 @@ export class TreeStore {
 
   /** The leaf index of each id, in the order given; −1 where the tree has none. */
   async leafIndices(tenantId: string, ids: string[]): Promise<number[]> {
-    if (ids.length === 0) return [];
-    const rows = (await this.ds.query('SELECT event_id, leaf_index FROM integrity_leaves WHERE tenant_id = $1 AND event_id = ANY($2)', [
-      tenantId,
-      ids,
-    ])) as Array<{ event_id: string; leaf_index: string }>;
-    const byId = new Map(rows.map((r) => [r.event_id, Number(r.leaf_index)]));
+    const byId = new Map<string, number>();
+    // 5,000 ids per statement: PGlite's heap (WebAssembly memory) grows to its largest statement and stays there.
+    for (let i = 0; i < ids.length; i += 5000) {
+      const rows = (await this.ds.query('SELECT event_id, leaf_index FROM integrity_leaves WHERE tenant_id = $1 AND event_id = ANY($2)', [
+        tenantId,
+        ids.slice(i, i + 5000),
+      ])) as Array<{ event_id: string; leaf_index: string }>;
+      for (const r of rows) byId.set(r.event_id, Number(r.leaf_index));
+    }
     return ids.map((id) => byId.get(id) ?? -1);
   }
 

@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto';
 import { hashLeaf, memoryTree, rootHash } from './merkle';
-import { decodeLeafIndices, encodeLeafIndices, subsetRoot } from './leaf-indices';
+import { decodeLeafIndices, encodeLeafIndices, subsetRoot, TreeHashBuilder } from './leaf-indices';
 
 describe('leaf indices of an archive', () => {
   it.each([[[]], [[0]], [[-1, -1, 5]], [[7, 3, 1_000_000, 999_999, -1, 2 ** 40, 0]], [[2 ** 50, 0, -1]]])(
@@ -43,5 +43,16 @@ describe('subsetRoot', () => {
         { index: 1, hash: h(1) },
       ]),
     ).toThrow(/twice/);
+  });
+});
+
+describe(TreeHashBuilder.name, () => {
+  it('should give the RFC 6962 root of every size from 0 to 70, one leaf at a time', () => {
+    const leaves = Array.from({ length: 70 }, (_, i) => hashLeaf(Buffer.from([i])));
+    for (let n = 0; n <= 70; n++) {
+      const sut = new TreeHashBuilder();
+      for (const h of leaves.slice(0, n)) sut.add(h);
+      expect([n, sut.root()]).toEqual([n, rootHash(memoryTree(leaves.slice(0, n)), n)]);
+    }
   });
 });
