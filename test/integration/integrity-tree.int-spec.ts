@@ -15,6 +15,7 @@ import {
   memoryTree,
   rootHash,
   STORED_NODE_LEVEL,
+  subsetRoot,
   TreeStore,
   verifierKeyText,
   verifyInclusion,
@@ -103,6 +104,26 @@ describe(`${TreeStore.name} on Postgres`, () => {
     for (const i of [0, 15, 16, 21]) {
       expect(await store.compute(T('t5'), (n) => inclusionProof(n, i, 22))).toEqual(inclusionProof(reference, i, 22));
     }
+  });
+
+  it("should find an archive's leaves by event id, and their hashes by index, for its subset root", async () => {
+    // given ten events in the tree
+    await store.append(
+      T('t5'),
+      Array.from({ length: 10 }, (_, i) => input(i, T('t5'))),
+    );
+    // when an archive's events (some of them, in their own order, and one the tree never saw) are looked up
+    const ids = [7, 2, 5].map((i) => event(i, T('t5')).id);
+    const indices = await store.leafIndices(T('t5'), [...ids, event(99, T('t5')).id]);
+    // then each gets its leaf index, the unknown one -1, and the hashes give the tree hash over 2, 5, 7
+    expect(indices).toEqual([7, 2, 5, -1]);
+    const hashes = await store.leafHashesAt(
+      T('t5'),
+      indices.filter((i) => i >= 0),
+    );
+    const expected = [2, 5, 7].map((i) => leafHashOf(event(i, T('t5'))));
+    expect(subsetRoot(hashes)).toEqual(rootHash(memoryTree(expected), 3));
+    expect(await store.leafIndices(T('t5'), [])).toEqual([]);
   });
 
   it('should append nothing twice when a batch is redelivered, whole or overlapping', async () => {

@@ -861,6 +861,12 @@ describe('k8s/', () => {
         for (const src of [gateway, other, neighbour, prometheus]) expect(verdict(health, src)).toBe(true);
         for (const src of [stranger, external]) expect(verdict(health, src)).toBe(false);
       }
+
+      // The retention service asks the integrity service for each archive manifest's integrity view.
+      const integrityRpc = servedPorts('integrity', configOf('integrity')).rpc as number;
+      const integrityFrom = (src: Parameters<typeof ingressAllowed>[3]) => ingressAllowed(policies, pod('integrity'), integrityRpc, src);
+      for (const src of [gateway, from(NAMESPACE, pod('retention').labels)]) expect(integrityFrom(src)).toBe(true);
+      for (const src of [neighbour, stranger, external]) expect(integrityFrom(src)).toBe(false);
     });
   });
 

@@ -9,9 +9,29 @@
  * is recomputed from the event (v1: 0x01 ‖ JCS), and its inclusion proof checked against the checkpoint's
  * root. When the lines are the whole tree (leaf indexes 0 .. size-1), the root is also recomputed from them,
  * so nothing was left out. Exit status: 0 all verified, 1 a finding, 2 bad usage or input.
+ *
+ *   node dist/apps/integrity/src/verify-cli.js --archive-manifest <manifest.json> [--key <k> --checkpoint <note>] <archive.jsonl[.gz]>
+ *
+ * An archive (decrypted: `age -d -i <identity> <object>`; gunzipped here when the name ends in .gz) against
+ * its manifest (one entry of GET /audit/archives): each line's leaf is recomputed, paired with the manifest's
+ * leaf index for that line, and the tree hash over them in leaf order compared with `integrity.leaves_root`;
+ * with a checkpoint, that it is the one the manifest was taken against and covers every leaf.
  */
 import { readFileSync } from 'node:fs';
-import { Checkpoint, leafHashOf, memoryTree, NoteError, openCheckpoint, parseVerifierKey, rootHash, verifyInclusion } from '@app/integrity';
+import { gunzipSync } from 'node:zlib';
+import {
+  ArchiveLeavesView,
+  Checkpoint,
+  decodeLeafIndices,
+  leafHashOf,
+  memoryTree,
+  NoteError,
+  openCheckpoint,
+  parseVerifierKey,
+  rootHash,
+  subsetRoot,
+  verifyInclusion,
+} from '@app/integrity';
 import type { AuditEvent } from '@app/contracts';
 
 interface Line {
@@ -66,7 +86,95 @@ export function verifyExport(lines: Line[], checkpoint: Checkpoint): { ok: boole
   return { ok, complete, results };
 }
 
+export interface ArchiveReport {
+  ok: boolean;
+  events: number;
+  leaves: number;
+  missing: number;
+  /** The manifest's index list has one entry per line. */
+  indices_match_lines: boolean;
+  leaves_root_matches: boolean;
+  /** The checkpoint given is the manifest's and covers every leaf; null without one. */
+  checkpoint_matches: boolean | null;
+}
+
+export function verifyArchive(events: AuditEvent[], view: ArchiveLeavesView, checkpoint?: Checkpoint): ArchiveReport {
+  const indices = decodeLeafIndices(view.leaf_indices);
+  const indicesMatch = indices.length === events.length;
+  let rootMatches = false;
+  const leaves: Array<{ index: number; hash: Buffer }> = [];
+  if (indicesMatch) {
+    events.forEach((e, i) => {
+      if (indices[i] >= 0) leaves.push({ index: indices[i], hash: leafHashOf(e) });
+    });
+    try {
+      rootMatches = subsetRoot(leaves).toString('base64') === view.leaves_root;
+    } catch {
+      rootMatches = false;
+    }
+  }
+  const checkpointMatches =
+    checkpoint === undefined
+      ? null
+      : checkpoint.size === view.checkpoint.tree_size &&
+        checkpoint.rootHash.toString('base64') === view.checkpoint.root_hash &&
+        (view.last_leaf_index ?? -1) < checkpoint.size;
+  return {
+    ok: indicesMatch && rootMatches && leaves.length === view.leaf_count && checkpointMatches !== false,
+    events: events.length,
+    leaves: leaves.length,
+    missing: indices.filter((i) => i < 0).length,
+    indices_match_lines: indicesMatch,
+    leaves_root_matches: rootMatches,
+    checkpoint_matches: checkpointMatches,
+  };
+}
+
+function archiveMain(argv: string[], manifestFile: string, key: string | undefined, checkpointFile: string | undefined): number {
+  const named = ['--key', '--checkpoint', '--origin', '--archive-manifest'];
+  const file = argv.filter((a, i) => !a.startsWith('--') && !named.includes(argv[i - 1]))[0];
+  if (file === undefined || (key === undefined) !== (checkpointFile === undefined)) {
+    process.stderr.write('usage: verify-cli --archive-manifest <manifest.json> [--key <k> --checkpoint <note>] <archive.jsonl[.gz]>\n');
+    return 2;
+  }
+  let view: ArchiveLeavesView | null;
+  let events: AuditEvent[];
+  try {
+    view = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { integrity?: ArchiveLeavesView | null }).integrity ?? null;
+    const raw = readFileSync(file);
+    const text = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
+    events =
+      text === ''
+        ? []
+        : text
+            .replace(/\n$/, '')
+            .split('\n')
+            .map((l) => JSON.parse(l) as AuditEvent);
+  } catch (e) {
+    process.stderr.write(`cannot read the manifest or the archive: ${(e as Error).message}\n`);
+    return 2;
+  }
+  if (view === null) {
+    process.stderr.write('the manifest has no integrity view (the integrity capability did not run when it was archived)\n');
+    return 2;
+  }
+  let checkpoint: Checkpoint | undefined;
+  if (key !== undefined && checkpointFile !== undefined) {
+    try {
+      checkpoint = openCheckpoint(readFileSync(checkpointFile, 'utf8'), [parseVerifierKey(readMaybeFile(key))], view.checkpoint.origin);
+    } catch (e) {
+      process.stderr.write(`checkpoint does not verify: ${(e as Error).message}\n`);
+      return e instanceof NoteError ? 1 : 2;
+    }
+  }
+  const report = verifyArchive(events, view, checkpoint);
+  process.stdout.write(JSON.stringify(report, null, 2) + '\n');
+  return report.ok ? 0 : 1;
+}
+
 function main(argv: string[]): number {
+  const manifest = arg(argv, '--archive-manifest');
+  if (manifest !== undefined) return archiveMain(argv, manifest, arg(argv, '--key'), arg(argv, '--checkpoint'));
   const key = arg(argv, '--key');
   const checkpointFile = arg(argv, '--checkpoint');
   const origin = arg(argv, '--origin');

@@ -1,6 +1,7 @@
 import { ValidationError } from '@app/contracts';
 import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import type { LeafEncoding } from './core';
+import { decodeLeafIndices, encodeLeafIndices } from './core/leaf-indices';
 
 export interface PublicKeyView {
   algorithm: 'ed25519';
@@ -104,6 +105,28 @@ export interface VerifyRange {
   toUs?: number;
 }
 
+/**
+ * The integrity capability's view of an archive (retention's manifest): which leaves its events are, the
+ * Merkle tree hash over their leaf hashes in leaf order, and the signed checkpoint that covers them.
+ */
+export interface ArchiveLeavesView {
+  leaf_encoding: 'v1';
+  /** Events of the archive with a leaf in the tree; `missing`: those without (not in the tree). */
+  leaf_count: number;
+  missing: number;
+  first_leaf_index: number | null;
+  last_leaf_index: number | null;
+  /** Base64 RFC 6962 tree hash over the leaves' hashes, ordered by leaf index (see subsetRoot). */
+  leaves_root: string;
+  /** Each archive line's leaf index (−1: none), in the archive's line order (encodeLeafIndices). */
+  leaf_indices: string;
+  /** The checkpoint it was taken against: every leaf above is below its tree size. */
+  checkpoint: { origin: string; tree_size: number; root_hash: string };
+}
+
+/** Most ids (or indices) per leafIndices call: one archive page. */
+export const LEAF_LOOKUP_MAX = 20_000;
+
 /** The integrity capability as the API sees it: in-process in the embedded app, over TCP in the gateway. */
 export interface IntegrityPort {
   publicKey(): Promise<PublicKeyView>;
@@ -114,6 +137,13 @@ export interface IntegrityPort {
   verify(tenantId: string, range: VerifyRange): Promise<VerifyReport>;
   /** Retention only, before it removes the events: verification then expects them absent. */
   recordPolicyRemoval(tenantId: string, removal: PolicyRemoval): Promise<PolicyRemovalView>;
+  /** Each event's leaf index, in the order given; −1 where the tree has no leaf for the id. */
+  leafIndices(tenantId: string, eventIds: string[]): Promise<number[]>;
+  /**
+   * An archive's view from its events' leaf indices in line order (from leafIndices): the tree hash over those
+   * leaves in leaf order, against the latest checkpoint (signed now when it does not cover them yet).
+   */
+  archiveLeaves(tenantId: string, indices: number[]): Promise<ArchiveLeavesView>;
   health(): Promise<ComponentHealth>;
 }
 
@@ -195,6 +225,30 @@ export const INTEGRITY_PORT_DEFINITION = definePort<IntegrityPort>({
       deadline: 'queryMs',
       encode: (tenantId, removal) => ({ tenantId, removal }),
       decode: (m) => [tenant(m), policyRemoval(field<unknown>(m, 'removal', isObject, 'must be an object'))],
+    },
+    leafIndices: {
+      pattern: 'audit.integrity.leaf-indices',
+      deadline: 'queryMs',
+      encode: (tenantId, eventIds) => ({ tenantId, eventIds }),
+      decode: (m) => [
+        tenant(m),
+        field<string[]>(
+          m,
+          'eventIds',
+          (v) => Array.isArray(v) && v.length <= LEAF_LOOKUP_MAX && v.every((x) => typeof x === 'string'),
+          `must be a list of up to ${LEAF_LOOKUP_MAX} ids`,
+        ),
+      ],
+    },
+    archiveLeaves: {
+      pattern: 'audit.integrity.archive-leaves',
+      deadline: 'queryMs',
+      // A whole archive's indices: a day of one category, bounded by what a category-day holds.
+      encode: (tenantId, indices) => ({ tenantId, indices: encodeLeafIndices(indices) }),
+      decode: (m) => [
+        tenant(m),
+        decodeLeafIndices(field<string>(m, 'indices', (v) => typeof v === 'string', 'must be encoded leaf indices')),
+      ],
     },
     health: { pattern: 'audit.integrity.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
   },

@@ -7,15 +7,18 @@ import { ComponentHealth } from '@app/runtime';
 import {
   checkpointText,
   consistencyProof,
+  encodeLeafIndices,
   inclusionProof,
   leafEncodingOf,
   leafHashOf,
   memoryTree,
   rootHash,
   signNote,
+  TreeHashBuilder,
   verifierKeyText,
 } from './core';
 import {
+  ArchiveLeavesView,
   CheckpointView,
   ConsistencyView,
   Finding,
@@ -146,6 +149,48 @@ export class IntegrityService implements IntegrityPort {
       root_hash: c.rootHash.toString('base64'),
       proof: proof.map((h) => h.toString('base64')),
       checkpoint: view(c, this.originOf(tenantId)),
+    };
+  }
+
+  leafIndices(tenantId: string, eventIds: string[]): Promise<number[]> {
+    return this.tree.leafIndices(tenantId, eventIds);
+  }
+
+  /**
+   * Memory stays at the indices (8 bytes each): the leaves are read in index order a page at a time into a
+   * TreeHashBuilder, never all at once.
+   */
+  async archiveLeaves(tenantId: string, indices: number[]): Promise<ArchiveLeavesView> {
+    const present = Float64Array.from(indices.filter((i) => i >= 0)).sort();
+    const refused = () =>
+      new ValidationError('the indices name a leaf twice or one the tree does not hold', [
+        { field: 'indices', message: 'must be distinct leaves of the tree' },
+      ]);
+    for (let i = 1; i < present.length; i++) if (present[i] === present[i - 1]) throw refused();
+    const tree = new TreeHashBuilder();
+    for (let i = 0; i < present.length; i += PAGE) {
+      const page = Array.from(present.subarray(i, i + PAGE));
+      const got = await this.tree.leafHashesAt(tenantId, page);
+      if (got.length !== page.length) throw refused();
+      got.sort((x, y) => x.index - y.index);
+      for (const l of got) tree.add(l.hash);
+    }
+    const first = present.length > 0 ? present[0] : null;
+    const last = present.length > 0 ? present[present.length - 1] : null;
+    let c = await this.tree.checkpoint(tenantId);
+    if (c === null || c.size <= (last ?? -1)) {
+      await this.createCheckpoint(tenantId, 'archive');
+      c = (await this.tree.checkpoint(tenantId))!;
+    }
+    return {
+      leaf_encoding: 'v1',
+      leaf_count: present.length,
+      missing: indices.length - present.length,
+      first_leaf_index: first,
+      last_leaf_index: last,
+      leaves_root: tree.root().toString('base64'),
+      leaf_indices: encodeLeafIndices(indices),
+      checkpoint: { origin: this.originOf(tenantId), tree_size: c.size, root_hash: c.rootHash.toString('base64') },
     };
   }
 

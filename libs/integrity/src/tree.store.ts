@@ -254,6 +254,30 @@ export class TreeStore {
     return new Set(rows.map((r) => r.event_id));
   }
 
+  /** The leaf index of each id, in the order given; −1 where the tree has none. */
+  async leafIndices(tenantId: string, ids: string[]): Promise<number[]> {
+    const byId = new Map<string, number>();
+    // 5,000 ids per statement: PGlite's heap (WebAssembly memory) grows to its largest statement and stays there.
+    for (let i = 0; i < ids.length; i += 5000) {
+      const rows = (await this.ds.query('SELECT event_id, leaf_index FROM integrity_leaves WHERE tenant_id = $1 AND event_id = ANY($2)', [
+        tenantId,
+        ids.slice(i, i + 5000),
+      ])) as Array<{ event_id: string; leaf_index: string }>;
+      for (const r of rows) byId.set(r.event_id, Number(r.leaf_index));
+    }
+    return ids.map((id) => byId.get(id) ?? -1);
+  }
+
+  /** The leaf hashes at these indices (absent ones are left out). */
+  async leafHashesAt(tenantId: string, indices: number[]): Promise<Array<{ index: number; hash: Buffer }>> {
+    if (indices.length === 0) return [];
+    const rows = (await this.ds.query('SELECT leaf_index, leaf_hash FROM integrity_leaves WHERE tenant_id = $1 AND leaf_index = ANY($2)', [
+      tenantId,
+      indices,
+    ])) as Array<{ leaf_index: string; leaf_hash: Buffer }>;
+    return rows.map((r) => ({ index: Number(r.leaf_index), hash: Buffer.from(r.leaf_hash) }));
+  }
+
   /** Saves a checkpoint; one per (tenant, size): signing a size again keeps the first. Returns whether it was new. */
   async saveCheckpoint(c: Omit<StoredCheckpoint, 'createdAt'>): Promise<boolean> {
     const rows = (await this.ds.query(

@@ -4,7 +4,8 @@ import { NO_PROJECTIONS, settingsFor, StoreQueries } from './clickhouse/store-qu
 import { EventFilter, PageRequest } from '@app/contracts';
 import { filterToSql, orderBy, rollupCount } from './event-query';
 import { rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
-import { EventSearch, RangeCursor, ReadOptions, StreamCursor } from './store-ports';
+import { EventSearch, ExportPage, RangeCursor, ReadOptions, StreamCursor } from './store-ports';
+import { EVENT_JSON_LINE, exportPageOf } from './event-json-line';
 
 /** Pages, single events and the live stream's reads. */
 export class ClickHouseEventSearch implements EventSearch {
@@ -84,15 +85,7 @@ export class ClickHouseEventSearch implements EventSearch {
     options: ReadOptions = {},
   ): Promise<StoredAuditEvent[]> {
     const { where, params } = filterToSql(tenantId, filter);
-    let keyset = '';
-    if (after) {
-      const us = parseTimestampMicros(after.timestamp);
-      if (us === undefined) throw new Error(`not a timestamp: ${after.timestamp}`);
-      keyset = ` AND toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({afterTs:String}, 6, 'UTC'))
-        AND (timestamp > toDateTime64({afterTs:String}, 6, 'UTC')
-             OR (timestamp = toDateTime64({afterTs:String}, 6, 'UTC') AND id > toUUID({afterId:String})))`;
-      Object.assign(params, { afterTs: microsToClickHouse(us), afterId: after.id });
-    }
+    const keyset = keysetAfter(after, params);
     const rows = await this.q.rows<SelectedRow>(
       `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events WHERE ${where}${keyset} ORDER BY ${orderBy('asc')}
        LIMIT {limit:UInt32}${settingsFor(filter, 'read_in_order_use_buffering = 0')}`,
@@ -100,6 +93,30 @@ export class ClickHouseEventSearch implements EventSearch {
       options.signal,
     );
     return rows.map(rowToEvent);
+  }
+
+  /**
+   * A keyset page like `range`, but as JSON Lines the engine renders (EVENT_JSON_LINE): what an archive holds,
+   * with no row parsed or serialised in JavaScript. Only the first and last lines are parsed, for the cursor.
+   */
+  async exportLines(
+    tenantId: string,
+    filter: EventFilter,
+    after: RangeCursor | null,
+    limit: number,
+    options: ReadOptions = {},
+  ): Promise<ExportPage> {
+    const { where, params } = filterToSql(tenantId, filter);
+    const keyset = keysetAfter(after, params);
+    const text = await this.q.text(
+      `SELECT ${EVENT_JSON_LINE} FROM ${DATABASE}.events WHERE ${where}${keyset} ORDER BY ${orderBy('asc')}
+       LIMIT {limit:UInt32}${settingsFor(filter, 'read_in_order_use_buffering = 0')}`,
+      { ...params, limit },
+      'TabSeparatedRaw',
+      { output_format_json_escape_forward_slashes: 0 },
+      options.signal,
+    );
+    return exportPageOf(text);
   }
 
   /** The written position of every log partition, from the progress table the projector keeps. */
@@ -156,4 +173,15 @@ export class ClickHouseEventSearch implements EventSearch {
     }
     return { events, cursor: next };
   }
+}
+
+/** The keyset condition "after (timestamp, id)", with the hour bound the sort key prunes by; fills `params`. */
+function keysetAfter(after: RangeCursor | null, params: Record<string, unknown>): string {
+  if (!after) return '';
+  const us = parseTimestampMicros(after.timestamp);
+  if (us === undefined) throw new Error(`not a timestamp: ${after.timestamp}`);
+  Object.assign(params, { afterTs: microsToClickHouse(us), afterId: after.id });
+  return ` AND toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({afterTs:String}, 6, 'UTC'))
+        AND (timestamp > toDateTime64({afterTs:String}, 6, 'UTC')
+             OR (timestamp = toDateTime64({afterTs:String}, 6, 'UTC') AND id > toUUID({afterId:String})))`;
 }

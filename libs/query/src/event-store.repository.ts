@@ -59,6 +59,8 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
   readonly findById: EventSearch['findById'] = (tenantId, id, options) => this.reads.findById(tenantId, id, options);
   readonly range: EventSearch['range'] = (tenantId, filter, after, limit, options) =>
     this.reads.range(tenantId, filter, after, limit, options);
+  readonly exportLines: EventSearch['exportLines'] = (tenantId, filter, after, limit, options) =>
+    this.reads.exportLines(tenantId, filter, after, limit, options);
   readonly tail: EventSearch['tail'] = (tenantId, cursor, filter, limit, options) =>
     this.reads.tail(tenantId, cursor, filter, limit, options);
   readonly progress: EventSearch['progress'] = (options) => this.reads.progress(options);

@@ -5,7 +5,7 @@ import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
 import { awaitProjection } from './read-after-write';
-import { DailyCount, EventSearch, EventStatistics, RangeCursor, StoreHealth } from './store-ports';
+import { DailyCount, EventSearch, EventStatistics, ExportPage, RangeCursor, StoreHealth } from './store-ports';
 import type { OptimizePlan, StorePerformance } from './store-operations';
 
 /** The store's operations side, as the query capability builds it. */
@@ -55,6 +55,10 @@ export class LocalQuery implements QueryPort {
 
   range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]> {
     return this.store.range(tenantId, filter, after, limit);
+  }
+
+  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<ExportPage> {
+    return this.store.exportLines(tenantId, filter, after, limit);
   }
 
   reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts> {

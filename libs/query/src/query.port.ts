@@ -4,7 +4,7 @@ import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import type { OptimizePlan, StorePerformance } from './store-operations';
-import { RangeCursor } from './store-ports';
+import { ExportPage, RangeCursor } from './store-ports';
 import type { StoredDayRef } from './retention-deletes.store';
 import type { DailyCount } from './store-ports';
 import { Timeline, TIMELINE_BREAKDOWNS, TIMELINE_MAX_HOURS, TimelineBreakdown } from './event-timeline.store';
@@ -30,6 +30,11 @@ export interface QueryPort {
   findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null>;
   /** Keyset paging through a range, oldest first by (timestamp, id): the next page starts after `after`. */
   range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]>;
+  /**
+   * Like `range`, as JSON Lines rendered by the engine, up to EXPORT_LINES_MAX per page: what retention writes
+   * into an archive, with no event parsed or serialised on either side of the transport.
+   */
+  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<ExportPage>;
   /** Counts per (event type, source, UTC day) in the scope, with incomplete records: a compliance report's input. */
   reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts>;
   statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics>;
@@ -120,14 +125,17 @@ export interface RangeMessage {
   limit: number;
 }
 
-export function parseRangeMessage(m: unknown): RangeMessage {
-  if (!isObject(m)) fail('range', '/', 'must be an object');
+/** The largest page of `exportLines`: about 10 MB of JSON Lines at 500 bytes an event, one TCP message. */
+export const EXPORT_LINES_MAX = 20_000;
+
+export function parseRangeMessage(m: unknown, pattern = 'range', max = 10_000): RangeMessage {
+  if (!isObject(m)) fail(pattern, '/', 'must be an object');
   const after = m.after;
   if (after !== null && (!isObject(after) || typeof after.timestamp !== 'string' || typeof after.id !== 'string'))
-    fail('range', 'after', 'must be null or { timestamp, id }');
-  if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > 10_000)
-    fail('range', 'limit', 'must be between 1 and 10000');
-  return { tenantId: tenantOf('range', m), filter: filterOf('range', m), after: after as RangeCursor | null, limit: m.limit as number };
+    fail(pattern, 'after', 'must be null or { timestamp, id }');
+  if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > max)
+    fail(pattern, 'limit', `must be between 1 and ${max}`);
+  return { tenantId: tenantOf(pattern, m), filter: filterOf(pattern, m), after: after as RangeCursor | null, limit: m.limit as number };
 }
 
 export function parseFindByIdMessage(m: unknown): FindByIdMessage {
@@ -206,6 +214,15 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       encode: (tenantId, filter, after, limit) => ({ tenantId, filter, after, limit }) satisfies RangeMessage,
       decode: (m) => {
         const p = parseRangeMessage(m);
+        return [p.tenantId, p.filter, p.after, p.limit];
+      },
+    },
+    exportLines: {
+      pattern: 'audit.query.export-lines',
+      deadline: 'queryMs',
+      encode: (tenantId, filter, after, limit) => ({ tenantId, filter, after, limit }) satisfies RangeMessage,
+      decode: (m) => {
+        const p = parseRangeMessage(m, 'export-lines', EXPORT_LINES_MAX);
         return [p.tenantId, p.filter, p.after, p.limit];
       },
     },

@@ -74,6 +74,8 @@ export interface EventSearch {
     limit: number,
     options?: ReadOptions,
   ): Promise<StoredAuditEvent[]>;
+  /** Like `range`, as JSON Lines rendered by the engine (an archive's body): see EVENT_JSON_LINE. */
+  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number, options?: ReadOptions): Promise<ExportPage>;
   /** Events after `cursor` and at or before the written position, in log order per partition. */
   tail(
     tenantId: string,
@@ -103,4 +105,13 @@ export interface StoreHealth {
 export interface RangeCursor {
   timestamp: string;
   id: string;
+}
+
+/** A page of events as JSON Lines (one StoredAuditEvent per line, each ending in a newline). */
+export interface ExportPage {
+  lines: string;
+  count: number;
+  /** The (timestamp, id) of the page's first and last event; the next page starts after `last`. */
+  first: RangeCursor | null;
+  last: RangeCursor | null;
 }

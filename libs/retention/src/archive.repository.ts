@@ -1,4 +1,5 @@
 import { DataSource } from 'typeorm';
+import type { ArchiveLeavesView } from '@app/integrity';
 
 /** An archive's manifest: what the object holds, and the hashes that check it. */
 export interface ArchiveManifest {
@@ -25,6 +26,11 @@ export interface ArchiveManifest {
   created_at: string;
   /** Restored into the query store: kept online until then (unless past retention). */
   restored_until: string | null;
+  /**
+   * The integrity capability's view of the archive's events (their leaves, the tree hash over them in leaf
+   * order, the checkpoint covering them); null when that capability does not run or did not answer.
+   */
+  integrity: ArchiveLeavesView | null;
 }
 
 type Row = Record<string, unknown>;
@@ -51,6 +57,7 @@ function manifestOf(r: Row): ArchiveManifest {
     policy: json(r.policy),
     created_at: (r.created_at instanceof Date ? r.created_at : new Date(r.created_at as string)).toISOString(),
     restored_until: r.restored_until ? new Date(r.restored_until as string).toISOString() : null,
+    integrity: r.integrity ? json<ArchiveLeavesView>(r.integrity) : null,
   };
 }
 
@@ -61,13 +68,14 @@ export class ArchiveRepository {
   async save(m: ArchiveManifest): Promise<void> {
     await this.ds.query(
       `INSERT INTO retention_archives (id, tenant_id, category, day, object_key, event_count, first_id, last_id, first_ts, last_ts,
-         plaintext_sha256, object_sha256, object_size, compression, recipients, policy, created_at)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17)
+         plaintext_sha256, object_sha256, object_size, compression, recipients, policy, created_at, integrity)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18)
        ON CONFLICT (tenant_id, category, day) DO UPDATE SET id = EXCLUDED.id, object_key = EXCLUDED.object_key,
          event_count = EXCLUDED.event_count, first_id = EXCLUDED.first_id, last_id = EXCLUDED.last_id, first_ts = EXCLUDED.first_ts,
          last_ts = EXCLUDED.last_ts, plaintext_sha256 = EXCLUDED.plaintext_sha256, object_sha256 = EXCLUDED.object_sha256,
          object_size = EXCLUDED.object_size, compression = EXCLUDED.compression, recipients = EXCLUDED.recipients,
-         policy = EXCLUDED.policy, created_at = EXCLUDED.created_at, deleted_at = NULL, restored_until = NULL`,
+         policy = EXCLUDED.policy, created_at = EXCLUDED.created_at, integrity = EXCLUDED.integrity, deleted_at = NULL,
+         restored_until = NULL`,
       [
         m.id,
         m.tenant_id,
@@ -86,6 +94,7 @@ export class ArchiveRepository {
         JSON.stringify(m.recipients),
         JSON.stringify(m.policy),
         m.created_at,
+        m.integrity ? JSON.stringify(m.integrity) : null,
       ],
     );
   }

@@ -116,4 +116,22 @@ export class CreateRetentionJobs1764892800012 implements MigrationInterface {
   }
 }
 
-export const RETENTION_MIGRATIONS = [CreateRetention1764892800010, CreateRetentionArchives1764892800011, CreateRetentionJobs1764892800012];
+/** The integrity capability's view of each archive (ArchiveManifest.integrity). */
+export class AddArchiveIntegrity1764892800013 implements MigrationInterface {
+  name = 'AddArchiveIntegrity1764892800013';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE retention_archives ADD COLUMN IF NOT EXISTS integrity jsonb');
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('ALTER TABLE retention_archives DROP COLUMN integrity');
+  }
+}
+
+export const RETENTION_MIGRATIONS = [
+  CreateRetention1764892800010,
+  CreateRetentionArchives1764892800011,
+  CreateRetentionJobs1764892800012,
+  AddArchiveIntegrity1764892800013,
+];

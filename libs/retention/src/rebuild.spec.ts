@@ -18,6 +18,7 @@ const manifest = (id: string, recipients: string[]): ArchiveManifest => ({
   compression: 'gzip',
   recipients,
   policy: {},
+  integrity: null,
   created_at: '2026-12-01T00:00:00.000Z',
   restored_until: null,
 });

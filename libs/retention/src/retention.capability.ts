@@ -13,6 +13,14 @@ import { RetentionRepository } from './retention.repository';
 import { RetentionService } from './retention.service';
 import { JobRepository } from './jobs.repository';
 import { Counter, Gauge } from 'prom-client';
+import type { ArchiveIntegrity } from './archiver';
+
+/** The port resolved on first use: the integrity capability may start after this one in the same process. */
+function lazy(get: () => IntegrityPort): ArchiveIntegrity {
+  let port: IntegrityPort | undefined;
+  const p = (): IntegrityPort => (port ??= get());
+  return { leafIndices: (t, ids) => p().leafIndices(t, ids), archiveLeaves: (t, i) => p().archiveLeaves(t, i) };
+}
 
 /**
  * Retention: tenants' policies, their delayed changes and legal holds (Postgres), and a scheduled run. It has
@@ -55,7 +63,12 @@ export const RETENTION_CAPABILITY: Capability = {
       context.port(INGEST_PORT_DEFINITION),
       settings,
       new ArchiveRepository(ds),
-      new Archiver(query, objects),
+      new Archiver(query, objects, {
+        // The integrity capability's view goes into each manifest when that capability runs: in this process
+        // (embedded, unless AUDIT_CAPABILITIES_OFF names it) or as the integrity service (distributed).
+        integrity: integrityOn ? lazy(() => context.port(INTEGRITY_PORT_DEFINITION)) : undefined,
+        onIntegrityError: (e) => context.logger.warn({ err: e.message }, 'archive manifest written without the integrity view'),
+      }),
       new JobRepository(ds),
       {
         storageError: () => storageErrors.inc(),

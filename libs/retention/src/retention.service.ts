@@ -192,6 +192,9 @@ function toInput(e: StoredAuditEvent): Record<string, unknown> {
  */
 export type PolicyRemovalRecorder = Pick<IntegrityPort, 'recordPolicyRemoval'>;
 
+/** Category-days archived at once in a run (see runTenant). */
+const ARCHIVE_CONCURRENCY = 2;
+
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 /**
@@ -482,20 +485,34 @@ export class RetentionService {
     } else {
       let done = 0;
       await step({ phase: 'archiving', done, expected: summarize(plan.archive).events });
-      for (const d of plan.archive) {
-        const m = await this.archiver.archiveDay(tenantId, d.category, d.day, {
-          compress: policy.compress,
-          recipients: policy.encryptionRequired || recipients.length > 0 ? recipients : [],
-          policy: stored.policy,
-          now,
-        });
-        await this.archives.save(m);
-        result.archived.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
-        plan.offload.push({ ...d, archived: true });
-        done += m.event_count;
-        await step({ done });
-        await pause();
-      }
+      // ARCHIVE_CONCURRENCY days at a time: each archive waits mostly on its object's fsync (or S3 upload) and the
+      // manifest's insert, which another day's read and compression can overlap. On the first error no further
+      // day is started and the days in hand finish before it is thrown, so a retry never races a running write.
+      const queue = [...plan.archive];
+      let failed: { error: unknown } | undefined;
+      const worker = async (): Promise<void> => {
+        for (let d = queue.shift(); d && !failed; d = queue.shift()) {
+          try {
+            const m = await this.archiver.archiveDay(tenantId, d.category, d.day, {
+              compress: policy.compress,
+              recipients: policy.encryptionRequired || recipients.length > 0 ? recipients : [],
+              policy: stored.policy,
+              now,
+            });
+            await this.archives.save(m);
+            result.archived.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
+            plan.offload.push({ ...d, archived: true });
+            done += m.event_count;
+            await step({ done });
+            await pause();
+          } catch (error) {
+            failed ??= { error };
+          }
+        }
+      };
+      await Promise.all(Array.from({ length: ARCHIVE_CONCURRENCY }, worker));
+      if (failed) throw failed.error;
+      result.archived.sort((a, b) => (a.day === b.day ? a.category.localeCompare(b.category) : a.day < b.day ? -1 : 1));
     }
     // Only now, with every archive read back and recorded, does anything leave the query store: one day at a
     // time, so a crash leaves whole days (a day removed is in its archive; a day not removed is still online).

@@ -1,4 +1,4 @@
-import { ClickHouseClient } from '@clickhouse/client';
+import { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
 import { EventFilter } from '@app/contracts';
 import { usesLookupProjection } from '../event-query';
 import { isInProcess } from './clickhouse.factory';
@@ -53,6 +53,24 @@ export class StoreQueries {
       abort_signal: signal,
     });
     return rs.json<T>();
+  }
+
+  /** A read in a text format (e.g. TabSeparatedRaw), with the time limit, as the engine wrote it. */
+  async text(
+    query: string,
+    params: Record<string, unknown>,
+    format: 'TabSeparatedRaw',
+    settings: ClickHouseSettings = {},
+    signal?: AbortSignal,
+  ): Promise<string> {
+    const rs = await this.ch.query({
+      query,
+      query_params: params,
+      format,
+      clickhouse_settings: { ...settings, ...this.timeout },
+      abort_signal: signal,
+    });
+    return rs.text();
   }
 
   /** A statement without rows (the roll-up repair's ALTER and INSERT ... SELECT), with the time limit. */
