@@ -1,0 +1,189 @@
+/**
+ * Instructions per request of the embedded app, counted by valgrind's callgrind: unlike CPU time, the count
+ * hardly moves with the machine's load, so two builds compare on a shared machine (docs/performance.md,
+ * "Instruction counts"). `node dist/bench/instructions-per-request.js [<checkout with a built dist>] [label]`
+ * runs that checkout's app under callgrind with instrumentation off, warms it up, then counts, one phase at a
+ * time: the idle app, single-event POSTs at a low fixed rate, POSTs of 1,000 events until the store holds
+ * them, and page queries one after another. Each phase's count minus the idle rate over its duration,
+ * divided by its requests (or events), is printed as one JSON line, for the JavaScript thread and all threads.
+ * The requests come from this checkout's bench helpers, so every build gets the same bodies and environment.
+ */
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import * as os from 'node:os';
+import * as path from 'node:path';
+
+import { postLoad } from './lib/load';
+import { eventBatch, SINGLE_EVENT } from './lib/mix';
+import { AUTH_HEADERS, consumerStats, sleep, startEmbeddedApp, stop } from './lib/processes';
+
+const root = path.resolve(process.argv[2] ?? path.join(__dirname, '..', '..'));
+const label = process.argv[3] ?? path.basename(root);
+
+/** Far below what the app manages under callgrind (about 10 single POSTs/s), so every request arrives alone. */
+const SINGLE = { amount: 300, ratePerS: 4 };
+const BATCHES = 5;
+const PAGES = 20;
+const PAGE_QUERY = '/audit/events?limit=50&category=security_events';
+
+interface Count {
+  /** Instructions of the main thread, which runs all JavaScript. */
+  main: number;
+  /** Instructions of every thread: the main one, V8's and libuv's helpers and the embedded engine's. */
+  all: number;
+  seconds: number;
+}
+
+/** Drives callgrind in the app's process through `callgrind_control` (vgdb) and reads its dumps. */
+class Callgrind {
+  private part = 0;
+
+  constructor(
+    private readonly pid: number,
+    private readonly outDir: string,
+  ) {}
+
+  /** Counts the instructions the process runs while `work` does. */
+  async count(work: () => Promise<void>): Promise<Count> {
+    this.control('-z');
+    this.control('-i', 'on');
+    const t0 = performance.now();
+    await work();
+    const seconds = (performance.now() - t0) / 1000;
+    this.control('-i', 'off');
+    this.control('-d');
+    this.part++;
+    return { ...(await this.readPart(this.part)), seconds };
+  }
+
+  private control(...args: string[]): void {
+    // vgdb names its pipes after $HOST, which the app's environment sets to its listen address.
+    execFileSync('callgrind_control', [...args, String(this.pid)], { env: { ...process.env, HOST: '127.0.0.1' }, stdio: 'ignore' });
+  }
+
+  /** With --separate-threads=yes a dump writes one file per thread: `cg.<pid>.<part>-<thread>`. */
+  private async readPart(part: number): Promise<{ main: number; all: number }> {
+    const prefix = `cg.${this.pid}.${part}-`;
+    for (let attempt = 0; attempt < 100; attempt++) {
+      const files = readdirSync(this.outDir).filter((f) => f.startsWith(prefix));
+      const totals = files.map((f) => {
+        const text = readFileSync(path.join(this.outDir, f), 'utf8');
+        const total = /^totals: (\d+)/m.exec(text);
+        return { thread: Number(/^thread: (\d+)/m.exec(text)?.[1]), ir: total ? Number(total[1]) : NaN };
+      });
+      if (files.length > 0 && totals.every((t) => Number.isFinite(t.ir))) {
+        return {
+          main: totals.filter((t) => t.thread === 1).reduce((a, t) => a + t.ir, 0),
+          all: totals.reduce((a, t) => a + t.ir, 0),
+        };
+      }
+      await sleep(200);
+    }
+    throw new Error(`callgrind wrote no complete dump ${prefix}* in ${this.outDir}`);
+  }
+}
+
+/**
+ * Requests one after another, with no timeout: under callgrind on a loaded machine one batch or page can take
+ * minutes, and a request given up on would still be counted. Returns how many answered 2xx.
+ */
+async function sequential(n: number, request: (i: number) => Promise<Response>): Promise<number> {
+  let ok = 0;
+  for (let i = 0; i < n; i++) {
+    const res = await request(i);
+    await res.arrayBuffer();
+    if (res.ok) ok++;
+  }
+  return ok;
+}
+
+const getPages = (url: string, n: number): Promise<number> => sequential(n, () => fetch(`${url}${PAGE_QUERY}`, { headers: AUTH_HEADERS }));
+
+const postBatches = (events: string, n: number, seed: number): Promise<number> =>
+  sequential(n, (i) =>
+    fetch(events, {
+      method: 'POST',
+      headers: { ...AUTH_HEADERS, 'content-type': 'application/json' },
+      body: JSON.stringify(eventBatch(1000, seed + i)),
+    }),
+  );
+
+/** Waits until the query store's consumer has written `rows` more rows than `before` (polled once a second). */
+async function storeRows(url: string, rows: number, before: number): Promise<void> {
+  const deadline = Date.now() + 600_000;
+  while ((await consumerStats(`${url}/metrics`)).rows < before + rows) {
+    if (Date.now() > deadline) throw new Error(`the store did not reach ${before + rows} rows`);
+    await sleep(1000);
+  }
+}
+
+async function main(): Promise<void> {
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'instructions-per-request-'));
+  const wrapper = [
+    'valgrind',
+    '--tool=callgrind',
+    '--instr-atstart=no',
+    '--separate-threads=yes',
+    '--dump-line=no',
+    `--callgrind-out-file=${path.join(dir, 'cg.%p')}`,
+  ];
+  const app = await startEmbeddedApp(`instructions-per-request-${label}`, path.join(dir, 'data'), { AUDIT_LOG_FSYNC: 'false' }, [], {
+    root,
+    wrapper,
+    readyTimeoutMs: 600_000,
+  });
+  const url = app.url;
+  const events = `${url}/audit/events`;
+  const single = JSON.stringify(SINGLE_EVENT);
+  const cg = new Callgrind(app.child.proc.pid!, dir);
+  const out: Record<string, unknown> = { label };
+  try {
+    // Warm-up, uncounted: the JIT compiles the hot paths and the store holds pages to query.
+    await postLoad({ url: events, body: single, connections: 4, amount: 2000 });
+    await postBatches(events, 5, 100);
+    await getPages(url, 50);
+    await sleep(5000);
+
+    const idle = await cg.count(() => sleep(20_000));
+    const per = (c: Count, n: number) => ({
+      n,
+      seconds: Math.round(c.seconds),
+      mainK: Math.round((c.main - (idle.main / idle.seconds) * c.seconds) / n / 1000),
+      allK: Math.round((c.all - (idle.all / idle.seconds) * c.seconds) / n / 1000),
+    });
+    out.idlePerS = { mainK: Math.round(idle.main / idle.seconds / 1000), allK: Math.round(idle.all / idle.seconds / 1000) };
+
+    let ok = 0;
+    const s = await cg.count(async () => {
+      const r = await postLoad({ url: events, body: single, connections: 1, amount: SINGLE.amount, overallRate: SINGLE.ratePerS });
+      ok = r.ok;
+      await sleep(3000);
+    });
+    out.single = per(s, ok);
+
+    const rowsBefore = (await consumerStats(`${url}/metrics`)).rows;
+    let batchesOk = 0;
+    const b = await cg.count(async () => {
+      batchesOk = await postBatches(events, BATCHES, 200);
+      await storeRows(url, batchesOk * 1000, rowsBefore);
+    });
+    out.batchPerEvent = per(b, batchesOk * 1000);
+
+    let pages = 0;
+    const p = await cg.count(async () => {
+      pages = await getPages(url, PAGES);
+    });
+    out.page = per(p, pages);
+  } finally {
+    await stop(app.child, 120_000);
+    // BENCH_KEEP_DUMPS=1 keeps callgrind's files, per phase and thread, for callgrind_annotate.
+    if (process.env.BENCH_KEEP_DUMPS) process.stderr.write(`callgrind dumps kept in ${dir}\n`);
+    else rmSync(dir, { recursive: true, force: true });
+  }
+  process.stdout.write(`${JSON.stringify(out)}\n`);
+}
+
+main().catch((e: unknown) => {
+  process.stderr.write(`${(e as Error).stack ?? String(e)}\n`);
+  process.exit(1);
+});
