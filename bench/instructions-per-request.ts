@@ -9,6 +9,7 @@
  * The requests come from this checkout's bench helpers, so every build gets the same bodies and environment.
  */
 import { execFileSync } from 'node:child_process';
+import { request } from 'node:http';
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import * as os from 'node:os';
 import * as path from 'node:path';
@@ -147,28 +148,36 @@ class Callgrind {
 }
 
 /**
- * Requests one after another, with no timeout: under callgrind on a loaded machine one batch or page can take
- * minutes, and a request given up on would still be counted. Returns how many answered 2xx.
+ * One request over node:http, with no client timeout: under callgrind on a loaded machine one batch or page
+ * can take minutes (fetch gives up on headers after 300 s), and a request given up on would still be counted.
  */
-async function sequential(n: number, request: (i: number) => Promise<Response>): Promise<number> {
+function send(url: string, method: string, headers: Record<string, string>, body?: string): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const req = request(url, { method, headers }, (res) => {
+      res.resume();
+      res.on('end', () => resolve(res.statusCode ?? 0));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
+}
+
+/** `n` requests one after another; returns how many answered 2xx. */
+async function sequential(n: number, request: (i: number) => Promise<number>): Promise<number> {
   let ok = 0;
   for (let i = 0; i < n; i++) {
-    const res = await request(i);
-    await res.arrayBuffer();
-    if (res.ok) ok++;
+    const status = await request(i);
+    if (status >= 200 && status < 300) ok++;
   }
   return ok;
 }
 
-const getPages = (url: string, n: number): Promise<number> => sequential(n, () => fetch(`${url}${PAGE_QUERY}`, { headers: AUTH_HEADERS }));
+const getPages = (url: string, n: number): Promise<number> => sequential(n, () => send(`${url}${PAGE_QUERY}`, 'GET', AUTH_HEADERS));
 
 const postBatches = (events: string, n: number, seed: number): Promise<number> =>
   sequential(n, (i) =>
-    fetch(events, {
-      method: 'POST',
-      headers: { ...AUTH_HEADERS, 'content-type': 'application/json' },
-      body: JSON.stringify(eventBatch(1000, seed + i)),
-    }),
+    send(events, 'POST', { ...AUTH_HEADERS, 'content-type': 'application/json' }, JSON.stringify(eventBatch(1000, seed + i))),
   );
 
 /** Waits until the query store's consumer has written `rows` more rows than `before` (polled once a second). */
@@ -180,6 +189,9 @@ async function storeRows(url: string, rows: number, before: number): Promise<voi
   }
 }
 
+/** BENCH_NODE_ARGS: options for the app's node, e.g. `--predictable` (no concurrent GC or compilation). */
+const nodeArgs = (process.env.BENCH_NODE_ARGS ?? '').split(' ').filter((a) => a !== '');
+
 async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'instructions-per-request-'));
   const wrapper = [
@@ -190,7 +202,7 @@ async function main(): Promise<void> {
     '--dump-line=no',
     `--callgrind-out-file=${path.join(dir, 'cg.%p')}`,
   ];
-  const app = await startEmbeddedApp(`instructions-per-request-${label}`, path.join(dir, 'data'), { AUDIT_LOG_FSYNC: 'false' }, [], {
+  const app = await startEmbeddedApp(`instructions-per-request-${label}`, path.join(dir, 'data'), { AUDIT_LOG_FSYNC: 'false' }, nodeArgs, {
     root,
     wrapper,
     readyTimeoutMs: 600_000,
@@ -204,7 +216,7 @@ async function main(): Promise<void> {
     // Warm-up, uncounted: the JIT compiles the hot paths and the store holds pages to query.
     await postLoad({ url: events, body: single, connections: 4, amount: 2000 });
     await postBatches(events, 5, 100);
-    await getPages(url, 50);
+    await getPages(url, 20);
     // The idle phase must find the consumer caught up, or its catching up is counted as idle (and then
     // subtracted from every phase): seen once on the loaded machine.
     await storeRows(url, 2000 + 5000, 0);
