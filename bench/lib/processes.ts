@@ -30,14 +30,28 @@ export interface Child {
   exited: Promise<number | null>;
 }
 
+/** How a child is launched: `wrapper` runs before node (e.g. valgrind and its options), `cwd` defaults to ROOT. */
+export interface LaunchOptions {
+  wrapper?: string[];
+  cwd?: string;
+}
+
 /** Starts `node <script>` with its output in bench/results/logs/<name>.log. */
-export function startNode(name: string, script: string, env: Record<string, string>, nodeArgs: string[] = [], args: string[] = []): Child {
+export function startNode(
+  name: string,
+  script: string,
+  env: Record<string, string>,
+  nodeArgs: string[] = [],
+  args: string[] = [],
+  launch: LaunchOptions = {},
+): Child {
   const logDir = path.join(RESULTS_DIR, 'logs');
   mkdirSync(logDir, { recursive: true });
   const logFile = path.join(logDir, `${name}.log`);
   const log = createWriteStream(logFile);
-  const proc = spawn(process.execPath, [...nodeArgs, script, ...args], {
-    cwd: ROOT,
+  const [command, ...prefix] = [...(launch.wrapper ?? []), process.execPath];
+  const proc = spawn(command, [...prefix, ...nodeArgs, script, ...args], {
+    cwd: launch.cwd ?? ROOT,
     env: { ...process.env, ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -137,17 +151,22 @@ export function sampleRss(pid: number, everyMs = 200): { stop(): { peak: number;
 export const BENCH_API_KEY = 'bench-0123456789abcdef0123456789abcdef';
 export const AUTH_HEADERS = { authorization: `Bearer ${BENCH_API_KEY}` };
 
-/** Starts the embedded all-in-one app on a data directory and waits until it is ready. */
+/**
+ * Starts the embedded all-in-one app on a data directory and waits until it is ready. `launch.root` runs
+ * another checkout's built app (its dist/ and working directory) with this checkout's settings.
+ */
 export async function startEmbeddedApp(
   name: string,
   dataDir: string,
   extraEnv: Record<string, string> = {},
   nodeArgs: string[] = [],
+  launch: LaunchOptions & { root?: string; readyTimeoutMs?: number } = {},
 ): Promise<{ child: Child; url: string }> {
   const port = await freePort();
+  const root = launch.root ?? ROOT;
   const child = startNode(
     name,
-    APP_MAIN,
+    path.join(root, path.relative(ROOT, APP_MAIN)),
     {
       PORT: String(port),
       HOST: '127.0.0.1',
@@ -159,9 +178,11 @@ export async function startEmbeddedApp(
       ...extraEnv,
     },
     nodeArgs,
+    [],
+    { wrapper: launch.wrapper, cwd: root },
   );
   const url = `http://127.0.0.1:${port}`;
-  await waitForHttp(`${url}/health/ready`, child);
+  await waitForHttp(`${url}/health/ready`, child, launch.readyTimeoutMs);
   return { child, url };
 }
 

@@ -162,8 +162,8 @@ describe('retention in the distributed deployment: its own app behind the gatewa
     const m = listed.body.archives[0];
     expect(m).toMatchObject({ day: '2025-06-01', event_count: 3, compression: 'gzip', recipients: [keys.recipient] });
     expect([m.first_id, m.last_id]).toEqual([ids[0], ids[2]]);
-    // This cluster runs no integrity service: the archive is written all the same, its manifest without that view.
-    expect(m.integrity).toBeNull();
+    // The integrity service runs in this cluster: the manifest carries its view of the archive's three events.
+    expect(m.integrity).toMatchObject({ leaf_count: 3, missing: 0, leaf_encoding: 'v1', checkpoint: { tree_size: expect.any(Number) } });
 
     // The object is in the bucket under the prefix, encrypted: decrypted here with the identity the service never had.
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: `audit/${m.object_key}` }));
