@@ -14,7 +14,7 @@ export interface StoreMaintenance {
   optimize(apply: boolean): Promise<OptimizePlan>;
 }
 import type { EventStoreRepository } from './event-store.repository';
-import type { StoredDayRef } from './retention-deletes.store';
+import type { RemovedDay, StoredDayRef } from './retention-deletes.store';
 import type { Timeline, TimelineBreakdown } from './event-timeline.store';
 import type { ReportCounts } from './report-counts.store';
 
@@ -87,7 +87,7 @@ export class LocalQuery implements QueryPort {
     return this.store.dailyCounts(tenantId);
   }
 
-  deleteDays(tenantId: string, days: StoredDayRef[]): Promise<DailyCount[]> {
+  deleteDays(tenantId: string, days: StoredDayRef[]): Promise<RemovedDay[]> {
     return this.store.deleteDays(tenantId, days);
   }
 

@@ -5,7 +5,7 @@ import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import type { OptimizePlan, StorePerformance } from './store-operations';
 import { ExportPage, RangeCursor } from './store-ports';
-import type { StoredDayRef } from './retention-deletes.store';
+import type { RemovedDay, StoredDayRef } from './retention-deletes.store';
 import type { DailyCount } from './store-ports';
 import { Timeline, TIMELINE_BREAKDOWNS, TIMELINE_MAX_HOURS, TimelineBreakdown } from './event-timeline.store';
 import type { ReportCounts } from './report-counts.store';
@@ -47,7 +47,7 @@ export interface QueryPort {
   /** Events stored per category and UTC day: what the retention planner works from. */
   dailyCounts(tenantId: string): Promise<DailyCount[]>;
   /** Retention only: removes whole category-days of a tenant; answers how many events each held. */
-  deleteDays(tenantId: string, days: StoredDayRef[]): Promise<DailyCount[]>;
+  deleteDays(tenantId: string, days: StoredDayRef[]): Promise<RemovedDay[]>;
   /** With a null cursor, returns no events and the current end of the log: a stream starts "now". */
   tail(tenantId: string, cursor: StreamCursor | null, filter: EventFilter, limit: number): Promise<TailResult>;
   health(): Promise<ComponentHealth>;
@@ -262,8 +262,13 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
         const { tenantId } = parseTenantMessage(m, 'delete-days');
         const days = (m as { days?: unknown }).days;
         const ok = (d: unknown): d is StoredDayRef =>
-          isObject(d) && typeof d.category === 'string' && typeof d.day === 'string' && /^\d{4}-\d{2}-\d{2}$/.test(d.day);
-        if (!Array.isArray(days) || !days.every(ok)) fail('delete-days', 'days', 'must be a list of { category, day: YYYY-MM-DD }');
+          isObject(d) &&
+          typeof d.category === 'string' &&
+          typeof d.day === 'string' &&
+          /^\d{4}-\d{2}-\d{2}$/.test(d.day) &&
+          (d.expected === undefined || (Number.isSafeInteger(d.expected) && (d.expected as number) >= 0));
+        if (!Array.isArray(days) || !days.every(ok))
+          fail('delete-days', 'days', 'must be a list of { category, day: YYYY-MM-DD, expected?: count }');
         return [tenantId, days];
       },
     },

@@ -6,6 +6,17 @@ import { DailyCount } from './store-ports';
 export interface StoredDayRef {
   category: string;
   day: string;
+  /**
+   * Delete only if the day holds exactly this many events (an offload: its archive's count). An event stored
+   * after the archive was read (a late one) would otherwise go with the day although no archive holds it; the
+   * day is then left online, and reported with `count: 0` and `kept`, for the next run to archive again.
+   */
+  expected?: number;
+}
+
+/** What a removal did to one day: `count` events removed; `kept` the events left because `expected` differed. */
+export interface RemovedDay extends DailyCount {
+  kept?: number;
 }
 
 /**
@@ -18,8 +29,8 @@ export interface StoredDayRef {
 export class ClickHouseRetentionDeletes {
   constructor(private readonly q: StoreQueries) {}
 
-  async deleteDays(tenantId: string, days: StoredDayRef[]): Promise<DailyCount[]> {
-    const out: DailyCount[] = [];
+  async deleteDays(tenantId: string, days: StoredDayRef[]): Promise<RemovedDay[]> {
+    const out: RemovedDay[] = [];
     for (const d of days) {
       const params = { tenant: tenantId, category: d.category, day: d.day };
       const [row] = await this.q.rows<{ n: string | number }>(
@@ -27,6 +38,11 @@ export class ClickHouseRetentionDeletes {
          WHERE tenant_id = {tenant:String} AND category = {category:String} AND toDate(timestamp) = toDate({day:String})`,
         params,
       );
+      const held = Number(row?.n ?? 0);
+      if (d.expected !== undefined && held !== d.expected) {
+        out.push({ category: d.category, day: d.day, count: 0, kept: held });
+        continue;
+      }
       await this.q.command(
         `ALTER TABLE ${DATABASE}.events DELETE
          WHERE tenant_id = {tenant:String} AND category = {category:String} AND toDate(timestamp) = toDate({day:String})`,
@@ -39,7 +55,7 @@ export class ClickHouseRetentionDeletes {
         params,
         { mutations_sync: 2 },
       );
-      out.push({ category: d.category, day: d.day, count: Number(row?.n ?? 0) });
+      out.push({ category: d.category, day: d.day, count: held });
     }
     return out;
   }

@@ -517,8 +517,23 @@ export class RetentionService {
     // Only now, with every archive read back and recorded, does anything leave the query store: one day at a
     // time, so a crash leaves whole days (a day removed is in its archive; a day not removed is still online).
     const manifests = new Map((await this.archives.list(tenantId)).map((a) => [`${a.category}/${a.day}`, a]));
-    const offload = plan.offload.filter((d) => manifests.has(`${d.category}/${d.day}`));
-    result.offloaded = summarize(await this.removeDays(tenantId, offload, 'offloaded', step, pause));
+    // Each offloaded day goes only if it still holds exactly what its archive holds: an event stored since the
+    // archive was read (a late one) keeps the day online, reported in differs_from_archive, never lost.
+    const offload = plan.offload.flatMap((d) => {
+      const m = manifests.get(`${d.category}/${d.day}`);
+      return m ? [{ ...d, expected: m.event_count, archiveId: m.id }] : [];
+    });
+    result.offloaded = summarize(
+      await this.removeDays(tenantId, offload, 'offloaded', step, pause, (d, kept) =>
+        result.differs_from_archive.push({
+          archive_id: d.archiveId ?? '',
+          category: d.category,
+          day: d.day,
+          online: kept,
+          archived: d.expected ?? 0,
+        }),
+      ),
+    );
     result.deleted = summarize(await this.removeDays(tenantId, plan.delete, 'deleted', step, pause));
     await step({ phase: 'deleting_archives', done: 0, expected: plan.deleteArchives.length });
     for (const a of plan.deleteArchives) {
@@ -551,20 +566,22 @@ export class RetentionService {
     return result;
   }
 
-  private async removeDays(
+  private async removeDays<D extends { category: string; day: string; count: number; expected?: number; archiveId?: string }>(
     tenantId: string,
-    days: Array<{ category: string; day: string; count: number }>,
+    days: D[],
     reason: 'offloaded' | 'deleted',
     step: JobStep,
     pause: () => Promise<void>,
+    onKept: (day: D, kept: number) => void = () => undefined,
   ): Promise<Array<{ day: string; count: number }>> {
     const removed: Array<{ day: string; count: number }> = [];
     let done = 0;
     await step({ phase: reason === 'offloaded' ? 'offloading' : 'deleting', done, expected: days.reduce((n, d) => n + d.count, 0) });
     for (const d of days) {
       await this.recordRemoval(tenantId, d, reason);
-      const r = await this.query.deleteDays(tenantId, [d]);
-      removed.push(...r);
+      const r = await this.query.deleteDays(tenantId, [{ category: d.category, day: d.day, expected: d.expected }]);
+      for (const x of r) if (x.kept !== undefined) onKept(d, x.kept);
+      removed.push(...r.filter((x) => x.kept === undefined));
       done += r.reduce((n, x) => n + x.count, 0);
       await step({ done });
       await pause();
@@ -575,7 +592,9 @@ export class RetentionService {
   /**
    * Tells integrity which events of the day are about to go, before they go: a crash in between leaves a record
    * of events still online (harmless, and the redone run removes them), never a removal verification would
-   * read as tampering. An event stored between this read and the delete is removed unrecorded and is named
+   * read as tampering. For an offload the delete happens only while the day holds its archive's count (a late
+   * event keeps the day online); for a day past retention, an event stored between this read and the delete
+   * is removed unrecorded and is named
    * `removed` by the next verification: a false alarm, never a silent gap (docs/architecture.md "Integrity").
    */
   private async recordRemoval(tenantId: string, d: { category: string; day: string }, reason: 'offloaded' | 'deleted'): Promise<void> {
