@@ -505,7 +505,7 @@ export class ReportingService implements ReportingPort {
   }
 
   private async runExport(job: ReportingJobEntity, r: StoredExport): Promise<void> {
-    // Read before the rows: the file holds at least the events the checkpoint covers.
+    // Read before the rows: the checkpoint cited is never newer than the data the file was computed from.
     const checkpoint = await this.latestCheckpoint(job.tenantId);
     let rows = 0;
     let first: string | undefined;
