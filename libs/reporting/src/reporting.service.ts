@@ -539,6 +539,8 @@ export class ReportingService implements ReportingPort {
 
   private async runReport(job: ReportingJobEntity, r: StoredReport): Promise<void> {
     const checkpoint = await this.latestCheckpoint(job.tenantId);
+    // Asked while the store counts (it never rejects: a failure reads as unavailable).
+    const evidence = r.reportType === 'compliance' ? this.capabilityEvidence(job.tenantId, r.filter, checkpoint) : undefined;
     const agg = r.reportType === 'compliance' ? await this.complianceCounts(job, r.filter) : new ReportAggregator();
     if (r.reportType !== 'compliance') for await (const e of this.events(job, r.filter)) agg.add(e);
     const report = buildReport(
@@ -550,7 +552,7 @@ export class ReportingService implements ReportingPort {
         categories: r.filter.categories,
         generatedAt: new Date().toISOString(),
         warnings: job.warnings,
-        ...(r.reportType === 'compliance' ? await this.capabilityEvidence(job.tenantId, r.filter, checkpoint) : {}),
+        ...(await evidence),
       },
       agg,
     );
