@@ -588,7 +588,7 @@ export class ReportingService implements ReportingPort {
     checkpoint: CheckpointReading,
   ): Promise<Pick<ReportContext, 'retention' | 'integrity'>> {
     const answers: Reading<RetentionAnswers> = await readPort(this.evidence.retention(), async (p) => {
-      const [view, archives] = await Promise.all([p.getPolicy(tenantId), p.listArchives(tenantId)]);
+      const [view, archives] = await Promise.all([p.policyInForce(tenantId), p.listArchives(tenantId)]);
       return { view, archives };
     });
     return {

@@ -9,7 +9,7 @@ import { type ArchiveManifest, parsePeriod, subtractPeriod } from '@app/retentio
  */
 export type Reading<T> = { state: 'ok'; value: T } | { state: 'off' } | { state: 'unavailable'; reason: string };
 
-/** The retention capability's answers a report uses: GET /audit/retention's body and the tenant's archives. */
+/** The retention capability's answers a report uses: the policy in force (RetentionPort.policyInForce) and the tenant's archives. */
 export interface RetentionAnswers {
   view: Record<string, unknown>;
   archives: ArchiveManifest[];
