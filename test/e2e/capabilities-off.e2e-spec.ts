@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { bootApp, http, MAIN, ROOT, TestApp, waitForTotal } from './support/embedded-app';
+import { bootApp, eventually, http, MAIN, ROOT, TestApp, waitForTotal } from './support/embedded-app';
 
 describe('capabilities turned off (AUDIT_CAPABILITIES_OFF)', () => {
   let app: TestApp;
@@ -45,6 +45,27 @@ describe('capabilities turned off (AUDIT_CAPABILITIES_OFF)', () => {
     const proof = await http(`${app.url}/audit/events/${posted.body.id as string}/proof`);
     expect(proof.status).toBe(404);
     expect(proof.body.error.code).toBe('capability_off');
+  });
+
+  it('should say "capability off" for integrity in a compliance report and its manifest, and still read retention', async () => {
+    const r = await http(`${app.url}/audit/reports`, {
+      method: 'POST',
+      json: { report_type: 'compliance', period: { start: '2025-01-01', end: '2025-01-31' }, categories: ['all'], format: 'json' },
+    });
+    expect(r.status).toBe(202);
+    const job = await eventually(
+      async () => {
+        const j = await http(`${app.url}${r.body.status_url as string}`);
+        if (j.body.state === 'failed') throw new Error(`report failed: ${j.body.error}`);
+        return j.body.state === 'done' ? j.body : undefined;
+      },
+      30_000,
+      'the report done',
+    );
+    expect(job.manifest).toMatchObject({ integrity_checkpoint: null, integrity_checkpoint_absent: 'capability off' });
+    const report = (await http(`${app.url}${job.download_url as string}`)).body;
+    expect(report.integrity).toEqual({ state: 'capability off' });
+    expect(report.retention).toMatchObject({ state: 'no policy set' });
   });
 
   it.each([['ingest'], ['integrty']])('should refuse to start with AUDIT_CAPABILITIES_OFF=%s, naming the variable', (value) => {

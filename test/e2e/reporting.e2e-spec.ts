@@ -261,8 +261,15 @@ describe('exports and reports (embedded)', () => {
     expect(control('SOC 2', 'CC6.3')).toMatchObject({ status: 'satisfied', evidence_count: 7 });
     expect(control('PCI DSS v4.0.1', '10.2.1.6')).toMatchObject({ status: 'not_applicable' });
     expect(control('PCI DSS v4.0.1', '10.2.1.3')).toMatchObject({ status: 'gap', evidence_count: 0 });
-    expect(control('PCI DSS v4.0.1', '10.5.1')).toMatchObject({ status: 'insufficient_data', reason: 'retention: not configured' });
-    expect(report.retention).toEqual({ policy: 'not configured' });
+    // No policy set yet (the next test sets one): said as such, not "not configured".
+    expect(control('PCI DSS v4.0.1', '10.5.1')).toMatchObject({
+      status: 'insufficient_data',
+      reason: 'retention: no policy set for this tenant',
+    });
+    expect(report.retention).toMatchObject({ state: 'no policy set', policy: null });
+    expect(report.integrity).toEqual({ state: 'no checkpoint signed yet' });
+    expect(job.manifest.integrity_checkpoint).toBeNull();
+    expect(job.manifest.integrity_checkpoint_absent).toBe('no checkpoint signed yet');
     // The search URL returns all of the control's evidence.
     const search = await http(`${app.url}${control('PCI DSS v4.0.1', '10.2.1.4').search_url}`);
     expect(search.body.total).toBe(8);
@@ -321,6 +328,72 @@ describe('exports and reports (embedded)', () => {
     const r = await http(`${app.url}/audit/reports`, { method: 'POST', json });
     expect(r.status).toBe(400);
     expect(r.body.error.details.map((d: { field: string }) => d.field)).toContain(field);
+  });
+
+  // Last: the checkpoint's own audit event and the policy would change what the tests above count.
+  it('should show the retention policy in force, the archives and the latest signed checkpoint, in the report and the manifests', async () => {
+    // Seven calendar years keep every event of this test (nothing is due for deletion).
+    const policy = await http(`${app.url}/audit/retention`, { method: 'POST', json: { retention_period: 'P7Y', compress_archives: true } });
+    expect([201, 202]).toContain(policy.status);
+    await eventually(
+      async () => ((await http(`${app.url}/audit/retention`)).body.policy?.retention_period === 'P7Y' ? true : undefined),
+      10_000,
+      'the policy in force',
+    );
+    const signed = await http(`${app.url}/audit/integrity/checkpoint`, { method: 'POST' });
+    expect(signed.status).toBe(201);
+    const checkpoint = signed.body as { tree_size: number; root_hash: string; note: string; origin: string };
+
+    const r = await http(`${app.url}/audit/reports`, {
+      method: 'POST',
+      json: { report_type: 'compliance', period: { start: '2025-03-01', end: '2025-03-31' }, categories: ['all'], format: 'json' },
+    });
+    expect(r.status).toBe(202);
+    const job = await done(r.body.status_url);
+    const report = JSON.parse((await download(job)).bytes.toString('utf8'));
+    // P7Y ending at the report's time, in days (2556 or 2557 by the leap days it spans).
+    const generated = new Date(report.generated_at);
+    const from = new Date(generated);
+    from.setUTCFullYear(from.getUTCFullYear() - 7);
+    const days = Math.round((generated.getTime() - from.getTime()) / 86_400_000);
+    expect(report.retention).toMatchObject({
+      state: 'in force',
+      policy: { retention_period: 'P7Y' },
+      effective_days: days,
+      archives: { count: 0, events: 0 },
+    });
+    const retentionControls = ['10.5.1', '164.316(b)(2)(i)', '802 / 17 CFR 210.2-06', 'Art. 5(1)(e)'];
+    for (const id of retentionControls) {
+      const c = report.controls.find((x: { control: string }) => x.control === id);
+      expect(c.status).toBe('satisfied');
+      expect(c.reason).toContain(`${days} days`);
+    }
+    expect(report.retention.framework_minimums.map((f: { control: string }) => f.control)).toEqual(retentionControls);
+    expect(report.integrity).toEqual({
+      state: 'signed',
+      latest_checkpoint: expect.objectContaining({
+        tree_size: checkpoint.tree_size,
+        root_hash: checkpoint.root_hash,
+        note: checkpoint.note,
+      }),
+    });
+    expect(JSON.stringify(report)).not.toContain('not configured');
+
+    // The manifests cite the checkpoint they were computed against (its note by hash).
+    const cited = {
+      origin: checkpoint.origin,
+      tree_size: checkpoint.tree_size,
+      root_hash: checkpoint.root_hash,
+      note_sha256: sha256(Buffer.from(checkpoint.note, 'utf8')),
+    };
+    expect(job.manifest.integrity_checkpoint).toMatchObject(cited);
+    expect(job.manifest.integrity_checkpoint_absent).toBeUndefined();
+    const e = await http(`${app.url}/audit/export`, {
+      method: 'POST',
+      json: { format: 'json', period: { start: '2025-03-01', end: '2025-03-31' }, categories: ['security'] },
+    });
+    expect(e.status).toBe(202);
+    expect((await done(e.body.status_url)).manifest.integrity_checkpoint).toMatchObject(cited);
   });
 
   it('should accept category aliases as search does, and answer 404 for an unknown job', async () => {

@@ -1,6 +1,8 @@
 import { ALERTING_PORT_DEFINITION, AlertingPort } from '@app/alerting';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
+import { INTEGRITY_PORT_DEFINITION, IntegrityPort } from '@app/integrity';
 import { QUERY_PORT_DEFINITION } from '@app/query';
+import { RETENTION_PORT_DEFINITION, RetentionPort } from '@app/retention';
 import { Capability } from '@app/runtime';
 import { openObjectStore, S3ObjectStore, STORAGE_CONFIG } from '@app/storage';
 import { ReportingController } from './reporting.controller';
@@ -31,6 +33,11 @@ export const REPORTING_CAPABILITY: Capability = {
   async start(context) {
     const settings = context.settings(REPORTING_CONFIG);
     const files = openObjectStore(context.settings(STORAGE_CONFIG), context.config.dataDir);
+    // What a compliance report and a manifest cite: resolved on first use, as alerting below; a capability
+    // named in AUDIT_CAPABILITIES_OFF reads as "capability off".
+    const on = (name: string): boolean => !context.config.capabilitiesOff.includes(name);
+    let retention: RetentionPort | undefined;
+    let integrity: IntegrityPort | undefined;
     if (files instanceof S3ObjectStore) context.closers.add('report-files', async () => files.close());
     const service = new ReportingService(
       context.configStore().getRepository(ReportingJobEntity),
@@ -39,6 +46,10 @@ export const REPORTING_CAPABILITY: Capability = {
       files,
       settings,
       context.logger,
+      {
+        retention: () => (on('retention') ? (retention ??= context.port(RETENTION_PORT_DEFINITION)) : undefined),
+        integrity: () => (on('integrity') ? (integrity ??= context.port(INTEGRITY_PORT_DEFINITION)) : undefined),
+      },
     );
     const started = Date.now();
     const clockStart = settings.scheduleClockStartMs;

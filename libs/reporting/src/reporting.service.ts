@@ -5,12 +5,32 @@ import { createGzip } from 'node:zlib';
 import { Repository } from 'typeorm';
 import { formatMicros, isUuid, NotFoundError, nowMicros, StoredAuditEvent, uuidv7, AuditError, ErrorCode } from '@app/contracts';
 import { IngestPort } from '@app/ingest';
+import type { IntegrityPort } from '@app/integrity';
 import { EventFilter, QueryPort, RangeCursor } from '@app/query';
+import type { RetentionPort } from '@app/retention';
 import { ComponentHealth } from '@app/runtime';
 import { ObjectStore } from '@app/storage';
+import {
+  checkpointAbsence,
+  CheckpointReading,
+  integrityEvidence,
+  manifestCheckpoint,
+  Reading,
+  RetentionAnswers,
+  retentionEvidence,
+} from './core/capability-evidence';
 import { CONTENT_TYPES, eventWriter, ExportFormat } from './core/json';
 import { CONTROLS } from './core/compliance';
-import { aggregatorFromCounts, buildReport, controlKey, ReportAggregator, reportToCsv, reportToHtml, SAMPLE_ROWS } from './core/report';
+import {
+  aggregatorFromCounts,
+  buildReport,
+  controlKey,
+  ReportAggregator,
+  ReportContext,
+  reportToCsv,
+  reportToHtml,
+  SAMPLE_ROWS,
+} from './core/report';
 import { parseExportRequest, parseReportRequest, ReportFormat, ReportType } from './core/requests';
 import { ChunkedReader } from './file-reader';
 import type { ReportSchedules } from './report-schedules.service';
@@ -56,6 +76,27 @@ export interface ReportingSettings {
   handoffSeconds?: number;
 }
 
+/**
+ * The capabilities a report cites, resolved on first use (in the embedded app they are bound by then;
+ * elsewhere they are TCP clients); undefined: named in AUDIT_CAPABILITIES_OFF.
+ */
+export interface EvidencePorts {
+  retention(): RetentionPort | undefined;
+  integrity(): IntegrityPort | undefined;
+}
+
+const NO_EVIDENCE: EvidencePorts = { retention: () => undefined, integrity: () => undefined };
+
+/** A port's answer as a Reading: off when the port is off, unavailable (with the reason) when it fails. */
+async function readPort<P, T>(port: P | undefined, ask: (p: P) => Promise<T>): Promise<Reading<T>> {
+  if (port === undefined) return { state: 'off' };
+  try {
+    return { state: 'ok', value: await ask(port) };
+  } catch (err) {
+    return { state: 'unavailable', reason: (err as Error).message.slice(0, 300) };
+  }
+}
+
 interface Logger {
   warn(obj: object, msg: string): void;
   info(obj: object, msg: string): void;
@@ -95,6 +136,7 @@ export class ReportingService implements ReportingPort {
     private readonly files: ObjectStore,
     private readonly settings: ReportingSettings,
     private readonly logger: Logger,
+    private readonly evidence: EvidencePorts = NO_EVIDENCE,
   ) {
     this.reader = new ChunkedReader(files);
   }
@@ -463,6 +505,8 @@ export class ReportingService implements ReportingPort {
   }
 
   private async runExport(job: ReportingJobEntity, r: StoredExport): Promise<void> {
+    // Read before the rows: the checkpoint cited is never newer than the data the file was computed from.
+    const checkpoint = await this.latestCheckpoint(job.tenantId);
     let rows = 0;
     let first: string | undefined;
     let last: string | undefined;
@@ -484,7 +528,7 @@ export class ReportingService implements ReportingPort {
     const key = `exports/${job.tenantId}/${job.id}/${name}`;
     const contentType = r.compress ? 'application/gzip' : CONTENT_TYPES[r.format];
     const info = await this.files.put(key, body, { contentType });
-    await this.finish(job, key, name, contentType, info, {
+    await this.finish(job, key, name, contentType, info, checkpoint, {
       rows,
       time_range: { first_event: first ?? null, last_event: last ?? null },
       format: r.format,
@@ -494,6 +538,9 @@ export class ReportingService implements ReportingPort {
   }
 
   private async runReport(job: ReportingJobEntity, r: StoredReport): Promise<void> {
+    const checkpoint = await this.latestCheckpoint(job.tenantId);
+    // Asked while the store counts (it never rejects: a failure reads as unavailable).
+    const evidence = r.reportType === 'compliance' ? this.capabilityEvidence(job.tenantId, r.filter, checkpoint) : undefined;
     const agg = r.reportType === 'compliance' ? await this.complianceCounts(job, r.filter) : new ReportAggregator();
     if (r.reportType !== 'compliance') for await (const e of this.events(job, r.filter)) agg.add(e);
     const report = buildReport(
@@ -505,8 +552,7 @@ export class ReportingService implements ReportingPort {
         categories: r.filter.categories,
         generatedAt: new Date().toISOString(),
         warnings: job.warnings,
-        // No retention capability in this deployment yet: its controls say "not configured".
-        retentionDays: undefined,
+        ...(await evidence),
       },
       agg,
     );
@@ -516,13 +562,39 @@ export class ReportingService implements ReportingPort {
     const key = `reports/${job.tenantId}/${job.id}/${name}`;
     const contentType = REPORT_TYPES_FOR[r.format];
     const info = await this.files.put(key, Buffer.from(text, 'utf8'), { contentType });
-    await this.finish(job, key, name, contentType, info, {
+    await this.finish(job, key, name, contentType, info, checkpoint, {
       rows: agg.total,
       report_type: r.reportType,
       format: r.format,
       summary: report.summary ?? null,
       ...(r.schedule ? { schedule: { id: r.schedule.id, slot: r.schedule.slot } } : {}),
     });
+  }
+
+  /** The tenant's latest signed checkpoint; a tenant with none yet reads as null. */
+  private latestCheckpoint(tenantId: string): Promise<CheckpointReading> {
+    return readPort(this.evidence.integrity(), (p) =>
+      p.latestCheckpoint(tenantId).catch((err: unknown) => {
+        if (err instanceof NotFoundError || (err as AuditError).code === ErrorCode.NotFound) return null;
+        throw err;
+      }),
+    );
+  }
+
+  /** The retention policy in force and the archives of the period, and the integrity state, as the report shows them. */
+  private async capabilityEvidence(
+    tenantId: string,
+    filter: EventFilter,
+    checkpoint: CheckpointReading,
+  ): Promise<Pick<ReportContext, 'retention' | 'integrity'>> {
+    const answers: Reading<RetentionAnswers> = await readPort(this.evidence.retention(), async (p) => {
+      const [view, archives] = await Promise.all([p.policyInForce(tenantId), p.listArchives(tenantId)]);
+      return { view, archives };
+    });
+    return {
+      retention: retentionEvidence(answers, filter, new Date()),
+      integrity: integrityEvidence(checkpoint),
+    };
   }
 
   /**
@@ -548,8 +620,10 @@ export class ReportingService implements ReportingPort {
     name: string,
     contentType: string,
     info: { size: number; sha256: string },
+    checkpoint: CheckpointReading,
     extra: Record<string, unknown>,
   ): Promise<void> {
+    const absence = checkpointAbsence(checkpoint);
     const finishedAt = new Date();
     const expiresAt = new Date(finishedAt.getTime() + this.settings.fileTtlHours * 3_600_000);
     const request = job.request as unknown as StoredRequest;
@@ -568,8 +642,9 @@ export class ReportingService implements ReportingPort {
       ...extra,
       file: { key, name, content_type: contentType, size: info.size, sha256: info.sha256 },
       warnings: job.warnings,
-      // Set once the integrity capability lands: the checkpoint the file was computed against.
-      integrity_checkpoint: null,
+      // The tenant's latest checkpoint when the file was computed (read before its rows); null says why.
+      integrity_checkpoint: manifestCheckpoint(checkpoint),
+      ...(absence !== undefined ? { integrity_checkpoint_absent: absence } : {}),
       created_at: job.createdAt.toISOString(),
       completed_at: finishedAt.toISOString(),
       expires_at: expiresAt.toISOString(),

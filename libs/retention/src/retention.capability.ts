@@ -106,6 +106,7 @@ export const RETENTION_CAPABILITY: Capability = {
     const port: RetentionPort = {
       setPolicy: (t, b, a) => service.setPolicy(t, b, a),
       getPolicy: (t) => service.getPolicy(t),
+      policyInForce: (t) => service.policyInForce(t),
       cancelChange: (t, id, a) => service.cancelChange(t, id, a),
       placeHold: (t, h, a) => service.placeHold(t, h, a),
       listHolds: (t, r) => service.listHolds(t, r),

@@ -65,6 +65,8 @@ export class RestoreDto {
 export interface RetentionPort {
   setPolicy(tenantId: string, body: unknown, actor: string): Promise<PolicyChangeResult>;
   getPolicy(tenantId: string): Promise<Record<string, unknown>>;
+  /** The policy in force alone (`policy`, `updated_at`, `updated_by` as getPolicy has them), without reading the store: what reports cite. */
+  policyInForce(tenantId: string): Promise<Record<string, unknown>>;
   cancelChange(tenantId: string, id: string, actor: string): Promise<PendingView>;
   placeHold(tenantId: string, hold: LegalHoldDto, actor: string): Promise<HoldView>;
   listHolds(tenantId: string, includeReleased: boolean): Promise<HoldView[]>;
@@ -116,6 +118,12 @@ export const RETENTION_PORT_DEFINITION = definePort<RetentionPort>({
       deadline: 'queryMs',
       encode: (tenantId) => ({ tenantId }),
       decode: (m) => [envelope('get-policy', m, ['tenantId']).tenantId as string],
+    },
+    policyInForce: {
+      pattern: 'audit.retention.policy-in-force',
+      deadline: 'queryMs',
+      encode: (tenantId) => ({ tenantId }),
+      decode: (m) => [envelope('policy-in-force', m, ['tenantId']).tenantId as string],
     },
     cancelChange: {
       pattern: 'audit.retention.cancel-change',

@@ -730,6 +730,17 @@ export class RetentionService {
     return applied;
   }
 
+  /** The stored policy after the changes whose delay passed, as getPolicy shows it; no store counts (reports cite it). */
+  async policyInForce(tenantId: string): Promise<Record<string, unknown>> {
+    await this.applyDue();
+    const stored = await this.repo.policy(tenantId);
+    return {
+      policy: stored ? stored.policy : null,
+      updated_at: stored?.updatedAt.toISOString() ?? null,
+      updated_by: stored?.updatedBy ?? null,
+    };
+  }
+
   async getPolicy(tenantId: string): Promise<Record<string, unknown>> {
     await this.applyDue();
     const now = this.now();

@@ -1,8 +1,9 @@
 import { findEventType } from '@app/contracts';
+import { periodDays } from './capability-evidence';
 import { ControlDefinition, CONTROLS, controlStatus, lacksRequiredFields } from './compliance';
 
 /** What each control must be proved by: a change to the mapping is a change to this table. */
-const EXPECTED: Record<string, { kind: ControlDefinition['kind']; proves?: string[]; minimumDays?: number }> = {
+const EXPECTED: Record<string, { kind: ControlDefinition['kind']; proves?: string[]; minimumPeriod?: string }> = {
   'PCI DSS v4.0.1 10.2.1.1': { kind: 'events', proves: ['api_access'] },
   'PCI DSS v4.0.1 10.2.1.2': { kind: 'events', proves: ['admin_action', 'config_updated'] },
   'PCI DSS v4.0.1 10.2.1.3': { kind: 'events', proves: ['data_exported', 'report_generated'] },
@@ -11,7 +12,7 @@ const EXPECTED: Record<string, { kind: ControlDefinition['kind']; proves?: strin
   'PCI DSS v4.0.1 10.2.1.6': { kind: 'events', proves: ['system_startup', 'system_shutdown'] },
   'PCI DSS v4.0.1 10.2.1.7': { kind: 'events', proves: ['device_registered', 'site_deleted'] },
   'PCI DSS v4.0.1 10.2.2': { kind: 'record_fields' },
-  'PCI DSS v4.0.1 10.5.1': { kind: 'retention', minimumDays: 366 },
+  'PCI DSS v4.0.1 10.5.1': { kind: 'retention', minimumPeriod: 'P1Y' },
   'PCI DSS v4.0.1 10.7.2': { kind: 'events', proves: ['system_error', 'backup_failed'] },
   'SOC 2 CC6.1': { kind: 'events', proves: ['login_success', 'api_access', 'permission_denied'] },
   'SOC 2 CC6.2': { kind: 'events', proves: ['user_created', 'user_deleted'] },
@@ -19,8 +20,8 @@ const EXPECTED: Record<string, { kind: ControlDefinition['kind']; proves?: strin
   'SOC 2 CC7.2': { kind: 'events', proves: ['unauthorized_access', 'security_policy_violation'] },
   'SOC 2 CC7.3': { kind: 'events', proves: ['security_policy_violation'] },
   'HIPAA 164.312(b)': { kind: 'events', proves: ['api_access', 'data_exported'] },
-  'HIPAA 164.316(b)(2)(i)': { kind: 'retention', minimumDays: 2192 },
-  'SOX 802 / 17 CFR 210.2-06': { kind: 'retention', minimumDays: 2557 },
+  'HIPAA 164.316(b)(2)(i)': { kind: 'retention', minimumPeriod: 'P6Y' },
+  'SOX 802 / 17 CFR 210.2-06': { kind: 'retention', minimumPeriod: 'P7Y' },
   'SOX ITGC change management': { kind: 'events', proves: ['config_updated', 'firmware_updated'] },
   'GDPR Art. 5(1)(e)': { kind: 'retention' },
   'GDPR Art. 17': { kind: 'events', proves: ['user_deleted'] },
@@ -42,7 +43,7 @@ describe('CONTROLS', () => {
       expect(control.kind).toBe(expected.kind);
       for (const t of expected.proves ?? []) expect(control.eventTypes).toContain(t);
       for (const t of control.eventTypes) if (t !== 'transaction_processed') expect(findEventType(t)).toBeDefined();
-      expect(control.minimumDays).toBe(expected.minimumDays);
+      expect(control.minimumPeriod).toBe(expected.minimumPeriod);
     });
 
     if (expected.kind === 'events') {
@@ -59,14 +60,19 @@ describe('CONTROLS', () => {
     }
 
     if (expected.kind === 'retention') {
-      it('given no retention capability, then insufficient data saying not configured; given a policy, then compared with the minimum', () => {
-        const result = controlStatus(control, { count: 0, totalEvents: 10, categories: [] });
-        expect(result).toEqual({ status: 'insufficient_data', reason: 'retention: not configured' });
-        expect(controlStatus(control, { count: 0, totalEvents: 10, categories: [], retentionDays: 3000 }).status).toBe('satisfied');
-        if (control.minimumDays !== undefined) {
-          expect(controlStatus(control, { count: 0, totalEvents: 10, categories: [], retentionDays: control.minimumDays - 1 }).status).toBe(
-            'gap',
-          );
+      it('given the capability off, then insufficient data saying so; given a policy, then compared with the minimum at the report time', () => {
+        const base = { count: 0, totalEvents: 10, categories: [] };
+        expect(controlStatus(control, { ...base, retention: { missing: 'capability off' } })).toEqual({
+          status: 'insufficient_data',
+          reason: 'retention: capability off',
+        });
+        const at = new Date('2026-03-01T00:00:00Z');
+        expect(controlStatus(control, { ...base, retention: { days: 3000, at } }).status).toBe('satisfied');
+        if (control.minimumPeriod !== undefined) {
+          // Exactly the minimum, in the calendar days it spans before `at`, satisfies it; a day less is a gap.
+          const exact = periodDays(control.minimumPeriod, at)!;
+          expect(controlStatus(control, { ...base, retention: { days: exact, at } }).status).toBe('satisfied');
+          expect(controlStatus(control, { ...base, retention: { days: exact - 1, at } })).toMatchObject({ status: 'gap' });
         }
       });
     }

@@ -4,6 +4,7 @@
  * in the period; the report says how many, shows a sample and gives the search that returns all of them.
  */
 import { CATEGORY_IDS } from '@app/contracts';
+import { periodDays, RetentionStanding } from './capability-evidence';
 
 export const FRAMEWORKS = ['PCI DSS v4.0.1', 'SOC 2', 'HIPAA', 'SOX', 'GDPR'] as const;
 export type Framework = (typeof FRAMEWORKS)[number];
@@ -13,7 +14,7 @@ export type ControlStatus = 'satisfied' | 'gap' | 'not_applicable' | 'insufficie
 /**
  * - events: satisfied by at least one event of `eventTypes` in the period.
  * - record_fields: every record in the period carries the fields the control names (PCI 10.2.2).
- * - retention: needs the retention policy in force compared with `minimumDays`.
+ * - retention: needs the retention policy in force compared with `minimumPeriod`.
  */
 export type ControlKind = 'events' | 'record_fields' | 'retention';
 
@@ -26,8 +27,11 @@ export interface ControlDefinition {
   eventTypes: string[];
   /** The categories those events belong to: out of the report's categories, the control is not applicable. */
   categories: string[];
-  /** For a retention control: the framework's minimum, in days (7 calendar years can be 2557 days). */
-  minimumDays?: number;
+  /**
+   * For a retention control: the framework's minimum, an ISO 8601 period compared in days at the report's
+   * time (7 calendar years are 2556 or 2557 days), as the retention capability compares its presets.
+   */
+  minimumPeriod?: string;
 }
 
 const { SEC, USR, SITE, DEV, JOB, SYS, BIZ } = CATEGORY_IDS;
@@ -39,8 +43,8 @@ const c = (
   eventTypes: string[],
   categories: string[],
   kind: ControlKind = 'events',
-  minimumDays?: number,
-): ControlDefinition => ({ framework, control, title, kind, eventTypes, categories, ...(minimumDays ? { minimumDays } : {}) });
+  minimumPeriod?: string,
+): ControlDefinition => ({ framework, control, title, kind, eventTypes, categories, ...(minimumPeriod ? { minimumPeriod } : {}) });
 
 const AUDIT_ACCESS = ['data_exported', 'report_generated'];
 const INVALID_ACCESS = ['login_failed', 'unauthorized_access', 'permission_denied'];
@@ -61,7 +65,7 @@ export const CONTROLS: ControlDefinition[] = [
   c('PCI DSS v4.0.1', '10.2.1.6', 'Initialization, starting, stopping or pausing of the audit logs', LOG_LIFECYCLE, [SYS]),
   c('PCI DSS v4.0.1', '10.2.1.7', 'Creation and deletion of system-level objects', SYSTEM_OBJECTS, [DEV, SITE, JOB]),
   c('PCI DSS v4.0.1', '10.2.2', 'Each record: user, type, time, success/failure, origin, affected resource', [], [], 'record_fields'),
-  c('PCI DSS v4.0.1', '10.5.1', 'Audit log history retained at least 12 months', [], [], 'retention', 366),
+  c('PCI DSS v4.0.1', '10.5.1', 'Audit log history retained at least 12 months', [], [], 'retention', 'P1Y'),
   c('PCI DSS v4.0.1', '10.7.2', 'Failures of critical security control systems detected and alerted', CONTROL_FAILURES, [SYS, JOB, DEV]),
   c('SOC 2', 'CC6.1', 'Logical access security software and infrastructure', AUTHENTICATION, [SEC, USR]),
   c(
@@ -87,8 +91,8 @@ export const CONTROLS: ControlDefinition[] = [
     [...AUTHENTICATION, ...AUDIT_ACCESS],
     [SEC, USR],
   ),
-  c('HIPAA', '164.316(b)(2)(i)', 'Documentation retained 6 years', [], [], 'retention', 2192),
-  c('SOX', '802 / 17 CFR 210.2-06', 'Audit records retained 7 years', [], [], 'retention', 2557),
+  c('HIPAA', '164.316(b)(2)(i)', 'Documentation retained 6 years', [], [], 'retention', 'P6Y'),
+  c('SOX', '802 / 17 CFR 210.2-06', 'Audit records retained 7 years', [], [], 'retention', 'P7Y'),
   c(
     'SOX',
     'ITGC change management',
@@ -116,8 +120,8 @@ export interface ControlEvidence {
   totalEvents: number;
   /** The report's categories (canonical); empty: all. */
   categories: string[];
-  /** The retention policy in force, in days; undefined: no retention capability configured. */
-  retentionDays?: number;
+  /** The retention in force for the report's categories, or why it is not known (retention controls only). */
+  retention?: RetentionStanding;
 }
 
 export interface ControlResult {
@@ -132,12 +136,14 @@ export interface ControlResult {
  */
 export function controlStatus(control: ControlDefinition, evidence: ControlEvidence): ControlResult {
   if (control.kind === 'retention') {
-    if (evidence.retentionDays === undefined) return { status: 'insufficient_data', reason: 'retention: not configured' };
-    if (control.minimumDays === undefined)
-      return { status: 'satisfied', reason: `retention policy in force: ${evidence.retentionDays} days` };
-    return evidence.retentionDays >= control.minimumDays
-      ? { status: 'satisfied', reason: `retention ${evidence.retentionDays} days >= minimum ${control.minimumDays}` }
-      : { status: 'gap', reason: `retention ${evidence.retentionDays} days < minimum ${control.minimumDays}` };
+    const r = evidence.retention ?? { missing: 'not read' };
+    if ('missing' in r) return { status: 'insufficient_data', reason: `retention: ${r.missing}` };
+    const minimum = control.minimumPeriod !== undefined ? periodDays(control.minimumPeriod, r.at) : undefined;
+    if (minimum === undefined) return { status: 'satisfied', reason: `retention policy in force: ${r.days} days` };
+    const asks = `minimum ${minimum} (${control.minimumPeriod})`;
+    return r.days >= minimum
+      ? { status: 'satisfied', reason: `retention ${r.days} days >= ${asks}` }
+      : { status: 'gap', reason: `retention ${r.days} days < ${asks}` };
   }
   const inScope =
     evidence.categories.length === 0 || control.categories.length === 0 || control.categories.some((x) => evidence.categories.includes(x));

@@ -1,4 +1,16 @@
+import { createHash } from 'node:crypto';
 import { StoredAuditEvent } from '@app/contracts';
+import type { CheckpointView } from '@app/integrity';
+import type { ArchiveManifest } from '@app/retention';
+import {
+  checkpointAbsence,
+  CheckpointReading,
+  integrityEvidence,
+  manifestCheckpoint,
+  Reading,
+  RetentionAnswers,
+  retentionEvidence,
+} from './capability-evidence';
 import { buildReport, escapeHtml, isOffHours, loggingGaps, ReportAggregator, reportToCsv, reportToHtml, searchUrl } from './report';
 import { ReportContext } from './report';
 
@@ -134,5 +146,103 @@ describe(reportToCsv.name, () => {
     const lines = reportToCsv(report).split('\r\n');
     expect(lines[0]).toBe('framework,control,title,status,evidence_count,reason,search_url');
     expect(lines).toHaveLength(report.controls.length + 2);
+  });
+});
+
+describe('a compliance report with the retention and integrity capabilities', () => {
+  const at = new Date('2026-03-01T00:00:00Z');
+  const archive = (category: string, day: string, event_count: number) =>
+    ({ id: `a-${category}-${day}`, category, day, event_count, object_sha256: 'ab'.repeat(32) }) as unknown as ArchiveManifest;
+  const checkpoint: CheckpointView = {
+    origin: 'audit.example/default',
+    tree_size: 42,
+    root_hash: 'cm9vdA==',
+    note: 'audit.example/default\n42\ncm9vdA==\n\n— sig\n',
+    reason: 'manual',
+    created_at: '2026-02-28T12:00:00.000Z',
+  };
+  const compliance = (retention: Reading<RetentionAnswers>, integrity: CheckpointReading, categories: string[] = []) => {
+    const agg = new ReportAggregator();
+    agg.add(ev('login_failed', '2025-03-03T10:00:00.000000Z'));
+    const filter = {
+      categories,
+      eventTypes: [],
+      severities: [],
+      metadata: [],
+      fromUs: Date.parse('2025-03-01T00:00:00Z') * 1000,
+      toUs: Date.parse('2025-03-31T00:00:00Z') * 1000,
+    };
+    return buildReport(
+      ctx({ filter, categories, retention: retentionEvidence(retention, filter, at), integrity: integrityEvidence(integrity) }),
+      agg,
+    ) as {
+      retention: Record<string, unknown> & { framework_minimums: Array<{ control: string; status: string; reason: string }> };
+      integrity: Record<string, unknown>;
+      controls: Array<{ control: string; status: string; reason: string }>;
+    };
+  };
+  const policy = (retention_period: string, categories: Record<string, { retention_period: string }> = {}): Reading<RetentionAnswers> => ({
+    state: 'ok',
+    value: {
+      view: { policy: { retention_period, categories }, updated_at: '2026-01-01T00:00:00.000Z', updated_by: 'admin' },
+      archives: [
+        archive('security_events', '2025-03-02', 10),
+        archive('user_actions', '2025-03-04', 5),
+        archive('security_events', '2025-05-01', 7),
+      ],
+    },
+  });
+  const status = (r: ReturnType<typeof compliance>, control: string) => r.controls.find((c) => c.control === control)!;
+
+  it('given a seven-year policy and a signed checkpoint, then the retention controls are satisfied and both appear', () => {
+    const r = compliance(policy('P7Y'), { state: 'ok', value: checkpoint });
+    expect(r.retention).toMatchObject({ state: 'in force', effective_days: 2557, updated_by: 'admin' });
+    expect(r.retention.archives).toMatchObject({ count: 2, events: 15, first_day: '2025-03-02', last_day: '2025-03-04' });
+    for (const c of ['10.5.1', '164.316(b)(2)(i)', '802 / 17 CFR 210.2-06']) expect(status(r, c).status).toBe('satisfied');
+    expect(r.retention.framework_minimums.map((f) => f.status)).toEqual(['satisfied', 'satisfied', 'satisfied', 'satisfied']);
+    expect(r.integrity).toMatchObject({
+      state: 'signed',
+      latest_checkpoint: { tree_size: 42, root_hash: 'cm9vdA==', note: checkpoint.note },
+    });
+  });
+
+  it('given a one-year policy with a shorter category, then PCI is a gap for the report over that category and HIPAA and SOX are gaps', () => {
+    const r = compliance(policy('P1Y', { user_actions: { retention_period: 'P90D' } }), { state: 'ok', value: null });
+    expect(r.retention).toMatchObject({ effective_days: 90, days_by_category: { default: 365, user_actions: 90 } });
+    expect(status(r, '10.5.1')).toMatchObject({ status: 'gap', reason: 'retention 90 days < minimum 365 (P1Y)' });
+    expect(status(r, '164.316(b)(2)(i)').status).toBe('gap');
+    expect(r.integrity).toEqual({ state: 'no checkpoint signed yet' });
+    const security = compliance(policy('P1Y', { user_actions: { retention_period: 'P90D' } }), { state: 'ok', value: null }, [
+      'security_events',
+    ]);
+    expect(status(security, '10.5.1').status).toBe('satisfied');
+    expect(security.retention.archives).toMatchObject({ count: 1, events: 10 });
+  });
+
+  it('given the capabilities off or not answering, then the report says so and never "not configured"', () => {
+    const off = compliance({ state: 'off' }, { state: 'off' });
+    expect(off.retention).toMatchObject({ state: 'capability off' });
+    expect(off.integrity).toEqual({ state: 'capability off' });
+    expect(status(off, '10.5.1')).toEqual(expect.objectContaining({ status: 'insufficient_data', reason: 'retention: capability off' }));
+    const down = compliance({ state: 'unavailable', reason: 'connect ECONNREFUSED' }, { state: 'unavailable', reason: 'timed out' });
+    expect(down.retention).toMatchObject({ state: 'unavailable: connect ECONNREFUSED' });
+    expect(down.integrity).toEqual({ state: 'unavailable: timed out' });
+    expect(JSON.stringify(down)).not.toContain('not configured');
+    const none = compliance({ state: 'ok', value: { view: { policy: null }, archives: [] } }, { state: 'ok', value: null });
+    expect(status(none, '10.5.1')).toMatchObject({ status: 'insufficient_data', reason: 'retention: no policy set for this tenant' });
+  });
+
+  it('given a checkpoint, then a manifest cites it by size, root and the hash of its note; else null and why', () => {
+    expect(manifestCheckpoint({ state: 'ok', value: checkpoint })).toEqual({
+      origin: checkpoint.origin,
+      tree_size: 42,
+      root_hash: 'cm9vdA==',
+      created_at: checkpoint.created_at,
+      note_sha256: createHash('sha256').update(checkpoint.note).digest('hex'),
+    });
+    expect(checkpointAbsence({ state: 'ok', value: checkpoint })).toBeUndefined();
+    expect(manifestCheckpoint({ state: 'off' })).toBeNull();
+    expect(checkpointAbsence({ state: 'off' })).toBe('capability off');
+    expect(checkpointAbsence({ state: 'ok', value: null })).toBe('no checkpoint signed yet');
   });
 });

@@ -1,5 +1,6 @@
 import { formatMicros, StoredAuditEvent } from '@app/contracts';
 import { EventFilter } from '@app/query';
+import { RetentionStanding } from './capability-evidence';
 import { ControlDefinition, CONTROLS, ControlStatus, controlStatus, lacksRequiredFields } from './compliance';
 import { csvRecord } from './csv';
 import { ReportType } from './requests';
@@ -203,8 +204,10 @@ export interface ReportContext {
   categories: string[];
   generatedAt: string;
   warnings: string[];
-  /** The retention policy in force in days; undefined: no retention capability in this deployment. */
-  retentionDays?: number;
+  /** Compliance only: the retention section (retentionEvidence) and the standing its controls are computed from. */
+  retention?: { section: Record<string, unknown>; standing: RetentionStanding };
+  /** Compliance only: the integrity section (integrityEvidence). */
+  integrity?: Record<string, unknown>;
 }
 
 export interface ControlReport {
@@ -291,7 +294,7 @@ export function buildReport(ctx: ReportContext, agg: ReportAggregator): Record<s
   const controls: ControlReport[] = CONTROLS.map((c) => {
     const count =
       c.kind === 'record_fields' ? agg.incompleteRecords : c.eventTypes.reduce((n, t) => n + (agg.byType.counts.get(t) ?? 0), 0);
-    const result = controlStatus(c, { count, totalEvents: agg.total, categories: ctx.categories, retentionDays: ctx.retentionDays });
+    const result = controlStatus(c, { count, totalEvents: agg.total, categories: ctx.categories, retention: ctx.retention?.standing });
     return {
       framework: c.framework,
       control: c.control,
@@ -315,8 +318,24 @@ export function buildReport(ctx: ReportContext, agg: ReportAggregator): Record<s
       SOX: '17 CFR 210.2-06',
       GDPR: '2016/679',
     },
-    retention: ctx.retentionDays !== undefined ? { policy_days: ctx.retentionDays } : { policy: 'not configured' },
-    integrity: 'not configured',
+    retention: {
+      ...(ctx.retention?.section ?? { state: 'not read' }),
+      // The policy against each framework's minimum: the retention controls, as in `controls`.
+      framework_minimums: CONTROLS.flatMap((c, i) =>
+        c.kind === 'retention'
+          ? [
+              {
+                framework: c.framework,
+                control: c.control,
+                minimum: c.minimumPeriod ?? null,
+                status: controls[i].status,
+                reason: controls[i].reason,
+              },
+            ]
+          : [],
+      ),
+    },
+    integrity: ctx.integrity ?? { state: 'not read' },
     summary,
     controls,
     logging_gaps: loggingGaps(agg),
@@ -385,7 +404,8 @@ export function reportToHtml(report: Record<string, unknown>): string {
     parts.push(
       `<h2>Logging gaps</h2>${gaps.length === 0 ? '<p>None found.</p>' : `<ul>${gaps.map((g) => `<li>${escapeHtml(g.source)}: no events on ${escapeHtml(g.day)}</li>`).join('')}</ul>`}`,
     );
-    parts.push(`<h2>Retention</h2><p>${escapeHtml(JSON.stringify(report.retention))}</p>`);
+    parts.push(`<h2>Retention</h2><pre>${escapeHtml(JSON.stringify(report.retention, null, 2))}</pre>`);
+    parts.push(`<h2>Integrity</h2><pre>${escapeHtml(JSON.stringify(report.integrity, null, 2))}</pre>`);
   } else {
     parts.push(`<pre>${escapeHtml(JSON.stringify(report, null, 2))}</pre>`);
   }
