@@ -6,6 +6,20 @@ import { filterToSql, orderBy, rollupCount } from './event-query';
 import { rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
 import { EventSearch, RangeCursor, ReadOptions, StreamCursor } from './store-ports';
 
+/**
+ * The condition "after `after` in (timestamp, id) order" for a keyset read, its parameters added to `params`;
+ * empty for the first page. The bound on toStartOfHour(timestamp) lets the sort key skip what came before.
+ */
+export function keysetAfter(after: RangeCursor | null, params: Record<string, unknown>): string {
+  if (!after) return '';
+  const us = parseTimestampMicros(after.timestamp);
+  if (us === undefined) throw new Error(`not a timestamp: ${after.timestamp}`);
+  Object.assign(params, { afterTs: microsToClickHouse(us), afterId: after.id });
+  return ` AND toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({afterTs:String}, 6, 'UTC'))
+    AND (timestamp > toDateTime64({afterTs:String}, 6, 'UTC')
+         OR (timestamp = toDateTime64({afterTs:String}, 6, 'UTC') AND id > toUUID({afterId:String})))`;
+}
+
 /** Pages, single events and the live stream's reads. */
 export class ClickHouseEventSearch implements EventSearch {
   constructor(private readonly q: StoreQueries) {}
@@ -84,15 +98,7 @@ export class ClickHouseEventSearch implements EventSearch {
     options: ReadOptions = {},
   ): Promise<StoredAuditEvent[]> {
     const { where, params } = filterToSql(tenantId, filter);
-    let keyset = '';
-    if (after) {
-      const us = parseTimestampMicros(after.timestamp);
-      if (us === undefined) throw new Error(`not a timestamp: ${after.timestamp}`);
-      keyset = ` AND toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({afterTs:String}, 6, 'UTC'))
-        AND (timestamp > toDateTime64({afterTs:String}, 6, 'UTC')
-             OR (timestamp = toDateTime64({afterTs:String}, 6, 'UTC') AND id > toUUID({afterId:String})))`;
-      Object.assign(params, { afterTs: microsToClickHouse(us), afterId: after.id });
-    }
+    const keyset = keysetAfter(after, params);
     const rows = await this.q.rows<SelectedRow>(
       `SELECT ${SELECT_COLUMNS} FROM ${DATABASE}.events WHERE ${where}${keyset} ORDER BY ${orderBy('asc')}
        LIMIT {limit:UInt32}${settingsFor(filter, 'read_in_order_use_buffering = 0')}`,

@@ -17,6 +17,7 @@ import type { EventStoreRepository } from './event-store.repository';
 import type { StoredDayRef } from './retention-deletes.store';
 import type { Timeline, TimelineBreakdown } from './event-timeline.store';
 import type { ReportCounts } from './report-counts.store';
+import type { ExportPage, ExportTextFormat } from './event-export.store';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
@@ -24,7 +25,7 @@ export class LocalQuery implements QueryPort {
     private readonly store: EventSearch &
       EventStatistics &
       StoreHealth &
-      Pick<EventStoreRepository, 'deleteDays' | 'timeline' | 'reportCounts'>,
+      Pick<EventStoreRepository, 'deleteDays' | 'timeline' | 'reportCounts' | 'exportPage'>,
     private readonly consumer: QueryStoreConsumer,
     /** The log, for its end offsets (read after write). */
     private readonly bus: EventBus,
@@ -55,6 +56,17 @@ export class LocalQuery implements QueryPort {
 
   range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]> {
     return this.store.range(tenantId, filter, after, limit);
+  }
+
+  exportPage(
+    tenantId: string,
+    filter: EventFilter,
+    format: ExportTextFormat,
+    includeMetadata: boolean,
+    after: RangeCursor | null,
+    limit: number,
+  ): Promise<ExportPage> {
+    return this.store.exportPage(tenantId, filter, format, includeMetadata, after, limit);
   }
 
   reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts> {

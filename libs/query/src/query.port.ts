@@ -9,6 +9,7 @@ import type { StoredDayRef } from './retention-deletes.store';
 import type { DailyCount } from './store-ports';
 import { Timeline, TIMELINE_BREAKDOWNS, TIMELINE_MAX_HOURS, TimelineBreakdown } from './event-timeline.store';
 import type { ReportCounts } from './report-counts.store';
+import { EXPORT_TEXT_FORMATS, ExportPage, ExportTextFormat, MAX_EXPORT_PAGE_ROWS } from './event-export.store';
 
 export interface SearchResult {
   events: StoredAuditEvent[];
@@ -30,6 +31,18 @@ export interface QueryPort {
   findById(tenantId: string, id: string, signal?: AbortSignal): Promise<StoredAuditEvent | null>;
   /** Keyset paging through a range, oldest first by (timestamp, id): the next page starts after `after`. */
   range(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<StoredAuditEvent[]>;
+  /**
+   * An export's page written by the engine in the file's syntax (CSV records, JSON elements or lines), keyset
+   * paged like `range`: the rows cross the port as one string, never as objects.
+   */
+  exportPage(
+    tenantId: string,
+    filter: EventFilter,
+    format: ExportTextFormat,
+    includeMetadata: boolean,
+    after: RangeCursor | null,
+    limit: number,
+  ): Promise<ExportPage>;
   /** Counts per (event type, source, UTC day) in the scope, with incomplete records: a compliance report's input. */
   reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts>;
   statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics>;
@@ -130,6 +143,23 @@ export function parseRangeMessage(m: unknown): RangeMessage {
   return { tenantId: tenantOf('range', m), filter: filterOf('range', m), after: after as RangeCursor | null, limit: m.limit as number };
 }
 
+export interface ExportPageMessage extends RangeMessage {
+  format: ExportTextFormat;
+  includeMetadata: boolean;
+}
+
+export function parseExportPageMessage(m: unknown): ExportPageMessage {
+  if (!isObject(m)) fail('export-page', '/', 'must be an object');
+  if (!EXPORT_TEXT_FORMATS.includes(m.format as ExportTextFormat))
+    fail('export-page', 'format', `must be one of ${EXPORT_TEXT_FORMATS.join(', ')}`);
+  if (typeof m.includeMetadata !== 'boolean') fail('export-page', 'includeMetadata', 'must be a boolean');
+  if (!Number.isInteger(m.limit) || (m.limit as number) < 1 || (m.limit as number) > MAX_EXPORT_PAGE_ROWS)
+    fail('export-page', 'limit', `must be between 1 and ${MAX_EXPORT_PAGE_ROWS}`);
+  // The rest is a range read's message; its own, smaller limit does not apply to a page of text.
+  const range = parseRangeMessage({ ...m, limit: 1 });
+  return { ...range, limit: m.limit as number, format: m.format as ExportTextFormat, includeMetadata: m.includeMetadata };
+}
+
 export function parseFindByIdMessage(m: unknown): FindByIdMessage {
   if (!isObject(m)) fail('find-by-id', '/', 'must be an object');
   if (typeof m.id !== 'string') fail('find-by-id', 'id', 'must be a string');
@@ -207,6 +237,16 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       decode: (m) => {
         const p = parseRangeMessage(m);
         return [p.tenantId, p.filter, p.after, p.limit];
+      },
+    },
+    exportPage: {
+      pattern: 'audit.query.export-page',
+      deadline: 'queryMs',
+      encode: (tenantId, filter, format, includeMetadata, after, limit) =>
+        ({ tenantId, filter, format, includeMetadata, after, limit }) satisfies ExportPageMessage,
+      decode: (m) => {
+        const p = parseExportPageMessage(m);
+        return [p.tenantId, p.filter, p.format, p.includeMetadata, p.after, p.limit];
       },
     },
     reportCounts: {

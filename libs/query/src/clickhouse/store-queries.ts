@@ -55,6 +55,18 @@ export class StoreQueries {
     return rs.json<T>();
   }
 
+  /** A read whose result is taken as the engine wrote it (TabSeparatedRaw: no escaping), with the time limit. */
+  async rawText(query: string, params: Record<string, unknown> = {}, signal?: AbortSignal): Promise<string> {
+    const rs = await this.ch.query({
+      query,
+      query_params: params,
+      format: 'TabSeparatedRaw',
+      clickhouse_settings: this.timeout,
+      abort_signal: signal,
+    });
+    return rs.text();
+  }
+
   /** A statement without rows (the roll-up repair's ALTER and INSERT ... SELECT), with the time limit. */
   async command(query: string, params: Record<string, unknown> = {}, settings: Record<string, string | number> = {}): Promise<void> {
     await this.ch.command({ query, query_params: params, clickhouse_settings: { ...this.timeout, ...settings } });
