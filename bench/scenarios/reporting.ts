@@ -98,7 +98,7 @@ export async function reporting(ctx: BenchContext): Promise<Row[]> {
         unit: 'rows/s',
         target: '≥ 0.5 of the engine',
         met: rate >= 0.5 * engineRate,
-        note: `${seconds.toFixed(1)} s for ${fmtN(done)} rows, file ${((job.file?.size ?? 0) / 2 ** 20).toFixed(0)} MiB`,
+        note: `${seconds.toFixed(1)} s for ${fmtN(done)} rows, file ${((job.file?.size ?? 0) / 2 ** 20).toFixed(0)} MiB, app peak RSS ${mem.peak.toFixed(0)} MiB`,
       });
       if (format === 'csv' && !compress) {
         out.push({

@@ -18,7 +18,8 @@ interface Job {
  * reads the query-store over TCP and writes data_exported through the ingest-gateway onto Kafka.
  */
 describe('reporting (distributed)', () => {
-  const suite = useClusterSuite({ name: 'reporting', reporting: true });
+  // Pages of 500 rows: the export's 1200 rows cross the query port over TCP in three pages.
+  const suite = useClusterSuite({ name: 'reporting', reportingEnv: { AUDIT_REPORT_PAGE_ROWS: '500' } });
   const runId = newRunId('reporting');
   const gw = (): string => suite.cluster.gatewayUrl();
 

@@ -1,4 +1,4 @@
-import { ExportPage } from './store-ports';
+import { JsonLinesPage } from './store-ports';
 
 const str = (column: string): string => `toJSONString(${column})`;
 /** DateTime64(6, 'UTC') as the API writes it: `YYYY-MM-DDTHH:MM:SS.ffffffZ` (clickHouseToIso). */
@@ -38,7 +38,7 @@ interface LineHead {
 }
 
 /** A page of JSON Lines (each ending in a newline) with its row count and its first and last (timestamp, id). */
-export function exportPageOf(lines: string): ExportPage {
+export function exportPageOf(lines: string): JsonLinesPage {
   if (lines === '') return { lines, count: 0, first: null, last: null };
   let count = 0;
   for (let i = lines.indexOf('\n'); i !== -1; i = lines.indexOf('\n', i + 1)) count++;

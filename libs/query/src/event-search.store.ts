@@ -4,8 +4,22 @@ import { NO_PROJECTIONS, settingsFor, StoreQueries } from './clickhouse/store-qu
 import { EventFilter, PageRequest } from '@app/contracts';
 import { filterToSql, orderBy, rollupCount } from './event-query';
 import { rowToEvent, SELECT_COLUMNS, SelectedRow } from './event-row.mapper';
-import { EventSearch, ExportPage, RangeCursor, ReadOptions, StreamCursor } from './store-ports';
+import { EventSearch, JsonLinesPage, RangeCursor, ReadOptions, StreamCursor } from './store-ports';
 import { EVENT_JSON_LINE, exportPageOf } from './event-json-line';
+
+/**
+ * The condition "after `after` in (timestamp, id) order" for a keyset read, its parameters added to `params`;
+ * empty for the first page. The bound on toStartOfHour(timestamp) lets the sort key skip what came before.
+ */
+export function keysetAfter(after: RangeCursor | null, params: Record<string, unknown>): string {
+  if (!after) return '';
+  const us = parseTimestampMicros(after.timestamp);
+  if (us === undefined) throw new Error(`not a timestamp: ${after.timestamp}`);
+  Object.assign(params, { afterTs: microsToClickHouse(us), afterId: after.id });
+  return ` AND toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({afterTs:String}, 6, 'UTC'))
+    AND (timestamp > toDateTime64({afterTs:String}, 6, 'UTC')
+         OR (timestamp = toDateTime64({afterTs:String}, 6, 'UTC') AND id > toUUID({afterId:String})))`;
+}
 
 /** Pages, single events and the live stream's reads. */
 export class ClickHouseEventSearch implements EventSearch {
@@ -105,7 +119,7 @@ export class ClickHouseEventSearch implements EventSearch {
     after: RangeCursor | null,
     limit: number,
     options: ReadOptions = {},
-  ): Promise<ExportPage> {
+  ): Promise<JsonLinesPage> {
     const { where, params } = filterToSql(tenantId, filter);
     const keyset = keysetAfter(after, params);
     const text = await this.q.text(
@@ -173,15 +187,4 @@ export class ClickHouseEventSearch implements EventSearch {
     }
     return { events, cursor: next };
   }
-}
-
-/** The keyset condition "after (timestamp, id)", with the hour bound the sort key prunes by; fills `params`. */
-function keysetAfter(after: RangeCursor | null, params: Record<string, unknown>): string {
-  if (!after) return '';
-  const us = parseTimestampMicros(after.timestamp);
-  if (us === undefined) throw new Error(`not a timestamp: ${after.timestamp}`);
-  Object.assign(params, { afterTs: microsToClickHouse(us), afterId: after.id });
-  return ` AND toStartOfHour(timestamp) >= toStartOfHour(toDateTime64({afterTs:String}, 6, 'UTC'))
-        AND (timestamp > toDateTime64({afterTs:String}, 6, 'UTC')
-             OR (timestamp = toDateTime64({afterTs:String}, 6, 'UTC') AND id > toUUID({afterId:String})))`;
 }

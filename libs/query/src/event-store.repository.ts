@@ -1,5 +1,6 @@
 import { ClickHouseClient } from '@clickhouse/client';
 import { StoreOptions, StoreQueries } from './clickhouse/store-queries';
+import { ClickHouseEventExport } from './event-export.store';
 import { ClickHouseEventSearch } from './event-search.store';
 import { ClickHouseEventStatistics } from './event-statistics.store';
 import { ClickHouseEventTimeline } from './event-timeline.store';
@@ -33,7 +34,13 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
     this.health = new ClickHouseStoreHealth(this.q);
     this.retention = new ClickHouseRetentionDeletes(this.q);
     this.counts = new ClickHouseReportCounts(this.q);
+    this.exports = new ClickHouseEventExport(this.q);
   }
+
+  private readonly exports: ClickHouseEventExport;
+  /** An export's page written by the engine in the file's format (see ClickHouseEventExport). */
+  readonly exportPage: ClickHouseEventExport['exportPage'] = (tenantId, filter, format, includeMetadata, after, limit, options) =>
+    this.exports.exportPage(tenantId, filter, format, includeMetadata, after, limit, options);
 
   private readonly retention: ClickHouseRetentionDeletes;
   private readonly counts: ClickHouseReportCounts;

@@ -25,3 +25,4 @@ export * from './store-operations';
 export * from './read-after-write';
 export * from './event-timeline.store';
 export * from './report-counts.store';
+export * from './event-export.store';

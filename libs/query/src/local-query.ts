@@ -5,7 +5,7 @@ import { DetailedStatistics, Statistics } from './statistics.mapper';
 import { QueryPort, SearchResult, TailResult } from './query.port';
 import { QueryStoreConsumer } from './query-store.consumer';
 import { awaitProjection } from './read-after-write';
-import { DailyCount, EventSearch, EventStatistics, ExportPage, RangeCursor, StoreHealth } from './store-ports';
+import { DailyCount, EventSearch, EventStatistics, JsonLinesPage, RangeCursor, StoreHealth } from './store-ports';
 import type { OptimizePlan, StorePerformance } from './store-operations';
 
 /** The store's operations side, as the query capability builds it. */
@@ -17,6 +17,7 @@ import type { EventStoreRepository } from './event-store.repository';
 import type { RemovedDay, StoredDayRef } from './retention-deletes.store';
 import type { Timeline, TimelineBreakdown } from './event-timeline.store';
 import type { ReportCounts } from './report-counts.store';
+import type { ExportPage, ExportTextFormat } from './event-export.store';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
@@ -24,7 +25,7 @@ export class LocalQuery implements QueryPort {
     private readonly store: EventSearch &
       EventStatistics &
       StoreHealth &
-      Pick<EventStoreRepository, 'deleteDays' | 'timeline' | 'reportCounts'>,
+      Pick<EventStoreRepository, 'deleteDays' | 'timeline' | 'reportCounts' | 'exportPage'>,
     private readonly consumer: QueryStoreConsumer,
     /** The log, for its end offsets (read after write). */
     private readonly bus: EventBus,
@@ -57,8 +58,19 @@ export class LocalQuery implements QueryPort {
     return this.store.range(tenantId, filter, after, limit);
   }
 
-  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<ExportPage> {
+  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<JsonLinesPage> {
     return this.store.exportLines(tenantId, filter, after, limit);
+  }
+
+  exportPage(
+    tenantId: string,
+    filter: EventFilter,
+    format: ExportTextFormat,
+    includeMetadata: boolean,
+    after: RangeCursor | null,
+    limit: number,
+  ): Promise<ExportPage> {
+    return this.store.exportPage(tenantId, filter, format, includeMetadata, after, limit);
   }
 
   reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts> {

@@ -4,11 +4,12 @@ import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
 import { EventFilter, PageRequest } from '@app/contracts';
 import { DetailedStatistics, Statistics } from './statistics.mapper';
 import type { OptimizePlan, StorePerformance } from './store-operations';
-import { ExportPage, RangeCursor } from './store-ports';
+import { JsonLinesPage, RangeCursor } from './store-ports';
 import type { RemovedDay, StoredDayRef } from './retention-deletes.store';
 import type { DailyCount } from './store-ports';
 import { Timeline, TIMELINE_BREAKDOWNS, TIMELINE_MAX_HOURS, TimelineBreakdown } from './event-timeline.store';
 import type { ReportCounts } from './report-counts.store';
+import { EXPORT_TEXT_FORMATS, ExportPage, ExportTextFormat, MAX_EXPORT_PAGE_ROWS } from './event-export.store';
 
 export interface SearchResult {
   events: StoredAuditEvent[];
@@ -34,7 +35,19 @@ export interface QueryPort {
    * Like `range`, as JSON Lines rendered by the engine, up to EXPORT_LINES_MAX per page: what retention writes
    * into an archive, with no event parsed or serialised on either side of the transport.
    */
-  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<ExportPage>;
+  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number): Promise<JsonLinesPage>;
+  /**
+   * An export's page written by the engine in the file's syntax (CSV records, JSON elements or lines), keyset
+   * paged like `range`: the rows cross the port as one string, never as objects.
+   */
+  exportPage(
+    tenantId: string,
+    filter: EventFilter,
+    format: ExportTextFormat,
+    includeMetadata: boolean,
+    after: RangeCursor | null,
+    limit: number,
+  ): Promise<ExportPage>;
   /** Counts per (event type, source, UTC day) in the scope, with incomplete records: a compliance report's input. */
   reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts>;
   statistics(tenantId: string, signal?: AbortSignal): Promise<Statistics>;
@@ -138,6 +151,21 @@ export function parseRangeMessage(m: unknown, pattern = 'range', max = 10_000): 
   return { tenantId: tenantOf(pattern, m), filter: filterOf(pattern, m), after: after as RangeCursor | null, limit: m.limit as number };
 }
 
+export interface ExportPageMessage extends RangeMessage {
+  format: ExportTextFormat;
+  includeMetadata: boolean;
+}
+
+export function parseExportPageMessage(m: unknown): ExportPageMessage {
+  if (!isObject(m)) fail('export-page', '/', 'must be an object');
+  if (!EXPORT_TEXT_FORMATS.includes(m.format as ExportTextFormat))
+    fail('export-page', 'format', `must be one of ${EXPORT_TEXT_FORMATS.join(', ')}`);
+  if (typeof m.includeMetadata !== 'boolean') fail('export-page', 'includeMetadata', 'must be a boolean');
+  // The rest is a range read's message, with a page of text's own limit.
+  const range = parseRangeMessage(m, 'export-page', MAX_EXPORT_PAGE_ROWS);
+  return { ...range, format: m.format as ExportTextFormat, includeMetadata: m.includeMetadata };
+}
+
 export function parseFindByIdMessage(m: unknown): FindByIdMessage {
   if (!isObject(m)) fail('find-by-id', '/', 'must be an object');
   if (typeof m.id !== 'string') fail('find-by-id', 'id', 'must be a string');
@@ -224,6 +252,16 @@ export const QUERY_PORT_DEFINITION = definePort<QueryPort>({
       decode: (m) => {
         const p = parseRangeMessage(m, 'export-lines', EXPORT_LINES_MAX);
         return [p.tenantId, p.filter, p.after, p.limit];
+      },
+    },
+    exportPage: {
+      pattern: 'audit.query.export-page',
+      deadline: 'queryMs',
+      encode: (tenantId, filter, format, includeMetadata, after, limit) =>
+        ({ tenantId, filter, format, includeMetadata, after, limit }) satisfies ExportPageMessage,
+      decode: (m) => {
+        const p = parseExportPageMessage(m);
+        return [p.tenantId, p.filter, p.format, p.includeMetadata, p.after, p.limit];
       },
     },
     reportCounts: {

@@ -75,7 +75,7 @@ export interface EventSearch {
     options?: ReadOptions,
   ): Promise<StoredAuditEvent[]>;
   /** Like `range`, as JSON Lines rendered by the engine (an archive's body): see EVENT_JSON_LINE. */
-  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number, options?: ReadOptions): Promise<ExportPage>;
+  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number, options?: ReadOptions): Promise<JsonLinesPage>;
   /** Events after `cursor` and at or before the written position, in log order per partition. */
   tail(
     tenantId: string,
@@ -108,7 +108,7 @@ export interface RangeCursor {
 }
 
 /** A page of events as JSON Lines (one StoredAuditEvent per line, each ending in a newline). */
-export interface ExportPage {
+export interface JsonLinesPage {
   lines: string;
   count: number;
   /** The (timestamp, id) of the page's first and last event; the next page starts after `last`. */

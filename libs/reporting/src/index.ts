@@ -1,6 +1,7 @@
 export * from './core/compliance';
 export * from './core/csv';
 export * from './core/json';
+export * from './core/export-file';
 export * from './core/report';
 export * from './core/requests';
 export * from './reporting-job.entity';

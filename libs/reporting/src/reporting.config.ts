@@ -23,8 +23,8 @@ export const REPORTING_CONFIG = defineConfigSection({
       fileTtlHours: env.int(e, 'AUDIT_REPORT_FILE_TTL_HOURS', 24, 1, 24 * 90),
       /** Jobs run at once per process; more wait queued (each reads the store a page at a time). */
       maxConcurrentJobs: env.int(e, 'AUDIT_REPORT_MAX_CONCURRENT_JOBS', 2, 1, 16),
-      /** Rows per read of the store while a job runs (the query port takes at most 10,000 a read). */
-      pageRows: env.int(e, 'AUDIT_REPORT_PAGE_ROWS', 5000, 100, 10_000),
+      /** Rows per export page the engine writes (one string each); a report's reads of events take at most 10,000. */
+      pageRows: env.int(e, 'AUDIT_REPORT_PAGE_ROWS', 20_000, 100, 50_000),
       /** How often each replica looks for due schedules (they run at minute precision; 10 s is plenty). */
       scheduleTickMs: env.int(e, 'AUDIT_REPORT_SCHEDULE_TICK_MS', 10_000, 100, 600_000),
       /**

@@ -17,6 +17,8 @@ export interface ClusterOptions {
   queryStoreEnv?: Record<string, string>;
   /** Also run apps/reporting (exports and reports), behind the gateways. */
   reporting?: boolean;
+  /** Extra environment for apps/reporting (e.g. its schedule clock); implies `reporting`. */
+  reportingEnv?: Record<string, string>;
   /** Runs the alerting service too, with this extra environment (e.g. AUDIT_OUTBOUND_ALLOW, AUDIT_SMTP_URL). */
   alertingEnv?: Record<string, string>;
   /** Also run the siem-forwarder (SIEM integrations), with this extra environment. */
@@ -110,11 +112,15 @@ export class DistributedCluster {
       env('query-store', 'query-store', { HEALTH_PORT: String(ports.queryHealth), ...options.queryStoreEnv }),
       dir,
     );
-    if (options.reporting) {
+    if (options.reporting || options.reportingEnv) {
       this.reporting = new AppProcess(
         'reporting',
         'reporting',
-        env('reporting', 'reporting', { DATABASE_URL: TEST_DATABASE_URL, HEALTH_PORT: String(ports.reportingHealth) }),
+        env('reporting', 'reporting', {
+          DATABASE_URL: TEST_DATABASE_URL,
+          HEALTH_PORT: String(ports.reportingHealth),
+          ...options.reportingEnv,
+        }),
         dir,
       );
     }

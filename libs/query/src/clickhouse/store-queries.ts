@@ -72,6 +72,10 @@ export class StoreQueries {
     });
     return rs.text();
   }
+  /** A read whose result is taken as the engine wrote it (TabSeparatedRaw: no escaping), with the time limit. */
+  rawText(query: string, params: Record<string, unknown> = {}, signal?: AbortSignal): Promise<string> {
+    return this.text(query, params, 'TabSeparatedRaw', {}, signal);
+  }
 
   /** A statement without rows (the roll-up repair's ALTER and INSERT ... SELECT), with the time limit. */
   async command(query: string, params: Record<string, unknown> = {}, settings: Record<string, string | number> = {}): Promise<void> {
