@@ -75,7 +75,13 @@ export interface EventSearch {
     options?: ReadOptions,
   ): Promise<StoredAuditEvent[]>;
   /** Like `range`, as JSON Lines rendered by the engine (an archive's body): see EVENT_JSON_LINE. */
-  exportLines(tenantId: string, filter: EventFilter, after: RangeCursor | null, limit: number, options?: ReadOptions): Promise<JsonLinesPage>;
+  exportLines(
+    tenantId: string,
+    filter: EventFilter,
+    after: RangeCursor | null,
+    limit: number,
+    options?: ReadOptions,
+  ): Promise<JsonLinesPage>;
   /** Events after `cursor` and at or before the written position, in log order per partition. */
   tail(
     tenantId: string,
