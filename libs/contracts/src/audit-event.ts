@@ -59,3 +59,23 @@ export interface LogPosition {
 export interface StoredAuditEvent extends AuditEvent {
   position?: LogPosition;
 }
+
+/**
+ * The columns of a CSV export, in order (docs/api.md, "Export"); `metadata` (one JSON column) follows them only
+ * with include_metadata. The reporting capability writes them, the query store renders them in SQL: one list.
+ */
+export const EXPORT_CSV_COLUMNS = [
+  'id',
+  'timestamp',
+  'received_at',
+  'event_type',
+  'category',
+  'severity',
+  'description',
+  'source',
+  'ip_address',
+  'user_agent',
+  'session_id',
+  'tenant_id',
+  'idempotency_key',
+] as const satisfies ReadonlyArray<keyof StoredAuditEvent>;

@@ -1,4 +1,4 @@
-import { EventFilter } from '@app/contracts';
+import { EventFilter, EXPORT_CSV_COLUMNS } from '@app/contracts';
 import { DATABASE } from './clickhouse/schema';
 import { settingsFor, StoreQueries } from './clickhouse/store-queries';
 import { filterToSql, orderBy } from './event-query';
@@ -43,24 +43,17 @@ function csvField(expr: string): string {
 }
 
 /**
- * The CSV columns of the export (libs/reporting CSV_COLUMNS), as SQL over the events table. The id and the two
+ * The CSV columns of the export (EXPORT_CSV_COLUMNS), as SQL over the events table. The id and the two
  * times are written by the engine from typed columns (UUID, DateTime64), so they can hold neither a formula
  * start nor a character that needs quotes and skip the per-field test; every text column takes it, whatever
  * the ingest's patterns already allow, so data written under older rules is neutralised too.
  */
-const TYPED_CSV_EXPRESSIONS: ReadonlyArray<string> = ['toString(id)', iso('timestamp'), iso('received_at')];
-const TEXT_CSV_EXPRESSIONS: ReadonlyArray<string> = [
-  'event_type',
-  'category',
-  'severity',
-  'description',
-  'source',
-  'ip_address',
-  'user_agent',
-  'session_id',
-  'tenant_id',
-  'idempotency_key',
-];
+const TYPED_CSV_EXPRESSIONS: Readonly<Record<string, string>> = {
+  id: 'toString(id)',
+  timestamp: iso('timestamp'),
+  received_at: iso('received_at'),
+};
+const CSV_EXPRESSIONS: ReadonlyArray<string> = EXPORT_CSV_COLUMNS.map((c) => TYPED_CSV_EXPRESSIONS[c] ?? csvField(c));
 
 /** What the rows are written from: read by the page's LIMIT, formatted after it, so no row beyond the page is. */
 const EXPORT_COLUMNS =
@@ -77,7 +70,7 @@ const METADATA_JSON = "if(metadata_json = '', '{}', metadata_json)";
  */
 export function exportRowSql(format: ExportTextFormat, includeMetadata: boolean): string {
   if (format === 'csv') {
-    const fields = [...TYPED_CSV_EXPRESSIONS, ...TEXT_CSV_EXPRESSIONS.map(csvField)];
+    const fields = [...CSV_EXPRESSIONS];
     if (includeMetadata) fields.push(csvField(METADATA_JSON));
     return `concat(${fields.join(", ',', ")}, '\\r\\n')`;
   }

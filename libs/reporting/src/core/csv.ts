@@ -1,5 +1,5 @@
 import { Transform, TransformCallback } from 'node:stream';
-import { StoredAuditEvent } from '@app/contracts';
+import { EXPORT_CSV_COLUMNS, StoredAuditEvent } from '@app/contracts';
 
 /**
  * Characters a spreadsheet reads as the start of a formula (OWASP "CSV Injection", CWE-1236): = + - @, tab,
@@ -26,21 +26,7 @@ export function csvRecord(fields: readonly string[]): string {
 }
 
 /** The export's columns, in order; `metadata` (one JSON column) only with include_metadata. */
-export const CSV_COLUMNS = [
-  'id',
-  'timestamp',
-  'received_at',
-  'event_type',
-  'category',
-  'severity',
-  'description',
-  'source',
-  'ip_address',
-  'user_agent',
-  'session_id',
-  'tenant_id',
-  'idempotency_key',
-] as const;
+export const CSV_COLUMNS = EXPORT_CSV_COLUMNS;
 
 export function csvHeader(includeMetadata: boolean): string {
   return csvRecord(includeMetadata ? [...CSV_COLUMNS, 'metadata'] : [...CSV_COLUMNS]);
