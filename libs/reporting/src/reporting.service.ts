@@ -336,12 +336,16 @@ export class ReportingService implements ReportingPort {
     });
   }
 
-  /** A period beyond what is held is answered with what is available, and says so. */
+  /**
+   * A period beyond what is held is answered with what is available, and says so: against the tenant's oldest
+   * event of any kind (what the store holds), not the oldest one matching the filter, or every filtered export
+   * of an ordinary day would warn.
+   */
   private async coverageWarnings(tenantId: string, filter: EventFilter): Promise<string[]> {
-    const scope: EventFilter = { ...filter, fromUs: undefined, toUs: undefined };
-    const [oldest] = await this.query.range(tenantId, scope, null, 1);
+    const held: EventFilter = { categories: [], eventTypes: [], severities: [], metadata: [] };
+    const [oldest] = await this.query.range(tenantId, held, null, 1);
     const warnings: string[] = [];
-    if (!oldest) return ['no events are held in this scope: the result is empty'];
+    if (!oldest) return ['no events are held for this tenant: the result is empty'];
     const oldestUs = Date.parse(oldest.timestamp) * 1000;
     if (filter.fromUs !== undefined && filter.fromUs < oldestUs) {
       warnings.push(`the period starts before the oldest event held (${oldest.timestamp}); the result covers what is available from then`);
