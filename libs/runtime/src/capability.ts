@@ -1,9 +1,10 @@
 import * as path from 'node:path';
 import { mkdirSync } from 'node:fs';
 import { DataSource } from 'typeorm';
+import type { Logger } from 'pino';
 import { EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
 import { createDataSource, pingDataSource } from '@app/persistence';
-import { ConsumerHost } from './consumer/consumer-host';
+import { ConsumerHost, ConsumerStoppingError } from './consumer/consumer-host';
 import { ReadinessCheck } from './health';
 import { AppContext, requireKafka, requirePostgres } from './lifecycle';
 import { Metrics } from './metrics';
@@ -95,6 +96,18 @@ export interface StartedCapabilities {
   drain(): Promise<void>;
 }
 
+/** A failed batch as both buses report it; a batch handed back at shutdown is not a failure. */
+function logHandlerError(logger: Logger, group: string, error: unknown, attempt: number, then: string, delayMs?: number): void {
+  if (error instanceof ConsumerStoppingError) {
+    logger.debug({ group }, 'batch handed back: the process is stopping; it comes again after the restart');
+    return;
+  }
+  logger.warn(
+    { group, attempt, ...(delayMs !== undefined && { retry_in_ms: delayMs }), err: (error as Error).message },
+    `consumer batch failed; ${then}`,
+  );
+}
+
 function openBus(context: AppContext, mode: Mode, app: string): EventBus {
   const { config, logger } = context;
   if (mode === 'embedded') {
@@ -107,8 +120,7 @@ function openBus(context: AppContext, mode: Mode, app: string): EventBus {
       hotWindowMs: config.kafka.hotWindowMs,
       retryBackoff: config.consumerRetry,
       logger,
-      onHandlerError: (group, error, attempt) =>
-        logger.warn({ group, attempt, err: (error as Error).message }, 'consumer batch failed; retrying after back-off'),
+      onHandlerError: (group, error, attempt) => logHandlerError(logger, group, error, attempt, 'retrying after back-off'),
     });
   }
   return new KafkaBus({
@@ -117,10 +129,7 @@ function openBus(context: AppContext, mode: Mode, app: string): EventBus {
     retryBackoff: config.consumerRetry,
     logger,
     onHandlerError: (group, error, attempt, delayMs) =>
-      logger.warn(
-        { group, attempt, retry_in_ms: delayMs, err: (error as Error).message },
-        'consumer batch failed; the partition is paused and retried after back-off',
-      ),
+      logHandlerError(logger, group, error, attempt, 'the partition is paused and retried after back-off', delayMs),
     onConsumerFatal: (group, error) => context.fail(`the Kafka consumer of ${group} stopped for good`, error),
   });
 }

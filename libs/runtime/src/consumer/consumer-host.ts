@@ -305,7 +305,7 @@ export class ConsumerHost {
 
   private async handle(d: ConsumerDeclaration, batch: BusBatch): Promise<void> {
     // Thrown, the batch is retried later: after a restart it comes again from the committed position.
-    if (this.stopping) throw new Error(`the consumer of ${d.group} is stopping`);
+    if (this.stopping) throw new ConsumerStoppingError(d.group);
     this.inHand++;
     const started = performance.now();
     try {
@@ -344,6 +344,16 @@ export class ConsumerHost {
       this.inHand--;
       if (this.inHand === 0) for (const resolve of this.idle.splice(0)) resolve();
     }
+  }
+}
+
+/**
+ * A batch handed back because the process is stopping: not a failure (the bus commits nothing for it, so it
+ * comes again after the restart), logged as such rather than as a retried error.
+ */
+export class ConsumerStoppingError extends Error {
+  constructor(readonly group: string) {
+    super(`the consumer of ${group} is stopping`);
   }
 }
 
