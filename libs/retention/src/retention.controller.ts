@@ -1,5 +1,5 @@
 import { Body, Controller, Delete, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
-import { ApiBody, ApiOperation, ApiTags } from '@nestjs/swagger';
+import { ApiBody, ApiOperation, ApiResponse, ApiTags } from '@nestjs/swagger';
 import { FastifyReply, FastifyRequest } from 'fastify';
 import { requestInfo, RequireScope } from '@app/api';
 import { LegalHoldDto, RestoreDto, RETENTION_PORT, RetentionPort } from './retention.port';
@@ -28,6 +28,12 @@ export class RetentionController {
       example: { retention_days: 2555, archive_after_days: 365, compress_archives: true, encryption_required: true },
     },
   })
+  @ApiResponse({ status: 201, description: 'Applied at once: `{status: "applied", policy, dry_run, warnings}`' })
+  @ApiResponse({
+    status: 202,
+    description: 'Pending: it would archive or delete data now; `{status: "pending", pending: {id, effective_at}, dry_run}`',
+  })
+  @ApiResponse({ status: 400, description: 'A field is wrong (named in error.details): days, presets, periods, categories' })
   async setPolicy(@Body() body: unknown, @Req() req: FastifyRequest, @Res({ passthrough: true }) reply: FastifyReply): Promise<unknown> {
     const result = await this.retention.setPolicy(requestInfo(req).tenantId, body, actorOf(req));
     if (result.status === 'pending') void reply.status(202);
@@ -51,6 +57,8 @@ export class RetentionController {
   @Post('retention/run')
   @RequireScope('admin')
   @HttpCode(202)
+  @ApiResponse({ status: 202, description: 'The queued (or already running) run job, with its status_url (also in Location)' })
+  @ApiResponse({ status: 404, description: 'No retention policy is set for the tenant' })
   @ApiOperation({
     summary:
       "Queues a run of the tenant's retention (as the schedule does): 202 with the job (id, status_url); GET the status_url for its progress and, once it succeeded, its result (archives written, events offloaded and deleted). A run already queued or running is answered instead of a second one",
