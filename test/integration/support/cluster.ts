@@ -6,6 +6,9 @@ import { freePortForTest } from '../../../libs/runtime/src/rpc/test-port';
 import { AppName, AppProcess } from './app-process';
 import { KAFKA_BROKERS, TEST_DATABASE_URL } from './environment';
 
+/** The integrity service's key passphrase in every cluster (a test value: the key signs test checkpoints only). */
+export const CLUSTER_INTEGRITY_KEY_PASSPHRASE = 'homepot-audit-integration-tests';
+
 /** A free loopback port: the same helper the runtime's specs use. */
 export const freePort = freePortForTest;
 
@@ -136,7 +139,13 @@ export class DistributedCluster {
       this.integrity = new AppProcess(
         'integrity',
         'integrity',
-        env('integrity', 'integrity', { DATABASE_URL: TEST_DATABASE_URL, HEALTH_PORT: String(ports.integrityHealth) }),
+        env('integrity', 'integrity', {
+          DATABASE_URL: TEST_DATABASE_URL,
+          HEALTH_PORT: String(ports.integrityHealth),
+          // As a deployment must (k8s audit-secrets): the signing key in the shared database outlives this
+          // cluster's data directories, so every cluster run opens it with the same passphrase.
+          AUDIT_INTEGRITY_KEY_PASSPHRASE: CLUSTER_INTEGRITY_KEY_PASSPHRASE,
+        }),
         dir,
       );
     }
