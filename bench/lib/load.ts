@@ -57,3 +57,17 @@ export function percentile(sorted: number[], p: number): number {
   const i = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
   return sorted[i];
 }
+
+/**
+ * The n-th of the `user_login` events the retention and rebuild scenarios seed: `perDay` a day from 2025-05-01,
+ * one a second from midnight, 2,000 users.
+ */
+export function oldDayEvent(n: number, perDay: number): Record<string, unknown> {
+  const s = n % 86_400;
+  const time = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60].map((v) => String(v).padStart(2, '0')).join(':');
+  return {
+    event_type: 'user_login',
+    timestamp: `2025-05-${String(Math.floor(n / perDay) + 1).padStart(2, '0')}T${time}Z`,
+    metadata: { n, user_id: `user_${n % 2000}` },
+  };
+}

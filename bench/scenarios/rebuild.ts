@@ -5,6 +5,7 @@ import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { AUTH_HEADERS, authedGet, DIST, sleep, startEmbeddedApp, stop } from '../lib/processes';
+import { oldDayEvent } from '../lib/load';
 import { Row } from '../lib/report';
 
 const NOW = '2026-12-02T12:00:00Z';
@@ -55,16 +56,7 @@ export async function rebuild(ctx: BenchContext): Promise<Row[]> {
     ctx.log(`rebuild: seeding ${events} events over ${days} days (batches of ${BATCH})`);
     const seedStart = performance.now();
     for (let sent = 0; sent < events; sent += BATCH) {
-      const batch = Array.from({ length: Math.min(BATCH, events - sent) }, (_, i) => {
-        const n = sent + i;
-        const s = n % 86_400;
-        const time = [Math.floor(s / 3600), Math.floor(s / 60) % 60, s % 60].map((v) => String(v).padStart(2, '0')).join(':');
-        return {
-          event_type: 'user_login',
-          timestamp: `2025-05-${String(Math.floor(n / perDay) + 1).padStart(2, '0')}T${time}Z`,
-          metadata: { n, user_id: `user_${n % 2000}` },
-        };
-      });
+      const batch = Array.from({ length: Math.min(BATCH, events - sent) }, (_, i) => oldDayEvent(sent + i, perDay));
       const r = await post('/audit/events', batch);
       if (r.status !== 201) throw new Error(`seeding answered ${r.status}: ${(await r.text()).slice(0, 300)}`);
     }

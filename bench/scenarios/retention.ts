@@ -4,6 +4,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { AUTH_HEADERS, authedGet, DIST, rssMiB, runWorker, sampleRss, sleep, startEmbeddedApp, stop } from '../lib/processes';
+import { oldDayEvent } from '../lib/load';
 import { Row } from '../lib/report';
 
 const NOW = '2026-12-02T12:00:00Z';
@@ -70,16 +71,7 @@ export async function retention(ctx: BenchContext): Promise<Row[]> {
     ctx.log(`retention: seeding ${events} events over ${days} days (batches of ${BATCH})`);
     const seedStart = performance.now();
     for (let sent = 0; sent < events; sent += BATCH) {
-      const batch = Array.from({ length: Math.min(BATCH, events - sent) }, (_, i) => {
-        const n = sent + i;
-        const d = Math.floor(n / perDay);
-        const s = n % 86_400;
-        return {
-          event_type: 'user_login',
-          timestamp: `${dayOf(d)}T${String(Math.floor(s / 3600)).padStart(2, '0')}:${String(Math.floor(s / 60) % 60).padStart(2, '0')}:${String(s % 60).padStart(2, '0')}Z`,
-          metadata: { n, user_id: `user_${n % 2000}` },
-        };
-      });
+      const batch = Array.from({ length: Math.min(BATCH, events - sent) }, (_, i) => oldDayEvent(sent + i, perDay));
       const r = await post(app.url, '/audit/events', batch);
       if (r.status !== 201) throw new Error(`seeding answered ${r.status}: ${(await r.text()).slice(0, 300)}`);
     }

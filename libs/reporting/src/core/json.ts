@@ -1,6 +1,7 @@
 import { Transform, TransformCallback } from 'node:stream';
 import { StoredAuditEvent } from '@app/contracts';
 import { CsvEventWriter } from './csv';
+import { EXPORT_TEXT_FORMATS, ExportTextFormat } from '@app/query';
 
 /**
  * An event as the export writes it: every field exactly as stored (the log position, an internal detail of
@@ -52,8 +53,9 @@ export class JsonArrayEventWriter extends Transform {
   }
 }
 
-export const EXPORT_FORMATS = ['csv', 'json', 'ndjson'] as const;
-export type ExportFormat = (typeof EXPORT_FORMATS)[number];
+/** The export formats: the ones the query store writes pages in (EXPORT_TEXT_FORMATS), one list. */
+export const EXPORT_FORMATS = EXPORT_TEXT_FORMATS;
+export type ExportFormat = ExportTextFormat;
 
 export function eventWriter(format: ExportFormat, includeMetadata: boolean): Transform {
   if (format === 'csv') return new CsvEventWriter(includeMetadata);
