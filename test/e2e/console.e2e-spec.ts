@@ -207,6 +207,8 @@ describe('web console (embedded app, Chromium)', () => {
     // The last bar is the current hour: a click on its bottom segment filters the table to that hour and
     // that segment's category; then the same split by severity, chosen with the toggle.
     const clickLastBar = async () => {
+      // uPlot draws after the statistics answer: wait for its overlay rather than read it too early.
+      await page.locator('#histogram .u-over').waitFor({ state: 'visible', timeout: 15_000 });
       const box = await page.locator('#histogram .u-over').boundingBox();
       if (!box) throw new Error('no chart');
       await page.mouse.move(box.x + box.width - 3, box.y + box.height - 2);
