@@ -132,6 +132,29 @@ describe(FileLogBus.name, () => {
     await again.close();
   });
 
+  it('should read records of any mix of sizes whole, though each read asks for about what the batch needs', async () => {
+    // given small records, then records larger than a read sized by the small ones' mean (64 KiB at least),
+    // then small ones again, in large segments
+    const bus = new FileLogBus(options(dir, { segmentBytes: 64 << 20, maxBatchRecords: 50 }));
+    const values = [
+      ...Array.from({ length: 120 }, (_, i) => `small-${i}`),
+      ...Array.from({ length: 3 }, (_, i) => `${i}`.padEnd(300_000 + i * 70_000, 'x')),
+      ...Array.from({ length: 80 }, (_, i) => `after-${i}`.padEnd(5_000, 'y')),
+    ];
+    for (let i = 0; i < values.length; i += 40) {
+      await bus.publish(
+        't',
+        values.slice(i, i + 40).map((value) => ({ key: 'k', value })),
+      );
+    }
+    // when a group reads it all from the beginning
+    const got = await collect(bus, 'g', values.length);
+    // then every record came once, byte for byte, in order
+    expect(got).toHaveLength(values.length);
+    expect(got.every((v, i) => v === values[i])).toBe(true);
+    await bus.close();
+  });
+
   describe('retryNow', () => {
     // A back-off far longer than any test: a retry that comes can only have come from retryNow.
     const longBackoff = { retryBackoff: { baseMs: 600_000, maxMs: 600_000 } };

@@ -50,6 +50,8 @@ export class TopicLog {
   private closed = false;
   private readonly listeners = new Set<() => void>();
   private readonly readHandles = new Map<number, fsp.FileHandle>();
+  /** Bytes per record on disk, as the reads have found them (a running mean): how much one read asks for. */
+  private recordBytes = 1024;
 
   constructor(
     readonly dir: string,
@@ -185,6 +187,7 @@ export class TopicLog {
     const records: ReadRecord[] = [];
     const memo: HeaderMemo = { bytes: null, headers: {} };
     let cur = { ...cursor };
+    let bytes = 0;
     if (!this.segments.includes(cur.segment)) {
       // The segment was removed by retention: continue from the oldest one kept.
       cur = this.cursorAt('beginning');
@@ -200,11 +203,22 @@ export class TopicLog {
         cur = { offset: nextSeg, segment: nextSeg, position: 0 };
         continue;
       }
-      const len = Math.min(end - cur.position, Math.max(maxBytes, 4 << 20));
-      const buf = Buffer.allocUnsafe(len);
-      const { bytesRead } = await handle.read(buf, 0, len, cur.position);
+      // Sized to the records still wanted (a quarter more than the mean size says, at least 64 KiB), not to
+      // maxBytes: a group catching up reads about what it decodes, instead of a fresh 16 MiB buffer a batch.
+      const wanted = Math.max(64 << 10, Math.ceil((maxRecords - records.length) * this.recordBytes * 1.25));
+      let len = Math.min(end - cur.position, Math.max(64 << 10, maxBytes - bytes), wanted);
+      let buf = Buffer.allocUnsafe(len);
+      let { bytesRead } = await handle.read(buf, 0, len, cur.position);
+      const frame = bytesRead >= 4 ? 8 + buf.readUInt32LE(0) : 0;
+      if (frame > bytesRead && frame <= end - cur.position) {
+        // The next record alone is larger than the read: read it whole.
+        len = frame;
+        buf = Buffer.allocUnsafe(len);
+        ({ bytesRead } = await handle.read(buf, 0, len, cur.position));
+      }
       const view = buf.subarray(0, bytesRead);
       let pos = 0;
+      const before = records.length;
       while (records.length < maxRecords) {
         const rec = decodeRecord(view, pos, memo);
         if (!rec) break;
@@ -216,7 +230,9 @@ export class TopicLog {
         // Everything below `end` was synced whole, so an undecodable record there is corruption, not a torn tail.
         throw new Error(`corrupt record in ${this.dir} segment ${cur.segment} at byte ${cur.position}`);
       }
-      if (records.length >= maxRecords || pos >= maxBytes) break;
+      this.recordBytes = Math.max(16, Math.round((this.recordBytes * 3 + pos / (records.length - before)) / 4));
+      bytes += pos;
+      if (records.length >= maxRecords || bytes >= maxBytes) break;
     }
     return { records, next: cur };
   }
