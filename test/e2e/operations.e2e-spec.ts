@@ -37,6 +37,12 @@ describe('operations endpoints (embedded app)', () => {
     // when GET /audit/optimize: a plan, nothing done
     const plan = await http(`${app.url}/audit/optimize`);
     expect(plan.body.actions).toContainEqual(expect.objectContaining({ action: 'merge_parts', table: 'events' }));
+    // the ingest side's step too: the idempotency keys past their 24 h window (none in a fresh store)
+    expect(plan.body.actions).toContainEqual({
+      action: 'expire_idempotency_keys',
+      reason: expect.stringMatching(/^0 idempotency key\(s\) older than their 24 h window would be deleted/),
+    });
+    expect(plan.body.done).toBeUndefined();
     const still = await http(`${app.url}/audit/performance`);
     expect(still.body.store.tables.find((t: { table: string }) => t.table === 'events').active_parts).toBe(events.active_parts);
 
@@ -44,6 +50,7 @@ describe('operations endpoints (embedded app)', () => {
     const done = await http(`${app.url}/audit/optimize`, { method: 'POST' });
     expect(done.status).toBe(200);
     expect(done.body.done.merged).toContain('events');
+    expect(done.body.done.expired_idempotency_keys).toBe(0);
     const after = await http(`${app.url}/audit/performance`);
     const merged = after.body.store.tables.find((t: { table: string }) => t.table === 'events');
     expect(merged.active_parts).toBeLessThanOrEqual(merged.partitions + 1);
@@ -51,7 +58,7 @@ describe('operations endpoints (embedded app)', () => {
       const r = await http(`${app.url}/audit/events?event_type=admin_action`);
       return r.body.total > 0 ? r.body.events[0] : undefined;
     });
-    expect(audited.metadata.action).toBe('optimize');
+    expect(audited.metadata).toMatchObject({ action: 'optimize', expired_idempotency_keys: 0 });
     // Right after a merge there is nothing to merge (the audit event's own part is within the slack).
     const replan = await http(`${app.url}/audit/optimize`);
     expect(replan.body.actions.filter((a: { action: string }) => a.action === 'merge_parts')).toEqual([]);

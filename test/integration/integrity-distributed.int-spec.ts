@@ -74,6 +74,13 @@ describe('integrity in the distributed deployment: its own app on Kafka and Post
     const perf = await request<{ store: { tables: unknown[] } }>(`${gw()}/audit/performance`);
     expect(perf.status).toBe(200);
     expect(perf.body.store.tables.length).toBeGreaterThan(0);
+    // The optimize plan asks the query-store and, for the idempotency keys past their window, the ingest-gateway.
+    const plan = await request<{ dry_run: boolean; actions: Array<{ action: string; reason: string }> }>(`${gw()}/audit/optimize`);
+    expect(plan.status).toBe(200);
+    expect(plan.body.dry_run).toBe(true);
+    expect(plan.body.actions.find((a) => a.action === 'expire_idempotency_keys')?.reason).toMatch(
+      /^\d+ idempotency key\(s\) older than their 24 h window would be deleted/,
+    );
   }, 240_000);
 
   it('should track a source in the integrity service: gap reported as an event through ingest, closed when it arrives', async () => {

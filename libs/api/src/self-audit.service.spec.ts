@@ -13,6 +13,10 @@ class FakeIngest implements IngestPort {
     return { accepted: 1, duplicates: 0, rejected: 0, results: [] };
   }
 
+  async expireIdempotencyKeys(): Promise<{ expired: number; window_hours: number | null }> {
+    return { expired: 0, window_hours: null };
+  }
+
   async health(): Promise<ComponentHealth> {
     return { ok: true };
   }

@@ -32,7 +32,7 @@ export interface IdempotencyRecord {
 export class IdempotencyRepository {
   constructor(
     private readonly ds: DataSource,
-    private readonly ttlHours = 24,
+    readonly ttlHours = 24,
   ) {}
 
   async find(tenantId: string, keys: string[]): Promise<Map<string, IdempotencyRecord>> {
@@ -59,6 +59,15 @@ export class IdempotencyRepository {
        WHERE idempotency_keys.created_at <= now() - make_interval(hours => ${Math.floor(this.ttlHours)})`,
       params,
     );
+  }
+
+  /** Keys past their window that `expire` would delete (GET /audit/optimize's dry run). */
+  async countExpired(): Promise<number> {
+    const rows: Array<{ n: string | number }> = await this.ds.query(
+      `SELECT count(*) AS n FROM idempotency_keys WHERE created_at <= now() - make_interval(hours => $1)`,
+      [this.ttlHours],
+    );
+    return Number(rows[0]?.n ?? 0);
   }
 
   async expire(): Promise<number> {

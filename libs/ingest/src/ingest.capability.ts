@@ -4,7 +4,7 @@ import { Capability, ComponentHealth, ReadinessCheck } from '@app/runtime';
 import { BatchingPublisher } from './batching-publisher';
 import { IdempotencyRepository, INGEST_MIGRATIONS } from './idempotency';
 import { INGEST_PORT_DEFINITION, IngestPort } from './ingest.port';
-import { IngestRequest, IngestResponse, IngestService } from './ingest.service';
+import { ExpiredIdempotencyKeys, IngestRequest, IngestResponse, IngestService } from './ingest.service';
 
 /** Ingest in-process: the embedded app, and the ingest-gateway's own handlers. */
 export class LocalIngest implements IngestPort {
@@ -15,6 +15,10 @@ export class LocalIngest implements IngestPort {
 
   ingest(request: IngestRequest): Promise<IngestResponse> {
     return this.service.ingest(request);
+  }
+
+  expireIdempotencyKeys(apply: boolean): Promise<ExpiredIdempotencyKeys> {
+    return this.service.expiredIdempotencyKeys(apply);
   }
 
   async health(): Promise<ComponentHealth> {

@@ -1,10 +1,12 @@
 import { ValidationError } from '@app/contracts';
 import { ComponentHealth, definePort, serviceAddress } from '@app/runtime';
-import { IngestRequest, IngestResponse } from './ingest.service';
+import { ExpiredIdempotencyKeys, IngestRequest, IngestResponse } from './ingest.service';
 
 /** The ingest side as the API layer sees it: in-process in the embedded app, over TCP in the gateway. */
 export interface IngestPort {
   ingest(request: IngestRequest): Promise<IngestResponse>;
+  /** Idempotency keys past their window: counted, or with `apply` deleted (GET and POST /audit/optimize). */
+  expireIdempotencyKeys(apply: boolean): Promise<ExpiredIdempotencyKeys>;
   health(): Promise<ComponentHealth>;
 }
 
@@ -35,6 +37,15 @@ export const INGEST_PORT_DEFINITION = definePort<IngestPort>({
   address: serviceAddress('INGEST', 4001),
   methods: {
     ingest: { pattern: 'audit.ingest', deadline: 'ingestMs', encode: (request) => request, decode: (m) => [parseIngestMessage(m)] },
+    expireIdempotencyKeys: {
+      pattern: 'audit.ingest.expire-idempotency-keys',
+      deadline: 'queryMs',
+      encode: (apply) => ({ apply }),
+      decode: (m) => {
+        if (!isObject(m) || typeof m.apply !== 'boolean') fail('apply', 'must be a boolean');
+        return [m.apply];
+      },
+    },
     health: { pattern: 'audit.ingest.health', deadline: 'healthMs', encode: () => ({}), decode: () => [] },
   },
 });

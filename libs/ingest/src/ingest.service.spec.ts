@@ -14,7 +14,10 @@ class FakePublisher implements EventPublisher {
 
 class FakeKeys implements IdempotencyStore {
   readonly rows = new Map<string, IdempotencyRecord>();
+  readonly ttlHours = 24;
   expireCalls = 0;
+  /** Keys past their window, as the store would count them. */
+  expiredRows = 0;
 
   async find(tenantId: string, keys: string[]): Promise<Map<string, IdempotencyRecord>> {
     return new Map(keys.flatMap((k) => (this.rows.has(`${tenantId}/${k}`) ? [[k, this.rows.get(`${tenantId}/${k}`)!] as const] : [])));
@@ -26,7 +29,13 @@ class FakeKeys implements IdempotencyStore {
 
   async expire(): Promise<number> {
     this.expireCalls++;
-    return 0;
+    const n = this.expiredRows;
+    this.expiredRows = 0;
+    return n;
+  }
+
+  async countExpired(): Promise<number> {
+    return this.expiredRows;
   }
 }
 
@@ -174,6 +183,8 @@ describe(IngestService.name, () => {
       const failing: IdempotencyStore = {
         find: keys.find.bind(keys),
         save: keys.save.bind(keys),
+        countExpired: keys.countExpired.bind(keys),
+        ttlHours: keys.ttlHours,
         expire: async () => {
           calls++;
           if (calls === 1) throw new Error('database away');
@@ -183,6 +194,33 @@ describe(IngestService.name, () => {
       const svc = new IngestService(publisher, failing, { expireEveryMs: 0 });
       await expect(svc.expireKeys()).resolves.toBe(0);
       await expect(svc.expireKeys()).resolves.toBe(2);
+    });
+
+    it("should count the expired keys for a dry run and delete them on demand, a failure being the caller's", async () => {
+      // given a store holding 4 keys past their window
+      keys.expiredRows = 4;
+      const svc = new IngestService(publisher, keys, { expireEveryMs: 0 });
+      // when asked for a dry run, then they are counted and kept
+      await expect(svc.expiredIdempotencyKeys(false)).resolves.toEqual({ expired: 4, window_hours: 24 });
+      expect(keys.expireCalls).toBe(0);
+      // when applied, then they are deleted, and a second run finds none
+      await expect(svc.expiredIdempotencyKeys(true)).resolves.toEqual({ expired: 4, window_hours: 24 });
+      await expect(svc.expiredIdempotencyKeys(true)).resolves.toEqual({ expired: 0, window_hours: 24 });
+      // and a store that fails answers with its error (the timer's run swallows it; a request must not)
+      const broken: IdempotencyStore = {
+        find: keys.find.bind(keys),
+        save: keys.save.bind(keys),
+        countExpired: keys.countExpired.bind(keys),
+        ttlHours: keys.ttlHours,
+        expire: () => Promise.reject(new Error('database away')),
+      };
+      const failing = new IngestService(publisher, broken, { expireEveryMs: 0 });
+      await expect(failing.expiredIdempotencyKeys(true)).rejects.toThrow('database away');
+      // and without a key store there is nothing to expire
+      await expect(new IngestService(publisher, undefined).expiredIdempotencyKeys(true)).resolves.toEqual({
+        expired: 0,
+        window_hours: null,
+      });
     });
   });
 });

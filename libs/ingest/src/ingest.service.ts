@@ -39,9 +39,15 @@ export interface IngestResponse {
 
 const hashInput = (input: unknown): string => createHash('sha256').update(JSON.stringify(input)).digest('hex');
 
+/** Idempotency keys past their window: how many (deleted, or that would be), and the window (null: no key store). */
+export interface ExpiredIdempotencyKeys {
+  expired: number;
+  window_hours: number | null;
+}
+
 /** What the service needs of the publisher and of the key store: narrow, so unit specs fake them typed. */
 export type EventPublisher = Pick<BatchingPublisher, 'publish'>;
-export type IdempotencyStore = Pick<IdempotencyRepository, 'find' | 'save' | 'expire'>;
+export type IdempotencyStore = Pick<IdempotencyRepository, 'find' | 'save' | 'expire' | 'countExpired' | 'ttlHours'>;
 
 export interface IngestServiceOptions {
   /**
@@ -84,6 +90,16 @@ export class IngestService {
       .catch(() => 0)
       .finally(() => (this.expiring = undefined));
     return this.expiring;
+  }
+
+  /**
+   * The idempotency keys past their window, now rather than at the next timer run: counted for a dry run, or
+   * deleted with `apply` (GET and POST /audit/optimize). Unlike the timer's run, a failure is the caller's.
+   */
+  async expiredIdempotencyKeys(apply: boolean): Promise<ExpiredIdempotencyKeys> {
+    if (!this.idempotency) return { expired: 0, window_hours: null };
+    const expired = apply ? await this.idempotency.expire() : await this.idempotency.countExpired();
+    return { expired, window_hours: this.idempotency.ttlHours };
   }
 
   /** Stops the expiry timer and waits for a run in hand, so the data source can close after it. */

@@ -3,7 +3,8 @@ import { ApiOperation, ApiTags } from '@nestjs/swagger';
 import { FastifyRequest } from 'fastify';
 import { RequireScope, requestInfo, SelfAuditService } from '@app/api';
 import { InvalidQueryError, unknownFields, ValidationError } from '@app/contracts';
-import { QUERY_PORT, QueryPort } from '@app/query';
+import { INGEST_PORT, IngestPort } from '@app/ingest';
+import { OptimizePlan, QUERY_PORT, QueryPort } from '@app/query';
 import { Metrics } from '@app/runtime';
 
 interface Bucket {
@@ -57,6 +58,7 @@ function noBody(body: unknown): void {
 export class OperationsController {
   constructor(
     @Inject(QUERY_PORT) private readonly query: QueryPort,
+    @Inject(INGEST_PORT) private readonly ingest: IngestPort,
     private readonly metrics: Metrics,
     private readonly selfAudit: SelfAuditService,
   ) {}
@@ -104,21 +106,23 @@ export class OperationsController {
 
   @Get('optimize')
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Dry run: what an optimisation would do (merges, roll-up reconcile); changes nothing' })
-  optimizePlan(@Query() query?: Record<string, unknown>): Promise<unknown> {
+  @ApiOperation({
+    summary: 'Dry run: what an optimisation would do (merges, roll-up reconcile, expiring idempotency keys); changes nothing',
+  })
+  optimizePlan(@Query() query?: Record<string, unknown>): Promise<OptimizeAnswer> {
     noQuery(query);
-    return this.query.optimize(false);
+    return this.plan(false);
   }
 
   @Post('optimize')
   @HttpCode(200)
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Runs the optimisation (merges, roll-up reconcile); an audited admin action' })
-  async optimize(@Req() req: FastifyRequest, @Query() query?: Record<string, unknown>, @Body() body?: unknown): Promise<unknown> {
+  @ApiOperation({ summary: 'Runs the optimisation (merges, roll-up reconcile, expiring idempotency keys); an audited admin action' })
+  async optimize(@Req() req: FastifyRequest, @Query() query?: Record<string, unknown>, @Body() body?: unknown): Promise<OptimizeAnswer> {
     noQuery(query);
     noBody(body);
     const info = requestInfo(req);
-    const result = await this.query.optimize(true);
+    const result = await this.plan(true);
     this.selfAudit.record({
       tenantId: info.tenantId,
       eventType: 'admin_action',
@@ -130,8 +134,37 @@ export class OperationsController {
         key_id: info.principal.keyId,
         merged_tables: result.done?.merged.join(',') ?? '',
         rebuilt_buckets: result.done?.rebuilt_buckets.length ?? 0,
+        expired_idempotency_keys: result.done?.expired_idempotency_keys ?? 0,
       },
     });
     return result;
   }
+
+  /**
+   * The store's plan (and with `apply` its run) and the ingest side's idempotency keys past their window: the
+   * timer deletes them hourly; here they go at once. The store's steps run first, as before.
+   */
+  private async plan(apply: boolean): Promise<OptimizeAnswer> {
+    const store = await this.query.optimize(apply);
+    const keys = await this.ingest.expireIdempotencyKeys(apply);
+    const action: OptimizeAnswer['actions'][number] = {
+      action: 'expire_idempotency_keys',
+      reason:
+        keys.window_hours === null
+          ? 'skipped: this deployment keeps no idempotency keys'
+          : `${keys.expired} idempotency key(s) older than their ${keys.window_hours} h window ${apply ? 'were' : 'would be'} deleted (a retry after the window is a new event anyway; the hourly timer does the same)`,
+    };
+    const { done, actions, ...rest } = store;
+    return {
+      ...rest,
+      actions: [...actions, action],
+      ...(done ? { done: { ...done, expired_idempotency_keys: keys.expired } } : {}),
+    };
+  }
 }
+
+/** The store's plan, with the ingest side's step: the idempotency keys past their window. */
+export type OptimizeAnswer = Omit<OptimizePlan, 'actions' | 'done'> & {
+  actions: Array<OptimizePlan['actions'][number] | { action: 'expire_idempotency_keys'; reason: string }>;
+  done?: NonNullable<OptimizePlan['done']> & { expired_idempotency_keys: number };
+};

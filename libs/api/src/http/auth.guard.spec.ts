@@ -17,6 +17,10 @@ class RecordingIngest implements IngestPort {
     return { accepted: request.events.length, duplicates: 0, rejected: 0, results: [] };
   }
 
+  async expireIdempotencyKeys(): Promise<{ expired: number; window_hours: number | null }> {
+    return { expired: 0, window_hours: null };
+  }
+
   async health(): Promise<{ ok: boolean }> {
     return { ok: true };
   }
