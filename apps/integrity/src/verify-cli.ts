@@ -32,7 +32,7 @@ import {
   subsetRoot,
   verifyInclusion,
 } from '@app/integrity';
-import type { AuditEvent } from '@app/contracts';
+import { type AuditEvent, parseJsonLines } from '@app/contracts';
 
 interface Line {
   event: AuditEvent;
@@ -143,13 +143,7 @@ function archiveMain(argv: string[], manifestFile: string, key: string | undefin
     view = (JSON.parse(readFileSync(manifestFile, 'utf8')) as { integrity?: ArchiveLeavesView | null }).integrity ?? null;
     const raw = readFileSync(file);
     const text = (file.endsWith('.gz') ? gunzipSync(raw) : raw).toString('utf8');
-    events =
-      text === ''
-        ? []
-        : text
-            .replace(/\n$/, '')
-            .split('\n')
-            .map((l) => JSON.parse(l) as AuditEvent);
+    events = parseJsonLines<AuditEvent>(text);
   } catch (e) {
     process.stderr.write(`cannot read the manifest or the archive: ${(e as Error).message}\n`);
     return 2;

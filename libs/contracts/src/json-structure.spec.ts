@@ -1,4 +1,4 @@
-import { checkJsonStructure, MAX_JSON_DEPTH } from './json-structure';
+import { checkJsonStructure, MAX_JSON_DEPTH, parseJsonLines } from './json-structure';
 
 const check = (text: string) => checkJsonStructure(text, JSON.parse(text));
 
@@ -33,5 +33,14 @@ describe(checkJsonStructure.name, () => {
     expect(r?.pointer).toBe('/m'.repeat(MAX_JSON_DEPTH));
     expect(check('['.repeat(MAX_JSON_DEPTH) + ']'.repeat(MAX_JSON_DEPTH))).toBeUndefined();
     expect(check('['.repeat(MAX_JSON_DEPTH + 1) + ']'.repeat(MAX_JSON_DEPTH + 1))?.kind).toBe('too_deep');
+  });
+});
+
+describe(parseJsonLines.name, () => {
+  it('should read one value per line, with or without the last line end, and none from an empty text', () => {
+    expect(parseJsonLines('{"a":1}\n{"b":"x\\ny"}\n')).toEqual([{ a: 1 }, { b: 'x\ny' }]);
+    expect(parseJsonLines('{"a":1}')).toEqual([{ a: 1 }]);
+    expect(parseJsonLines('')).toEqual([]);
+    expect(() => parseJsonLines('{"a":1}\n\n')).toThrow(SyntaxError);
   });
 });

@@ -135,3 +135,13 @@ function locateProblem(text: string, maxDepth: number): JsonStructureProblem | u
   }
   return undefined;
 }
+
+/** JSON Lines (an archive's text) as values: one per line, the last line end optional, none in ''. */
+export function parseJsonLines<T>(text: string): T[] {
+  return text === ''
+    ? []
+    : text
+        .replace(/\n$/, '')
+        .split('\n')
+        .map((l) => JSON.parse(l) as T);
+}

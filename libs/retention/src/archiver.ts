@@ -3,7 +3,7 @@ import { pipeline, Readable, Transform, Writable } from 'node:stream';
 import { buffer } from 'node:stream/consumers';
 import { pipeline as pipelineDone } from 'node:stream/promises';
 import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
-import { NotFoundError, StoredAuditEvent } from '@app/contracts';
+import { NotFoundError, parseJsonLines, StoredAuditEvent } from '@app/contracts';
 import type { ArchiveLeavesView, IntegrityPort } from '@app/integrity';
 import { EXPORT_LINES_MAX, QueryPort, RangeCursor } from '@app/query';
 import type { ObjectStore } from '@app/storage';
@@ -94,13 +94,7 @@ export class Archiver {
     const plain = m.compression === 'gzip' ? gunzipSync(body) : Buffer.from(body);
     if (sha256(plain) !== m.plaintext_sha256) throw new ArchiveCheckError(`archive ${m.id}: the plaintext does not match its SHA-256`);
     const text = plain.toString('utf8');
-    const events =
-      text === ''
-        ? []
-        : text
-            .replace(/\n$/, '')
-            .split('\n')
-            .map((l) => JSON.parse(l) as StoredAuditEvent);
+    const events = parseJsonLines<StoredAuditEvent>(text);
     if (events.length !== m.event_count)
       throw new ArchiveCheckError(`archive ${m.id}: ${events.length} events, the manifest says ${m.event_count}`);
     return events;
