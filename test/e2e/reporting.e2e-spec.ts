@@ -126,8 +126,8 @@ describe('exports and reports (embedded)', () => {
   const augustIds = new Set<string>();
 
   beforeAll(async () => {
-    // Pages of 1000 rows (the default is 5000), so the 2300-row export spans three pages.
-    app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false', AUDIT_REPORT_PAGE_ROWS: '1000' });
+    // Pages of 1000 rows, so the 2300-row export spans several pages, written by the engine a page of hours at a time.
+    app = await bootApp({ AUDIT_SELF_AUDIT_READS: 'false', AUDIT_REPORT_PAGE_ROWS: '1000', AUDIT_EXPORT_FILE_PAGE_ROWS: '1000' });
     const a = await http(`${app.url}/audit/events`, { method: 'POST', json: august });
     expect(a.status).toBe(201);
     for (const r of a.body.results as Array<{ id: string }>) augustIds.add(r.id);
@@ -241,6 +241,51 @@ describe('exports and reports (embedded)', () => {
     for (const line of lines) {
       const e = stored.body.events.find((x: { id: string }) => x.id === line.id);
       expect(line).toEqual(e);
+    }
+  });
+
+  it.each([false, true])(
+    'should export a JSON array (gzip %s) the engine wrote a page of hours at a time, each element the event as stored, in order',
+    async (compress) => {
+      const r = await http(`${app.url}/audit/export`, {
+        method: 'POST',
+        json: { format: 'json', period: { start: '2025-08-01', end: '2025-09-01' }, categories: ['all'], compress },
+      });
+      expect(r.status).toBe(202);
+      const job = await done(r.body.status_url);
+      expect(job.progress.rows_done).toBe(august.length);
+      const { bytes } = await download(job);
+      expect(sha256(bytes)).toBe(job.file?.sha256);
+      const text = (compress ? gunzipSync(bytes) : bytes).toString('utf8');
+      expect(text.startsWith('[\n{"id":')).toBe(true);
+      expect(text.endsWith('}\n]\n')).toBe(true);
+      const events = JSON.parse(text) as Array<{ id: string; timestamp: string; metadata?: unknown }>;
+      expect(events).toHaveLength(august.length);
+      expect(new Set(events.map((e) => e.id))).toEqual(augustIds);
+      // In (timestamp, id) order, the id as the engine orders a UUID.
+      const keys = events.map((e) => e.timestamp);
+      expect([...keys].sort()).toEqual(keys);
+      for (const e of [events[0], events[1500], events.at(-1)!]) {
+        const stored = await http(`${app.url}/audit/events/${e.id}`);
+        expect(e).toEqual(stored.body);
+      }
+    },
+  );
+
+  it.each(['json', 'ndjson', 'csv'])('should export an empty period as a valid empty %s file, gzip too', async (format) => {
+    for (const compress of [false, true]) {
+      const r = await http(`${app.url}/audit/export`, {
+        method: 'POST',
+        json: { format, period: { start: '2024-01-01', end: '2024-01-31' }, categories: ['all'], compress },
+      });
+      expect(r.status).toBe(202);
+      const job = await done(r.body.status_url);
+      expect(job.progress.rows_done).toBe(0);
+      const { bytes } = await download(job);
+      const text = (compress ? gunzipSync(bytes) : bytes).toString('utf8');
+      if (format === 'json') expect(text).toBe('[]\n');
+      else if (format === 'ndjson') expect(text).toBe('');
+      else expect(text.startsWith('id,timestamp,')).toBe(true);
     }
   });
 

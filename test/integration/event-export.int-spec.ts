@@ -1,5 +1,6 @@
 import { ClickHouseClient } from '@clickhouse/client';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { gunzipSync } from 'node:zlib';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { normalizeEvent, StoredAuditEvent } from '@app/contracts';
@@ -119,6 +120,40 @@ describe('export pages written by the chdb engine', () => {
         const parse = (t: string): unknown => JSON.parse(`[${t.slice(1)}]`);
         expect(parse(text)).toEqual(parse(expected));
       }
+    },
+  );
+
+  it.each(EXPORT_TEXT_FORMATS.flatMap((f) => [true, false].map((m) => [f, m] as const)))(
+    'given hostile values, then the file the engine writes itself in %s (metadata %s), plain and gzip, holds what its pages do',
+    async (format, includeMetadata) => {
+      const files = store.fileExport!;
+      expect(files).toBeDefined();
+      const plan = await files.planFile('default', filter, 4);
+      // Hours are never split: 19 events in 9 hours, at most 4 rows a page unless one hour holds more.
+      expect(plan.length).toBeGreaterThan(3);
+      expect(plan.reduce((n, p) => n + p.rows, 0)).toBe(hostile.length);
+      const events: StoredAuditEvent[] = await store.range('default', filter, null, 1000);
+      expect(plan[0].first).toBe(events[0].timestamp);
+      expect(plan.at(-1)!.last).toBe(events.at(-1)!.timestamp);
+      const plain = path.join(dir, `file-${format}-${includeMetadata}`);
+      let rows = 0;
+      const parts: Buffer[] = [];
+      for (const [k, page] of plan.entries()) {
+        rows += await files.writeFilePage('default', filter, format, includeMetadata, page, null, plain, false);
+        const part = path.join(dir, `file-${format}-${includeMetadata}.${k}.gz`);
+        await files.writeFilePage('default', filter, format, includeMetadata, page, null, part, true);
+        parts.push(readFileSync(part));
+      }
+      expect(rows).toBe(hostile.length);
+      const text = readFileSync(plain, 'utf8');
+      // The gzip members, one after another, are one gzip file of the same text.
+      expect(gunzipSync(Buffer.concat(parts)).toString('utf8')).toBe(text);
+      const paged = (await pages(format, includeMetadata, 4)).map((p) => p.text).join('');
+      expect(text).toBe(paged);
+      // After a cursor: the rows that follow it only (a JSON array's first element is written apart).
+      const after = path.join(dir, `after-${format}-${includeMetadata}`);
+      const cursor = { timestamp: events[0].timestamp, id: events[0].id };
+      expect(await files.writeFilePage('default', filter, format, includeMetadata, plan[0], cursor, after, false)).toBe(plan[0].rows - 1);
     },
   );
 

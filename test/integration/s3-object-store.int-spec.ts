@@ -1,4 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto';
+import { existsSync, writeFileSync } from 'node:fs';
 import { Readable } from 'node:stream';
 import { text } from 'node:stream/consumers';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
@@ -30,6 +31,20 @@ describe(S3ObjectStore.name, () => {
     expect(info).toMatchObject({ key: 'exports/t1/a.csv', size: 10, sha256: sha });
     expect(await text(await sut.get('exports/t1/a.csv'))).toBe('a,b\r\n1,2\r\n');
     expect(await sut.head('exports/t1/a.csv')).toMatchObject({ key: 'exports/t1/a.csv', size: 10, sha256: sha });
+  });
+
+  it('should upload a file from its staging path, remove the local file, and refuse bytes other than those written', async () => {
+    const staged = await sut.stagingPath('exports/t1/f.csv');
+    writeFileSync(staged, 'x,y\r\n');
+    const sha = createHash('sha256').update('x,y\r\n').digest('hex');
+    expect(await sut.putFile('exports/t1/f.csv', staged, { size: 5, sha256: sha })).toMatchObject({ size: 5, sha256: sha });
+    expect(existsSync(staged)).toBe(false);
+    expect(await text(await sut.get('exports/t1/f.csv'))).toBe('x,y\r\n');
+    const other = await sut.stagingPath('exports/t1/g.csv');
+    writeFileSync(other, 'changed');
+    await expect(sut.putFile('exports/t1/g.csv', other, { size: 5, sha256: sha })).rejects.toThrow(/changed while it was uploaded/);
+    expect(await sut.head('exports/t1/g.csv')).toBeUndefined();
+    expect(existsSync(other)).toBe(false);
   });
 
   it('should list by prefix in key order and delete', async () => {

@@ -1,6 +1,6 @@
 import { ClickHouseClient } from '@clickhouse/client';
 import { StoreOptions, StoreQueries } from './clickhouse/store-queries';
-import { ClickHouseEventExport } from './event-export.store';
+import { ClickHouseEventExport, ClickHouseFileExport, EngineFileExport } from './event-export.store';
 import { ClickHouseEventSearch } from './event-search.store';
 import { ClickHouseEventStatistics } from './event-statistics.store';
 import { ClickHouseEventTimeline } from './event-timeline.store';
@@ -35,7 +35,11 @@ export class EventStoreRepository implements EventWriteStore, EventSearch, Event
     this.retention = new ClickHouseRetentionDeletes(this.q);
     this.counts = new ClickHouseReportCounts(this.q);
     this.exports = new ClickHouseEventExport(this.q);
+    this.fileExport = this.q.inProcess ? new ClickHouseFileExport(this.q) : undefined;
   }
+
+  /** The engine writing export files itself: in this process (chdb) only, else undefined. */
+  readonly fileExport: EngineFileExport | undefined;
 
   private readonly exports: ClickHouseEventExport;
   /** An export's page written by the engine in the file's format (see ClickHouseEventExport). */

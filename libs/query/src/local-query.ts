@@ -17,7 +17,7 @@ import type { EventStoreRepository } from './event-store.repository';
 import type { RemovedDay, StoredDayRef } from './retention-deletes.store';
 import type { Timeline, TimelineBreakdown } from './event-timeline.store';
 import type { ReportCounts } from './report-counts.store';
-import type { ExportPage, ExportTextFormat } from './event-export.store';
+import type { EngineFileExport, ExportPage, ExportTextFormat } from './event-export.store';
 
 /** Queries in-process: the embedded app, and the query-store's own handlers. */
 export class LocalQuery implements QueryPort {
@@ -25,7 +25,8 @@ export class LocalQuery implements QueryPort {
     private readonly store: EventSearch &
       EventStatistics &
       StoreHealth &
-      Pick<EventStoreRepository, 'deleteDays' | 'timeline' | 'reportCounts' | 'exportPage'>,
+      Pick<EventStoreRepository, 'deleteDays' | 'timeline' | 'reportCounts' | 'exportPage'> &
+      Partial<Pick<EventStoreRepository, 'fileExport'>>,
     private readonly consumer: QueryStoreConsumer,
     /** The log, for its end offsets (read after write). */
     private readonly bus: EventBus,
@@ -71,6 +72,14 @@ export class LocalQuery implements QueryPort {
     limit: number,
   ): Promise<ExportPage> {
     return this.store.exportPage(tenantId, filter, format, includeMetadata, after, limit);
+  }
+
+  /**
+   * The engine writing an export's file itself, when it runs in this process (chdb); undefined otherwise.
+   * Not on QueryPort: a file the engine writes is on its own machine, so it means nothing over TCP.
+   */
+  fileExport(): EngineFileExport | undefined {
+    return this.store.fileExport;
   }
 
   reportCounts(tenantId: string, filter: EventFilter): Promise<ReportCounts> {
@@ -126,4 +135,9 @@ export class LocalQuery implements QueryPort {
     signal?.throwIfAborted();
     return this.store.timeline(tenantId, breakdown, hours, nowMicros(), { signal });
   }
+}
+
+/** The engine's own writing of export files behind a query port: when the port is this process's store on chdb. */
+export function engineFileExport(port: QueryPort): EngineFileExport | undefined {
+  return port instanceof LocalQuery ? port.fileExport() : undefined;
 }

@@ -7,6 +7,7 @@ export const REPORTING_CONFIG = defineConfigSection({
     'AUDIT_REPORT_FILE_TTL_HOURS',
     'AUDIT_REPORT_MAX_CONCURRENT_JOBS',
     'AUDIT_REPORT_PAGE_ROWS',
+    'AUDIT_EXPORT_FILE_PAGE_ROWS',
     'AUDIT_REPORT_SCHEDULE_TICK_MS',
     'AUDIT_REPORT_SCHEDULE_CLOCK_START',
   ],
@@ -25,6 +26,11 @@ export const REPORTING_CONFIG = defineConfigSection({
       maxConcurrentJobs: env.int(e, 'AUDIT_REPORT_MAX_CONCURRENT_JOBS', 2, 1, 16),
       /** Rows per export page the engine writes (one string each); a report's reads of events take at most 10,000. */
       pageRows: env.int(e, 'AUDIT_REPORT_PAGE_ROWS', 20_000, 100, 50_000),
+      /**
+       * Rows per statement when the engine writes an export's file itself (chdb: the embedded app); it
+       * streams them to the file, so nothing of a page is held. Whole hours: a page may hold more.
+       */
+      filePageRows: env.int(e, 'AUDIT_EXPORT_FILE_PAGE_ROWS', 250_000, 100, 10_000_000),
       /** How often each replica looks for due schedules (they run at minute precision; 10 s is plenty). */
       scheduleTickMs: env.int(e, 'AUDIT_REPORT_SCHEDULE_TICK_MS', 10_000, 100, 600_000),
       /**

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { rm, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { Readable } from 'node:stream';
 import { createGzip } from 'node:zlib';
@@ -6,7 +7,7 @@ import { Repository } from 'typeorm';
 import { formatMicros, isUuid, NotFoundError, nowMicros, StoredAuditEvent, uuidv7, AuditError, ErrorCode } from '@app/contracts';
 import { IngestPort } from '@app/ingest';
 import type { IntegrityPort } from '@app/integrity';
-import { EventFilter, ExportPage, QueryPort, RangeCursor } from '@app/query';
+import { EngineFileExport, engineFileExport, EventFilter, ExportPage, QueryPort, RangeCursor } from '@app/query';
 import type { RetentionPort } from '@app/retention';
 import { ComponentHealth } from '@app/runtime';
 import { ObjectStore } from '@app/storage';
@@ -21,6 +22,8 @@ import {
 } from './core/capability-evidence';
 import { CONTENT_TYPES, ExportFormat } from './core/json';
 import { ExportFileWriter } from './core/export-file';
+import { csvHeader } from './core/csv';
+import { GrowingFile } from './growing-file';
 import { CONTROLS } from './core/compliance';
 import {
   aggregatorFromCounts,
@@ -45,8 +48,21 @@ import { auditAsRequester } from './requester-audit';
  * 300 bytes a row, so 6 MB), a report's page is event objects, at most MAX_RANGE_ROWS of them.
  */
 export const EXPORT_PAGE_ROWS = 20_000;
+/**
+ * Default rows per statement when the engine writes the export file itself (exportToEngineFile): a page is
+ * streamed by the engine, never held, so it is larger; it is a run of whole hours, so a page may exceed it.
+ */
+export const ENGINE_EXPORT_PAGE_ROWS = 250_000;
 /** The query port's limit for one range read. */
 const MAX_RANGE_ROWS = 10_000;
+
+/** An export's file as stored, and what the manifest says of its rows. */
+interface WrittenExport {
+  info: { size: number; sha256: string };
+  rows: number;
+  first: string | null;
+  last: string | null;
+}
 
 interface StoredExport {
   kind: 'export';
@@ -72,6 +88,8 @@ export interface ReportingSettings {
   maxConcurrentJobs: number;
   /** Rows per export page (default EXPORT_PAGE_ROWS); a report's range reads take at most 10,000 of them. */
   pageRows?: number;
+  /** Rows per statement when the engine writes the export's file itself (default ENGINE_EXPORT_PAGE_ROWS). */
+  filePageRows?: number;
   /** How often a replica looks for jobs it did not accept (default 2 s). */
   pollMs?: number;
   /** How long a claim holds without a heartbeat (default 60 s): a stopped replica's job runs elsewhere after it. */
@@ -455,12 +473,21 @@ export class ReportingService implements ReportingPort {
     return { id, claimedBy: this.replicaId, state: 'running' };
   }
 
+  /** Between pages: shutdown or a lost claim stops a job's run. */
+  private checkRunning(id: string): void {
+    if (this.closed) throw new Error('stopped by shutdown; the job runs again at the next start');
+    if (this.lost.has(id)) throw new Error('the claim passed to another replica');
+  }
+
   private async run(id: string): Promise<void> {
     const job = await this.jobs.findOneByOrFail({ id });
     try {
       const request = job.request as unknown as StoredRequest;
-      const { total } = await this.query.search(job.tenantId, request.filter, { limit: 1, offset: 0, order: 'desc' });
-      await this.jobs.update(this.mine(id), { rowsExpected: String(total) });
+      // An export the engine writes counts its rows in its plan (exportToEngineFile).
+      if (request.kind !== 'export' || !engineFileExport(this.query)) {
+        const { total } = await this.query.search(job.tenantId, request.filter, { limit: 1, offset: 0, order: 'desc' });
+        await this.jobs.update(this.mine(id), { rowsExpected: String(total) });
+      }
       if (request.kind === 'export') await this.runExport(job, request);
       else await this.runReport(job, request);
     } catch (err) {
@@ -502,8 +529,7 @@ export class ReportingService implements ReportingPort {
     step: (page: P) => { rows: number; next: RangeCursor | null },
   ): AsyncGenerator<P> {
     const { jobs } = this;
-    const isClosed = (): boolean => this.closed;
-    const isLost = (): boolean => this.lost.has(job.id);
+    const checkRunning = (): void => this.checkRunning(job.id);
     const readAhead = (after: RangeCursor | null): Promise<P> => {
       const p = read(after);
       // Awaited below; this only keeps a read left behind by a stopped job from being an unhandled rejection.
@@ -514,8 +540,7 @@ export class ReportingService implements ReportingPort {
       let next: Promise<P> | undefined = readAhead(null);
       let done = 0;
       while (next) {
-        if (isClosed()) throw new Error('stopped by shutdown; the job runs again at the next start');
-        if (isLost()) throw new Error('the claim passed to another replica');
+        checkRunning();
         const page: P = await next;
         const { rows, next: cursor } = step(page);
         next = cursor ? readAhead(cursor) : undefined;
@@ -527,13 +552,31 @@ export class ReportingService implements ReportingPort {
   }
 
   /**
-   * An export: pages the engine wrote in the file's syntax (QueryPort.exportPage: formula neutralisation,
-   * quoting and CRLF done in SQL), each page one chunk through the file writer, gzip when asked, into the
-   * object store, which hashes while it writes. No event object exists in this process.
+   * An export. Where the engine runs in this process, it writes the file itself (exportToEngineFile); else
+   * pages it wrote in the file's syntax (QueryPort.exportPage: formula neutralisation, quoting and CRLF done
+   * in SQL) come over the port, each page one chunk through the file writer, gzip when asked, into the
+   * object store, which hashes while it writes. No event object exists in this process either way.
    */
   private async runExport(job: ReportingJobEntity, r: StoredExport): Promise<void> {
     // Read before the rows: the checkpoint cited is never newer than the data the file was computed from.
     const checkpoint = await this.latestCheckpoint(job.tenantId);
+    const name = `audit-export-${job.id}.${r.format}${r.compress ? '.gz' : ''}`;
+    const key = `exports/${job.tenantId}/${job.id}/${name}`;
+    const contentType = r.compress ? 'application/gzip' : CONTENT_TYPES[r.format];
+    const engine = engineFileExport(this.query);
+    const { info, rows, first, last } = engine
+      ? await this.exportToEngineFile(job, r, engine, key, contentType)
+      : await this.exportInPages(job, r, key, contentType);
+    await this.finish(job, key, name, contentType, info, checkpoint, {
+      rows,
+      time_range: { first_event: first, last_event: last },
+      format: r.format,
+      compress: r.compress,
+      include_metadata: r.includeMetadata,
+    });
+  }
+
+  private async exportInPages(job: ReportingJobEntity, r: StoredExport, key: string, contentType: string): Promise<WrittenExport> {
     let rows = 0;
     let first: string | null = null;
     let last: string | null = null;
@@ -562,17 +605,84 @@ export class ReportingService implements ReportingPort {
       body = writer.pipe(createGzip());
       writer.on('error', (err) => body.destroy(err));
     }
-    const name = `audit-export-${job.id}.${r.format}${r.compress ? '.gz' : ''}`;
-    const key = `exports/${job.tenantId}/${job.id}/${name}`;
-    const contentType = r.compress ? 'application/gzip' : CONTENT_TYPES[r.format];
     const info = await this.files.put(key, body, { contentType });
-    await this.finish(job, key, name, contentType, info, checkpoint, {
-      rows,
-      time_range: { first_event: first, last_event: last },
-      format: r.format,
-      compress: r.compress,
-      include_metadata: r.includeMetadata,
-    });
+    return { info, rows, first, last };
+  }
+
+  /**
+   * The engine writes the export's file itself (`INTO OUTFILE`, its own CSV writer or the rows' text as
+   * RawBLOB, its own gzip), a page of whole hours per statement, at the object store's staging path; this
+   * process writes the header or brackets, and hashes each page by reading it back while the engine writes
+   * the next. The file becomes the object with `putFile` (a rename for a directory store). Progress is
+   * written after each page; shutdown or a lost claim stops the run between pages.
+   */
+  private async exportToEngineFile(
+    job: ReportingJobEntity,
+    r: StoredExport,
+    engine: EngineFileExport,
+    key: string,
+    contentType: string,
+  ): Promise<WrittenExport> {
+    const plan = await engine.planFile(job.tenantId, r.filter, this.settings.filePageRows ?? ENGINE_EXPORT_PAGE_ROWS);
+    const expected = plan.reduce((n, p) => n + p.rows, 0);
+    await this.jobs.update(this.mine(job.id), { rowsExpected: String(expected) });
+    const staging = await this.files.stagingPath(key);
+    const file = new GrowingFile(staging, r.compress);
+    const partOf = (k: number): string => (r.compress ? `${staging}.${k}` : staging);
+    let rows = 0;
+    let after: RangeCursor | null = null;
+    let prefix = r.format === 'csv' ? csvHeader(r.includeMetadata) : r.format === 'json' ? '[' : '';
+    if (r.format === 'json' && plan.length > 0) {
+      // The array's first element has no leading comma: it comes through the page path, the rest after it.
+      const head = await this.query.exportPage(job.tenantId, r.filter, 'json', r.includeMetadata, null, 1);
+      if (head.rows > 0) {
+        prefix += head.text.slice(1);
+        rows = head.rows;
+        after = head.next;
+      }
+    }
+    let pending: Promise<number> | undefined;
+    const write = (k: number): Promise<number> => {
+      const p = engine.writeFilePage(
+        job.tenantId,
+        r.filter,
+        r.format,
+        r.includeMetadata,
+        plan[k],
+        k === 0 ? after : null,
+        partOf(k),
+        r.compress,
+      );
+      // Awaited in turn; this only keeps a page left behind by a stopped job from being an unhandled rejection.
+      p.catch(() => undefined);
+      return p;
+    };
+    try {
+      await file.start(prefix);
+      pending = plan.length > 0 ? write(0) : undefined;
+      for (let k = 0; k < plan.length; k++) {
+        const written = await pending!;
+        // Taken before the next page starts appending: the end of this page.
+        const end = r.compress ? 0 : (await stat(staging)).size;
+        this.checkRunning(job.id);
+        pending = k + 1 < plan.length ? write(k + 1) : undefined;
+        if (r.compress) await file.appendPart(partOf(k));
+        else await file.appended(end);
+        await file.flush();
+        rows += written;
+        // Events that arrived in the period after the plan are in the file too: expected follows.
+        await this.jobs.update({ id: job.id }, { rowsDone: String(rows), ...(rows > expected ? { rowsExpected: String(rows) } : {}) });
+      }
+      const info = await this.files.putFile(key, staging, await file.finish(r.format === 'json' ? (rows > 0 ? '\n]\n' : ']\n') : ''), {
+        contentType,
+      });
+      return { info, rows, first: plan[0]?.first ?? null, last: plan[plan.length - 1]?.last ?? null };
+    } catch (e) {
+      // The engine's statement in flight ends before its file goes.
+      await pending?.catch(() => undefined);
+      await Promise.all([rm(staging, { force: true }), ...plan.map((_, k) => (r.compress ? rm(partOf(k), { force: true }) : undefined))]);
+      throw e;
+    }
   }
 
   private async runReport(job: ReportingJobEntity, r: StoredReport): Promise<void> {

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { Readable } from 'node:stream';
@@ -43,6 +43,24 @@ describe(DirectoryObjectStore.name, () => {
     await expect(sut.put('exports/broken', failing)).rejects.toThrow('source broke');
     expect(await sut.head('exports/broken')).toBeUndefined();
     expect(readdirSync(path.join(root, 'exports'))).toEqual([]);
+  });
+
+  it('should make a file written at its staging path the object, by a rename, and refuse one whose size is not what was written', async () => {
+    const staged = await sut.stagingPath('exports/t1/b.csv');
+    expect(path.dirname(staged)).toBe(path.join(root, 'exports', 't1'));
+    writeFileSync(staged, 'x,y\r\n');
+    const sha256 = createHash('sha256').update('x,y\r\n').digest('hex');
+    expect(await sut.list('exports/')).toEqual([]);
+    const info = await sut.putFile('exports/t1/b.csv', staged, { size: 5, sha256 });
+    expect(info).toMatchObject({ key: 'exports/t1/b.csv', size: 5, sha256 });
+    expect(await text(await sut.get('exports/t1/b.csv'))).toBe('x,y\r\n');
+    expect(await sut.head('exports/t1/b.csv')).toMatchObject({ size: 5, sha256 });
+
+    const short = await sut.stagingPath('exports/t1/c.csv');
+    writeFileSync(short, 'x');
+    await expect(sut.putFile('exports/t1/c.csv', short, { size: 5, sha256 })).rejects.toThrow(/holds 1 bytes; 5 were written/);
+    expect(await sut.head('exports/t1/c.csv')).toBeUndefined();
+    expect(readdirSync(path.join(root, 'exports', 't1')).sort()).toEqual(['b.csv', 'b.csv.sha256']);
   });
 
   it('should refuse keys that could leave the root', async () => {

@@ -24,10 +24,7 @@ export class DirectoryObjectStore implements ObjectStore {
   }
 
   async put(key: string, body: Buffer | Readable): Promise<ObjectInfo> {
-    const target = this.pathOf(key);
-    const dir = path.dirname(target);
-    await mkdir(dir, { recursive: true });
-    const tmp = path.join(dir, `.tmp-${randomBytes(6).toString('hex')}`);
+    const tmp = await this.stagingPath(key);
     const hash = createHash('sha256');
     let size = 0;
     const counter = new Transform({
@@ -39,20 +36,44 @@ export class DirectoryObjectStore implements ObjectStore {
     });
     try {
       await pipeline(Buffer.isBuffer(body) ? Readable.from([body]) : body, counter, createWriteStream(tmp, { flags: 'wx' }));
-      const fh = await open(tmp, 'r+');
-      await fh.sync();
-      await fh.close();
-      const sha256 = hash.digest('hex');
-      await writeFile(`${target}${SIDECAR}`, sha256);
-      await rename(tmp, target);
-      const dh = await open(dir, 'r');
-      await dh.sync();
-      await dh.close();
-      return { key, size, sha256, modifiedAt: (await stat(target)).mtime };
     } catch (e) {
       await rm(tmp, { force: true });
       throw e;
     }
+    return this.putFile(key, tmp, { size, sha256: hash.digest('hex') });
+  }
+
+  /** A `.tmp-` file beside the object (skipped by `list`), so `putFile` renames it within one directory. */
+  async stagingPath(key: string): Promise<string> {
+    const dir = path.dirname(this.pathOf(key));
+    await mkdir(dir, { recursive: true });
+    return path.join(dir, `.tmp-${randomBytes(6).toString('hex')}`);
+  }
+
+  /** fsyncs the file, writes its SHA-256 beside the target, renames it into place and fsyncs the directory. */
+  async putFile(key: string, localPath: string, written: { size: number; sha256: string }): Promise<ObjectInfo> {
+    const target = this.pathOf(key);
+    const dir = path.dirname(target);
+    try {
+      const fh = await open(localPath, 'r+');
+      try {
+        const { size } = await fh.stat();
+        if (size !== written.size) throw new Error(`the file for ${key} holds ${size} bytes; ${written.size} were written`);
+        await fh.sync();
+      } finally {
+        await fh.close();
+      }
+      await mkdir(dir, { recursive: true });
+      await writeFile(`${target}${SIDECAR}`, written.sha256);
+      await rename(localPath, target);
+    } catch (e) {
+      await rm(localPath, { force: true });
+      throw e;
+    }
+    const dh = await open(dir, 'r');
+    await dh.sync();
+    await dh.close();
+    return { key, size: written.size, sha256: written.sha256, modifiedAt: (await stat(target)).mtime };
   }
 
   async get(key: string): Promise<Readable> {

@@ -18,6 +18,23 @@ export interface ObjectStore {
   readonly kind: 'directory' | 's3';
   /** Writes the object from `body` (bytes or a stream) and returns its size and SHA-256. */
   put(key: string, body: Buffer | Readable, options?: { contentType?: string }): Promise<ObjectInfo>;
+  /**
+   * A local path to write an object's bytes to (by a writer that is not a stream here, such as the query
+   * engine's `INTO OUTFILE`), then given to `putFile`. In the store's own directory when it has one, so that
+   * `putFile` is a rename; else a temporary file.
+   */
+  stagingPath(key: string): Promise<string>;
+  /**
+   * Makes the file at `localPath` (from `stagingPath`) the object `key`, atomically as `put`. `written` is its
+   * size and SHA-256 as whoever wrote the file computed them (reading it back); the store checks them against
+   * the file (the size) or the bytes it uploads (both). The local file is gone afterwards, stored or not.
+   */
+  putFile(
+    key: string,
+    localPath: string,
+    written: { size: number; sha256: string },
+    options?: { contentType?: string },
+  ): Promise<ObjectInfo>;
   /** The object's bytes as a stream; a NotFoundError when absent. */
   get(key: string): Promise<Readable>;
   /** Size and SHA-256, or undefined when absent. */

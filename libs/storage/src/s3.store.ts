@@ -1,4 +1,8 @@
-import { createHash } from 'node:crypto';
+import { createHash, randomBytes } from 'node:crypto';
+import { createReadStream } from 'node:fs';
+import { mkdir, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import * as path from 'node:path';
 import { Readable } from 'node:stream';
 import {
   AbortMultipartUploadCommand,
@@ -79,6 +83,33 @@ export class S3ObjectStore implements ObjectStore {
     const first = await readPart(iterator, Buffer.alloc(0));
     if (first.done) return this.putOne(key, first.part, contentType);
     return this.putMultipart(key, iterator, first.part, first.rest, contentType);
+  }
+
+  /** A temporary file of this machine (the bucket has no local directory): `putFile` uploads it and removes it. */
+  async stagingPath(key: string): Promise<string> {
+    checkObjectKey(key);
+    const dir = path.join(tmpdir(), 'homepot-audit-staging');
+    await mkdir(dir, { recursive: true });
+    return path.join(dir, randomBytes(8).toString('hex'));
+  }
+
+  /** Uploads the file as `put` does a stream, and checks the bytes uploaded are the ones the writer hashed. */
+  async putFile(
+    key: string,
+    localPath: string,
+    written: { size: number; sha256: string },
+    options: { contentType?: string } = {},
+  ): Promise<ObjectInfo> {
+    try {
+      const info = await this.put(key, createReadStream(localPath, { highWaterMark: S3_PART_BYTES }), options);
+      if (info.size !== written.size || info.sha256 !== written.sha256) {
+        await this.delete(key);
+        throw new Error(`the file for ${key} changed while it was uploaded (${info.size} bytes uploaded; ${written.size} written)`);
+      }
+      return info;
+    } finally {
+      await rm(localPath, { force: true });
+    }
   }
 
   private async putOne(key: string, bytes: Buffer, contentType: string): Promise<ObjectInfo> {

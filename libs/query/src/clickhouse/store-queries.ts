@@ -1,4 +1,4 @@
-import { ClickHouseClient, ClickHouseSettings } from '@clickhouse/client';
+import { ClickHouseClient, ClickHouseSettings, CommandResult } from '@clickhouse/client';
 import { EventFilter } from '@app/contracts';
 import { usesLookupProjection } from '../event-query';
 import { isInProcess } from './clickhouse.factory';
@@ -77,8 +77,16 @@ export class StoreQueries {
     return this.text(query, params, 'TabSeparatedRaw', {}, signal);
   }
 
-  /** A statement without rows (the roll-up repair's ALTER and INSERT ... SELECT), with the time limit. */
-  async command(query: string, params: Record<string, unknown> = {}, settings: Record<string, string | number> = {}): Promise<void> {
-    await this.ch.command({ query, query_params: params, clickhouse_settings: { ...this.timeout, ...settings } });
+  /**
+   * A statement without rows (the roll-up repair's ALTER and INSERT ... SELECT, an export's SELECT ... INTO
+   * OUTFILE), with the time limit; answers the engine's summary (rows read, written, and in the result).
+   */
+  async command(
+    query: string,
+    params: Record<string, unknown> = {},
+    settings: Record<string, string | number> = {},
+  ): Promise<CommandResult['summary']> {
+    const r = await this.ch.command({ query, query_params: params, clickhouse_settings: { ...this.timeout, ...settings } });
+    return r.summary;
   }
 }

@@ -57,6 +57,10 @@ describe(csvField.name, () => {
   it('given fields, then a record ends with CRLF', () => {
     expect(csvRecord(['a', 'b,c'])).toBe('a,"b,c"\r\n');
   });
+
+  it("given the export's quoting, then every field is quoted, as the engine's CSV writer quotes a string", () => {
+    expect(csvRecord(['a', '', 'say "hi"', '=1'], 'always')).toBe(`"a","","say ""hi""","'=1"\r\n`);
+  });
 });
 
 describe(CsvEventWriter.name, () => {

@@ -10,19 +10,26 @@ const FORMULA_START = /^[=+\-@\t\r\n\uFF1D\uFF0B\uFF0D\uFF20]/;
 const NEEDS_QUOTES = /[",\r\n]/;
 
 /**
- * One CSV field, RFC 4180 §2.6-2.7: quoted when it holds a comma, a quote or a line break, inner quotes
- * doubled. A value that would start a formula gets a leading `'` and is always quoted (OWASP's treatment),
- * so `=1+2";=1+2` becomes `"'=1+2"";=1+2"`. This changes such values: NDJSON/JSON are the lossless formats.
+ * How a field is quoted (RFC 4180 §2.5-2.7 allows either): `minimal` when it holds a comma, a quote or a line
+ * break (reports, headers); `always` as the query engine's own CSV writer writes a string, which the export's
+ * rows follow, so a file the engine writes holds the same bytes as one written here.
  */
-export function csvField(value: string): string {
+export type CsvQuoting = 'minimal' | 'always';
+
+/**
+ * One CSV field, inner quotes doubled. A value that would start a formula gets a leading `'` and is always
+ * quoted (OWASP's treatment), so `=1+2";=1+2` becomes `"'=1+2"";=1+2"`. This changes such values:
+ * NDJSON/JSON are the lossless formats.
+ */
+export function csvField(value: string, quoting: CsvQuoting = 'minimal'): string {
   if (FORMULA_START.test(value)) return `"'${value.replace(/"/g, '""')}"`;
-  if (NEEDS_QUOTES.test(value)) return `"${value.replace(/"/g, '""')}"`;
+  if (quoting === 'always' || NEEDS_QUOTES.test(value)) return `"${value.replace(/"/g, '""')}"`;
   return value;
 }
 
 /** One record with its CRLF terminator (RFC 4180 §2.1). */
-export function csvRecord(fields: readonly string[]): string {
-  return `${fields.map(csvField).join(',')}\r\n`;
+export function csvRecord(fields: readonly string[], quoting: CsvQuoting = 'minimal'): string {
+  return `${fields.map((f) => csvField(f, quoting)).join(',')}\r\n`;
 }
 
 /** The export's columns, in order; `metadata` (one JSON column) only with include_metadata. */
@@ -36,7 +43,7 @@ export function csvHeader(includeMetadata: boolean): string {
 export function eventToCsv(event: StoredAuditEvent, includeMetadata: boolean): string {
   const fields: string[] = CSV_COLUMNS.map((c) => String(event[c] ?? ''));
   if (includeMetadata) fields.push(JSON.stringify(event.metadata ?? {}));
-  return csvRecord(fields);
+  return csvRecord(fields, 'always');
 }
 
 /** Events in (object mode), CSV text out: the header first, one record per event, constant memory. */
