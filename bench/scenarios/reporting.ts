@@ -56,12 +56,19 @@ async function seedFleet(ctx: BenchContext, name: string): Promise<{ rows: numbe
 export async function reporting(ctx: BenchContext): Promise<Row[]> {
   const { rows, dataDir } = await seedFleet(ctx, 'reporting');
   ctx.log('reporting: the engine writing the same rows as CSVWithNames into /dev/null (best of 2)');
-  const engine = await runWorker<{ seconds: number }>('export-engine', path.join(DIST, 'bench', 'workers', 'export-engine.js'), {
-    dataDir,
-    iterations: 2,
-  });
+  const engine = await runWorker<{ seconds: number; gzipSeconds: number }>(
+    'export-engine',
+    path.join(DIST, 'bench', 'workers', 'export-engine.js'),
+    {
+      dataDir,
+      iterations: 2,
+    },
+  );
   const engineRate = rows / engine.seconds;
-  ctx.log(`  engine: ${engine.seconds.toFixed(1)} s, ${fmtN(Math.round(engineRate))} rows/s`);
+  const engineGzipRate = rows / engine.gzipSeconds;
+  ctx.log(
+    `  engine: ${engine.seconds.toFixed(1)} s, ${fmtN(Math.round(engineRate))} rows/s; gzip ${engine.gzipSeconds.toFixed(1)} s, ${fmtN(Math.round(engineGzipRate))} rows/s`,
+  );
 
   const app = await startEmbeddedApp('app-reporting', dataDir, { AUDIT_REPORT_MAX_CONCURRENT_JOBS: '1' }, ctx.serviceNodeArgs);
   const period = { start: new Date(Date.now() - 62 * 86_400_000).toISOString(), end: new Date(Date.now() + 60_000).toISOString() };
@@ -89,16 +96,20 @@ export async function reporting(ctx: BenchContext): Promise<Row[]> {
       ctx.log(
         `  export ${format}${compress ? '.gz' : ''}: ${seconds.toFixed(1)} s, ${fmtN(Math.round(rate))} rows/s, peak RSS ${mem.peak.toFixed(0)} MiB`,
       );
+      // A compressed export against the engine compressing the same rows the same way (the plain limit too).
+      const limit = compress ? engineGzipRate : engineRate;
       out.push({
         scenario,
         measure: `export ${format}${compress ? ' gzip' : ''} throughput`,
         service: rate,
-        limit: engineRate,
-        limitIs: 'engine SELECT ... FORMAT CSVWithNames into /dev/null',
+        limit,
+        limitIs: `engine SELECT ... FORMAT CSVWithNames into /dev/null${compress ? ', gzip' : ''}`,
         unit: 'rows/s',
         target: '≥ 0.5 of the engine',
-        met: rate >= 0.5 * engineRate,
-        note: `${seconds.toFixed(1)} s for ${fmtN(done)} rows, file ${((job.file?.size ?? 0) / 2 ** 20).toFixed(0)} MiB, app peak RSS ${mem.peak.toFixed(0)} MiB`,
+        met: rate >= 0.5 * limit,
+        note:
+          `${seconds.toFixed(1)} s for ${fmtN(done)} rows, file ${((job.file?.size ?? 0) / 2 ** 20).toFixed(0)} MiB, app peak RSS ${mem.peak.toFixed(0)} MiB` +
+          (compress ? `; ${(rate / engineRate).toFixed(2)} of the engine's plain CSV` : ''),
       });
       if (format === 'csv' && !compress) {
         out.push({

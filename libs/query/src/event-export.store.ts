@@ -3,6 +3,7 @@ import { DATABASE } from './clickhouse/schema';
 import { settingsFor, StoreQueries } from './clickhouse/store-queries';
 import { filterToSql, orderBy } from './event-query';
 import { keysetAfter } from './event-search.store';
+import { eventJsonSql } from './event-json-line';
 import { ReadOptions, RangeCursor } from './store-ports';
 
 export const EXPORT_TEXT_FORMATS = ['csv', 'json', 'ndjson'] as const;
@@ -86,26 +87,7 @@ export function exportRowSql(format: ExportTextFormat, includeMetadata: boolean)
     const fields = csvValues(includeMetadata).map(quoted);
     return `concat(${fields.join(", ',', ")}, '\\r\\n')`;
   }
-  const s = (key: string, expr = key): string => `',"${key}":', toJSONString(${expr})`;
-  const object = [
-    `'{"id":', toJSONString(toString(id))`,
-    s('event_type'),
-    s('category'),
-    s('description'),
-    ...(includeMetadata ? [`',"metadata":', ${METADATA_JSON}`] : []),
-    `',"timestamp":"', ${iso('timestamp')}, '"'`,
-    `',"received_at":"', ${iso('received_at')}, '"'`,
-    s('ip_address'),
-    s('user_agent'),
-    s('session_id'),
-    s('severity'),
-    s('source'),
-    `if(isNull(sequence), '', concat(',"sequence":', toString(assumeNotNull(sequence))))`,
-    s('tenant_id'),
-    `',"schema_version":1'`,
-    s('idempotency_key'),
-    `'}'`,
-  ].join(', ');
+  const object = eventJsonSql({ metadata: includeMetadata, position: false });
   return format === 'ndjson' ? `concat(${object}, '\\n')` : `concat(',\\n', ${object})`;
 }
 

@@ -5,19 +5,20 @@ const str = (column: string): string => `toJSONString(${column})`;
 const iso = (column: string): string => `toJSONString(concat(replaceOne(toString(${column}), ' ', 'T'), 'Z'))`;
 
 /**
- * One stored event as a JSON line rendered by the engine: the object `rowToEvent` builds, key for key and in
- * its order, so an archive written from it reads back through the same path (JSON.parse per line) as one
- * written from StoredAuditEvent objects. The engine escapes a few characters JSON.stringify leaves raw
- * (U+2028, U+2029), so the bytes may differ while the parsed events are equal (event-json-line.int-spec.ts).
- * metadata_json is already a JSON text (JSON.stringify of the event's metadata at ingest), so it is spliced in.
- * Selected with FORMAT TabSeparatedRaw and output_format_json_escape_forward_slashes = 0.
+ * One stored event as a JSON object rendered by the engine: the object `rowToEvent` builds, key for key and in
+ * its order, so what is written from it reads back through the same path (JSON.parse) as what is written from
+ * StoredAuditEvent objects. The engine escapes a few characters JSON.stringify leaves raw (U+2028, U+2029), so
+ * the bytes may differ while the parsed events are equal (archive-stream.int-spec.ts). metadata_json is
+ * already a JSON text (JSON.stringify of the event's metadata at ingest), so it is spliced in. `metadata: false`
+ * leaves it out (an export without metadata); `position` adds the log position (an archive's line). Selected
+ * with output_format_json_escape_forward_slashes = 0. One renderer for archives and exports.
  */
-export const EVENT_JSON_LINE = `concat(
+export function eventJsonSql(options: { metadata: boolean; position: boolean }): string {
+  return `concat(
   '{"id":', ${str('toString(id)')},
   ',"event_type":', ${str('event_type')},
   ',"category":', ${str('category')},
-  ',"description":', ${str('description')},
-  ',"metadata":', if(metadata_json = '', '{}', metadata_json),
+  ',"description":', ${str('description')},${options.metadata ? `\n  ',"metadata":', if(metadata_json = '', '{}', metadata_json),` : ''}
   ',"timestamp":', ${iso('timestamp')},
   ',"received_at":', ${iso('received_at')},
   ',"ip_address":', ${str('ip_address')},
@@ -28,9 +29,12 @@ export const EVENT_JSON_LINE = `concat(
   if(isNull(sequence), '', concat(',"sequence":', toString(assumeNotNull(sequence)))),
   ',"tenant_id":', ${str('tenant_id')},
   ',"schema_version":1',
-  ',"idempotency_key":', ${str('idempotency_key')},
-  ',"position":{"partition":', toString(log_partition), ',"offset":', ${str('toString(log_offset)')}, '}}'
-) AS line`;
+  ',"idempotency_key":', ${str('idempotency_key')},${options.position ? `\n  ',"position":{"partition":', toString(log_partition), ',"offset":', ${str('toString(log_offset)')}, '}',` : ''}
+  '}')`;
+}
+
+/** An archive's line (FORMAT TabSeparatedRaw ends it): the event with its metadata and log position. */
+export const EVENT_JSON_LINE = `${eventJsonSql({ metadata: true, position: true })} AS line`;
 
 interface LineHead {
   id: string;
