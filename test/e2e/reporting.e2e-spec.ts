@@ -242,6 +242,17 @@ describe('exports and reports (embedded)', () => {
       const e = stored.body.events.find((x: { id: string }) => x.id === line.id);
       expect(line).toEqual(e);
     }
+    // The manifest states the filter in the search API's terms, and its search returns the same events.
+    expect(job.manifest.filter).toEqual({
+      category: 'security_events',
+      event_type: 'login_failed',
+      start: '2025-03-01T00:00:00.000000Z',
+      end: '2025-03-31T23:59:59.999999Z',
+      'metadata.user_id': 'mallory',
+    });
+    const again = await http(`${app.url}${job.manifest.search as string}&limit=100`);
+    expect(again.status).toBe(200);
+    expect(again.body.events.map((e: { id: string }) => e.id).sort()).toEqual(lines.map((l) => l.id).sort());
   });
 
   it.each([false, true])(

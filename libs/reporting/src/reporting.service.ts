@@ -32,6 +32,8 @@ import {
   ReportAggregator,
   ReportContext,
   reportToCsv,
+  searchParamsObject,
+  searchParamsOf,
   reportToHtml,
   SAMPLE_ROWS,
 } from './core/report';
@@ -782,7 +784,9 @@ export class ReportingService implements ReportingPort {
       tenant_id: job.tenantId,
       requested_by: job.requestedBy,
       query: request.body,
-      filter: request.filter,
+      // As the search API's parameters: GET /audit/events with `search` returns the same events.
+      filter: searchParamsObject(searchParamsOf(request.filter)),
+      search: `/audit/events?${searchParamsOf(request.filter).toString()}`,
       period: {
         start: request.filter.fromUs !== undefined ? formatMicros(request.filter.fromUs) : null,
         end: request.filter.toUs !== undefined ? formatMicros(request.filter.toUs) : null,

@@ -223,15 +223,13 @@ export interface ControlReport {
 }
 
 /**
- * The GET /audit/events query that returns every evidence row of a control in the report's scope: the
- * report's own filters (categories, period, severities, metadata, text...) and the control's event types
- * (those of them the report's event_type filter keeps, if it has one).
+ * A filter in the search API's own parameters (GET /audit/events): what a manifest states as the export's
+ * filter, and the base of a control's search URL. `eventTypes` replaces the filter's event types.
  */
-export function searchUrl(filter: EventFilter, eventTypes: string[]): string {
+export function searchParamsOf(filter: EventFilter, eventTypes: string[] = filter.eventTypes): URLSearchParams {
   const q = new URLSearchParams();
   if (filter.categories.length > 0) q.set('category', filter.categories.join(','));
-  const types = filter.eventTypes.length > 0 ? eventTypes.filter((t) => filter.eventTypes.includes(t)) : eventTypes;
-  q.set('event_type', types.join(','));
+  if (eventTypes.length > 0) q.set('event_type', eventTypes.join(','));
   if (filter.severities.length > 0) q.set('severity', filter.severities.join(','));
   if (filter.fromUs !== undefined) q.set('start', formatMicros(filter.fromUs));
   if (filter.toUs !== undefined) q.set('end', formatMicros(filter.toUs));
@@ -240,7 +238,28 @@ export function searchUrl(filter: EventFilter, eventTypes: string[]): string {
   if (filter.source !== undefined) q.set('source', filter.source);
   if (filter.ipAddress !== undefined) q.set('ip_address', filter.ipAddress);
   if (filter.sessionId !== undefined) q.set('session_id', filter.sessionId);
-  return `/audit/events?${q.toString()}`;
+  return q;
+}
+
+/** The search parameters as a JSON object, a repeated one (a metadata key given twice) as a list. */
+export function searchParamsObject(q: URLSearchParams): Record<string, string | string[]> {
+  const out: Record<string, string | string[]> = {};
+  for (const key of new Set(q.keys())) {
+    const all = q.getAll(key);
+    out[key] = all.length === 1 ? all[0] : all;
+  }
+  return out;
+}
+
+/**
+ * The GET /audit/events query that returns every evidence row of a control in the report's scope: the
+ * report's own filters (categories, period, severities, metadata, text...) and the control's event types
+ * (those of them the report's event_type filter keeps, if it has one).
+ */
+export function searchUrl(filter: EventFilter, eventTypes: string[]): string {
+  const types = filter.eventTypes.length > 0 ? eventTypes.filter((t) => filter.eventTypes.includes(t)) : eventTypes;
+  // Always named, even when none of the control's types is left: the search then returns nothing, as it should.
+  return `/audit/events?${searchParamsOf(filter, types.length > 0 ? types : ['']).toString()}`;
 }
 
 export function buildReport(ctx: ReportContext, agg: ReportAggregator): Record<string, unknown> {
