@@ -155,3 +155,68 @@ describe('report schedules (embedded, injected clock)', () => {
     expect(audit.body.total).toBe(6);
   }, 120_000);
 });
+
+/**
+ * A schedule runs on its owner's API key: revoking the key pauses it (with the reason and an audit event),
+ * and resuming it with another key makes that key its owner.
+ */
+describe('report schedules whose owner key is revoked (embedded)', () => {
+  const ADMIN_KEY = 'bootstrap-admin-key-for-e2e-0123456789';
+  let app: TestApp;
+  const as = (key: string, path: string, init: Parameters<typeof http>[1] = {}): ReturnType<typeof http> =>
+    http(`${app.url}${path}`, { ...init, headers: { authorization: `Bearer ${key}` } });
+
+  beforeAll(async () => {
+    app = await bootApp({
+      AUDIT_BOOTSTRAP_API_KEY: ADMIN_KEY,
+      AUDIT_ALLOW_ANONYMOUS_LOOPBACK: 'false',
+      AUDIT_REPORT_SCHEDULE_TICK_MS: '200',
+    });
+  }, 90_000);
+
+  afterAll(async () => {
+    await app?.close();
+  });
+
+  it('given the key that created a schedule is revoked, then the schedule is paused and audited, and resuming re-owns it', async () => {
+    const key = await as(ADMIN_KEY, '/audit/api-keys', { method: 'POST', json: { name: 'reports-bot', scopes: ['events:read'] } });
+    expect(key.status).toBe(201);
+    const created = await as(key.body.key as string, '/audit/reports/schedules', {
+      method: 'POST',
+      json: { name: 'weekly security', frequency: 'weekly', report: { report_type: 'security' } },
+    });
+    expect(created.status).toBe(201);
+    expect(created.body).toMatchObject({ paused: false, created_by: 'reports-bot' });
+    const id = created.body.id as string;
+
+    expect((await as(ADMIN_KEY, `/audit/api-keys/${key.body.id as string}`, { method: 'DELETE' })).status).toBe(204);
+    const paused = await eventually(
+      async () => {
+        const s = await as(ADMIN_KEY, `/audit/reports/schedules/${id}`);
+        return s.body.paused === true ? s.body : undefined;
+      },
+      20_000,
+      'the schedule paused',
+    );
+    expect(paused.paused_reason).toMatch(/API key that owns it was revoked/);
+    expect(paused.next_run_at).toBeNull();
+    const audited = await eventually(
+      async () => {
+        const r = await as(ADMIN_KEY, `/audit/events?event_type=report_schedule_paused&metadata.schedule_id=${id}`);
+        return r.body.total === 1 ? r.body.events[0] : undefined;
+      },
+      20_000,
+      'the report_schedule_paused event',
+    );
+    expect(audited.metadata).toMatchObject({ api_key: 'reports-bot' });
+
+    const resumed = await as(ADMIN_KEY, `/audit/reports/schedules/${id}/resume`, { method: 'POST' });
+    expect(resumed.status).toBe(200);
+    expect(resumed.body.paused).toBe(false);
+    expect(resumed.body.paused_reason).toBeUndefined();
+    expect(resumed.body.created_by).not.toBe('reports-bot');
+    // The new owner's key is not revoked: more ticks leave it running.
+    await new Promise((r) => setTimeout(r, 1000));
+    expect((await as(ADMIN_KEY, `/audit/reports/schedules/${id}`)).body.paused).toBe(false);
+  });
+});

@@ -53,6 +53,8 @@ function toSchedule(r: Row): StoredSchedule {
 
 /** How long a claimed slot may go without its job before another replica queues it (a crash in between). */
 const CLAIM_STALE_SECONDS = 300;
+/** The reason a schedule shows when the service paused it. */
+export const REVOKED_OWNER = 'the API key that owns it was revoked; resuming it makes the resuming key its owner';
 
 /**
  * Scheduled reports. Each tick (every replica, on the injected clock) finds the schedules due, claims the due
@@ -66,6 +68,8 @@ export class ReportSchedules {
   private timer: NodeJS.Timeout | undefined;
   private ticking: Promise<void> | undefined;
   private closed = false;
+  /** Whether the configuration store holds the API keys (checked once). */
+  private hasKeys: boolean | undefined;
 
   constructor(
     private readonly ds: DataSource,
@@ -168,10 +172,21 @@ export class ReportSchedules {
   /** Pausing stops new runs (a run already queued finishes and is delivered); resuming runs from the next slot. */
   async setPaused(tenantId: string, id: string, paused: boolean, requester: Requester): Promise<Record<string, unknown>> {
     const s = await this.find(tenantId, id);
-    const definition = { ...s.definition, paused };
+    const { paused_reason: _reason, ...rest } = s.definition;
+    const definition = { ...rest, paused };
+    // Resuming makes the resuming key the owner: the schedule runs on its authority from now on.
     await this.ds.query(
-      'UPDATE report_schedules SET paused = $3, definition = $4, next_run_at = $5, updated_at = now() WHERE tenant_id = $1 AND id = $2',
-      [tenantId, id, paused, JSON.stringify(definition), new Date(nextRun(s.definition.spec, this.clock()))],
+      `UPDATE report_schedules SET paused = $3, definition = $4, next_run_at = $5, updated_at = now()
+         ${paused ? '' : ', created_by = $6, created_by_key = $7'}
+       WHERE tenant_id = $1 AND id = $2`,
+      [
+        tenantId,
+        id,
+        paused,
+        JSON.stringify(definition),
+        new Date(nextRun(s.definition.spec, this.clock())),
+        ...(paused ? [] : [requester.name, requester.keyId]),
+      ],
     );
     await this.audit(
       tenantId,
@@ -183,8 +198,41 @@ export class ReportSchedules {
     return this.get(tenantId, id);
   }
 
+  /**
+   * A schedule runs on the authority of the API key that created it (or last resumed it): once that key is
+   * revoked, the schedule is paused, with the reason in its view and an audit event, rather than go on
+   * producing reports for a key nobody holds. Resuming it makes the resuming key its owner.
+   */
+  private async pauseRevokedOwners(): Promise<void> {
+    // The keys' table is in the same configuration store wherever reporting runs with the API; where it is
+    // not (a deployment that keeps keys elsewhere), there is nothing to check.
+    this.hasKeys ??= rowsOf(await this.ds.query("SELECT to_regclass('api_keys') IS NOT NULL AS present"))[0]?.present === true;
+    if (!this.hasKeys) return;
+    const paused: Row[] = rowsOf(
+      await this.ds.query(
+        `UPDATE report_schedules s SET paused = true, updated_at = now(),
+           definition = s.definition || jsonb_build_object('paused', true, 'paused_reason', $1::text)
+         FROM api_keys k
+         WHERE NOT s.paused AND k.id::text = s.created_by_key AND k.revoked_at IS NOT NULL
+         RETURNING s.id, s.tenant_id, s.name, s.created_by, s.created_by_key`,
+        [REVOKED_OWNER],
+      ),
+    );
+    for (const r of paused) {
+      this.logger.warn({ schedule: r.id, key: r.created_by_key }, 'report schedule paused: its API key was revoked');
+      await this.audit(
+        r.tenant_id as string,
+        'report_schedule_paused',
+        `report schedule '${String(r.name)}' paused: ${REVOKED_OWNER}`,
+        r.id as string,
+        { keyId: r.created_by_key as string, name: r.created_by as string },
+      );
+    }
+  }
+
   /** One pass: due slots claimed and queued, stale claims queued again, finished runs handed to delivery. */
   async tick(): Promise<void> {
+    await this.pauseRevokedOwners();
     const now = this.clock();
     const due: Row[] = await this.ds.query(
       'SELECT * FROM report_schedules WHERE NOT paused AND next_run_at <= $1 ORDER BY next_run_at LIMIT 50',
@@ -328,6 +376,7 @@ export class ReportSchedules {
       report: d.report,
       delivery: { webhook: d.delivery.webhook, email: d.delivery.email, stored: true },
       paused: s.paused,
+      ...(s.paused && d.paused_reason ? { paused_reason: d.paused_reason } : {}),
       next_run_at: s.paused ? null : s.nextRunAt.toISOString(),
       next_period: periodFor(d.spec, s.nextRunAt.getTime()),
       created_by: s.createdBy,

@@ -24,6 +24,8 @@ export interface ScheduleDefinition {
   report: Record<string, unknown>;
   delivery: { webhook: string | null; email: string[] };
   paused: boolean;
+  /** Why the service paused it (its owner's API key was revoked); absent when a person paused it. */
+  paused_reason?: string;
 }
 
 const DAY_MS = 86_400_000;
