@@ -1,11 +1,12 @@
-import { Body, Controller, Get, HttpCode, Inject, Post, Query, Req } from '@nestjs/common';
+import { Body, Controller, Get, HttpCode, Inject, Param, Post, Query, Req, Res } from '@nestjs/common';
 import { ApiOperation, ApiTags } from '@nestjs/swagger';
-import { FastifyRequest } from 'fastify';
+import { FastifyReply, FastifyRequest } from 'fastify';
 import { RequireScope, requestInfo, SelfAuditService } from '@app/api';
 import { InvalidQueryError, unknownFields, ValidationError } from '@app/contracts';
 import { INGEST_PORT, IngestPort } from '@app/ingest';
 import { OptimizePlan, QUERY_PORT, QueryPort } from '@app/query';
 import { Metrics } from '@app/runtime';
+import { OptimizeJobs, OptimizeJobView, OptimizePhase } from './optimize-jobs';
 
 interface Bucket {
   le: number;
@@ -51,7 +52,8 @@ function noBody(body: unknown): void {
 /**
  * The guide's operations endpoints. `GET /audit/optimize` only answers what an optimisation would do: a GET
  * must be safe to repeat, to prefetch and to crawl (RFC 9110 §9.2.1), and a forced merge rewrites the whole
- * table, so the guide's curl is a dry run; `POST /audit/optimize` does it, as an audited admin action.
+ * table, so the guide's curl is a dry run; `POST /audit/optimize` does it, as an audited admin action, in the
+ * background (OptimizeJobs): 202 at once, its progress at `GET /audit/optimize/jobs/:id`.
  */
 @ApiTags('operations')
 @Controller('audit')
@@ -62,6 +64,9 @@ export class OperationsController {
     private readonly metrics: Metrics,
     private readonly selfAudit: SelfAuditService,
   ) {}
+
+  /** POST /audit/optimize's runs, in this process. */
+  private readonly jobs = new OptimizeJobs<OptimizeAnswer>();
 
   @Get('performance')
   @RequireScope('admin')
@@ -115,37 +120,65 @@ export class OperationsController {
   }
 
   @Post('optimize')
-  @HttpCode(200)
+  @HttpCode(202)
   @RequireScope('admin')
-  @ApiOperation({ summary: 'Runs the optimisation (merges, roll-up reconcile, expiring idempotency keys); an audited admin action' })
-  async optimize(@Req() req: FastifyRequest, @Query() query?: Record<string, unknown>, @Body() body?: unknown): Promise<OptimizeAnswer> {
+  @ApiOperation({
+    summary:
+      'Starts the optimisation (merges, roll-up reconcile, expiring idempotency keys) as a background job: 202 with its status URL; one at a time (409 while one runs); an audited admin action',
+  })
+  optimize(
+    @Req() req: FastifyRequest,
+    @Res({ passthrough: true }) reply: FastifyReply,
+    @Query() query?: Record<string, unknown>,
+    @Body() body?: unknown,
+  ): OptimizeJobView<OptimizeAnswer> {
     noQuery(query);
     noBody(body);
     const info = requestInfo(req);
-    const result = await this.plan(true);
-    this.selfAudit.record({
-      tenantId: info.tenantId,
-      eventType: 'admin_action',
-      description: 'optimised the audit store',
-      ipAddress: info.ipAddress,
-      userAgent: info.userAgent,
-      metadata: {
-        action: 'optimize',
-        key_id: info.principal.keyId,
-        merged_tables: result.done?.merged.join(',') ?? '',
-        rebuilt_buckets: result.done?.rebuilt_buckets.length ?? 0,
-        expired_idempotency_keys: result.done?.expired_idempotency_keys ?? 0,
+    const record = (description: string, metadata: Record<string, string | number>): void =>
+      this.selfAudit.record({
+        tenantId: info.tenantId,
+        eventType: 'admin_action',
+        description,
+        ipAddress: info.ipAddress,
+        userAgent: info.userAgent,
+        metadata: { action: 'optimize', key_id: info.principal.keyId, ...metadata },
+      });
+    const job = this.jobs.start(
+      (phase) => this.plan(true, phase),
+      (j) => {
+        const done = j.result?.done;
+        record(j.state === 'done' ? 'optimised the audit store' : 'optimising the audit store failed', {
+          job_id: j.id,
+          outcome: j.state,
+          merged_tables: done?.merged.join(',') ?? '',
+          rebuilt_buckets: done?.rebuilt_buckets.length ?? 0,
+          expired_idempotency_keys: done?.expired_idempotency_keys ?? 0,
+          ...(j.error ? { error: j.error.slice(0, 500) } : {}),
+        });
       },
-    });
-    return result;
+    );
+    record('started an optimisation of the audit store', { job_id: job.id, outcome: 'started' });
+    void reply.header('location', job.status_url);
+    return job;
+  }
+
+  @Get('optimize/jobs/:id')
+  @RequireScope('admin')
+  @ApiOperation({ summary: 'An optimisation started by POST /audit/optimize: its state, progress by phase, and what it did' })
+  optimizeJob(@Param('id') id: string, @Query() query?: Record<string, unknown>): OptimizeJobView<OptimizeAnswer> {
+    noQuery(query);
+    return this.jobs.get(id);
   }
 
   /**
    * The store's plan (and with `apply` its run) and the ingest side's idempotency keys past their window: the
    * timer deletes them hourly; here they go at once. The store's steps run first, as before.
    */
-  private async plan(apply: boolean): Promise<OptimizeAnswer> {
+  private async plan(apply: boolean, phase: (p: OptimizePhase) => void = () => undefined): Promise<OptimizeAnswer> {
+    phase('store');
     const store = await this.query.optimize(apply);
+    phase('idempotency_keys');
     const keys = await this.ingest.expireIdempotencyKeys(apply);
     const action: OptimizeAnswer['actions'][number] = {
       action: 'expire_idempotency_keys',
