@@ -1,5 +1,6 @@
 import { IncomingMessage } from 'node:http';
 import * as https from 'node:https';
+import * as net from 'node:net';
 import { AddressInfo } from 'node:net';
 import { makeTestPki, TestPki } from './test-receivers';
 import { HttpsSender } from './https-sender';
@@ -77,6 +78,27 @@ describe(HttpsSender.name, () => {
     });
     await expect(s.send(['x'])).rejects.toMatchObject({ reason: 'tls' });
     expect(seen).toHaveLength(0);
+  });
+
+  it('should give up a request in flight when closed, without waiting for a receiver that never answers', async () => {
+    // A TCP server that accepts and says nothing: the TLS handshake never completes.
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((socket) => accepted.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const s = new HttpsSender(
+      { url: `https://localhost:${(silent.address() as AddressInfo).port}/x`, batchMaxEvents: 10, tls: { ca: pki.ca } },
+      local,
+      { timeoutMs: 30_000, attempts: 3, backoffMs: 1 },
+    );
+    const sending = s.send(['x']);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await s.close();
+    await expect(sending).rejects.toMatchObject({ reason: 'connection', message: expect.stringMatching(/closed/) });
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await expect(s.send(['y'])).rejects.toThrow(/closed/);
+    for (const socket of accepted) socket.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
   });
 
   it('should report a refused connection as such', async () => {

@@ -56,14 +56,21 @@ export class HttpsSender {
     return { bytes, truncated: 0, replayed: 0 };
   }
 
+  /** Requests in flight, so that `close` can abandon them (a shutdown need not wait out a silent receiver). */
+  private readonly inFlight = new Set<import('node:http').ClientRequest>();
+  private closed = false;
+
+  /** One request per POST (agent: false), so nothing stays open; those in flight fail now, their batch waits on the log. */
   async close(): Promise<void> {
-    // One request per POST (agent: false): nothing stays open.
+    this.closed = true;
+    for (const req of this.inFlight) req.destroy(new DeliveryError('the sender was closed', 'connection'));
   }
 
   private async post(body: Buffer): Promise<void> {
     let last: DeliveryError | undefined;
     for (let attempt = 0; attempt < this.options.attempts; attempt++) {
       if (attempt > 0) await new Promise((r) => setTimeout(r, this.options.backoffMs * 2 ** (attempt - 1)));
+      if (this.closed) throw new DeliveryError('the sender is closed', 'connection');
       const outcome = await this.once(body);
       if (outcome === undefined) return;
       last = outcome.error;
@@ -122,6 +129,8 @@ export class HttpsSender {
           res.on('error', (e) => resolve({ error: new DeliveryError(e.message, 'connection'), retry: true }));
         },
       );
+      this.inFlight.add(req);
+      req.on('close', () => this.inFlight.delete(req));
       req.on('timeout', () => req.destroy(new DeliveryError(`no answer in ${this.options.timeoutMs} ms`, 'timeout')));
       req.on('error', (e: NodeJS.ErrnoException) => {
         const error =
@@ -132,7 +141,7 @@ export class HttpsSender {
               : /certificate|SSL|TLS/i.test(e.message) || (e.code ?? '').startsWith('ERR_TLS')
                 ? new DeliveryError(`TLS: ${e.message}`, 'tls')
                 : new DeliveryError(e.message, 'connection');
-        resolve({ error, retry: error.reason !== 'tls' });
+        resolve({ error, retry: error.reason !== 'tls' && !this.closed });
       });
       req.end(body);
     });

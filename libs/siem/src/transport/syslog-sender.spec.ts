@@ -1,3 +1,4 @@
+import * as net from 'node:net';
 import { DeliveryError, SyslogDestination, SyslogSender } from './syslog-sender';
 import { DatagramReceiver, makeTestPki, octetCountedMessages, StreamReceiver, TestPki, until } from './test-receivers';
 
@@ -31,6 +32,25 @@ describe(SyslogSender.name, () => {
     expect(rx.bytes().toString()).toBe('22 <110>1 - - - - - - one6 two é');
     expect(Buffer.concat(sent.bytes).equals(rx.bytes())).toBe(true);
     await rx.stop();
+  });
+
+  it('should abandon a connection being opened when closed, so a shutdown does not wait for a silent receiver', async () => {
+    // A TCP server that accepts and says nothing: the TLS handshake never completes.
+    const accepted: net.Socket[] = [];
+    const silent = net.createServer((socket) => accepted.push(socket));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const s = sender(destination({ transport: 'tls', port: (silent.address() as net.AddressInfo).port, tls: { ca: makeTestPki().ca } }), {
+      connectTimeoutMs: 30_000,
+    });
+    const sending = s.send(['x']);
+    await new Promise((r) => setTimeout(r, 100));
+    const t0 = Date.now();
+    await s.close();
+    await expect(sending).rejects.toBeInstanceOf(DeliveryError);
+    expect(Date.now() - t0).toBeLessThan(2_000);
+    await expect(s.send(['y'])).rejects.toThrow(/closed/);
+    for (const socket of accepted) socket.destroy();
+    await new Promise<void>((r) => silent.close(() => r()));
   });
 
   it('should write LF-terminated messages when LF framing is chosen', async () => {

@@ -85,6 +85,9 @@ export class SyslogSender {
   private socket?: net.Socket;
   private udp?: dgram.Socket;
   private connecting?: Promise<net.Socket>;
+  /** The socket of a connection being opened, so that `close` can abandon it (a shutdown need not wait it out). */
+  private opening?: net.Socket;
+  private closed = false;
   /** What went on the current connection recently: [written at, the bytes of one write]. */
   private recent: Array<[number, Buffer]> = [];
   /** Writes to make first on the next connection (see SenderOptions.replayWindowMs). */
@@ -140,7 +143,14 @@ export class SyslogSender {
     return { bytes: [chunk], truncated: 0, replayed: replay.length };
   }
 
+  /**
+   * Ends the connection after what was written, and abandons one being opened (its send fails at once with
+   * a DeliveryError, so the batch stays on the log): a shutdown or a changed integration does not wait for a
+   * receiver that does not answer. The sender is not used again.
+   */
   async close(): Promise<void> {
+    this.closed = true;
+    this.opening?.destroy(new DeliveryError('the sender was closed while connecting', 'connection'));
     const s = this.socket;
     this.socket = undefined;
     if (s) await new Promise<void>((r) => s.end(() => r()));
@@ -172,6 +182,7 @@ export class SyslogSender {
   }
 
   private async connect(): Promise<net.Socket> {
+    if (this.closed) throw new DeliveryError('the sender is closed', 'connection');
     const { host, port, transport } = this.destination;
     let target: { address: string };
     try {
@@ -193,6 +204,7 @@ export class SyslogSender {
               minVersion: 'TLSv1.2',
             })
           : net.connect({ host: target.address, port });
+      this.opening = s;
       const timer = setTimeout(() => {
         s.destroy();
         reject(new DeliveryError(`no connection to ${host}:${port} within ${this.options.connectTimeoutMs} ms`, 'timeout'));
@@ -207,7 +219,11 @@ export class SyslogSender {
         s.destroy();
         reject(classify(e));
       });
-    });
+    }).finally(() => (this.opening = undefined));
+    if (this.closed) {
+      socket.destroy();
+      throw new DeliveryError('the sender was closed while connecting', 'connection');
+    }
     socket.setNoDelay(true);
     socket.setKeepAlive(true, 30_000);
     // A receiver never writes to a syslog sender: whatever arrives is discarded; its FIN or RST ends the connection.
