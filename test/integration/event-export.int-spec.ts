@@ -139,9 +139,10 @@ describe('export pages written by the chdb engine', () => {
       let rows = 0;
       const parts: Buffer[] = [];
       for (const [k, page] of plan.entries()) {
-        rows += await files.writeFilePage('default', filter, format, includeMetadata, page, null, plain, false);
+        const request = { tenantId: 'default', filter, format, includeMetadata, page, after: null };
+        rows += await files.writeFilePage({ ...request, path: plain, compress: false });
         const part = path.join(dir, `file-${format}-${includeMetadata}.${k}.gz`);
-        await files.writeFilePage('default', filter, format, includeMetadata, page, null, part, true);
+        await files.writeFilePage({ ...request, path: part, compress: true });
         parts.push(readFileSync(part));
       }
       expect(rows).toBe(hostile.length);
@@ -153,7 +154,8 @@ describe('export pages written by the chdb engine', () => {
       // After a cursor: the rows that follow it only (a JSON array's first element is written apart).
       const after = path.join(dir, `after-${format}-${includeMetadata}`);
       const cursor = { timestamp: events[0].timestamp, id: events[0].id };
-      expect(await files.writeFilePage('default', filter, format, includeMetadata, plan[0], cursor, after, false)).toBe(plan[0].rows - 1);
+      const rest = { tenantId: 'default', filter, format, includeMetadata, page: plan[0], after: cursor, path: after, compress: false };
+      expect(await files.writeFilePage(rest)).toBe(plan[0].rows - 1);
     },
   );
 

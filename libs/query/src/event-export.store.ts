@@ -171,16 +171,21 @@ export interface EngineFileExport {
    * with `compress`, as a whole gzip file there. Rows after `after` only (the first page of a JSON array,
    * whose first row the caller wrote). Answers the rows written.
    */
-  writeFilePage(
-    tenantId: string,
-    filter: EventFilter,
-    format: ExportTextFormat,
-    includeMetadata: boolean,
-    page: ExportFilePage,
-    after: RangeCursor | null,
-    path: string,
-    compress: boolean,
-  ): Promise<number>;
+  writeFilePage(request: FilePageRequest): Promise<number>;
+}
+
+/** One page of an export file for the engine to write (EngineFileExport.writeFilePage). */
+export interface FilePageRequest {
+  tenantId: string;
+  filter: EventFilter;
+  format: ExportTextFormat;
+  includeMetadata: boolean;
+  page: ExportFilePage;
+  /** The rows after this cursor only; null for all of the page's hours. */
+  after: RangeCursor | null;
+  /** The local file: appended to, or, with `compress`, written whole as a gzip file. */
+  path: string;
+  compress: boolean;
 }
 
 /** A file page's statement has no LIMIT: an hour of a busy tenant may take longer than a read's limit. */
@@ -236,16 +241,7 @@ export class ClickHouseFileExport implements EngineFileExport {
     return pages;
   }
 
-  async writeFilePage(
-    tenantId: string,
-    filter: EventFilter,
-    format: ExportTextFormat,
-    includeMetadata: boolean,
-    page: ExportFilePage,
-    after: RangeCursor | null,
-    path: string,
-    compress: boolean,
-  ): Promise<number> {
+  async writeFilePage({ tenantId, filter, format, includeMetadata, page, after, path, compress }: FilePageRequest): Promise<number> {
     const { where, params } = filterToSql(tenantId, filter);
     const keyset = keysetAfter(after, params);
     Object.assign(params, { pageFrom: page.fromHour, pageTo: page.toHour });

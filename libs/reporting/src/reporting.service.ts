@@ -645,16 +645,16 @@ export class ReportingService implements ReportingPort {
     }
     let pending: Promise<number> | undefined;
     const write = (k: number): Promise<number> => {
-      const p = engine.writeFilePage(
-        job.tenantId,
-        r.filter,
-        r.format,
-        r.includeMetadata,
-        plan[k],
-        k === 0 ? after : null,
-        partOf(k),
-        r.compress,
-      );
+      const p = engine.writeFilePage({
+        tenantId: job.tenantId,
+        filter: r.filter,
+        format: r.format,
+        includeMetadata: r.includeMetadata,
+        page: plan[k],
+        after: k === 0 ? after : null,
+        path: partOf(k),
+        compress: r.compress,
+      });
       // Awaited in turn; this only keeps a page left behind by a stopped job from being an unhandled rejection.
       p.catch(() => undefined);
       return p;
