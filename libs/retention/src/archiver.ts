@@ -1,9 +1,9 @@
 import { createHash, randomUUID } from 'node:crypto';
 import { pipeline, Readable, Transform, Writable } from 'node:stream';
-import { buffer } from 'node:stream/consumers';
 import { pipeline as pipelineDone } from 'node:stream/promises';
-import { createGunzip, createGzip, gunzipSync } from 'node:zlib';
-import { NotFoundError, parseJsonLines, StoredAuditEvent } from '@app/contracts';
+import { StringDecoder } from 'node:string_decoder';
+import { createGunzip, createGzip } from 'node:zlib';
+import { NotFoundError, StoredAuditEvent } from '@app/contracts';
 import type { ArchiveLeavesView, IntegrityPort } from '@app/integrity';
 import { EXPORT_LINES_MAX, QueryPort, RangeCursor } from '@app/query';
 import type { ObjectStore } from '@app/storage';
@@ -13,7 +13,6 @@ const DAY_US = 86_400_000_000;
 /** Events per read of the store while archiving: the most the query port's exportLines gives at once. */
 const PAGE = EXPORT_LINES_MAX;
 const AGE_HEADER = Buffer.from('age-encryption.org/v1\n');
-const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
 
 /** A key segment from any tenant or category name (object keys allow [A-Za-z0-9._=-] only). */
 export const keySegment = (s: string): string =>
@@ -72,32 +71,85 @@ export class Archiver {
 
   /**
    * The archive's events, after checking the object against its manifest (size and SHA-256), decrypting it
-   * with `identity` when it is encrypted, and checking the plaintext's SHA-256 and event count.
+   * with `identity` when it is encrypted, and checking the plaintext's SHA-256 and event count. All in memory:
+   * for small archives and tests; a restore reads in batches (`batches`).
    */
   async read(m: ArchiveManifest, identity: string | undefined): Promise<StoredAuditEvent[]> {
-    const object = await storage(`read of ${m.object_key}`, async () => buffer(await this.store.get(m.object_key)));
-    if (object.length !== m.object_size || sha256(object) !== m.object_sha256) {
-      throw new ArchiveCheckError(`archive ${m.id}: the object does not match its manifest (size or SHA-256)`);
+    const out: StoredAuditEvent[] = [];
+    for await (const batch of this.batches(m, identity, 10_000)) out.push(...batch);
+    return out;
+  }
+
+  /**
+   * The archive's events in batches of `size`, in memory one batch at a time whatever the archive's size:
+   * the object streams through its hash, age's decryption and gunzip into a line reader. Read twice: the
+   * first pass checks the object's size and SHA-256, the plaintext's SHA-256 and the event count against
+   * the manifest and yields nothing, so no event of an archive that fails its check is handed on; the second
+   * yields the events, and checks again at its end (the object cannot be trusted to be the same twice).
+   */
+  async *batches(m: ArchiveManifest, identity: string | undefined, size: number): AsyncGenerator<StoredAuditEvent[]> {
+    if (m.recipients.length > 0 && !identity) throw new ArchiveCheckError(`archive ${m.id} is encrypted and no identity was given`);
+    for await (const _ of this.pass(m, identity, size, false)) {
+      // The checking pass yields nothing.
     }
-    let body: Uint8Array = object;
+    yield* this.pass(m, identity, size, true);
+  }
+
+  private async *pass(m: ArchiveManifest, identity: string | undefined, size: number, emit: boolean): AsyncGenerator<StoredAuditEvent[]> {
+    const object = new Digest();
+    const plain = new Digest();
+    const raw = await storage(`read of ${m.object_key}`, () => this.store.get(m.object_key));
+    // A failure of the object's own stream is the store's (the job waits and tries again), not the archive's.
+    let storageFailed: Error | undefined;
+    raw.once('error', (e: Error) => (storageFailed = e));
+    let body: Readable = pipeline(raw, object.tap(), () => undefined);
     if (m.recipients.length > 0) {
-      if (!identity) throw new ArchiveCheckError(`archive ${m.id} is encrypted and no identity was given`);
       const age = await import('age-encryption');
       const d = new age.Decrypter();
-      d.addIdentity(identity);
+      d.addIdentity(identity!);
       try {
-        body = await d.decrypt(object);
+        const decrypted = await d.decrypt(Readable.toWeb(body) as ReadableStream<Uint8Array>);
+        body = Readable.fromWeb(decrypted as unknown as import('node:stream/web').ReadableStream<Uint8Array>);
       } catch (e) {
         throw new ArchiveCheckError(`archive ${m.id} could not be decrypted with that identity: ${(e as Error).message}`);
       }
     }
-    const plain = m.compression === 'gzip' ? gunzipSync(body) : Buffer.from(body);
-    if (sha256(plain) !== m.plaintext_sha256) throw new ArchiveCheckError(`archive ${m.id}: the plaintext does not match its SHA-256`);
-    const text = plain.toString('utf8');
-    const events = parseJsonLines<StoredAuditEvent>(text);
-    if (events.length !== m.event_count)
-      throw new ArchiveCheckError(`archive ${m.id}: ${events.length} events, the manifest says ${m.event_count}`);
-    return events;
+    if (m.compression === 'gzip') body = pipeline(body, createGunzip(), () => undefined);
+    let count = 0;
+    const batch: StoredAuditEvent[] = [];
+    let rest = '';
+    const decoder = new StringDecoder('utf8');
+    const take = (text: string): void => {
+      const lines = (rest + text).split('\n');
+      rest = lines.pop() ?? '';
+      for (const line of lines) {
+        count++;
+        if (emit) batch.push(JSON.parse(line) as StoredAuditEvent);
+      }
+    };
+    try {
+      for await (const chunk of body as AsyncIterable<Buffer>) {
+        plain.take(chunk);
+        take(decoder.write(chunk));
+        while (batch.length >= size) yield batch.splice(0, size);
+      }
+      take(decoder.end());
+    } catch (e) {
+      if (storageFailed) throw new StorageError(`object store read of ${m.object_key}: ${storageFailed.message}`);
+      if (e instanceof SyntaxError) throw new ArchiveCheckError(`archive ${m.id}: a line is not JSON (${e.message})`);
+      if (e instanceof ArchiveCheckError) throw e;
+      throw new ArchiveCheckError(`archive ${m.id} could not be read: ${(e as Error).message}`);
+    }
+    if (rest !== '') {
+      count++;
+      if (emit) batch.push(JSON.parse(rest) as StoredAuditEvent);
+    }
+    if (object.size !== m.object_size || object.hex() !== m.object_sha256) {
+      throw new ArchiveCheckError(`archive ${m.id}: the object does not match its manifest (size or SHA-256)`);
+    }
+    if (plain.hex() !== m.plaintext_sha256) throw new ArchiveCheckError(`archive ${m.id}: the plaintext does not match its SHA-256`);
+    if (count !== m.event_count) throw new ArchiveCheckError(`archive ${m.id}: ${count} events, the manifest says ${m.event_count}`);
+    while (emit && batch.length > 0) yield batch.splice(0, size);
   }
 
   deleteObject(key: string): Promise<void> {
@@ -238,7 +290,7 @@ class Digest {
   size = 0;
   head = Buffer.alloc(0);
 
-  private take(chunk: Buffer): void {
+  take(chunk: Buffer): void {
     this.hash.update(chunk);
     this.size += chunk.length;
     if (this.head.length < AGE_HEADER.length) this.head = Buffer.concat([this.head, chunk.subarray(0, AGE_HEADER.length)]);

@@ -132,16 +132,18 @@ export async function rebuildQueryStore(o: RebuildOptions): Promise<RebuildRepor
   const reader = new Archiver(undefined as unknown as QueryPort, o.objects);
   let archived = 0;
   for (const [i, m] of manifests.entries()) {
-    const events = await reader.read(m, o.identity);
-    for (let at = 0; at < events.length; at += ARCHIVE_INSERT_ROWS) {
-      const lines = events.slice(at, at + ARCHIVE_INSERT_ROWS).map((e) => {
+    // A batch at a time (memory holds one, whatever the archive's size), checked against its manifest first.
+    let at = 0;
+    for await (const events of reader.batches(m, o.identity, ARCHIVE_INSERT_ROWS)) {
+      const lines = events.map((e) => {
         if (!e.position) throw new Error(`archive ${m.id}: event ${e.id} has no log position`);
         return JSON.stringify(eventToRow(e, e.position));
       });
       // The token makes a retried insert of the same rows a no-op.
       await store.insertLines(lines, `rebuild:${m.id}:${at}`);
+      at += events.length;
     }
-    archived += events.length;
+    archived += at;
     progress({ phase: 'archives', done: i + 1, total: manifests.length, events: archived, archive: m });
   }
   const report: RebuildReport = {

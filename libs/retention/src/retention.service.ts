@@ -396,31 +396,34 @@ export class RetentionService {
     await this.archives.markRestored(m.id, until);
     const resumeFrom = job.phase === 'restoring' ? job.done : 0;
     await step({ phase: 'reading', done: 0, expected: m.event_count, error: null });
-    let events;
-    try {
-      events = await this.archiver.read(m, key);
-    } catch (e) {
-      if (e instanceof ArchiveCheckError) throw new Error(e.message);
-      throw e;
-    }
     const batch = this.settings.batchSize;
     // Resumed after a crash: from the batch it was in (a batch written twice adds nothing: dedup by id).
     const start = Math.floor(resumeFrom / batch) * batch;
     let submitted = start;
-    await step({ phase: 'restoring', done: start, expected: events.length });
-    for (let i = start; i < events.length; i += batch) {
-      const chunk = events.slice(i, i + batch).map(toInput);
-      const res = await this.ingest.ingest({ events: chunk, batch: true, tenantId, restore: true });
-      if (res.rejected > 0) throw new Error(`restore of archive ${id}: ${res.rejected} event(s) refused by ingest`);
-      submitted += res.accepted + res.duplicates;
-      await step({ phase: 'restoring', done: i + chunk.length });
-      await pause();
+    let read = 0;
+    // The archive is read a batch at a time (memory holds one, whatever its size); the reader checks it against
+    // its manifest in a first pass, so no event of an archive that fails its check reaches ingest.
+    try {
+      for await (const events of this.archiver.batches(m, key, batch)) {
+        if (read === 0) await step({ phase: 'restoring', done: start, expected: m.event_count });
+        read += events.length;
+        if (read <= start) continue;
+        const chunk = events.map(toInput);
+        const res = await this.ingest.ingest({ events: chunk, batch: true, tenantId, restore: true });
+        if (res.rejected > 0) throw new Error(`restore of archive ${id}: ${res.rejected} event(s) refused by ingest`);
+        submitted += res.accepted + res.duplicates;
+        await step({ phase: 'restoring', done: read });
+        await pause();
+      }
+    } catch (e) {
+      if (e instanceof ArchiveCheckError) throw new Error(e.message);
+      throw e;
     }
     const result: RestoreResult = {
       archive_id: m.id,
       category: m.category,
       day: m.day,
-      events: events.length,
+      events: read,
       submitted,
       restored_until: until.toISOString(),
     };
