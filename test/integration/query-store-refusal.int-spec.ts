@@ -292,7 +292,19 @@ describe('The query store when ClickHouse refuses a row', () => {
       await bus.ensureTopics();
       const admin = testKafka('audit-int-refusal-admin').admin();
       await admin.connect();
-      await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }], waitForLeaders: true });
+      await admin.createTopics({ topics: [{ topic, numPartitions: 2, replicationFactor: 1 }] });
+      // Leaders, polled: right after a wiped broker created the deployment's topics, kafkajs's own wait
+      // (waitForLeaders) can meet UNKNOWN_TOPIC_OR_PARTITION, which it does not retry.
+      await until(
+        () =>
+          admin
+            .fetchTopicMetadata({ topics: [topic] })
+            .then((m) => m.topics[0].partitions)
+            .catch(() => []),
+        (partitions) => partitions.length === 2 && partitions.every((p) => p.leader >= 0),
+        60_000,
+        'the leaders of the test topic',
+      );
       await admin.disconnect();
     }, 120_000);
 
