@@ -6,3 +6,4 @@ export * from './config-section';
 export * from './data-dir-secret';
 export * from './secret-box';
 export * from './transport-tls';
+export * from './worker-rpc';

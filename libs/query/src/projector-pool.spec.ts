@@ -11,9 +11,9 @@ import { WorkerProjector } from './projector-pool';
  */
 const FAKE_WORKER = `
 const { parentPort } = require('node:worker_threads');
-parentPort.on('message', (m) => {
+parentPort.on('message', ({ id, request: m }) => {
   if (m.batch.firstOffset === '13') process.exit(3);
-  parentPort.postMessage({ id: m.id, result: { rows: [], rejected: [{ key: 'k', value: m.batch.records[0].value }],
+  parentPort.postMessage({ id, result: { rows: [], rejected: [{ key: 'k', value: m.batch.records[0].value }],
     suspectIds: [String(m.replayWatermark)], retrySuspectIds: [], anyTimeSuspectIds: [] } });
 });`;
 

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { Worker } from 'node:worker_threads';
+import { WorkerRpc } from '@app/common';
 import { BusBatch, BusRecord, OutgoingRecord } from '@app/event-bus';
 import { ProcessedBatch, processBatch, ProcessOptions } from './projector';
 
@@ -16,13 +16,10 @@ export const inlineProjector: BatchProjector = {
 
 /** What crosses to the worker: the batch without its heartbeat function. */
 export interface ProjectRequest {
-  id: number;
   batch: Omit<BusBatch, 'heartbeat'>;
   replayWatermark: bigint;
   options: ProcessOptions;
 }
-
-export type ProjectResponse = { id: number; result: ProcessedBatch } | { id: number; error: string };
 
 /** Structured clone turns a Buffer into a plain Uint8Array; the code on either side expects Buffers. */
 export function asBuffer(value: Uint8Array | string): Buffer {
@@ -37,52 +34,23 @@ export function withBuffers<T extends BusRecord | OutgoingRecord>(records: T[]):
 /**
  * Validation, mapping and JSON encoding of consumed batches on a worker thread, so the thread that serves
  * HTTP (the embedded app, or the query-store's reads) is not held for tens of milliseconds per batch. The
- * records are copied to the worker (a retried batch is sent again) and the encoded rows copied back.
+ * records are copied to the worker (a retried batch is sent again) and the encoded rows copied back; a
+ * worker that died is replaced on the next batch.
  */
 export class WorkerProjector implements BatchProjector {
-  private worker: Worker | undefined;
-  private readonly pending = new Map<number, { resolve: (r: ProcessedBatch) => void; reject: (e: Error) => void }>();
-  private nextId = 0;
-  private closed = false;
+  private readonly rpc: WorkerRpc<ProjectRequest, ProcessedBatch>;
 
-  constructor(private readonly script = path.join(__dirname, 'projector.worker.js')) {}
-
-  private start(): Worker {
-    const worker = new Worker(this.script);
-    worker.on('message', (m: ProjectResponse) => {
-      const p = this.pending.get(m.id);
-      if (!p) return;
-      this.pending.delete(m.id);
-      if ('error' in m) p.reject(new Error(m.error));
-      else p.resolve({ ...m.result, rejected: withBuffers(m.result.rejected) });
-    });
-    const fail = (e: Error): void => {
-      if (this.worker === worker) this.worker = undefined;
-      for (const p of this.pending.values()) p.reject(e);
-      this.pending.clear();
-    };
-    worker.on('error', fail);
-    worker.on('exit', (code) => fail(new Error(`the projector worker exited with code ${code}`)));
-    worker.unref();
-    return worker;
+  constructor(script = path.join(__dirname, 'projector.worker.js')) {
+    this.rpc = new WorkerRpc(script, { name: 'projector' });
   }
 
-  process(batch: BusBatch, replayWatermark: bigint, options: ProcessOptions): Promise<ProcessedBatch> {
-    if (this.closed) return Promise.reject(new Error('the projector is closed'));
-    this.worker ??= this.start();
-    const worker = this.worker;
-    const id = this.nextId++;
+  async process(batch: BusBatch, replayWatermark: bigint, options: ProcessOptions): Promise<ProcessedBatch> {
     const { heartbeat: _heartbeat, ...cloneable } = batch;
-    return new Promise((resolve, reject) => {
-      this.pending.set(id, { resolve, reject });
-      worker.postMessage({ id, batch: cloneable, replayWatermark, options } satisfies ProjectRequest);
-    });
+    const result = await this.rpc.call({ batch: cloneable, replayWatermark, options });
+    return { ...result, rejected: withBuffers(result.rejected) };
   }
 
-  async close(): Promise<void> {
-    this.closed = true;
-    const worker = this.worker;
-    this.worker = undefined;
-    await worker?.terminate();
+  close(): Promise<void> {
+    return this.rpc.close();
   }
 }
