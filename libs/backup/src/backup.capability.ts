@@ -2,6 +2,7 @@ import * as path from 'node:path';
 import { InProgressError, ValidationError } from '@app/contracts';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { createClickHouse } from '@app/query';
+import { dumpPGlite } from '@app/persistence';
 import { Capability } from '@app/runtime';
 import { BackupController } from './backup.controller';
 import { BACKUP_PORT_DEFINITION, BackupPort } from './backup.port';
@@ -30,8 +31,6 @@ export const BACKUP_CAPABILITY: Capability = {
           // A second client on the same chdb session (one data directory per process); never closed, as closing
           // would end the query store's session too.
           const ch = await createClickHouse(config.clickhouse);
-          // eslint-disable-next-line @typescript-eslint/no-require-imports
-          const { getPGliteInstance } = require('typeorm-pglite') as typeof import('typeorm-pglite');
           const out = path.join(config.dataDir, 'backups', new Date().toISOString().replace(/[:.]/g, '-'));
           const manifest = await takeSnapshot(
             {
@@ -41,7 +40,7 @@ export const BACKUP_CAPABILITY: Capability = {
                 await ch.command({ query });
                 return [];
               },
-              dumpPostgres: async () => (await getPGliteInstance()).dumpDataDir('gzip'),
+              dumpPostgres: () => dumpPGlite(config.postgres.kind === 'pglite' ? config.postgres.dataDir : ''),
             },
             out,
           );

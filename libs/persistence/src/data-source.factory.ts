@@ -1,5 +1,6 @@
 import { DataSource, DataSourceOptions, EntitySchema, MixedList } from 'typeorm';
 import { PostgresSslConfig } from '@app/common';
+import { pgliteThreadDriver, scopeTransactions } from './pglite-thread';
 import { postgresSslOptions } from './postgres-ssl';
 
 /** Arbitrary constant naming this product's migration lock in pg_advisory_lock. */
@@ -30,9 +31,8 @@ export async function createDataSource(options: PersistenceOptions): Promise<Dat
   };
   let config: DataSourceOptions;
   if (options.target.kind === 'pglite') {
-    // eslint-disable-next-line @typescript-eslint/no-require-imports
-    const { PGliteDriver } = require('typeorm-pglite') as typeof import('typeorm-pglite');
-    config = { ...common, driver: new PGliteDriver({ dataDir: options.target.dataDir }).driver } as DataSourceOptions;
+    // PGlite on a worker thread, behind the `pg` surface TypeORM's postgres driver uses (pglite-thread.ts).
+    config = { ...common, driver: pgliteThreadDriver(options.target.dataDir) } as DataSourceOptions;
   } else {
     const ssl = options.target.ssl ? postgresSslOptions(options.target.ssl) : undefined;
     // In `extra`, which TypeORM hands to pg's pool as it is: its own `ssl` is typed for servers, not clients.
@@ -40,6 +40,7 @@ export async function createDataSource(options: PersistenceOptions): Promise<Dat
   }
   const ds = new DataSource(config);
   await ds.initialize();
+  if (options.target.kind === 'pglite') scopeTransactions(ds.manager);
   if (options.target.kind === 'pg') {
     // Replicas start together: one runs the migrations, the others wait on the lock and find nothing to do.
     const runner = ds.createQueryRunner();

@@ -1,2 +1,3 @@
 export * from './data-source.factory';
 export * from './postgres-ssl';
+export { dumpPGlite } from './pglite-thread';
