@@ -3,6 +3,7 @@ import { TOPIC_EVENTS } from '@app/contracts';
 import { BusBatch, EventBus, FileLogBus, TrustPolicy } from '@app/event-bus';
 import { ClickHouseClient } from '@clickhouse/client';
 import { DATABASE, eventToRow, EventStoreRepository, NO_PROJECTIONS, QueryPort, QueryStoreConsumer, StoreQueries } from '@app/query';
+import { isolateDataErrors } from '@app/runtime';
 import type { ObjectStore } from '@app/storage';
 import { ArchiveManifest, ArchiveRepository } from './archive.repository';
 import { Archiver } from './archiver';
@@ -222,6 +223,7 @@ async function replayLog(
         fresh,
         // Refused records went to the DLQ on their first delivery: counted, not sent again.
         deadLetter: async () => undefined,
+        isolating: (items, handleSome) => isolateDataErrors(items, handleSome, () => undefined),
       });
     } catch (e) {
       failed(e);

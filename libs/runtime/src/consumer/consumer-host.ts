@@ -21,6 +21,50 @@ export interface PartitionPosition {
    * and skips them, so five consumers never write five copies of one bad record.
    */
   deadLetter(records: OutgoingRecord[]): Promise<void>;
+  /**
+   * Hands `items` to `handle` so that one whose data the group's store refuses (a data error,
+   * isRecordDataError) cannot wedge the group: the items are split in halves and handed again until the ones
+   * that fail alone are found; those are skipped by this group only (counted as quarantined, logged with
+   * `describe`). Any other error throws and the batch comes again. Returns how many were skipped. Event
+   * consumers get this from the host; a raw consumer calls it itself.
+   */
+  isolating<T>(items: T[], handle: (items: T[]) => Promise<void>, describe: (item: T) => QuarantinedItem): Promise<number>;
+}
+
+/** What the log says of a skipped event: its id, tenant and position. */
+export interface QuarantinedItem {
+  eventId: string;
+  tenantId: string;
+  partition: number;
+  offset: string;
+}
+
+/**
+ * Splits `items` in halves until the ones whose data `handle` refuses alone are found (see
+ * PartitionPosition.isolating); each is passed to `skip`. Handlers are idempotent per event (the log
+ * redelivers anyway), so halves that had succeeded before a split may be handled twice.
+ */
+export async function isolateDataErrors<T>(
+  items: T[],
+  handle: (items: T[]) => Promise<void>,
+  skip: (item: T, error: unknown) => void,
+  stopping: () => boolean = () => false,
+): Promise<number> {
+  try {
+    await handle(items);
+    return 0;
+  } catch (e) {
+    if (stopping() || !isRecordDataError(e)) throw e;
+    if (items.length === 1) {
+      skip(items[0], e);
+      return 1;
+    }
+    const half = items.length >>> 1;
+    return (
+      (await isolateDataErrors(items.slice(0, half), handle, skip, stopping)) +
+      (await isolateDataErrors(items.slice(half), handle, skip, stopping))
+    );
+  }
 }
 
 export interface ConsumedEvent {
@@ -268,39 +312,22 @@ export class ConsumerHost {
         this.metrics.records.inc({ group: d.group, outcome: 'invalid' }, records.length);
         if (d.ownsDeadLetters) await this.options.bus.publish(TOPIC_EVENTS_DLQ, records);
       },
+      // Issue 8's rule for the query store, applied to every consumer.
+      isolating: (items, handle, describe) =>
+        isolateDataErrors(
+          items,
+          handle,
+          (item, e) => {
+            const { eventId, tenantId, partition, offset } = describe(item);
+            this.metrics.records.inc({ group: d.group, outcome: 'quarantined' });
+            this.options.logger.error(
+              { group: d.group, eventId, tenantId, partition, offset, err: e },
+              `consumer group ${d.group} skipped event ${eventId}: its store refused the event's data (${(e as Error).message})`,
+            );
+          },
+          () => this.stopping,
+        ),
     };
-  }
-
-  /**
-   * One record must not wedge a group (issue 8's rule for the query store, applied to every event consumer):
-   * when the handler fails with a data error (isRecordDataError), the events are split in halves and handed
-   * again until the ones that fail alone are found; those are skipped by this group only (counted as
-   * quarantined, logged with their id and log position), the rest handled. Any other error, or stopping,
-   * throws as before and the whole batch comes again after back-off. Handlers are idempotent per event (the
-   * log redelivers anyway), so the halves that had succeeded before a split may be applied twice.
-   * Returns the number of events quarantined.
-   */
-  private async handleIsolating(d: EventConsumer, events: ConsumedEvent[], position: PartitionPosition, batch: BusBatch): Promise<number> {
-    try {
-      await d.handle(events, position, batch);
-      return 0;
-    } catch (e) {
-      if (this.stopping || !isRecordDataError(e)) throw e;
-      if (events.length === 1) {
-        const [{ event, partition, offset }] = events;
-        this.metrics.records.inc({ group: d.group, outcome: 'quarantined' });
-        this.options.logger.error(
-          { group: d.group, eventId: event.id, tenantId: event.tenant_id, partition, offset, err: e },
-          `consumer group ${d.group} skipped event ${event.id}: its store refused the event's data (${(e as Error).message})`,
-        );
-        return 1;
-      }
-      const half = events.length >>> 1;
-      return (
-        (await this.handleIsolating(d, events.slice(0, half), position, batch)) +
-        (await this.handleIsolating(d, events.slice(half), position, batch))
-      );
-    }
   }
 
   private async handle(d: ConsumerDeclaration, batch: BusBatch): Promise<void> {
@@ -329,7 +356,11 @@ export class ConsumerHost {
           else refused.push(r.deadLetter);
         }
         await position.deadLetter(refused);
-        const quarantined = await this.handleIsolating(d, events, position, batch);
+        const quarantined = await position.isolating(
+          events,
+          (some) => d.handle(some, position, batch),
+          (e) => ({ eventId: e.event.id, tenantId: e.event.tenant_id, partition: e.partition, offset: e.offset }),
+        );
         this.metrics.records.inc({ group: d.group, outcome: 'handled' }, events.length - quarantined);
         let positions = this.eventPositions.get(d.group);
         if (!positions) this.eventPositions.set(d.group, (positions = new Map()));
@@ -385,5 +416,6 @@ export function directPosition(bus: EventBus, batch: BusBatch): PartitionPositio
     deadLetter: async (records) => {
       if (records.length > 0) await bus.publish(TOPIC_EVENTS_DLQ, records);
     },
+    isolating: (items, handle) => isolateDataErrors(items, handle, () => undefined),
   };
 }
