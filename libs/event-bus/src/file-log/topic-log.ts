@@ -49,7 +49,11 @@ export class TopicLog {
   private flushing = false;
   private closed = false;
   private readonly listeners = new Set<() => void>();
-  private readonly readHandles = new Map<number, fsp.FileHandle>();
+  /**
+   * One read handle per segment, opened on first use. The promise is what is kept: consumers read the same
+   * segment at once, and two opens racing for one slot left the loser's handle to be closed by the GC.
+   */
+  private readonly readHandles = new Map<number, Promise<fsp.FileHandle>>();
   /** Bytes per record on disk, as the reads have found them (a running mean): how much one read asks for. */
   private recordBytes = 1024;
 
@@ -240,8 +244,10 @@ export class TopicLog {
   private async readHandle(segment: number): Promise<fsp.FileHandle> {
     let h = this.readHandles.get(segment);
     if (!h) {
-      h = await fsp.open(this.segmentPath(segment), 'r');
+      h = fsp.open(this.segmentPath(segment), 'r');
       this.readHandles.set(segment, h);
+      // A failed open is not kept: the next read tries again.
+      h.catch(() => this.readHandles.get(segment) === h && this.readHandles.delete(segment));
     }
     return h;
   }
@@ -278,10 +284,13 @@ export class TopicLog {
       const base = this.segments[0];
       const nextFirst = await this.firstTimestampOf(this.segments[1]);
       if (nextFirst === null || nextFirst > olderThanMs) break;
-      await this.readHandles.get(base)?.close();
-      this.readHandles.delete(base);
-      await fsp.unlink(this.segmentPath(base));
+      // Out of the list first, so no read (health's oldest()) opens it again while it is closed and unlinked; a
+      // failed unlink leaves a file the next start lists and deletes in its turn.
       this.segments.shift();
+      const h = this.readHandles.get(base);
+      this.readHandles.delete(base);
+      await closeHandle(h);
+      await fsp.unlink(this.segmentPath(base));
       removed++;
     }
     if (removed > 0) await this.syncDir();
@@ -291,9 +300,16 @@ export class TopicLog {
   async close(): Promise<void> {
     this.closed = true;
     while (this.flushing || this.pending.length > 0) await new Promise((r) => setTimeout(r, 5));
-    for (const h of this.readHandles.values()) await h.close();
+    const handles = [...this.readHandles.values()];
     this.readHandles.clear();
+    for (const h of handles) await closeHandle(h);
     await this.fd?.close();
     this.fd = null;
   }
+}
+
+/** Closes a read handle that may still be opening, or whose open failed (then there is nothing to close). */
+async function closeHandle(h: Promise<fsp.FileHandle> | undefined): Promise<void> {
+  const fh = await h?.catch(() => undefined);
+  await fh?.close();
 }
