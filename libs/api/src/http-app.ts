@@ -63,7 +63,7 @@ export async function startHttpApi(deps: ApiDependencies, options: HttpAppOption
     bodyLimit: options.bodyLimitBytes,
     trustProxy: options.trustProxy ?? false,
     // Errors raised before a route runs (header overflow, bad URLs, long path parameters) in the same envelope.
-    clientErrorHandler,
+    clientErrorHandler: clientErrorHandler(options.logger),
     frameworkErrors,
     requestTimeout: timeouts.requestTimeout,
     // https.createServer takes the same deadlines as http.createServer.

@@ -23,18 +23,25 @@ export function describeClientError(err: { code?: string }): { status: number; c
 
 /**
  * Fastify's `clientErrorHandler`: errors of the HTTP parser (431 header overflow, malformed requests, 408),
- * which never reach a route or the error filter. Same envelope as every other error.
+ * which never reach a route or the error filter. Same envelope as every other error, and a warning in the log
+ * (the connection is closed: a client still sending its body sees EPIPE, so the log is where the reason is).
  */
-export function clientErrorHandler(err: Error & { code?: string }, socket: Socket): void {
-  if (err.code === 'ECONNRESET' || socket.destroyed) return;
-  const { status, code, message } = describeClientError(err);
-  if (socket.writable) {
-    const body = envelope(code, message);
-    socket.write(
-      `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+export function clientErrorHandler(logger: { warn: (o: object, msg: string) => void }) {
+  return (err: Error & { code?: string }, socket: Socket): void => {
+    if (err.code === 'ECONNRESET' || socket.destroyed) return;
+    const { status, code, message } = describeClientError(err);
+    logger.warn(
+      { status, err_code: err.code, remote: socket.remoteAddress, err: err.message },
+      'HTTP request refused by the parser; connection closed',
     );
-  }
-  socket.destroy(err);
+    if (socket.writable) {
+      const body = envelope(code, message);
+      socket.write(
+        `HTTP/1.1 ${status} ${STATUS_CODES[status]}\r\nContent-Length: ${Buffer.byteLength(body)}\r\nContent-Type: application/json; charset=utf-8\r\nConnection: close\r\n\r\n${body}`,
+      );
+    }
+    socket.destroy(err);
+  };
 }
 
 /** Fastify's `frameworkErrors`: a URL that is not valid percent-encoding (400) or a path parameter too long (414). */
