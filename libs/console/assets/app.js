@@ -39,14 +39,20 @@ function Fields({ label, fields }) {
   return html`<table class="fields" aria-label=${label}><tbody>${fields.map(([k, v]) => html`<tr><th scope="row">${k}</th><td>${v}</td></tr>`)}</tbody></table>`;
 }
 
-function useLoad(fn, deps) {
-  const [state, setState] = useState({ data: null, error: null });
+function useLoad(fn, deps, { keep = false } = {}) {
+  // The answer is kept with the deps it was loaded for: when they change, the view shows nothing (loading)
+  // until the new answer comes, never the old one under the new deps (a chart split by severity drawn from
+  // the category answer, whose click would filter by a category's name as a severity). With `keep`, a list
+  // shows the previous answer marked stale meanwhile, so its pager keeps the keyboard focus across pages.
+  const key = JSON.stringify(deps);
+  const [state, setState] = useState({ key: null, data: null, error: null });
   useEffect(() => {
     let live = true;
-    fn().then((data) => live && setState({ data, error: null }), (error) => live && setState({ data: null, error }));
+    fn().then((data) => live && setState({ key, data, error: null }), (error) => live && setState({ key, data: null, error }));
     return () => { live = false; };
   }, deps);
-  return state;
+  if (state.key === key) return { data: state.data, error: state.error, stale: false };
+  return keep && state.data !== null ? { data: state.data, error: null, stale: true } : { data: null, error: null, stale: false };
 }
 
 function SignIn({ onDone }) {
@@ -127,16 +133,22 @@ function ProofCheck({ event }) {
 const FOCUSABLE = 'a[href], button:not([disabled]), input, select, textarea, [tabindex]:not([tabindex="-1"])';
 
 /** A modal dialog: focus moves in, Tab stays in, Escape closes, and focus goes back where it was. */
-function Drawer({ event, onClose }) {
+function Drawer({ event, onClose: close }) {
   const ref = useRef();
   const box = useRef();
+  const opener = useRef(null);
+  // Back to the row's button (found again: the table may have re-rendered), else to what had the focus.
+  const giveBack = () => {
+    const row = [...document.querySelectorAll('tr[data-id] button.link')].find((b) => b.closest('tr').dataset.id === event.id);
+    (row ?? (opener.current?.isConnected ? opener.current : null))?.focus();
+  };
+  // Closing gives the focus back before the dialog goes: Preact 11 runs an unmounted effect's cleanup after the
+  // DOM is gone, so a cleanup alone would leave the focus on <body> for a moment. The cleanup covers the other
+  // ways out (the view changed under it), and only when the focus was lost with the dialog.
+  const onClose = () => { giveBack(); close(); };
   useEffect(() => {
-    const opener = document.activeElement;
-    // Back to the row's button (found again: the table may have re-rendered), else to what had the focus.
-    return () => {
-      const row = [...document.querySelectorAll('tr[data-id] button.link')].find((b) => b.closest('tr').dataset.id === event.id);
-      (row ?? (opener?.isConnected ? opener : null))?.focus();
-    };
+    opener.current = document.activeElement;
+    return () => { if (!document.activeElement || document.activeElement === document.body) giveBack(); };
   }, [event.id]);
   useEffect(() => ref.current?.focus(), [event.id]);
   const onKeyDown = (e) => {
@@ -174,9 +186,9 @@ function Events({ params }) {
   const [open, setOpen] = useState(null);
   const q = new URLSearchParams(params);
   q.set('limit', q.get('limit') ?? '50');
-  const { data, error } = useLoad(() => api(`/audit/events?${q}`), [q.toString()]);
+  const { data, error, stale } = useLoad(() => api(`/audit/events?${q}`), [q.toString()], { keep: true });
   const page = (o) => { const p = new URLSearchParams(params); p.set('offset', String(o)); go('events', p); };
-  return html`<section aria-label="Events view">
+  return html`<section aria-label="Events view" aria-busy=${stale ? 'true' : undefined}>
     <${FilterForm} params=${filterOnly(params)} onApply=${(p) => go('events', p)} />
     <${Err} e=${error} />
     ${data && html`<p id="events-total">${data.total} events</p>
