@@ -149,6 +149,39 @@ describe(`${TreeStore.name} on Postgres`, () => {
     expect((await store.leaves(T('t2'))).map((l) => l.index)).toEqual([0, 1, 2, 3, 4]);
   });
 
+  it('should page leaves by index, look them up by id and give the highest offset per partition as a number', async () => {
+    // given 12 leaves on two partitions, offsets 0-11 (so "9" and "11" compare as numbers, not as text)
+    const t = T('pages');
+    await store.append(
+      t,
+      Array.from({ length: 12 }, (_, i) => ({ event: event(i, t), partition: i % 2, offset: String(i) })),
+    );
+    // then pages bounded by index walk the tree in order
+    expect((await store.leafPage(t, { afterIndex: -1, throughIndex: 4 })).map((l) => l.index)).toEqual([0, 1, 2, 3, 4]);
+    expect((await store.leafPage(t, { afterIndex: 4, throughIndex: 7 })).map((l) => l.index)).toEqual([5, 6, 7]);
+    expect(await store.leafPage(t, { afterIndex: -1, throughIndex: 11, fromUs: Date.now() * 1000 + 3600e6 })).toEqual([]);
+    expect((await store.leafPage(t, { afterIndex: -1, throughIndex: 11, fromUs: 0, toUs: Date.now() * 1000 + 3600e6 })).length).toBe(12);
+    expect(await store.leafPage(t, { afterIndex: 11, throughIndex: 20 })).toEqual([]);
+    expect((await store.leaves(t)).map((l) => l.index)).toEqual(Array.from({ length: 12 }, (_, i) => i));
+    // and a lookup by id finds those in the tree only
+    const found = await store.leavesByIds(t, [event(3, t).id, event(99, t).id, event(10, t).id]);
+    expect([...found.keys()].sort()).toEqual([event(10, t).id, event(3, t).id].sort());
+    expect(found.get(event(3, t).id)).toMatchObject({ index: 3, partition: 1, offset: '3', leafHash: leafHashOf(event(3, t)) });
+    // and the highest offsets per partition, below an index bound, are numbers
+    expect(await store.reached(t, undefined, undefined, 12)).toEqual(
+      new Map([
+        [0, 10n],
+        [1, 11n],
+      ]),
+    );
+    expect(await store.reached(t, undefined, undefined, 10)).toEqual(
+      new Map([
+        [0, 8n],
+        [1, 9n],
+      ]),
+    );
+  });
+
   it('should give out each index once when appends of one tenant run at once', async () => {
     // given 8 appends of 3 events each, started together (each on its own pool connection)
     await Promise.all(

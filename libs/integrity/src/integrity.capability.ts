@@ -1,12 +1,12 @@
-import { AuditEvent } from '@app/contracts';
 import { INGEST_PORT_DEFINITION } from '@app/ingest';
 import { QUERY_PORT_DEFINITION } from '@app/query';
-import { Capability, ConsumedEvent } from '@app/runtime';
+import { Capability } from '@app/runtime';
 import { INTEGRITY_CONFIG } from './integrity.config';
 import { EventProofController, IntegrityController } from './integrity.controller';
 import { INTEGRITY_PORT_DEFINITION } from './integrity.port';
 import { OperationsController } from './operations.controller';
 import { IntegrityService } from './integrity.service';
+import { FrontierSeed, leafHasher } from './leaf-hasher';
 import { INTEGRITY_MIGRATIONS } from './migrations';
 import { PRUNING_MIGRATIONS } from './pruning.migrations';
 import { PruningStore } from './pruning.store';
@@ -18,17 +18,6 @@ export const CONSUMER_GROUP_INTEGRITY = 'audit.integrity.v1';
 function once<T>(make: () => T): () => T {
   let value: T | undefined;
   return () => (value ??= make());
-}
-
-/** Groups a batch by tenant, keeping log order within each. */
-function byTenant(events: ConsumedEvent[]): Map<string, Array<{ event: AuditEvent; partition: number; offset: string }>> {
-  const out = new Map<string, Array<{ event: AuditEvent; partition: number; offset: string }>>();
-  for (const e of events) {
-    let list = out.get(e.event.tenant_id);
-    if (!list) out.set(e.event.tenant_id, (list = []));
-    list.push({ event: e.event, partition: e.partition, offset: e.offset });
-  }
-  return out;
 }
 
 /**
@@ -64,12 +53,35 @@ export const INTEGRITY_CAPABILITY: Capability = {
       pruning: new PruningStore(ds),
     });
     const consumers = context.consumers();
+    const hasher = leafHasher();
+    context.closers.add('integrity-leaf-hasher', () => hasher.close());
+    const hashOptions = { trust: consumers.trust, defaultTenant: context.config.defaultTenant };
+    // What the hasher's speculative frontiers must be told before its next batch (see hashRecords).
+    const seeds = new Map<string, FrontierSeed>();
     consumers.declare({
-      kind: 'events',
+      // Raw records: they are decoded, validated and hashed on the hasher's thread (leaf-hasher.ts).
+      kind: 'raw',
       group: CONSUMER_GROUP_INTEGRITY,
       // Appending is idempotent per event id: a redelivered batch appends nothing twice.
-      handle: async (events) => {
-        for (const [tenantId, inputs] of byTenant(events)) await tree.append(tenantId, inputs);
+      handle: async (batch, position) => {
+        const sent = [...seeds.values()];
+        const { tenants, refused } = await hasher.hash(batch.records, hashOptions, sent);
+        // Only what was sent: another partition's handler may have set a seed meanwhile.
+        for (const s of sent) if (seeds.get(s.tenantId) === s) seeds.delete(s.tenantId);
+        await position.deadLetter(refused);
+        for (const { tenantId, leaves, grown } of tenants) {
+          try {
+            await position.isolating(
+              leaves,
+              async (some) => void (await tree.appendLeaves(tenantId, some, some === leaves ? grown : undefined)),
+              (l) => ({ eventId: l.eventId, tenantId, partition: l.partition, offset: l.offset }),
+            );
+          } finally {
+            // Unless the hasher's nodes are what was committed, it is told the frontier that was (or to forget).
+            const committed = tree.committedFrontier(tenantId);
+            if (grown === undefined || committed?.nodes !== grown.frontier) seeds.set(tenantId, { tenantId, frontier: committed ?? null });
+          }
+        }
       },
     });
     /**

@@ -1,3 +1,4 @@
+import { performance } from 'node:perf_hooks';
 import { createPublicKey, KeyObject } from 'node:crypto';
 import { Logger } from 'pino';
 import { AuditError, ErrorCode, formatMicros, NotFoundError, StoredAuditEvent, ValidationError } from '@app/contracts';
@@ -11,7 +12,7 @@ import {
   inclusionProof,
   leafEncodingOf,
   leafHashOf,
-  memoryTree,
+  StreamingRoot,
   rootHash,
   signNote,
   TreeHashBuilder,
@@ -44,14 +45,12 @@ export const MISMATCH_EVENT_TYPE = 'integrity_mismatch';
 const PAGE = 5000;
 const MAX_FINDINGS = 1000;
 
-function highest(positions: Array<{ partition: number; offset: string }>): Map<number, bigint> {
-  const out = new Map<number, bigint>();
-  for (const p of positions) {
-    const o = BigInt(p.offset);
-    const prev = out.get(p.partition);
-    if (prev === undefined || o > prev) out.set(p.partition, o);
-  }
-  return out;
+const roundAll = (o: Record<string, number>) => Object.fromEntries(Object.entries(o).map(([k, v]) => [k, Math.round(v)]));
+
+/** Keeps the highest offset seen per partition. */
+function raise(highest: Map<number, bigint>, partition: number, offset: bigint): void {
+  const prev = highest.get(partition);
+  if (prev === undefined || offset > prev) highest.set(partition, offset);
 }
 
 const view = (c: StoredCheckpoint, origin: string): CheckpointView => ({
@@ -72,6 +71,8 @@ export interface IntegrityServiceOptions {
   query: () => QueryPort;
   /** What retention removed by policy: verification expects it absent. */
   pruning: PruningStore;
+  /** Events, and leaves, per page of a verification (default 5,000). */
+  verifyPage?: number;
 }
 
 /**
@@ -222,95 +223,173 @@ export class IntegrityService implements IntegrityPort {
    * a leaf with no event removed, an event the tree never saw (at a log position the tree has passed)
    * inserted, an event found at another log position than the one it was consumed at reordered. A leaf whose
    * event a retention policy removed (below the minimum index, or recorded by id) is pruned: expected.
+   *
+   * Two streamed passes, so memory holds a page, not the range: the store's events in (timestamp, id)
+   * pages, each page's leaves looked up by id and compared, with a bit set per leaf index met; then the
+   * tree's leaves in index order, where a leaf whose bit is unset has no event in the store. The walk covers
+   * the tree as it was when verification began (its size then); the tree growing meanwhile is pending.
+   * Memory: one bit per leaf of the tree (10 million leaves, 1.25 MB), a page, the findings (at most
+   * MAX_FINDINGS of each kind) and a few numbers per log partition.
    */
   async verify(tenantId: string, range: VerifyRange): Promise<VerifyReport> {
-    const leaves = await this.tree.leaves(tenantId, range.fromUs, range.toUs);
-    const events = new Map<string, StoredAuditEvent>();
-    const query = this.options.query();
-    // Keyset pages by (timestamp, id): each page is one indexed read from where the last one ended (offset
-    // pages re-scanned everything before them, which made a whole-tenant verify quadratic).
-    const filter = { categories: [], eventTypes: [], severities: [], metadata: [], fromUs: range.fromUs, toUs: range.toUs };
-    for (let after: RangeCursor | null = null; ;) {
-      const page = await query.range(tenantId, filter, after, PAGE);
-      for (const e of page) events.set(e.id, e);
-      if (page.length < PAGE) break;
-      const last = page[page.length - 1];
-      after = { timestamp: last.timestamp, id: last.id };
-    }
-    const modified: Finding[] = [];
-    const removed: Finding[] = [];
-    const inserted: Finding[] = [];
-    const reordered: Finding[] = [];
-    const add = (list: Finding[], f: Finding) => {
-      if (list.length < MAX_FINDINGS) list.push(f);
+    const page = this.options.verifyPage ?? PAGE;
+    const started = performance.now();
+    const took = { reached: 0, store: 0, lookups: 0, tree: 0 };
+    const timed = async <T>(phase: keyof typeof took, work: Promise<T>): Promise<T> => {
+      const t0 = performance.now();
+      try {
+        return await work;
+      } finally {
+        took[phase] += performance.now() - t0;
+      }
     };
+    const whole = range.fromUs === undefined && range.toUs === undefined;
+    // The checkpoint first: the size read after it is at least the checkpoint's.
+    const checkpoint = whole ? await this.tree.checkpoint(tenantId) : null;
+    const size = await this.tree.size(tenantId);
+    let minIndex = await this.options.pruning.minIndex(tenantId);
     // How far each side has read each partition: the two consumers run at their own pace, so an event one
     // side has not reached yet is pending, not a finding.
-    const reached = highest(leaves.map((l) => ({ partition: l.partition, offset: l.offset })));
-    const projected = highest([...events.values()].flatMap((e) => (e.position ? [e.position] : [])));
-    const inTree = new Set<string>();
-    const missing: StoredLeaf[] = [];
-    const moved: Array<{ leaf: StoredLeaf; at: { partition: number; offset: string } }> = [];
+    const reached = await timed('reached', this.tree.reached(tenantId, range.fromUs, range.toUs, size));
+    const projected = new Map<number, bigint>();
+    const met = new Uint8Array(Math.ceil(size / 8));
+    const findings = { modified: [] as Finding[], removed: [] as Finding[], inserted: [] as Finding[], reordered: [] as Finding[] };
+    const add = (kind: keyof typeof findings, f: Finding) => {
+      if (findings[kind].length < MAX_FINDINGS) findings[kind].push(f);
+    };
     let pending = 0;
-    for (const leaf of leaves) {
-      inTree.add(leaf.eventId);
-      const e = events.get(leaf.eventId);
-      if (e === undefined) {
-        missing.push(leaf);
-        continue;
-      }
-      if (!leafHashOf(e).equals(leaf.leafHash)) add(modified, { id: leaf.eventId, leaf_index: leaf.index });
+    let pruned = 0;
+    let restored = 0;
+    let eventsChecked = 0;
+    // Which of these leaves a policy removal accounts for: recorded by id, or below the minimum index. A
+    // retention run may go on meanwhile (it records a day's ids, raises the minimum index, which drops the
+    // records below it, then deletes the events): the records are read first and the index after, so an
+    // event deleted by a run is covered by one or the other. The index only rises.
+    const byPolicy = async (leaves: StoredLeaf[]): Promise<(leaf: StoredLeaf) => boolean> => {
+      if (leaves.length === 0) return () => false;
+      const recorded = await this.options.pruning.removedAmong(
+        tenantId,
+        leaves.map((l) => l.eventId),
+      );
+      minIndex = await this.options.pruning.minIndex(tenantId);
+      const below = minIndex;
+      return (leaf) => leaf.index < below || recorded.has(leaf.eventId);
+    };
+    const isMet = (i: number) => (met[Math.floor(i / 8)] & (1 << (i % 8))) !== 0;
+    type Moved = { leaf: StoredLeaf; at: { partition: number; offset: string } };
+    // An event of the store against its leaf: the hash, and where it sits on the log.
+    const compare = (e: StoredAuditEvent, leaf: StoredLeaf, moved: Moved[]): void => {
+      if (leaf.index < size) met[Math.floor(leaf.index / 8)] |= 1 << (leaf.index % 8);
+      // Outside a time range, an event may be in the tree with another timestamp: its hash differs.
+      if (!leafHashOf(e).equals(leaf.leafHash)) add('modified', { id: leaf.eventId, leaf_index: leaf.index });
       const at = e.position;
       if (at !== undefined && (at.partition !== leaf.partition || at.offset !== leaf.offset)) moved.push({ leaf, at });
-    }
-    const minIndex = await this.options.pruning.minIndex(tenantId);
-    const byPolicy = await this.options.pruning.removedAmong(
-      tenantId,
-      [...missing, ...moved.map((m) => m.leaf)].filter((l) => l.index >= minIndex).map((l) => l.eventId),
-    );
-    // An event a policy removed that is in the store again came back from its archive (a restore re-appends it
-    // to the log, so it sits at a new position): expected, and its leaf hash was still checked above.
-    let restored = 0;
-    for (const { leaf, at } of moved) {
-      if (leaf.index < minIndex || byPolicy.has(leaf.eventId)) restored++;
-      else
-        add(reordered, {
-          id: leaf.eventId,
-          leaf_index: leaf.index,
-          detail: `consumed at ${leaf.partition}/${leaf.offset}, stored at ${at.partition}/${at.offset}`,
-        });
-    }
-    let pruned = 0;
-    for (const leaf of missing) {
-      if (leaf.index < minIndex || byPolicy.has(leaf.eventId)) {
-        pruned++;
-        continue;
+    };
+    // An event a policy removed that is in the store again came back from its archive (a restore re-appends
+    // it to the log, so it sits at a new position): expected, and its leaf hash was still checked.
+    const placed = async (moved: Moved[]): Promise<void> => {
+      const removedBefore = await byPolicy(moved.map((m) => m.leaf));
+      for (const { leaf, at } of moved) {
+        if (removedBefore(leaf)) restored++;
+        else
+          add('reordered', {
+            id: leaf.eventId,
+            leaf_index: leaf.index,
+            detail: `consumed at ${leaf.partition}/${leaf.offset}, stored at ${at.partition}/${at.offset}`,
+          });
       }
-      const limit = projected.get(leaf.partition);
-      if (limit === undefined || BigInt(leaf.offset) > limit) pending++;
-      else add(removed, { id: leaf.eventId, leaf_index: leaf.index });
+    };
+
+    // Pass 1: the store's events. Keyset pages by (timestamp, id): each page is one indexed read from where
+    // the last one ended.
+    const query = this.options.query();
+    const filter = { categories: [], eventTypes: [], severities: [], metadata: [], fromUs: range.fromUs, toUs: range.toUs };
+    let previousId = '';
+    for (let after: RangeCursor | null = null; ;) {
+      const events: StoredAuditEvent[] = await timed('store', query.range(tenantId, filter, after, page));
+      const leaves = await timed(
+        'lookups',
+        this.tree.leavesByIds(
+          tenantId,
+          events.map((e) => e.id),
+        ),
+      );
+      const moved: Moved[] = [];
+      for (const e of events) {
+        // The store may return a redelivered copy until its next merge: adjacent in (timestamp, id) order.
+        if (e.id === previousId) continue;
+        previousId = e.id;
+        eventsChecked++;
+        const at = e.position;
+        if (at !== undefined) raise(projected, at.partition, BigInt(at.offset));
+        const leaf = leaves.get(e.id);
+        if (leaf === undefined) {
+          // Not in the tree at all: inserted, unless the tree has not consumed that far yet.
+          const limit = at ? reached.get(at.partition) : undefined;
+          if (at !== undefined && (limit === undefined || BigInt(at.offset) > limit)) pending++;
+          else add('inserted', { id: e.id, detail: at ? `at ${at.partition}/${at.offset}` : undefined });
+          continue;
+        }
+        compare(e, leaf, moved);
+      }
+      await placed(moved);
+      if (events.length < page) break;
+      const last = events[events.length - 1];
+      after = { timestamp: last.timestamp, id: last.id };
     }
-    const unknown = [...events.values()].filter((e) => !inTree.has(e.id));
-    // Outside a time range, an event may be in the tree with another timestamp (then it is modified, above).
-    const known = await this.tree.knownIds(
-      tenantId,
-      unknown.map((e) => e.id),
-    );
-    for (const e of unknown) {
-      if (known.has(e.id)) continue;
-      const limit = e.position ? reached.get(e.position.partition) : undefined;
-      if (e.position !== undefined && (limit === undefined || BigInt(e.position.offset) > limit)) pending++;
-      else add(inserted, { id: e.id, detail: e.position ? `at ${e.position.partition}/${e.position.offset}` : undefined });
+
+    // Pass 2: the tree's leaves in the range, in index order; with the whole tree, the stored leaf hashes
+    // are folded into the root the latest checkpoint signed.
+    const root = new StreamingRoot();
+    let leavesChecked = 0;
+    for (let after = -1; after < size - 1; after += page) {
+      const through = Math.min(after + page, size - 1);
+      const leaves = await timed('tree', this.tree.leafPage(tenantId, { ...range, afterIndex: after, throughIndex: through }));
+      leavesChecked += leaves.length;
+      const missing: StoredLeaf[] = [];
+      for (const leaf of leaves) {
+        // Indices below the checkpoint's size are unique (the primary key): fewer than its size is a gap.
+        if (checkpoint !== null && leaf.index < checkpoint.size) root.push(leaf.leafHash);
+        if (!isMet(leaf.index)) missing.push(leaf);
+      }
+      const removedBefore = await byPolicy(missing);
+      const late: Moved[] = [];
+      for (const leaf of missing) {
+        if (removedBefore(leaf)) {
+          pruned++;
+          continue;
+        }
+        const limit = projected.get(leaf.partition);
+        if (limit === undefined || BigInt(leaf.offset) > limit) {
+          pending++;
+          continue;
+        }
+        // Past what pass 1 saw projected on its partition, but the store projects each partition in log order,
+        // not in timestamp order: an event with an older timestamp can land behind pass 1's cursor after it
+        // passed. Asked for by id before it is named (at most as many lookups as removals are listed).
+        if (findings.removed.length >= MAX_FINDINGS) continue;
+        const e = await timed('store', query.findById(tenantId, leaf.eventId));
+        if (e === null) add('removed', { id: leaf.eventId, leaf_index: leaf.index });
+        else {
+          eventsChecked++;
+          compare(e, leaf, late);
+        }
+      }
+      await placed(late);
     }
-    const checkpointRootMatches = await this.rootCheck(tenantId, leaves, range);
+    // With the whole tree in range, the stored leaf hashes must still give the latest checkpoint's root.
+    const checkpointRootMatches =
+      !whole || checkpoint === null ? null : root.size === checkpoint.size && root.root().equals(checkpoint.rootHash);
+
+    const { modified, removed, inserted, reordered } = findings;
     const ok = modified.length + removed.length + inserted.length + reordered.length === 0 && checkpointRootMatches !== false;
     const report: VerifyReport = {
       tenant_id: tenantId,
       from: range.fromUs === undefined ? null : formatMicros(range.fromUs),
       to: range.toUs === undefined ? null : formatMicros(range.toUs),
       ok,
-      leaves_checked: leaves.length,
-      events_checked: events.size,
+      leaves_checked: leavesChecked,
+      events_checked: eventsChecked,
       modified,
       removed,
       inserted,
@@ -321,6 +400,17 @@ export class IntegrityService implements IntegrityPort {
       restored,
       min_index: minIndex,
     };
+    this.options.logger.info(
+      {
+        tenant: tenantId,
+        ok,
+        leaves: leavesChecked,
+        events: eventsChecked,
+        ms: Math.round(performance.now() - started),
+        read_ms: roundAll(took),
+      },
+      'integrity verification finished',
+    );
     if (!ok) {
       this.options.logger.error(
         { tenant: tenantId, modified: modified.length, removed: removed.length, inserted: inserted.length, reordered: reordered.length },
@@ -342,15 +432,6 @@ export class IntegrityService implements IntegrityPort {
       });
     }
     return report;
-  }
-
-  /** With the whole tree in range, the stored leaf hashes must still give the latest checkpoint's root. */
-  private async rootCheck(tenantId: string, leaves: StoredLeaf[], range: VerifyRange): Promise<boolean | null> {
-    if (range.fromUs !== undefined || range.toUs !== undefined) return null;
-    const c = await this.tree.checkpoint(tenantId);
-    if (c === null || leaves.length < c.size) return c === null ? null : false;
-    const hashes = leaves.slice(0, c.size).map((l) => l.leafHash);
-    return rootHash(memoryTree(hashes), c.size).equals(c.rootHash);
   }
 
   async recordPolicyRemoval(tenantId: string, removal: PolicyRemoval): Promise<PolicyRemovalView> {

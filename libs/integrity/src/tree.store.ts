@@ -1,11 +1,34 @@
 import { DataSource, EntityManager } from 'typeorm';
 import { AuditEvent, parseTimestampMicros } from '@app/contracts';
-import { collectNodes, completedNodes, leafHashOf, NodeId, nodeMap, NodeSource, perfectNodeHash } from './core';
+import {
+  collectNodes,
+  extendTree,
+  Frontier,
+  frontierOf,
+  GrownTree,
+  leafHashOf,
+  NodeId,
+  nodeMap,
+  NodeSource,
+  perfectNodeHash,
+  sameFrontier,
+  STORED_NODE_LEVEL,
+} from './core';
 
 export interface AppendInput {
   event: AuditEvent;
   partition: number;
   offset: string;
+}
+
+/** A leaf as the tree stores it, hashed (leafHashOf) by the caller. */
+export interface LeafInput {
+  eventId: string;
+  hash: Buffer;
+  partition: number;
+  offset: string;
+  /** The event's timestamp, µs since the epoch. */
+  timeUs: number;
 }
 
 export interface StoredLeaf {
@@ -27,25 +50,14 @@ export interface StoredCheckpoint {
 
 type Q = Pick<EntityManager, 'query'>;
 
-/** The perfect nodes on a tree's right edge: the only ones the next leaves hash with (one per set bit of size). */
-export function frontierOf(size: number): NodeId[] {
-  const out: NodeId[] = [];
-  for (let level = 0; 2 ** level <= size; level++) {
-    if (Math.floor(size / 2 ** level) % 2 === 1) out.push({ level, index: Math.floor(size / 2 ** level) - 1 });
-  }
-  return out;
-}
-
-/**
- * The lowest level of inner node the store keeps. A node of level 1-3 covers at most 8 leaves whose hashes are
- * stored anyway, and such nodes are 7 of every 8: the few a proof or the frontier reads are recomputed from
- * the ≤ 16 leaves of their block (one indexed read of leaf rows, ≤ 15 hashes), and an append writes about one
- * node row per 8 leaves instead of one per leaf.
- */
-export const STORED_NODE_LEVEL = 4;
+export { extendTree, frontierOf, STORED_NODE_LEVEL } from './core';
+export type { Frontier, GrownTree } from './core';
 
 /** Tenants whose frontier is kept in memory; past it the oldest entry goes (re-read on its next append). */
 const FRONTIER_CACHE_TENANTS = 10_000;
+
+/** Ids or indices per statement: PGlite's heap (WebAssembly memory) grows to its largest statement and stays there. */
+const LOOKUP_CHUNK = 5000;
 
 /**
  * The per-tenant trees in the configuration store. An append locks the tenant's tree row, so two consumers
@@ -64,27 +76,51 @@ export class TreeStore {
 
   constructor(private readonly ds: DataSource) {}
 
-  /**
-   * Appends the events in the given order; returns how many were new, per tenant. The leaves are written
-   * without first looking up whether their ids are in the tree (about 6 µs per id on PGlite, for the rare
-   * redelivery): the unique index on (tenant, event id) refuses a batch that repeats one, and only then is
-   * it appended again, leaving out the ids the tree holds.
-   */
+  /** Appends the events in the given order (hashing their leaves here); returns how many were new. */
   async append(tenantId: string, inputs: AppendInput[]): Promise<number> {
+    return this.appendLeaves(
+      tenantId,
+      inputs.map((i) => ({
+        eventId: i.event.id,
+        hash: leafHashOf(i.event),
+        partition: i.partition,
+        offset: i.offset,
+        timeUs: parseTimestampMicros(i.event.timestamp) ?? 0,
+      })),
+    );
+  }
+
+  /**
+   * Appends leaves already hashed (the consumer's, from its worker thread) in the given order; returns how
+   * many were new. The leaves are written without first looking up whether their ids are in the tree (about
+   * 6 µs per id on PGlite, for the rare redelivery): the unique index on (tenant, event id) refuses a batch
+   * that repeats one, and only then is it appended again, leaving out the ids the tree holds.
+   */
+  async appendLeaves(tenantId: string, leaves: LeafInput[], precomputed?: GrownTree): Promise<number> {
     const seen = new Set<string>();
-    const unique = inputs.filter((i) => !seen.has(i.event.id) && seen.add(i.event.id));
+    const unique = leaves.filter((l) => !seen.has(l.eventId) && seen.add(l.eventId));
     if (unique.length === 0) return 0;
-    // Outside the transaction: the tree row's lock is held for the statements only, and a retry reuses them.
-    const hashes = unique.map((i) => leafHashOf(i.event));
+    // Computed for these very leaves only (the caller's list, already free of repeated ids).
+    const usable = unique.length === leaves.length ? precomputed : undefined;
     try {
-      return await this.appendOnce(tenantId, unique, hashes, false);
+      return await this.appendOnce(tenantId, unique, false, usable);
     } catch (e) {
       if (!isDuplicateLeaf(e)) throw e;
-      return this.appendOnce(tenantId, unique, hashes, true);
+      return this.appendOnce(tenantId, unique, true, undefined);
     }
   }
 
-  private async appendOnce(tenantId: string, inputs: AppendInput[], hashes: Buffer[], skipPresent: boolean): Promise<number> {
+  /** The frontier of the last append this process committed for the tenant, if it has it. */
+  committedFrontier(tenantId: string): { size: number; nodes: Frontier } | undefined {
+    return this.frontiers.get(tenantId);
+  }
+
+  private async appendOnce(
+    tenantId: string,
+    inputs: LeafInput[],
+    skipPresent: boolean,
+    precomputed: GrownTree | undefined,
+  ): Promise<number> {
     const done = await this.ds.transaction(async (m) => {
       // Inserts the row or, if it exists, takes its row lock (ON CONFLICT DO UPDATE locks the row it updates
       // until the transaction ends, and returns its latest committed size after waiting for another holder).
@@ -94,58 +130,63 @@ export class TreeStore {
         [tenantId],
       )) as Array<{ size: string }>;
       const start = Number(sizeText);
-      let size = start;
-      let fresh = inputs.map((input, i) => ({ input, hash: hashes[i] }));
+      let fresh = inputs;
       if (skipPresent) {
         // A statement of its own, after the lock: its snapshot includes what the previous holder committed.
         const present = new Set(
           (
             (await m.query('SELECT event_id FROM integrity_leaves WHERE tenant_id = $1 AND event_id = ANY($2)', [
               tenantId,
-              inputs.map((i) => i.event.id),
+              inputs.map((i) => i.eventId),
             ])) as Array<{ event_id: string }>
           ).map((r) => r.event_id),
         );
-        fresh = fresh.filter((f) => !present.has(f.input.event.id));
+        fresh = fresh.filter((f) => !present.has(f.eventId));
       }
       if (fresh.length === 0) return null;
+      // The nodes the leaves complete: computed beforehand on the hasher's thread if it grew them from the very
+      // frontier this process committed last and the tree is still at that size (nobody appended since), else
+      // here from the cached or stored frontier.
       const cached = this.frontiers.get(tenantId);
-      const known = new Map<string, Buffer>();
-      if (cached !== undefined && cached.size === start) {
-        for (const [k, v] of cached.nodes) known.set(k, v);
-      } else {
-        for (const n of await this.fetchNodes(m, tenantId, frontierOf(start))) known.set(`${n.level}/${n.index}`, n.hash);
+      let grown =
+        precomputed !== undefined &&
+        fresh === inputs &&
+        cached !== undefined &&
+        cached.size === start &&
+        precomputed.start === start &&
+        sameFrontier(cached.nodes, precomputed.base)
+          ? precomputed
+          : undefined;
+      if (grown === undefined) {
+        let frontier: Frontier;
+        if (cached !== undefined && cached.size === start) frontier = cached.nodes;
+        else {
+          frontier = new Map();
+          for (const n of await this.fetchNodes(m, tenantId, frontierOf(start))) frontier.set(`${n.level}/${n.index}`, n.hash);
+        }
+        grown = extendTree(
+          tenantId,
+          start,
+          frontier,
+          fresh.map((f) => f.hash),
+        );
       }
-      const left: NodeSource = (level, index) => {
-        const hash = known.get(`${level}/${index}`);
-        if (hash === undefined) throw new Error(`integrity tree of ${tenantId}: node ${level}/${index} of the frontier is missing`);
-        return hash;
-      };
+      const { nodeLevel, nodeIndex, nodeHash } = grown;
+      const size = start + fresh.length;
       const leafIndex: number[] = [];
       const leafId: string[] = [];
       const leafHash: Buffer[] = [];
       const leafPartition: number[] = [];
       const leafOffset: string[] = [];
       const leafTime: number[] = [];
-      const nodeLevel: number[] = [];
-      const nodeIndex: number[] = [];
-      const nodeHash: Buffer[] = [];
-      for (const { input, hash } of fresh) {
-        const index = size++;
-        known.set(`0/${index}`, hash);
-        leafIndex.push(index);
-        leafId.push(input.event.id);
+      let index = start;
+      for (const { eventId, hash, partition, offset, timeUs } of fresh) {
+        leafIndex.push(index++);
+        leafId.push(eventId);
         leafHash.push(hash);
-        leafPartition.push(input.partition);
-        leafOffset.push(input.offset);
-        leafTime.push(parseTimestampMicros(input.event.timestamp) ?? 0);
-        for (const n of completedNodes(index, hash, left)) {
-          known.set(`${n.level}/${n.index}`, n.hash);
-          if (n.level < STORED_NODE_LEVEL) continue;
-          nodeLevel.push(n.level);
-          nodeIndex.push(n.index);
-          nodeHash.push(n.hash);
-        }
+        leafPartition.push(partition);
+        leafOffset.push(offset);
+        leafTime.push(timeUs);
       }
       // Column arrays through unnest (7 parameters, not 7 per row: see docs/architecture.md "Integrity"), and
       // the three writes in one statement: data-modifying CTEs run once each, whether or not they are read.
@@ -160,9 +201,7 @@ export class TreeStore {
          UPDATE integrity_trees SET size = $11 WHERE tenant_id = $1`,
         [tenantId, leafIndex, leafId, leafHash, leafPartition, leafOffset, leafTime, nodeLevel, nodeIndex, nodeHash, size],
       );
-      const frontier = new Map<string, Buffer>();
-      for (const n of frontierOf(size)) frontier.set(`${n.level}/${n.index}`, known.get(`${n.level}/${n.index}`)!);
-      return { added: fresh.length, size, frontier };
+      return { added: fresh.length, size, frontier: grown.frontier };
     });
     if (done === null) return 0;
     // Only once committed: a rolled-back append must not leave a frontier the store does not have.
@@ -234,48 +273,97 @@ export class TreeStore {
     return rows.length === 0 ? null : toLeaf(rows[0]);
   }
 
-  /** Leaves in index order, optionally those whose event time is in [fromUs, toUs). */
+  /** Leaves in index order, optionally those whose event time is in [fromUs, toUs) (tests, small trees). */
   async leaves(tenantId: string, fromUs?: number, toUs?: number): Promise<StoredLeaf[]> {
+    const size = await this.size(tenantId);
+    const out: StoredLeaf[] = [];
+    for (let after = -1; after < size - 1; after += LOOKUP_CHUNK) {
+      out.push(
+        ...(await this.leafPage(tenantId, { fromUs, toUs, afterIndex: after, throughIndex: Math.min(after + LOOKUP_CHUNK, size - 1) })),
+      );
+    }
+    return out;
+  }
+
+  /**
+   * The leaves with an index in (afterIndex, throughIndex] whose event time is in [fromUs, toUs), in index
+   * order. The page is bounded by index, not by a LIMIT: PGlite has no autovacuum, so its tables have no
+   * statistics, and the planner then answered `leaf_index > $after ... ORDER BY leaf_index LIMIT n` with a
+   * bitmap scan of every leaf after `after` and a sort (a whole-tree walk became quadratic); an index range
+   * of n leaves is read as n leaves whatever the plan.
+   */
+  async leafPage(
+    tenantId: string,
+    page: { fromUs?: number; toUs?: number; afterIndex: number; throughIndex: number },
+  ): Promise<StoredLeaf[]> {
     const rows = (await this.ds.query(
       `SELECT leaf_index, event_id, leaf_hash, log_partition, log_offset FROM integrity_leaves
-       WHERE tenant_id = $1 AND event_time_us >= $2 AND event_time_us < $3 ORDER BY leaf_index`,
-      [tenantId, fromUs ?? 0, toUs ?? Number.MAX_SAFE_INTEGER],
+       WHERE tenant_id = $1 AND leaf_index > $2 AND leaf_index <= $3 AND event_time_us >= $4 AND event_time_us < $5
+       ORDER BY leaf_index`,
+      [tenantId, page.afterIndex, page.throughIndex, page.fromUs ?? 0, page.toUs ?? Number.MAX_SAFE_INTEGER],
     )) as LeafRow[];
     return rows.map(toLeaf);
   }
 
-  /** Whether the events with these ids are in the tree at all (for "inserted" outside the verified range). */
-  async knownIds(tenantId: string, ids: string[]): Promise<Set<string>> {
-    if (ids.length === 0) return new Set();
-    const rows = (await this.ds.query('SELECT event_id FROM integrity_leaves WHERE tenant_id = $1 AND event_id = ANY($2)', [
-      tenantId,
-      ids,
-    ])) as Array<{ event_id: string }>;
-    return new Set(rows.map((r) => r.event_id));
-  }
-
-  /** The leaf index of each id, in the order given; −1 where the tree has none. */
-  async leafIndices(tenantId: string, ids: string[]): Promise<number[]> {
-    const byId = new Map<string, number>();
-    // 5,000 ids per statement: PGlite's heap (WebAssembly memory) grows to its largest statement and stays there.
-    for (let i = 0; i < ids.length; i += 5000) {
-      const rows = (await this.ds.query('SELECT event_id, leaf_index FROM integrity_leaves WHERE tenant_id = $1 AND event_id = ANY($2)', [
-        tenantId,
-        ids.slice(i, i + 5000),
-      ])) as Array<{ event_id: string; leaf_index: string }>;
-      for (const r of rows) byId.set(r.event_id, Number(r.leaf_index));
+  /**
+   * The leaves of these event ids, wherever they are in the tree (absent ids are left out). A join on the
+   * ids, so that each is one lookup in the (tenant, event id) index even with no table statistics (`= ANY`
+   * was planned as a scan of the tenant's every leaf on PGlite).
+   */
+  async leavesByIds(tenantId: string, ids: string[]): Promise<Map<string, StoredLeaf>> {
+    const out = new Map<string, StoredLeaf>();
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+      const rows = (await this.ds.query(
+        `SELECT l.leaf_index, l.event_id, l.leaf_hash, l.log_partition, l.log_offset
+         FROM unnest($2::text[]) AS wanted(id) JOIN integrity_leaves l ON l.tenant_id = $1 AND l.event_id = wanted.id`,
+        [tenantId, ids.slice(i, i + LOOKUP_CHUNK)],
+      )) as LeafRow[];
+      for (const r of rows) out.set(r.event_id, toLeaf(r));
     }
-    return ids.map((id) => byId.get(id) ?? -1);
+    return out;
   }
 
-  /** The leaf hashes at these indices (absent ones are left out). */
+  /**
+   * The highest log offset per partition among the leaves below `belowIndex` whose event time is in
+   * [fromUs, toUs): how far the tree had consumed each partition (computed by the database, not in memory).
+   */
+  async reached(tenantId: string, fromUs: number | undefined, toUs: number | undefined, belowIndex: number): Promise<Map<number, bigint>> {
+    const rows = (await this.ds.query(
+      `SELECT log_partition, max(log_offset::numeric)::text AS log_offset FROM integrity_leaves
+       WHERE tenant_id = $1 AND leaf_index < $2 AND event_time_us >= $3 AND event_time_us < $4 GROUP BY log_partition`,
+      [tenantId, belowIndex, fromUs ?? 0, toUs ?? Number.MAX_SAFE_INTEGER],
+    )) as Array<{ log_partition: number; log_offset: string }>;
+    return new Map(rows.map((r) => [Number(r.log_partition), BigInt(r.log_offset)]));
+  }
+
+  /**
+   * The leaf index of each id, in the order given; −1 where the tree has none. Only the index comes back (an
+   * archive asks this for every event it writes): the ids are matched in the database, in their order.
+   */
+  async leafIndices(tenantId: string, ids: string[]): Promise<number[]> {
+    const out: number[] = [];
+    for (let i = 0; i < ids.length; i += LOOKUP_CHUNK) {
+      const rows = (await this.ds.query(
+        `SELECT coalesce(l.leaf_index, -1)::float8 AS i
+         FROM unnest($2::text[]) WITH ORDINALITY AS wanted(id, n)
+         LEFT JOIN integrity_leaves l ON l.tenant_id = $1 AND l.event_id = wanted.id
+         ORDER BY wanted.n`,
+        [tenantId, ids.slice(i, i + LOOKUP_CHUNK)],
+      )) as Array<{ i: number }>;
+      for (const r of rows) out.push(r.i);
+    }
+    return out;
+  }
+
+  /** The leaf hashes at these indices (absent ones are left out); a join on them, like the lookups by id. */
   async leafHashesAt(tenantId: string, indices: number[]): Promise<Array<{ index: number; hash: Buffer }>> {
     if (indices.length === 0) return [];
-    const rows = (await this.ds.query('SELECT leaf_index, leaf_hash FROM integrity_leaves WHERE tenant_id = $1 AND leaf_index = ANY($2)', [
-      tenantId,
-      indices,
-    ])) as Array<{ leaf_index: string; leaf_hash: Buffer }>;
-    return rows.map((r) => ({ index: Number(r.leaf_index), hash: Buffer.from(r.leaf_hash) }));
+    const rows = (await this.ds.query(
+      `SELECT l.leaf_index::float8 AS leaf_index, l.leaf_hash
+       FROM unnest($2::bigint[]) AS wanted(i) JOIN integrity_leaves l ON l.tenant_id = $1 AND l.leaf_index = wanted.i`,
+      [tenantId, indices],
+    )) as Array<{ leaf_index: number; leaf_hash: Buffer }>;
+    return rows.map((r) => ({ index: r.leaf_index, hash: Buffer.from(r.leaf_hash) }));
   }
 
   /** Saves a checkpoint; one per (tenant, size): signing a size again keeps the first. Returns whether it was new. */

@@ -9,6 +9,7 @@ import {
   nodeMap,
   perfectNodeHash,
   rootHash,
+  StreamingRoot,
   verifyConsistency,
   verifyInclusion,
 } from './merkle';
@@ -102,6 +103,31 @@ describe('merkle (RFC 6962)', () => {
         }
       }
       expect(perfectNodeHash((i) => many[i], 3, 1)).not.toEqual(perfectNodeHash((i) => many[i], 3, 2));
+    });
+  });
+
+  describe(StreamingRoot.name, () => {
+    it('should give the transparency-dev root of every prefix, one leaf at a time', () => {
+      const acc = new StreamingRoot();
+      expect(acc.root().toString('hex')).toBe(vectors.rootsHex[0]);
+      leaves.forEach((h, i) => {
+        acc.push(h);
+        expect(acc.size).toBe(i + 1);
+        expect(acc.root().toString('hex')).toBe(vectors.rootsHex[i + 1]);
+      });
+    });
+
+    it('should agree with the recursive tree on sizes past the vectors, powers of two and not', () => {
+      const many = Array.from({ length: 70 }, (_, i) => hashLeaf(Buffer.from(`leaf ${i}`)));
+      const acc = new StreamingRoot();
+      many.forEach((h, i) => {
+        acc.push(h);
+        expect(acc.root()).toEqual(rootHash(memoryTree(many.slice(0, i + 1)), i + 1));
+      });
+      // A swap of two leaves changes the root.
+      const swapped = new StreamingRoot();
+      [many[1], many[0], ...many.slice(2)].forEach((h) => swapped.push(h));
+      expect(swapped.root()).not.toEqual(acc.root());
     });
   });
 

@@ -138,6 +138,38 @@ export function memoryTree(leafHashes: readonly Buffer[]): NodeSource {
 }
 
 /**
+ * MTH over leaf hashes given one at a time, in index order, in O(log n) memory: the perfect subtrees of
+ * the binary decomposition of the count so far, largest first (what a whole-tree check over millions of
+ * leaves folds into instead of holding every hash).
+ */
+export class StreamingRoot {
+  private readonly stack: Array<{ hash: Buffer; leaves: number }> = [];
+  private n = 0;
+
+  get size(): number {
+    return this.n;
+  }
+
+  push(leafHash: Buffer): void {
+    let top = { hash: leafHash, leaves: 1 };
+    while (this.stack.length > 0 && this.stack[this.stack.length - 1].leaves === top.leaves) {
+      const left = this.stack.pop()!;
+      top = { hash: hashChildren(left.hash, top.hash), leaves: left.leaves * 2 };
+    }
+    this.stack.push(top);
+    this.n += 1;
+  }
+
+  /** The root of the leaves pushed so far: the subtrees folded from the right (RFC 6962's split). */
+  root(): Buffer {
+    if (this.stack.length === 0) return EMPTY_ROOT;
+    let acc = this.stack[this.stack.length - 1].hash;
+    for (let i = this.stack.length - 2; i >= 0; i--) acc = hashChildren(this.stack[i].hash, acc);
+    return acc;
+  }
+}
+
+/**
  * A perfect node computed from the 2^level leaves below it: for the levels a store does not keep (their
  * leaves are few and stored anyway). `leaf(i)` returns leaf i's hash.
  */
