@@ -69,7 +69,9 @@ async function main(): Promise<void> {
           printRow(row);
         }
       } catch (e) {
-        ctx.log(`scenario ${name} failed: ${(e as Error).stack ?? String(e)}`);
+        ctx.log(
+          `scenario ${name} failed: ${(e as Error).stack ?? String(e)}${(e as Error).cause ? `\n  cause: ${String((e as Error).cause)}` : ''}`,
+        );
         const row: Row = {
           scenario: name,
           measure: 'scenario',

@@ -65,10 +65,12 @@ jclouds.provider=filesystem
 jclouds.filesystem.basedir=$DATA_DIR
 CONF
   nohup java -Xms64m -Xmx256m -jar "$JAR" --properties "$CONFIG" >"$LOG" 2>&1 &
-  echo $! >"$PID_FILE"
+  local started=$!
+  echo "$started" >"$PID_FILE"
   local waited=0
   until port_open; do
-    server_pid >/dev/null || die "exited while starting; see $LOG:\n$(tail -20 "$LOG")"
+    # The child itself, not server_pid: until it has exec'd java its cmdline is still this script's.
+    kill -0 "$started" 2>/dev/null || die "exited while starting; see $LOG:\n$(tail -20 "$LOG")"
     ((waited++ >= START_TIMEOUT)) && die "not answering after ${START_TIMEOUT}s; see $LOG"
     sleep 1
   done

@@ -283,3 +283,32 @@ export async function authedGet(url: string, timeoutMs = 60_000): Promise<Respon
     }
   }
 }
+
+/** A JSON POST with the bench's key: its status and parsed body. */
+export async function postJson(url: string, body: unknown = {}): Promise<{ status: number; body: Record<string, unknown> }> {
+  const res = await fetch(url, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...AUTH_HEADERS },
+    body: JSON.stringify(body),
+    signal: AbortSignal.timeout(600_000),
+  });
+  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
+}
+
+/** The integrity tree's size now (a checkpoint signed for it). */
+export async function treeSize(url: string): Promise<number> {
+  const c = await postJson(`${url}/audit/integrity/checkpoint`);
+  return Number(c.body.tree_size);
+}
+
+/** Signs checkpoints until the tree holds at least `size` events; returns when it did. */
+export async function treeReaches(url: string, size: number, timeoutMs: number): Promise<number> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const c = await postJson(`${url}/audit/integrity/checkpoint`);
+    if (c.status !== 201) throw new Error(`checkpoint answered ${c.status}: ${JSON.stringify(c.body)}`);
+    if (Number(c.body.tree_size) >= size) return performance.now();
+    if (Date.now() > deadline) throw new Error(`the tree holds ${String(c.body.tree_size)} of ${size} events after ${timeoutMs} ms`);
+    await sleep(200);
+  }
+}

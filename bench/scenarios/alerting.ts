@@ -1,7 +1,7 @@
 import { createServer } from 'node:http';
 import { AddressInfo } from 'node:net';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
-import { AUTH_HEADERS, sleep, startEmbeddedApp, stop } from '../lib/processes';
+import { postJson, sleep, startEmbeddedApp, stop } from '../lib/processes';
 import { Row } from '../lib/report';
 import { percentile } from '../lib/load';
 
@@ -26,12 +26,8 @@ export async function alerting(ctx: BenchContext): Promise<Row[]> {
   const hook = `http://127.0.0.1:${(receiver.address() as AddressInfo).port}/hook`;
   const dataDir = freshDir(ctx, 'alerting');
   const app = await startEmbeddedApp('app-alerting', dataDir, { AUDIT_OUTBOUND_ALLOW: '127.0.0.0/8' }, ctx.serviceNodeArgs);
-  const post = (path: string, body: unknown) =>
-    fetch(`${app.url}${path}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...AUTH_HEADERS },
-      body: JSON.stringify(body),
-    });
+  // Each answer read to its end (postJson): an unread one holds its connection open.
+  const post = (path: string, body: unknown) => postJson(`${app.url}${path}`, body);
   const latencies: number[] = [];
   let stopping = false;
   let background: Promise<void> = Promise.resolve();

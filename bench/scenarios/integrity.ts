@@ -2,34 +2,25 @@ import { performance } from 'node:perf_hooks';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
 import { percentile, postLoad } from '../lib/load';
 import { eventBatch } from '../lib/mix';
-import { AUTH_HEADERS, authedGet, cpuSince, cpuSplit, formatCpu, sleep, startEmbeddedApp, stop } from '../lib/processes';
+import {
+  authedGet,
+  cpuSince,
+  cpuSplit,
+  formatCpu,
+  postJson as post,
+  rssMiB,
+  sampleRss,
+  sleep,
+  startEmbeddedApp,
+  stop,
+  treeReaches,
+  treeSize,
+} from '../lib/processes';
 import { Row } from '../lib/report';
 
 const BATCH = 1000;
 const CONNECTIONS = 4;
 const PROOFS = 500;
-
-async function post(url: string, body: unknown = {}): Promise<{ status: number; body: Record<string, unknown> }> {
-  const res = await fetch(url, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', ...AUTH_HEADERS },
-    body: JSON.stringify(body),
-    signal: AbortSignal.timeout(600_000),
-  });
-  return { status: res.status, body: (await res.json()) as Record<string, unknown> };
-}
-
-/** Signs checkpoints until the tree holds at least `size` events; returns when it did. */
-async function treeReaches(url: string, size: number, timeoutMs: number): Promise<number> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const c = await post(`${url}/audit/integrity/checkpoint`);
-    if (c.status !== 201) throw new Error(`checkpoint answered ${c.status}: ${JSON.stringify(c.body)}`);
-    if (Number(c.body.tree_size) >= size) return performance.now();
-    if (Date.now() > deadline) throw new Error(`the tree holds ${String(c.body.tree_size)} of ${size} events after ${timeoutMs} ms`);
-    await sleep(200);
-  }
-}
 
 interface Ingested {
   ackedPerS: number;
@@ -60,20 +51,17 @@ async function ingest(ctx: BenchContext, url: string, pid: number, requests: num
   return out;
 }
 
-async function treeSize(url: string): Promise<number> {
-  const c = await post(`${url}/audit/integrity/checkpoint`);
-  return Number(c.body.tree_size);
-}
-
 interface Verified {
   perS: number;
   leaves: number;
   ok: boolean;
   seconds: number;
+  rssBefore: number;
+  rssPeak: number;
 }
 
 /** Once the query store shows every event in the tree: one whole-tenant verify, then PROOFS proofs one at a time. */
-async function verifyAndProve(ctx: BenchContext, url: string): Promise<{ verify: Verified; proofMs: number[] }> {
+async function verifyAndProve(ctx: BenchContext, url: string, pid: number): Promise<{ verify: Verified; proofMs: number[] }> {
   const size = await treeSize(url);
   for (let i = 0; ; i++) {
     const page = (await (await authedGet(`${url}/audit/events?limit=1`)).json()) as { total: number };
@@ -81,13 +69,18 @@ async function verifyAndProve(ctx: BenchContext, url: string): Promise<{ verify:
     if (i > 3000) throw new Error(`the store shows ${page.total} of ${size} events`);
     await sleep(200);
   }
+  const rssBefore = rssMiB(pid);
+  const rss = sampleRss(pid, 100);
   const t0 = performance.now();
   const report = await post(`${url}/audit/integrity/verify`);
   const seconds = (performance.now() - t0) / 1000;
+  const { peak } = rss.stop();
   if (report.status !== 200) throw new Error(`verify answered ${report.status}: ${JSON.stringify(report.body).slice(0, 300)}`);
   const leaves = Number(report.body.leaves_checked);
-  const verify = { perS: leaves / seconds, leaves, ok: report.body.ok === true, seconds };
-  ctx.log(`  verified ${leaves} leaves in ${seconds.toFixed(1)} s (ok: ${String(report.body.ok)})`);
+  const verify = { perS: leaves / seconds, leaves, ok: report.body.ok === true, seconds, rssBefore, rssPeak: peak };
+  ctx.log(
+    `  verified ${leaves} leaves in ${seconds.toFixed(1)} s (ok: ${String(report.body.ok)}), RSS ${Math.round(rssBefore)} MiB before, peak ${Math.round(peak)} MiB`,
+  );
   await treeReaches(url, size, 60_000);
   const page = (await (await authedGet(`${url}/audit/events?limit=${PROOFS}&order=asc`)).json()) as { events: Array<{ id: string }> };
   const proofMs: number[] = [];
@@ -110,7 +103,7 @@ const verifyRows = (scenario: string, verify: Verified, proofMs: number[]): Row[
     limit: null,
     limitIs: '',
     unit: 'ev/s',
-    note: `${verify.leaves.toLocaleString('en-US')} leaves in ${verify.seconds.toFixed(1)} s, ok: ${verify.ok}`,
+    note: `${verify.leaves.toLocaleString('en-US')} leaves in ${verify.seconds.toFixed(1)} s, ok: ${verify.ok}; RSS ${Math.round(verify.rssBefore)} MiB before, peak ${Math.round(verify.rssPeak)} MiB`,
   },
   {
     scenario,
@@ -154,7 +147,7 @@ export async function integrity(ctx: BenchContext): Promise<Row[]> {
     ctx.log(
       `  acknowledged ${on.ackedPerS.toFixed(0)} events/s, into the tree ${on.intoTreePerS!.toFixed(0)} events/s, ${on.cpuUsPerEvent.toFixed(1)} µs CPU per event`,
     );
-    ({ verify, proofMs } = await verifyAndProve(ctx, onApp.url));
+    ({ verify, proofMs } = await verifyAndProve(ctx, onApp.url, onApp.child.proc.pid!));
   } finally {
     await stop(onApp.child);
     removeDir(onDir);
@@ -212,7 +205,7 @@ export async function integrityVerify(ctx: BenchContext): Promise<Row[]> {
   try {
     const on = await ingest(ctx, app.url, app.child.proc.pid!, requests, true);
     ctx.log(`  acknowledged ${on.ackedPerS.toFixed(0)} events/s, into the tree ${on.intoTreePerS!.toFixed(0)} events/s`);
-    const { verify, proofMs } = await verifyAndProve(ctx, app.url);
+    const { verify, proofMs } = await verifyAndProve(ctx, app.url, app.child.proc.pid!);
     return verifyRows('Integrity, 1M', verify, proofMs);
   } finally {
     await stop(app.child);

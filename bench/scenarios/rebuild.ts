@@ -4,7 +4,7 @@ import * as path from 'node:path';
 import { performance } from 'node:perf_hooks';
 import { promisify } from 'node:util';
 import { BenchContext, freshDir, removeDir } from '../lib/context';
-import { AUTH_HEADERS, authedGet, DIST, sleep, startEmbeddedApp, stop } from '../lib/processes';
+import { authedGet, DIST, postJson, sleep, startEmbeddedApp, stop } from '../lib/processes';
 import { oldDayEvent } from '../lib/load';
 import { Row } from '../lib/report';
 
@@ -46,19 +46,15 @@ export async function rebuild(ctx: BenchContext): Promise<Row[]> {
     AUDIT_ARCHIVE_RECIPIENTS: /public key: (age1\S+)/.exec(keyText)![1],
   };
   const app = await startEmbeddedApp('app-rebuild', dataDir, env, ctx.serviceNodeArgs);
-  const post = (p: string, body: unknown) =>
-    fetch(`${app.url}${p}`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', ...AUTH_HEADERS },
-      body: JSON.stringify(body),
-    });
+  // Every answer read to its end (postJson): one left unread holds its connection, and the client opens another.
+  const post = (p: string, body: unknown) => postJson(`${app.url}${p}`, body);
   try {
     ctx.log(`rebuild: seeding ${events} events over ${days} days (batches of ${BATCH})`);
     const seedStart = performance.now();
     for (let sent = 0; sent < events; sent += BATCH) {
       const batch = Array.from({ length: Math.min(BATCH, events - sent) }, (_, i) => oldDayEvent(sent + i, perDay));
       const r = await post('/audit/events', batch);
-      if (r.status !== 201) throw new Error(`seeding answered ${r.status}: ${(await r.text()).slice(0, 300)}`);
+      if (r.status !== 201) throw new Error(`seeding answered ${r.status}: ${JSON.stringify(r.body).slice(0, 300)}`);
     }
     await until('the seed searchable', async () => (await total(app.url)) === events);
     const ingestRate = events / ((performance.now() - seedStart) / 1000);
@@ -70,7 +66,7 @@ export async function rebuild(ctx: BenchContext): Promise<Row[]> {
       encryption_required: true,
     });
     if (set.status !== 201) throw new Error(`policy answered ${set.status}`);
-    const queued = (await (await post('/audit/retention/run', {})).json()) as { status_url: string };
+    const queued = (await post('/audit/retention/run', {})).body as { status_url: string };
     await until('the archive run', async () => {
       const j = (await (await authedGet(`${app.url}${queued.status_url}`)).json()) as { state: string; error: string | null };
       if (j.state === 'failed') throw new Error(`the run failed: ${j.error}`);
