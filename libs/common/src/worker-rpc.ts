@@ -17,7 +17,7 @@ export class WorkerRpc<Req extends object, Res> {
 
   constructor(
     private readonly script: string,
-    private readonly options: WorkerOptions & { name: string; restart?: boolean },
+    private readonly options: WorkerOptions & { name: string; restart?: boolean; onFailure?: (e: Error) => void },
   ) {}
 
   private start(): Worker {
@@ -32,7 +32,10 @@ export class WorkerRpc<Req extends object, Res> {
     });
     const fail = (e: Error): void => {
       if (this.worker === worker) this.worker = undefined;
-      if (this.options.restart === false) this.failure ??= e;
+      if (this.options.restart === false && !this.failure && !this.closed) {
+        this.failure = e;
+        this.options.onFailure?.(e);
+      }
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
     };

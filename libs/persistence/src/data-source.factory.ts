@@ -14,6 +14,11 @@ export interface PersistenceOptions {
   entities: MixedList<Function | string | EntitySchema>;
   // eslint-disable-next-line @typescript-eslint/no-unsafe-function-type
   migrations: MixedList<Function | string>;
+  /**
+   * Called if the store is gone for good: the embedded PGlite's thread died, and every statement fails
+   * from then on (it is not reopened in the same process). Postgres reconnects on its own and never calls it.
+   */
+  onLost?: (e: Error) => void;
 }
 
 /**
@@ -32,7 +37,7 @@ export async function createDataSource(options: PersistenceOptions): Promise<Dat
   let config: DataSourceOptions;
   if (options.target.kind === 'pglite') {
     // PGlite on a worker thread, behind the `pg` surface TypeORM's postgres driver uses (pglite-thread.ts).
-    config = { ...common, driver: pgliteThreadDriver(options.target.dataDir) } as DataSourceOptions;
+    config = { ...common, driver: pgliteThreadDriver(options.target.dataDir, options.onLost) } as DataSourceOptions;
   } else {
     const ssl = options.target.ssl ? postgresSslOptions(options.target.ssl) : undefined;
     // In `extra`, which TypeORM hands to pg's pool as it is: its own `ssl` is typed for servers, not clients.

@@ -28,12 +28,19 @@ const WORKER_SCRIPT = path.join(__dirname, 'pglite.worker.js');
  * rows across. Run from the TypeScript sources (jest), where there is no compiled worker, it stays on the
  * calling thread.
  */
-function openSession(dataDir: string): { call: Session; close: () => Promise<void> } {
+function openSession(dataDir: string, onLost: (e: Error) => void): { call: Session; close: () => Promise<void> } {
   if (!existsSync(WORKER_SCRIPT)) {
     const call = openPGliteSession(dataDir);
     return { call, close: async () => void (await call({ op: 'close' })) };
   }
-  const rpc = new WorkerRpc<PGliteRequest, unknown>(WORKER_SCRIPT, { name: 'PGlite', workerData: { dataDir }, restart: false });
+  // Not restarted: a thread that died may have left its WebAssembly Postgres anywhere in a write, and a second
+  // instance must not open the directory in this process; the owner is told instead (see `onLost` below).
+  const rpc = new WorkerRpc<PGliteRequest, unknown>(WORKER_SCRIPT, {
+    name: 'PGlite',
+    workerData: { dataDir },
+    restart: false,
+    onFailure: onLost,
+  });
   return { call: (request) => rpc.call(request), close: () => rpc.close({ op: 'close' }) };
 }
 
@@ -62,7 +69,11 @@ class SharedSession {
   private analyzer: NodeJS.Timeout;
   private readonly maintenance = {};
 
-  constructor(private readonly session: { call: Session; close: () => Promise<void> }) {
+  constructor(
+    private readonly session: { call: Session; close: () => Promise<void> },
+    /** Told once if the thread dies: every statement fails from then on. */
+    readonly lostListeners: Set<(e: Error) => void>,
+  ) {
     this.opened = session.call({ op: 'open' });
     // PGlite runs no autovacuum, so its tables never get statistics on their own, and the planner, guessing,
     // answered lookups by a secondary index with scans of the tenant's every row (a million-leaf verify spent
@@ -140,7 +151,16 @@ const sessions = new Map<string, SharedSession>();
 
 function sessionFor(dataDir: string): SharedSession {
   let s = sessions.get(dataDir);
-  if (!s) sessions.set(dataDir, (s = new SharedSession(openSession(dataDir))));
+  if (!s) {
+    const lost = new Set<(e: Error) => void>();
+    s = new SharedSession(
+      openSession(dataDir, (e) => {
+        for (const listener of lost) listener(e);
+      }),
+      lost,
+    );
+    sessions.set(dataDir, s);
+  }
   return s;
 }
 
@@ -176,10 +196,15 @@ class PGliteClient extends EventEmitter {
  * The `pg` module's surface that TypeORM's postgres driver uses: `new Pool()`, `connect(cb)` handing out a
  * client of the one session, `query(sql, params, cb)` and `end(cb)`.
  */
-export function pgliteThreadDriver(dataDir: string): { Pool: new () => EventEmitter } {
+export function pgliteThreadDriver(dataDir: string, onLost?: (e: Error) => void): { Pool: new () => EventEmitter } {
   class PGliteThreadPool extends EventEmitter {
     private readonly session = sessionFor(dataDir);
     private readonly client = new PGliteClient(this.session);
+
+    constructor() {
+      super();
+      if (onLost) this.session.lostListeners.add(onLost);
+    }
 
     connect(callback: (err: Error | null, client: PGliteClient | null, done: () => void) => void): void {
       const client = new PGliteClient(this.session);
@@ -198,6 +223,7 @@ export function pgliteThreadDriver(dataDir: string): { Pool: new () => EventEmit
     }
 
     end(callback?: (e: Error | null) => void): void {
+      if (onLost) this.session.lostListeners.delete(onLost);
       if (sessions.get(dataDir) === this.session) sessions.delete(dataDir);
       this.session.close().then(
         () => callback?.(null),

@@ -156,7 +156,14 @@ export async function startCapabilities(
   if (options.extraEntities !== undefined || capabilities.some((c) => c.needs?.configStore)) {
     if (mode === 'embedded') mkdirSync(config.dataDir, { recursive: true });
     const target = mode === 'embedded' ? config.postgres : requirePostgres(config, options.app);
-    ds = await createDataSource({ target, entities, migrations });
+    ds = await createDataSource({
+      target,
+      entities,
+      migrations,
+      // Crash-only: a process without its configuration store cannot recover in place, so it stops (exit 1)
+      // and its supervisor (Kubernetes, systemd) starts it again; nothing acknowledged is lost, the log holds it.
+      onLost: (e) => context.fail('the embedded configuration store (PGlite) stopped; the process exits to be restarted', e),
+    });
     const opened = ds;
     closers.add('config-store', () => opened.destroy());
     readiness.push({ name: 'config_store', check: async () => ({ ok: await pingDataSource(opened) }) });
