@@ -162,6 +162,14 @@ describe(`${TreeStore.name} on Postgres`, () => {
     expect(await store.leafPage(t, { afterIndex: -1, throughIndex: 11, fromUs: Date.now() * 1000 + 3600e6 })).toEqual([]);
     expect((await store.leafPage(t, { afterIndex: -1, throughIndex: 11, fromUs: 0, toUs: Date.now() * 1000 + 3600e6 })).length).toBe(12);
     expect(await store.leafPage(t, { afterIndex: 11, throughIndex: 20 })).toEqual([]);
+    // and the span of indices a time range covers, below a bound, through the BRIN time index
+    const future = Date.now() * 1000 + 3600e6;
+    expect(await store.leafIndexSpan(t, 0, future, 12)).toEqual({ first: 0, last: 11 });
+    expect(await store.leafIndexSpan(t, undefined, undefined, 10)).toEqual({ first: 0, last: 9 });
+    expect(await store.leafIndexSpan(t, future, undefined, 12)).toBeNull();
+    expect(await ds.query(`SELECT indexdef FROM pg_indexes WHERE indexname = 'integrity_leaves_time'`)).toEqual([
+      { indexdef: expect.stringContaining('USING brin (event_time_us)') },
+    ]);
     expect((await store.leaves(t)).map((l) => l.index)).toEqual(Array.from({ length: 12 }, (_, i) => i));
     // and a lookup by id finds those in the tree only
     const found = await store.leavesByIds(t, [event(3, t).id, event(99, t).id, event(10, t).id]);
@@ -254,7 +262,10 @@ describe(`${TreeStore.name} on Postgres`, () => {
             }>
           ).map((r) => `${r.level}:${r.n}`);
         expect(await levels()).toEqual(['4:2', '5:1']);
-        // when undone, the nodes of levels 1-3 are back, each the reference tree's
+        // when undone (the time index's migration, which drops it, then this one), the nodes of levels 1-3
+        // are back, each the reference tree's
+        await local.undoLastMigration({ transaction: 'each' });
+        expect(await local.query(`SELECT 1 FROM pg_indexes WHERE indexname = 'integrity_leaves_time'`)).toEqual([]);
         await local.undoLastMigration({ transaction: 'each' });
         expect(await levels()).toEqual(['1:22', '2:11', '3:5', '4:2', '5:1']);
         const lower = (await local.query('SELECT level, node_index, hash FROM integrity_nodes WHERE level < $1', [

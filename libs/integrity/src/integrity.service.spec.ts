@@ -44,6 +44,7 @@ class World {
   emitted: unknown[] = [];
   ranges = 0;
   byId = 0;
+  leafPages = 0;
   /** Runs at each page read of either pass: the other consumers, going on meanwhile. */
   hook?: () => void;
 
@@ -81,10 +82,15 @@ class World {
         }
         return out;
       },
+      leafIndexSpan: async (_t: string, from: number | undefined, to: number | undefined, below: number) => {
+        const inside = this.leaves.filter((l) => l.index < below && inRange(l.timeUs, from, to)).map((l) => l.index);
+        return inside.length === 0 ? null : { first: Math.min(...inside), last: Math.max(...inside) };
+      },
       leavesByIds: async (_t: string, ids: string[]) =>
         new Map(this.leaves.filter((l) => ids.includes(l.eventId)).map((l) => [l.eventId, l])),
       leafPage: async (_t: string, p: { fromUs?: number; toUs?: number; afterIndex: number; throughIndex: number }) => {
         this.hook?.();
+        this.leafPages++;
         return this.leaves.filter((l) => l.index > p.afterIndex && l.index <= p.throughIndex && inRange(l.timeUs, p.fromUs, p.toUs));
       },
     } as unknown as TreeStore;
@@ -158,6 +164,31 @@ describe('IntegrityService.verify (streamed in pages)', () => {
       expect(r).toMatchObject({ ok: false, events_checked: 20, leaves_checked: 20, pending: 0, checkpoint_root_matches: true });
       expect(w.emitted).toHaveLength(1);
     }
+  });
+
+  it('given a time range, should walk only the leaf indices it spans, late leaves included', async () => {
+    // given 40 events a second apart, and a late leaf (index 40) with the time of event 21 whose event is gone
+    const w = new World(40);
+    const late = event(41);
+    w.leaves.push({
+      index: 40,
+      eventId: late.id,
+      leafHash: leafHashOf(late),
+      partition: 0,
+      offset: '10',
+      timeUs: us(event(21).timestamp),
+    });
+    // when events 20-24 are verified in pages of 3
+    const r = await w.service(3).verify(TENANT, { fromUs: us(event(20).timestamp), toUs: us(event(25).timestamp) });
+    // then the walk covered indices 20-40 (7 pages), not the tree's 41 (14), and the late leaf is named
+    expect(w.leafPages).toBe(7);
+    expect(r).toMatchObject({ ok: false, events_checked: 5, leaves_checked: 6, pending: 0 });
+    expect(ids(r.removed)).toEqual([late.id]);
+    // and a range with no leaf walks nothing
+    const empty = new World(10);
+    const none = await empty.service(3).verify(TENANT, { fromUs: us(event(20).timestamp) });
+    expect(none).toMatchObject({ ok: true, leaves_checked: 0 });
+    expect(empty.leafPages).toBe(0);
   });
 
   it('should count as pending what one side has not consumed yet, on either side', async () => {

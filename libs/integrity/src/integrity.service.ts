@@ -342,8 +342,13 @@ export class IntegrityService implements IntegrityPort {
     // are folded into the root the latest checkpoint signed.
     const root = new StreamingRoot();
     let leavesChecked = 0;
-    for (let after = -1; after < size - 1; after += page) {
-      const through = Math.min(after + page, size - 1);
+    // A time range walks only the indices its leaves span (late events, appended after younger ones, widen it).
+    const span = whole
+      ? { first: 0, last: size - 1 }
+      : await timed('tree', this.tree.leafIndexSpan(tenantId, range.fromUs, range.toUs, size));
+    const lastIndex = span?.last ?? -1;
+    for (let after = (span?.first ?? 0) - 1; after < lastIndex; after += page) {
+      const through = Math.min(after + page, lastIndex);
       const leaves = await timed('tree', this.tree.leafPage(tenantId, { ...range, afterIndex: after, throughIndex: through }));
       leavesChecked += leaves.length;
       const missing: StoredLeaf[] = [];

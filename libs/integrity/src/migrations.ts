@@ -86,4 +86,31 @@ export class IntegrityUpperNodesOnly1765411200131 implements MigrationInterface 
   }
 }
 
-export const INTEGRITY_MIGRATIONS = [CreateIntegrityTree1764979200007, IntegrityUpperNodesOnly1765411200131];
+/**
+ * A BRIN index on the leaves' event time, so a verification of a time range walks the leaf indices that
+ * range spans (TreeStore.leafIndexSpan) instead of the whole tree: leaves are appended in log order, so
+ * their times rise with their place in the table, and a block range's minimum and maximum say where a
+ * range is. A few pages per million leaves, and next to nothing per insert (a B-tree here would cost the
+ * append path a third index). Postgres summarises new block ranges itself (`autosummarize`); the embedded
+ * PGlite, which has no autovacuum, in its periodic VACUUM ANALYZE (pglite-thread.ts). Ranges not yet
+ * summarised are read whole, so the index only ever narrows what is read.
+ */
+export class IntegrityLeafTimeIndex1765497600001 implements MigrationInterface {
+  name = 'IntegrityLeafTimeIndex1765497600001';
+
+  async up(q: QueryRunner): Promise<void> {
+    await q.query(
+      'CREATE INDEX IF NOT EXISTS integrity_leaves_time ON integrity_leaves USING brin (event_time_us) WITH (autosummarize = on)',
+    );
+  }
+
+  async down(q: QueryRunner): Promise<void> {
+    await q.query('DROP INDEX IF EXISTS integrity_leaves_time');
+  }
+}
+
+export const INTEGRITY_MIGRATIONS = [
+  CreateIntegrityTree1764979200007,
+  IntegrityUpperNodesOnly1765411200131,
+  IntegrityLeafTimeIndex1765497600001,
+];

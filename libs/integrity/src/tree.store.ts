@@ -306,6 +306,25 @@ export class TreeStore {
   }
 
   /**
+   * The first and last leaf index below `belowIndex` whose event time is in [fromUs, toUs), or null when
+   * none is: the span a verification of that range walks. One aggregate over the block ranges the time
+   * index (integrity_leaves_time, BRIN) puts in range, instead of every leaf of the tenant.
+   */
+  async leafIndexSpan(
+    tenantId: string,
+    fromUs: number | undefined,
+    toUs: number | undefined,
+    belowIndex: number,
+  ): Promise<{ first: number; last: number } | null> {
+    const [row] = (await this.ds.query(
+      `SELECT min(leaf_index)::float8 AS first, max(leaf_index)::float8 AS last FROM integrity_leaves
+       WHERE tenant_id = $1 AND leaf_index < $2 AND event_time_us >= $3 AND event_time_us < $4`,
+      [tenantId, belowIndex, fromUs ?? 0, toUs ?? Number.MAX_SAFE_INTEGER],
+    )) as Array<{ first: number | null; last: number | null }>;
+    return row?.first == null || row.last == null ? null : { first: Number(row.first), last: Number(row.last) };
+  }
+
+  /**
    * The leaves of these event ids, wherever they are in the tree (absent ids are left out). A join on the
    * ids, so that each is one lookup in the (tenant, event id) index even with no table statistics (`= ANY`
    * was planned as a scan of the tenant's every leaf on PGlite).
