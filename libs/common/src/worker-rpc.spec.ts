@@ -52,6 +52,17 @@ describe('WorkerRpc', () => {
     expect(failures.map((e) => e.message)).toEqual(['the test worker exited with code 7']);
   });
 
+  it('should answer the calls in flight even when onFailure throws', async () => {
+    const r = rpc({
+      restart: false,
+      onFailure: () => {
+        throw new Error('listener failed');
+      },
+    });
+    await r.call({ echo: 'x' });
+    await expect(r.call({ exit: 5 })).rejects.toThrow('exited with code 5');
+  });
+
   it('should not call onFailure when it is closed', async () => {
     const failures: Error[] = [];
     const r = rpc({ restart: false, onFailure: (e) => failures.push(e) });

@@ -32,12 +32,18 @@ export class WorkerRpc<Req extends object, Res> {
     });
     const fail = (e: Error): void => {
       if (this.worker === worker) this.worker = undefined;
-      if (this.options.restart === false && !this.failure && !this.closed) {
-        this.failure = e;
-        this.options.onFailure?.(e);
-      }
+      const first = this.options.restart === false && !this.failure && !this.closed;
+      if (this.options.restart === false) this.failure ??= e;
       for (const p of this.pending.values()) p.reject(e);
       this.pending.clear();
+      // Last, and guarded: a listener that throws must not leave calls pending or escape the exit handler.
+      if (first) {
+        try {
+          this.options.onFailure?.(e);
+        } catch {
+          // The owner's problem; the calls are already answered.
+        }
+      }
     };
     worker.on('error', fail);
     worker.on('exit', (code) => fail(new Error(`the ${this.options.name} worker exited with code ${code}`)));

@@ -92,7 +92,8 @@ export class IntegrityUpperNodesOnly1765411200131 implements MigrationInterface 
  * their times rise with their place in the table, and a block range's minimum and maximum say where a
  * range is. A few pages per million leaves, and next to nothing per insert (a B-tree here would cost the
  * append path a third index). Postgres summarises new block ranges itself (`autosummarize`); the embedded
- * PGlite, which has no autovacuum, in its periodic VACUUM ANALYZE (pglite-thread.ts). Ranges not yet
+ * PGlite, which has no autovacuum, in its periodic maintenance round (ANALYZE, then
+ * brin_summarize_new_values; pglite-thread.ts). Ranges not yet
  * summarised are read whole, so the index only ever narrows what is read.
  */
 export class IntegrityLeafTimeIndex1765497600001 implements MigrationInterface {

@@ -113,7 +113,11 @@ export function runService(name: string, start: (context: AppContext) => Promise
     process.exit(exitCode);
   };
   const stop = (reason: string, code: number): void => {
-    if (stopping) return;
+    // A fatal condition during a shutdown already under way still makes the exit a failure.
+    if (stopping) {
+      if (code !== 0) exitCode = code;
+      return;
+    }
     stopping = true;
     exitCode = code;
     logger.info({ reason, during_start: starting }, 'shutting down');
