@@ -84,6 +84,15 @@ export class WorkerRpc<Req extends object, Res> {
   }
 }
 
+/**
+ * Structured clone hands a Buffer over as a plain Uint8Array (same bytes, no copy here); the code on either
+ * side of a worker expects Buffers. A string passes through.
+ */
+export function asBuffer(value: Uint8Array | string): Buffer {
+  if (typeof value === 'string' || Buffer.isBuffer(value)) return value as Buffer;
+  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
+}
+
 /** The error as plain data: its message, name and every primitive field (a database error's code, constraint...). */
 export function plainError(e: unknown): Record<string, unknown> & { message: string } {
   const out: Record<string, unknown> & { message: string } = {

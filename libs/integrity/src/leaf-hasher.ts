@@ -1,6 +1,6 @@
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { WorkerRpc } from '@app/common';
+import { asBuffer, WorkerRpc } from '@app/common';
 import { parseTimestampMicros } from '@app/contracts';
 import { BusRecord, decodeRecord, OutgoingRecord, TrustPolicy } from '@app/event-bus';
 import { extendTree, Frontier, GrownTree, leafHashOf } from './core';
@@ -32,10 +32,6 @@ export interface FrontierSeed {
 export interface HashOptions {
   trust: TrustPolicy;
   defaultTenant: string;
-}
-
-function asBuffer(value: Uint8Array): Buffer {
-  return Buffer.isBuffer(value) ? value : Buffer.from(value.buffer, value.byteOffset, value.byteLength);
 }
 
 /** Tenants whose frontier the hasher keeps (as the tree store's cache). */

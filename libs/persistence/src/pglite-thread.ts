@@ -2,7 +2,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import { EventEmitter } from 'node:events';
 import { existsSync } from 'node:fs';
 import * as path from 'node:path';
-import { WorkerRpc } from '@app/common';
+import { asBuffer, WorkerRpc } from '@app/common';
 import { openPGliteSession, PGliteRequest, PGliteResult } from './pglite-session';
 
 type Session = (request: PGliteRequest) => Promise<unknown>;
@@ -12,7 +12,7 @@ function withBuffers(rows: Array<Record<string, unknown>>): Array<Record<string,
   for (const row of rows) {
     for (const key in row) {
       const v = row[key];
-      if (v instanceof Uint8Array && !Buffer.isBuffer(v)) row[key] = Buffer.from(v.buffer, v.byteOffset, v.byteLength);
+      if (v instanceof Uint8Array) row[key] = asBuffer(v);
     }
   }
   return rows;
@@ -44,9 +44,9 @@ function openSession(dataDir: string, onLost: (e: Error) => void): { call: Sessi
   return { call: (request) => rpc.call(request), close: () => rpc.close({ op: 'close' }) };
 }
 
-/** The stand-in for autovacuum (SharedSession): the first ANALYZE (and BRIN summary) a minute after start, then every ten. */
-const ANALYZE_FIRST_MS = 60_000;
-const ANALYZE_EVERY_MS = 600_000;
+/** The stand-in for autovacuum (SharedSession): ANALYZE and the BRIN summary a minute after start, then every ten. */
+const MAINTENANCE_FIRST_MS = 60_000;
+const MAINTENANCE_EVERY_MS = 600_000;
 /** Every BRIN index's new block ranges summarised: incremental, a few milliseconds per million rows added. */
 const SUMMARISE_BRIN = `SELECT brin_summarize_new_values(c.oid) FROM pg_class c JOIN pg_am a ON a.oid = c.relam
   WHERE a.amname = 'brin' AND c.relkind = 'i'`;
@@ -69,29 +69,31 @@ class SharedSession {
   private ownerScope: object | undefined;
   private readonly waiting: Array<() => void> = [];
 
-  private analyzer: NodeJS.Timeout;
+  private maintainer: NodeJS.Timeout;
   private readonly maintenance = {};
+  private readonly session: { call: Session; close: () => Promise<void> };
+  /** Told once if the thread dies: every statement fails from then on. */
+  readonly lostListeners = new Set<(e: Error) => void>();
 
-  constructor(
-    private readonly session: { call: Session; close: () => Promise<void> },
-    /** Told once if the thread dies: every statement fails from then on. */
-    readonly lostListeners: Set<(e: Error) => void>,
-  ) {
-    this.opened = session.call({ op: 'open' });
+  constructor(open: (onLost: (e: Error) => void) => { call: Session; close: () => Promise<void> }) {
+    this.session = open((e) => {
+      for (const listener of this.lostListeners) listener(e);
+    });
+    this.opened = this.session.call({ op: 'open' });
     // PGlite runs no autovacuum, so its tables never get statistics on their own, and the planner, guessing,
     // answered lookups by a secondary index with scans of the tenant's every row (a million-leaf verify spent
     // most of its time there). ANALYZE samples each table (about 0.15 s for a million rows, on PGlite's own
     // thread) once a minute after start and then every ten, between transactions like any other statement.
     // The same round summarises the block ranges added to BRIN indexes since the last (what autovacuum's
     // `autosummarize` does on Postgres; a range not yet summarised is read whole, so it is only slower).
-    const analyze = () =>
+    const maintain = () =>
       void this.query(this.maintenance, 'ANALYZE', undefined)
         .then(() => this.query(this.maintenance, SUMMARISE_BRIN, undefined))
         .catch(() => undefined);
-    this.analyzer = setTimeout(() => {
-      analyze();
-      this.analyzer = setInterval(analyze, ANALYZE_EVERY_MS).unref();
-    }, ANALYZE_FIRST_MS).unref();
+    this.maintainer = setTimeout(() => {
+      maintain();
+      this.maintainer = setInterval(maintain, MAINTENANCE_EVERY_MS).unref();
+    }, MAINTENANCE_FIRST_MS).unref();
   }
 
   async query(client: object, sql: string, params: unknown[] | undefined): Promise<PGliteResult> {
@@ -133,8 +135,8 @@ class SharedSession {
   }
 
   close(): Promise<void> {
-    clearTimeout(this.analyzer);
-    clearInterval(this.analyzer);
+    clearTimeout(this.maintainer);
+    clearInterval(this.maintainer);
     return this.session.close();
   }
 }
@@ -159,16 +161,7 @@ const sessions = new Map<string, SharedSession>();
 
 function sessionFor(dataDir: string): SharedSession {
   let s = sessions.get(dataDir);
-  if (!s) {
-    const lost = new Set<(e: Error) => void>();
-    s = new SharedSession(
-      openSession(dataDir, (e) => {
-        for (const listener of lost) listener(e);
-      }),
-      lost,
-    );
-    sessions.set(dataDir, s);
-  }
+  if (!s) sessions.set(dataDir, (s = new SharedSession((onLost) => openSession(dataDir, onLost))));
   return s;
 }
 

@@ -1,5 +1,5 @@
 import * as path from 'node:path';
-import { WorkerRpc } from '@app/common';
+import { asBuffer, WorkerRpc } from '@app/common';
 import { BusBatch, BusRecord, OutgoingRecord } from '@app/event-bus';
 import { ProcessedBatch, processBatch, ProcessOptions } from './projector';
 
@@ -21,12 +21,7 @@ export interface ProjectRequest {
   options: ProcessOptions;
 }
 
-/** Structured clone turns a Buffer into a plain Uint8Array; the code on either side expects Buffers. */
-export function asBuffer(value: Uint8Array | string): Buffer {
-  if (typeof value === 'string' || Buffer.isBuffer(value)) return value as Buffer;
-  return Buffer.from(value.buffer, value.byteOffset, value.byteLength);
-}
-
+/** The records as Buffers again after a structured clone (asBuffer). */
 export function withBuffers<T extends BusRecord | OutgoingRecord>(records: T[]): T[] {
   return records.map((r) => ({ ...r, value: asBuffer(r.value as Uint8Array) }));
 }
