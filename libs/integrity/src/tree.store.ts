@@ -56,6 +56,12 @@ export type { Frontier, GrownTree } from './core';
 /** Tenants whose frontier is kept in memory; past it the oldest entry goes (re-read on its next append). */
 const FRONTIER_CACHE_TENANTS = 10_000;
 
+/** [fromUs, toUs) as statement parameters, an open end as the widest bound (validation keeps times after 2000). */
+const timeBounds = (fromUs: number | undefined, toUs: number | undefined): [number, number] => [
+  fromUs ?? 0,
+  toUs ?? Number.MAX_SAFE_INTEGER,
+];
+
 /** Ids or indices per statement: PGlite's heap (WebAssembly memory) grows to its largest statement and stays there. */
 const LOOKUP_CHUNK = 5000;
 
@@ -300,7 +306,7 @@ export class TreeStore {
       `SELECT leaf_index, event_id, leaf_hash, log_partition, log_offset FROM integrity_leaves
        WHERE tenant_id = $1 AND leaf_index > $2 AND leaf_index <= $3 AND event_time_us >= $4 AND event_time_us < $5
        ORDER BY leaf_index`,
-      [tenantId, page.afterIndex, page.throughIndex, page.fromUs ?? 0, page.toUs ?? Number.MAX_SAFE_INTEGER],
+      [tenantId, page.afterIndex, page.throughIndex, ...timeBounds(page.fromUs, page.toUs)],
     )) as LeafRow[];
     return rows.map(toLeaf);
   }
@@ -322,7 +328,7 @@ export class TreeStore {
       // 1M leaves: 187 ms against 32 ms).
       `SELECT min(leaf_index + 0)::float8 AS first, max(leaf_index + 0)::float8 AS last FROM integrity_leaves
        WHERE tenant_id = $1 AND leaf_index < $2 AND event_time_us >= $3 AND event_time_us < $4`,
-      [tenantId, belowIndex, fromUs ?? 0, toUs ?? Number.MAX_SAFE_INTEGER],
+      [tenantId, belowIndex, ...timeBounds(fromUs, toUs)],
     )) as Array<{ first: number | null; last: number | null }>;
     return row?.first == null || row.last == null ? null : { first: Number(row.first), last: Number(row.last) };
   }
@@ -353,7 +359,7 @@ export class TreeStore {
     const rows = (await this.ds.query(
       `SELECT log_partition, max(log_offset::numeric)::text AS log_offset FROM integrity_leaves
        WHERE tenant_id = $1 AND leaf_index < $2 AND event_time_us >= $3 AND event_time_us < $4 GROUP BY log_partition`,
-      [tenantId, belowIndex, fromUs ?? 0, toUs ?? Number.MAX_SAFE_INTEGER],
+      [tenantId, belowIndex, ...timeBounds(fromUs, toUs)],
     )) as Array<{ log_partition: number; log_offset: string }>;
     return new Map(rows.map((r) => [Number(r.log_partition), BigInt(r.log_offset)]));
   }
