@@ -2,18 +2,19 @@ import { WorkerRpc } from './worker-rpc';
 
 /**
  * A worker, as code (`eval`), that answers `{ echo }` with its value and its thread id, fails `{ fail }` with
- * an error carrying a code, and exits with `{ exit }` as its code.
+ * an error carrying a code, exits with `{ exit }` as its code, and dies of an uncaught `{ crash }`.
  */
 const WORKER = `
 const { parentPort, threadId } = require('node:worker_threads');
 parentPort.on('message', ({ id, request }) => {
   if ('exit' in request) process.exit(request.exit);
+  if ('crash' in request) throw new Error(request.crash);
   if ('fail' in request) parentPort.postMessage({ id, error: { message: request.fail, code: 'E_TEST' } });
   else parentPort.postMessage({ id, result: { echo: request.echo, thread: threadId } });
 });
 `;
 
-type Req = { echo: string } | { fail: string } | { exit: number };
+type Req = { echo: string } | { fail: string } | { exit: number } | { crash: string };
 type Res = { echo: string; thread: number };
 
 describe('WorkerRpc', () => {
@@ -41,6 +42,18 @@ describe('WorkerRpc', () => {
     const second = await r.call({ echo: 'y' });
     expect(second.echo).toBe('y');
     expect(second.thread).not.toBe(first.thread);
+  });
+
+  it('should not fail a call to the new worker when the one that crashed exits after it', async () => {
+    // given a worker that dies of an uncaught error ('error', then later 'exit')
+    const r = rpc();
+    // when a call is made as soon as the crash is reported, before that worker's exit
+    const next = r.call({ crash: 'boom' }).then(
+      () => 'answered',
+      () => r.call({ echo: 'after' }),
+    );
+    // then it is answered by a new worker, not failed by the old one's exit
+    await expect(next).resolves.toMatchObject({ echo: 'after' });
   });
 
   it('given restart false, when the worker exits, then every later call fails and onFailure is told once', async () => {

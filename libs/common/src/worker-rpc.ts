@@ -31,7 +31,10 @@ export class WorkerRpc<Req extends object, Res> {
       else p.resolve(m.result);
     });
     const fail = (e: Error): void => {
-      if (this.worker === worker) this.worker = undefined;
+      // A worker reports its death twice ('error', then 'exit'); by the second a new one may hold the calls.
+      // Once closed, any report answers what is still pending.
+      if (this.worker !== worker && !this.closed) return;
+      this.worker = undefined;
       const first = this.options.restart === false && !this.failure && !this.closed;
       if (this.options.restart === false) this.failure ??= e;
       for (const p of this.pending.values()) p.reject(e);
