@@ -38,8 +38,18 @@ export interface OptimizeAction {
 export interface OptimizePlan {
   dry_run: boolean;
   actions: OptimizeAction[];
-  /** Filled when it ran: the roll-up buckets rebuilt, the tables merged. */
-  done?: { merged: string[]; rebuilt_buckets: RebuiltBucket[] };
+  /**
+   * Filled when it ran: the tables merged, with their active parts counted just before and just after the
+   * merges (a part inserted meanwhile counts in `parts_after`), and the roll-up buckets rebuilt.
+   */
+  done?: { merged: string[]; parts: MergedParts[]; rebuilt_buckets: RebuiltBucket[] };
+}
+
+export interface MergedParts {
+  table: string;
+  partitions: number;
+  parts_before: number;
+  parts_after: number;
 }
 
 const ratio = (uncompressed: number, compressed: number) => (compressed > 0 ? Math.round((uncompressed / compressed) * 100) / 100 : null);
@@ -106,7 +116,8 @@ export class ClickHouseStoreOperations {
    */
   async optimize(apply: boolean, soleWriter: boolean, reconcile: () => Promise<RebuiltBucket[]>): Promise<OptimizePlan> {
     const actions: OptimizeAction[] = [];
-    for (const t of await this.tables()) {
+    const before = await this.tables();
+    for (const t of before) {
       // One part per partition is the floor, and the newest few inserts are merged by the engine soon anyway:
       // a merge is worth recommending only beyond that (right after one, the request's own self-audit insert
       // adds a part, which is not a reason to merge again).
@@ -133,7 +144,16 @@ export class ClickHouseStoreOperations {
         merged.push(a.table!);
       }
     }
+    const after = merged.length > 0 ? new Map((await this.tables()).map((t) => [t.table, t])) : new Map<string, TableStats>();
+    const parts = before
+      .filter((t) => merged.includes(t.table))
+      .map((t) => ({
+        table: t.table,
+        partitions: after.get(t.table)?.partitions ?? 0,
+        parts_before: t.active_parts,
+        parts_after: after.get(t.table)?.active_parts ?? 0,
+      }));
     const rebuilt = soleWriter ? await reconcile() : [];
-    return { dry_run: false, actions, done: { merged, rebuilt_buckets: rebuilt } };
+    return { dry_run: false, actions, done: { merged, parts, rebuilt_buckets: rebuilt } };
   }
 }
