@@ -1,4 +1,5 @@
 import { Logger } from 'pino';
+import { eachConcurrently } from '@app/common';
 import { AuditEvent, NotFoundError, parseTimestampMicros, uuidv7, ValidationError } from '@app/contracts';
 import { IngestPort } from '@app/ingest';
 import { parseEventFilter } from '@app/query';
@@ -568,11 +569,13 @@ export class AlertingService implements AlertingPort {
       );
       await this.store.markAudited(f.id);
     }
-    for (const d of await this.store.claimDueDeliveries(50)) {
+    // DELIVERY_CONCURRENCY at a time: a receiver that does not answer (a connect or DNS timeout of seconds) must
+    // not hold up every other rule's and tenant's notifications behind it.
+    await eachConcurrently(await this.store.claimDueDeliveries(50), DELIVERY_CONCURRENCY, async (d) => {
       if (this.stopped) return;
       const firing = await this.store.firingById(d.firingId);
       const rule = firing && (await this.store.ruleById(firing.ruleId));
-      if (!firing || !rule) continue;
+      if (!firing || !rule) return;
       const outcome = await this.sendOne(rule, firing, d.channel, d.target, false);
       const { attempt, record, status, delay } = attemptOutcome(outcome, d.attempts);
       await this.store.recordAttempt(d, record, status, delay ?? 0);
@@ -593,11 +596,11 @@ export class AlertingService implements AlertingPort {
         outcome.ok ? 'info' : 'warning',
         `alert_notification:${firing.id}:${d.channel}:${attempt}`,
       );
-    }
-    for (const n of await this.notes.claimDue(50)) {
-      if (this.stopped) return;
-      await this.sendNotification(n);
-    }
+    });
+    if (this.stopped) return;
+    await eachConcurrently(await this.notes.claimDue(50), DELIVERY_CONCURRENCY, async (n) => {
+      if (!this.stopped) await this.sendNotification(n);
+    });
     if (Date.now() - this.lastPrunedAt >= PRUNE_EVERY_MS) {
       this.lastPrunedAt = Date.now();
       const pruned = await this.notes.pruneFinished(this.notificationHistoryDays);
@@ -608,6 +611,9 @@ export class AlertingService implements AlertingPort {
 
   private lastPrunedAt = 0;
 }
+
+/** Notifications sent at once by the delivery worker (each to its own receiver, from one claimed batch). */
+const DELIVERY_CONCURRENCY = 8;
 
 /** How often the delivery worker deletes finished notifications past AUDIT_NOTIFICATION_HISTORY_DAYS. */
 const PRUNE_EVERY_MS = 3_600_000;

@@ -7,3 +7,4 @@ export * from './data-dir-secret';
 export * from './secret-box';
 export * from './transport-tls';
 export * from './worker-rpc';
+export * from './concurrently';

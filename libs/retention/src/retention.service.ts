@@ -1,4 +1,5 @@
 import { randomUUID } from 'node:crypto';
+import { eachConcurrently } from '@app/common';
 import { NotFoundError, StoredAuditEvent, ValidationError } from '@app/contracts';
 import type { IngestPort } from '@app/ingest';
 import type { IntegrityPort } from '@app/integrity';
@@ -491,30 +492,20 @@ export class RetentionService {
       // ARCHIVE_CONCURRENCY days at a time: each archive waits mostly on its object's fsync (or S3 upload) and the
       // manifest's insert, which another day's read and compression can overlap. On the first error no further
       // day is started and the days in hand finish before it is thrown, so a retry never races a running write.
-      const queue = [...plan.archive];
-      let failed: { error: unknown } | undefined;
-      const worker = async (): Promise<void> => {
-        for (let d = queue.shift(); d && !failed; d = queue.shift()) {
-          try {
-            const m = await this.archiver.archiveDay(tenantId, d.category, d.day, {
-              compress: policy.compress,
-              recipients: policy.encryptionRequired || recipients.length > 0 ? recipients : [],
-              policy: stored.policy,
-              now,
-            });
-            await this.archives.save(m);
-            result.archived.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
-            plan.offload.push({ ...d, archived: true });
-            done += m.event_count;
-            await step({ done });
-            await pause();
-          } catch (error) {
-            failed ??= { error };
-          }
-        }
-      };
-      await Promise.all(Array.from({ length: ARCHIVE_CONCURRENCY }, worker));
-      if (failed) throw failed.error;
+      await eachConcurrently(plan.archive, ARCHIVE_CONCURRENCY, async (d) => {
+        const m = await this.archiver.archiveDay(tenantId, d.category, d.day, {
+          compress: policy.compress,
+          recipients: policy.encryptionRequired || recipients.length > 0 ? recipients : [],
+          policy: stored.policy,
+          now,
+        });
+        await this.archives.save(m);
+        result.archived.push({ id: m.id, category: m.category, day: m.day, events: m.event_count });
+        plan.offload.push({ ...d, archived: true });
+        done += m.event_count;
+        await step({ done });
+        await pause();
+      });
       result.archived.sort((a, b) => (a.day === b.day ? a.category.localeCompare(b.category) : a.day < b.day ? -1 : 1));
     }
     // Only now, with every archive read back and recorded, does anything leave the query store: one day at a
