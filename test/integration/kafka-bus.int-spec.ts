@@ -143,6 +143,29 @@ describe(KafkaBus.name, () => {
     expect(committed).toEqual(ends);
   });
 
+  it('should start a new group that asks for the end at the end as of subscribe: what is published once it returns is consumed', async () => {
+    const topic = `${runId}-from-end`;
+    await createTopic(topic, 3);
+    const bus = await newBus();
+    await bus.publish(
+      topic,
+      Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ before: i }) })),
+    );
+    const seen: string[] = [];
+    await bus.subscribe(`${runId}-from-end-group`, async (batch) => void seen.push(...batch.records.map((r) => r.value.toString())), {
+      topic,
+      fromBeginning: false,
+    });
+    // At once, before the group has joined and fetched (kafkajs alone would take "latest" at that first fetch).
+    await bus.publish(
+      topic,
+      Array.from({ length: 30 }, (_, i) => ({ key: `k${i}`, value: JSON.stringify({ after: i }) })),
+    );
+    await until(() => seen.length >= 30, 60_000, 'the records published after subscribe');
+    await sleep(300);
+    expect(seen.map((v) => JSON.parse(v)).sort((a, b) => a.after - b.after)).toEqual(Array.from({ length: 30 }, (_, i) => ({ after: i })));
+  });
+
   it('should try a failed batch again at once on retryNow, however long the back-off', async () => {
     // given a back-off of ten minutes: a retry that comes within the wait below came from retryNow
     const topic = `${runId}-retry-now`;

@@ -252,12 +252,18 @@ export class KafkaBus implements EventBus {
   /**
    * A group without a committed offset starts at the oldest record the topic still holds (fromBeginning)
    * or at its end; either way the log says where, since beyond the hot window only the archives hold more.
+   * A group that starts at the end has that end committed here, before it subscribes: "the end" is then the
+   * moment of this call (a record published once subscribe returns is consumed), not whenever the group
+   * first fetches after its join, which left out what was published in between.
    */
   private async announceNewGroup(group: string, topic: string, fromBeginning: boolean): Promise<void> {
     const [committed] = await this.admin.fetchOffsets({ groupId: group, topics: [topic] });
     if ((committed?.partitions ?? []).some((p) => BigInt(p.offset) >= 0n)) return;
     const ends = await this.admin.fetchTopicOffsets(topic);
     const start = Object.fromEntries(ends.map((e) => [e.partition, fromBeginning ? Number(e.low) : Number(e.high)]));
+    if (!fromBeginning) {
+      await this.admin.setOffsets({ groupId: group, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
+    }
     const trimmed = ends.some((e) => BigInt(e.low) > 0n);
     this.options.logger.info(
       { group, topic, start_offsets: start },
