@@ -188,8 +188,8 @@ describe('web console (embedded app, Chromium)', () => {
 
     // The live tail keeps the filter (type, severity, site): the other type must not show.
     await page.getByRole('link', { name: 'Live tail' }).click();
+    // Shown once the stream's ready frame has come: what is posted from then on is sent.
     await page.getByText(/Live: newest first/).waitFor();
-    await new Promise((r) => setTimeout(r, 500));
     await post({
       event_type: 'console_probe',
       category: 'security',

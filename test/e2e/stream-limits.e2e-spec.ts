@@ -1,5 +1,5 @@
 import { bootApp, eventually, http, TestApp, waitForTotal } from './support/embedded-app';
-import { chunkedBody, parseFrames, rawSocket, readFrames, SseFrame } from './support/sse';
+import { chunkedBody, parseFrames, rawSocket, readFrames, readFramesReady, SseFrame } from './support/sse';
 
 const ADMIN_KEY = 'stream-limits-admin-key-0123456789';
 const dataFrames = (frames: SseFrame[]): SseFrame[] => frames.filter((f) => f.event === undefined && f.data !== undefined);
@@ -122,14 +122,20 @@ describe('GET /audit/events/stream under abuse', () => {
     });
 
     it("should not deliver the service's own stream-open audits, unless the filter names api_access", async () => {
-      const watcher = readFrames(
+      const watching = readFramesReady(
         `${app.url}/audit/events/stream`,
         auth,
         (f) => dataFrames(f).some((x) => JSON.parse(x.data!).event_type === 'job_started'),
         20_000,
       );
-      const audits = readFrames(`${app.url}/audit/events/stream?event_type=api_access`, auth, (f) => dataFrames(f).length >= 20, 20_000);
-      await new Promise((r) => setTimeout(r, 300));
+      const auditing = readFramesReady(
+        `${app.url}/audit/events/stream?event_type=api_access`,
+        auth,
+        (f) => dataFrames(f).length >= 20,
+        20_000,
+      );
+      await Promise.all([watching.ready, auditing.ready]);
+      const [watcher, audits] = [watching.frames, auditing.frames];
       for (let i = 0; i < 20; i++) {
         const s = await openStream(app.url);
         expect(s.status).toBe(200);

@@ -1,5 +1,5 @@
 import { bootApp, http, TestApp } from './support/embedded-app';
-import { readFrames, SseFrame } from './support/sse';
+import { readFrames, readFramesReady, SseFrame } from './support/sse';
 
 /** Data frames (not `ready` or `dropped`) that arrived. */
 const dataFrames =
@@ -19,8 +19,9 @@ describe('GET /audit/events/stream', () => {
   });
 
   it('should send matching new events, then resume from Last-Event-ID without gaps or repeats', async () => {
-    const first = readFrames(`${app.url}/audit/events/stream?category=job_management`, {}, dataFrames(3));
-    await new Promise((r) => setTimeout(r, 300));
+    const stream = readFramesReady(`${app.url}/audit/events/stream?category=job_management`, {}, dataFrames(3));
+    await stream.ready;
+    const first = stream.frames;
     const batch = (from: number, n: number): unknown[] =>
       Array.from({ length: n }, (_, i) => [
         { event_type: 'job_started', metadata: { n: from + i } },

@@ -33,10 +33,9 @@ describe(`${IdempotencyRepository.name} on Postgres`, () => {
     expect(await ds.query('SELECT key FROM idempotency_keys WHERE tenant_id = $1', [tenant])).toHaveLength(2);
     // when expiring
     const deleted = await sut.expire();
-    // then the old row is gone (and counted: the suites run one at a time, so what was counted is what went),
-    // the fresh one still answers, and nothing past the window is left
-    expect(deleted).toBe(counted);
-    expect(await sut.countExpired()).toBe(0);
+    // then the old row is gone, the fresh one still answers. (The database is shared and kept between runs: a
+    // key another suite wrote a day ago may cross the window between two statements, so the counts are bounds.)
+    expect(deleted).toBeGreaterThanOrEqual(1);
     const left: Array<{ key: string }> = await ds.query('SELECT key FROM idempotency_keys WHERE tenant_id = $1 ORDER BY key', [tenant]);
     expect(left.map((r) => r.key)).toEqual(['new']);
     expect([...(await sut.find(tenant, ['old', 'new'])).keys()]).toEqual(['new']);

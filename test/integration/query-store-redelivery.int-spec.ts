@@ -2,11 +2,12 @@ import { ClickHouseClient } from '@clickhouse/client';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
-import { DLQ_HEADERS, nowMicros, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
+import { DLQ_HEADERS, nowMicros, TOPIC_EVENTS } from '@app/contracts';
 import { BusBatch, EventBus, FileLogBus } from '@app/event-bus';
 import { directPosition } from '@app/runtime';
 import { createClickHouse, EventStoreRepository, migrateClickHouse, parseEventFilter, QueryStoreConsumer, releaseChdb } from '@app/query';
 import { newRunId } from './support/audit-api';
+import { dlqRecords } from './support/dlq';
 
 /** A record's broker time, as Kafka keeps it: the same on every redelivery of that offset. */
 const LOG_START_MS = Date.now();
@@ -55,20 +56,8 @@ describe('QueryStoreConsumer redelivery on the chdb engine', () => {
     return (await store.search('default', filter, page)).events.map((e) => e.id);
   };
 
-  const dlqOffsets = async (): Promise<string[]> => {
-    const offsets: string[] = [];
-    const sub = await bus.subscribe(
-      `dlq-reader-${Date.now()}`,
-      async (b) => void offsets.push(...b.records.map((r) => r.headers[DLQ_HEADERS.sourceOffset])),
-      {
-        topic: TOPIC_EVENTS_DLQ,
-        fromBeginning: true,
-      },
-    );
-    await new Promise((r) => setTimeout(r, 300));
-    await sub.close();
-    return offsets;
-  };
+  const dlqOffsets = async (): Promise<string[]> =>
+    (await dlqRecords(bus, TOPIC_EVENTS, 1)).map((r) => r.headers[DLQ_HEADERS.sourceOffset]);
 
   beforeAll(async () => {
     dir = mkdtempSync(path.join(tmpdir(), 'audit-redelivery-'));

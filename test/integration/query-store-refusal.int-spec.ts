@@ -3,8 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import * as path from 'node:path';
 import { createLogger } from '@app/common';
-import { DLQ_HEADERS, INGEST_HEADER, normalizeEvent, nowMicros, serializeEvent, TOPIC_EVENTS, TOPIC_EVENTS_DLQ } from '@app/contracts';
-import { BusBatch, BusRecord, EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
+import { DLQ_HEADERS, INGEST_HEADER, normalizeEvent, nowMicros, serializeEvent, TOPIC_EVENTS } from '@app/contracts';
+import { BusBatch, EventBus, FileLogBus, KafkaBus } from '@app/event-bus';
 import { ConsumerHost, directPosition, Metrics } from '@app/runtime';
 import {
   BatchProjector,
@@ -19,6 +19,7 @@ import {
   StoreWriter,
 } from '@app/query';
 import { newRunId } from './support/audit-api';
+import { dlqRecords, until } from './support/dlq';
 import { KAFKA_BROKERS } from './support/environment';
 import { acquireExclusive } from './support/exclusive-lock';
 import { testKafka } from './support/kafka-producer';
@@ -42,18 +43,6 @@ const poisoning: BatchProjector = {
   close: async () => undefined,
 };
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
-
-async function until<T>(read: () => Promise<T>, done: (value: T) => boolean, timeoutMs: number, what: string): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await read();
-    if (done(value)) return value;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}: ${JSON.stringify(value)}`);
-    await sleep(100);
-  }
-}
-
 const eventJson = (runId: string, n: number, description = `event ${n}`): string =>
   JSON.stringify({ event_type: 'device_updated', description, metadata: { run_id: runId, n: String(n) } });
 
@@ -66,28 +55,6 @@ function gatewayRecord(runId: string, n: number, description?: string): { key: s
   });
   if (!r.ok) throw new Error(JSON.stringify(r.errors));
   return { key: r.event.id, value: Buffer.from(serializeEvent(r.event)), headers: { [INGEST_HEADER.name]: INGEST_HEADER.value } };
-}
-
-/** What the DLQ holds for `sourceTopic` after the consumer's publish, read by a fresh group. */
-async function dlqRecords(bus: EventBus, sourceTopic: string, atLeast: number): Promise<BusRecord[]> {
-  const records: BusRecord[] = [];
-  const sub = await bus.subscribe(
-    `dlq-reader-${newRunId('r')}`,
-    async (b) => void records.push(...b.records.filter((r) => r.headers[DLQ_HEADERS.sourceTopic] === sourceTopic)),
-    { topic: TOPIC_EVENTS_DLQ, fromBeginning: true },
-  );
-  try {
-    await until(
-      async () => records.length,
-      (n) => n >= atLeast,
-      30_000,
-      'the DLQ records',
-    );
-    await sleep(300);
-  } finally {
-    await sub.close();
-  }
-  return records;
 }
 
 /** The consumer on its own host, as the query capability runs it: recovered, then its group subscribed. */

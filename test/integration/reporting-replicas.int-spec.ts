@@ -109,14 +109,17 @@ describe('reporting replicas (Postgres claims, S3 files)', () => {
       { keyId: 'k', name: 'n' },
     );
     // As a replica that crashed while running it leaves it: running, claimed, its lease still held for a moment.
+    // (Held for an hour, then run out by hand: a lease of a second could run out on a slow machine before the
+    // check that it holds.)
     await ds.query(
-      `UPDATE reporting_jobs SET state = 'running', claimed_by = 'crashed', attempts = 1, lease_until = now() + interval '1 second' WHERE id = $1`,
+      `UPDATE reporting_jobs SET state = 'running', claimed_by = 'crashed', attempts = 1, lease_until = now() + interval '1 hour' WHERE id = $1`,
       [job.id],
     );
     const survivor = replica(new ListQuery(events, 0));
     await survivor.resume();
     await new Promise((r) => setTimeout(r, 500));
     expect((await row(job.id)).claimedBy).toBe('crashed');
+    await ds.query(`UPDATE reporting_jobs SET lease_until = now() WHERE id = $1`, [job.id]);
     await untilDone(survivor, [job.id], 10_000);
     const done = await row(job.id);
     expect([done.claimedBy, done.attempts]).toEqual([survivor.replicaId, 2]);

@@ -205,6 +205,7 @@ function Events({ params }) {
 function Live({ params }) {
   const [events, setEvents] = useState([]);
   const [paused, setPaused] = useState(false);
+  const [connected, setConnected] = useState(false);
   const [error, setError] = useState(null);
   const [open, setOpen] = useState(null);
   const pausedRef = useRef(false);
@@ -213,15 +214,18 @@ function Live({ params }) {
   useEffect(() => {
     const ctl = new AbortController();
     setEvents([]);
+    setConnected(false);
+    // The server sends `ready` once it has fixed where the stream starts: only from then on is "live" true.
     stream(`/audit/events/stream?${filter}`, (type, data) => {
-      if (type === 'message' && !pausedRef.current) setEvents((list) => [data, ...list].slice(0, 500));
+      if (type === 'ready') setConnected(true);
+      else if (type === 'message' && !pausedRef.current) setEvents((list) => [data, ...list].slice(0, 500));
     }, ctl.signal).catch((e) => e.name !== 'AbortError' && setError(e));
     return () => ctl.abort();
   }, [filter.toString()]);
   const toggle = html`<button type="button" class="secondary" id="pause" aria-pressed=${paused} onClick=${() => setPaused(!paused)}>${paused ? 'Resume' : 'Pause'}</button>`;
   return html`<section aria-label="Live tail">
     <${FilterForm} params=${filter} onApply=${(p) => go('live', p)} extra=${toggle} />
-    <p role="status">${paused ? 'Paused: new events are not shown' : 'Live: newest first'} · ${events.length} received</p>
+    <p role="status">${!connected ? 'Connecting to the live stream' : paused ? 'Paused: new events are not shown' : 'Live: newest first'} · ${events.length} received</p>
     <${Err} e=${error} />
     <${EventTable} events=${events} onOpen=${setOpen} />
     ${open && html`<${Drawer} event=${open} onClose=${() => setOpen(null)} />`}

@@ -51,7 +51,9 @@ export const REPORTING_CAPABILITY: Capability = {
         integrity: () => (on('integrity') ? (integrity ??= context.port(INTEGRITY_PORT_DEFINITION)) : undefined),
       },
     );
-    const started = Date.now();
+    // An injected clock (tests and drills) reads its start until the service has started, then runs at real
+    // speed from there: the time the rest of the boot takes does not eat into the margin it was set with.
+    let started: number | undefined;
     const clockStart = settings.scheduleClockStartMs;
     let alerting: AlertingPort | undefined;
     const schedules = new ReportSchedules(
@@ -60,7 +62,7 @@ export const REPORTING_CAPABILITY: Capability = {
       // Resolved on first use: in the embedded app alerting is bound by then; elsewhere it is a TCP client.
       () => (alerting ??= context.port(ALERTING_PORT_DEFINITION)),
       context.port(INGEST_PORT_DEFINITION),
-      clockStart === undefined ? () => Date.now() : () => clockStart + (Date.now() - started),
+      clockStart === undefined ? () => Date.now() : () => clockStart + (started === undefined ? 0 : Date.now() - started),
       context.logger,
     );
     service.schedules = schedules;
@@ -83,6 +85,7 @@ export const REPORTING_CAPABILITY: Capability = {
       afterStart: async () => {
         await service.resume();
         await service.expire();
+        started = Date.now();
         schedules.start(settings.scheduleTickMs);
         sweep = setInterval(() => {
           service.expire().catch((err: unknown) => context.logger.warn({ err: (err as Error).message }, 'expiring report files failed'));

@@ -111,6 +111,18 @@ export async function eventually<T>(check: () => Promise<T | undefined>, timeout
   }
 }
 
+/**
+ * Waits until the query store has stored everything on the embedded log (its consumer group's lag is 0), so
+ * what a listing reads next no longer moves under it.
+ */
+export async function storeCaughtUp(url: string, timeoutMs = 30_000): Promise<void> {
+  await eventually(
+    async () => ((await http(`${url}/audit/performance`)).body.store?.consumer_lag?.['audit.query-store.v1'] === 0 ? true : undefined),
+    timeoutMs,
+    'the query store to catch up with the log',
+  );
+}
+
 /** Waits until GET /audit/events?<query> reports `total`. */
 export async function waitForTotal(url: string, query: string, total: number, timeoutMs = 15_000): Promise<Json> {
   return eventually(

@@ -24,12 +24,17 @@ export function parseFrames(text: string): { frames: SseFrame[]; rest: string } 
   return { frames, rest: buf };
 }
 
-/** Reads SSE frames until `until` says so (or the time runs out). */
+/**
+ * Reads SSE frames until `until` says so (or the time runs out). `onReady` is called on the stream's `ready`
+ * frame, which the server writes once it has fixed where the stream starts: what is written after that is
+ * sent, what was written before it may not be (a test writes its events after it, not after a sleep).
+ */
 export async function readFrames(
   url: string,
   headers: Record<string, string>,
   until: (frames: SseFrame[]) => boolean,
   timeoutMs = 10_000,
+  onReady: () => void = () => undefined,
 ): Promise<SseFrame[]> {
   const ac = new AbortController();
   const timer = setTimeout(() => ac.abort(), timeoutMs);
@@ -41,6 +46,7 @@ export async function readFrames(
     for await (const chunk of res.body as unknown as AsyncIterable<Uint8Array>) {
       const parsed = parseFrames(buf + decoder.decode(chunk, { stream: true }));
       buf = parsed.rest;
+      if (parsed.frames.some((f) => f.event === 'ready')) onReady();
       frames.push(...parsed.frames);
       if (until(frames)) {
         ac.abort();
@@ -78,4 +84,19 @@ export function chunkedBody(response: Buffer): string {
     if (at > response.length) break;
   }
   return Buffer.concat(parts).toString('utf8');
+}
+
+/** readFrames, with a promise that settles once the stream is ready (see readFrames). */
+export function readFramesReady(
+  url: string,
+  headers: Record<string, string>,
+  until: (frames: SseFrame[]) => boolean,
+  timeoutMs = 10_000,
+): { ready: Promise<void>; frames: Promise<SseFrame[]> } {
+  let readyNow: () => void = () => undefined;
+  const ready = new Promise<void>((resolve) => (readyNow = resolve));
+  const frames = readFrames(url, headers, until, timeoutMs, readyNow);
+  // A stream that ends (or fails) before its ready frame settles `ready` too, so a test never hangs on it.
+  void frames.then(readyNow, readyNow);
+  return { ready, frames };
 }
