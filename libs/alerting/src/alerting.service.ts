@@ -569,9 +569,13 @@ export class AlertingService implements AlertingPort {
       );
       await this.store.markAudited(f.id);
     }
-    // DELIVERY_CONCURRENCY at a time: a receiver that does not answer (a connect or DNS timeout of seconds) must
-    // not hold up every other rule's and tenant's notifications behind it.
-    await eachConcurrently(await this.store.claimDueDeliveries(50), DELIVERY_CONCURRENCY, async (d) => {
+    // DELIVERY_CONCURRENCY at a time: a receiver that does not answer (up to its 15 s bound) holds one lane, not
+    // every other rule's and tenant's delivery behind it. A claim is twice what the lanes take at once, so the
+    // claim's minute-long lease covers it even when every receiver takes its whole bound.
+    const deliveries = await this.store.claimDueDeliveries(CLAIM_SIZE);
+    // A full claim: more may be due, so the next pass starts at once rather than after the interval.
+    if (deliveries.length === CLAIM_SIZE) this.kicked = true;
+    await eachConcurrently(deliveries, DELIVERY_CONCURRENCY, async (d) => {
       if (this.stopped) return;
       const firing = await this.store.firingById(d.firingId);
       const rule = firing && (await this.store.ruleById(firing.ruleId));
@@ -598,9 +602,12 @@ export class AlertingService implements AlertingPort {
       );
     });
     if (this.stopped) return;
-    await eachConcurrently(await this.notes.claimDue(50), DELIVERY_CONCURRENCY, async (n) => {
+    const notes = await this.notes.claimDue(CLAIM_SIZE);
+    if (notes.length === CLAIM_SIZE) this.kicked = true;
+    await eachConcurrently(notes, DELIVERY_CONCURRENCY, async (n) => {
       if (!this.stopped) await this.sendNotification(n);
     });
+    if (this.stopped) return;
     if (Date.now() - this.lastPrunedAt >= PRUNE_EVERY_MS) {
       this.lastPrunedAt = Date.now();
       const pruned = await this.notes.pruneFinished(this.notificationHistoryDays);
@@ -614,6 +621,8 @@ export class AlertingService implements AlertingPort {
 
 /** Notifications sent at once by the delivery worker (each to its own receiver, from one claimed batch). */
 const DELIVERY_CONCURRENCY = 8;
+/** Deliveries (and notifications) claimed per pass: see work(). */
+const CLAIM_SIZE = DELIVERY_CONCURRENCY * 2;
 
 /** How often the delivery worker deletes finished notifications past AUDIT_NOTIFICATION_HISTORY_DAYS. */
 const PRUNE_EVERY_MS = 3_600_000;

@@ -45,7 +45,14 @@ export async function sendWebhook(policy: OutboundPolicy, url: string, secret: s
   }
   const lookup = pinnedLookup(pinned);
   const client = target.protocol === 'https:' ? https : http;
-  return new Promise<SendOutcome>((resolve) => {
+  return new Promise<SendOutcome>((settle) => {
+    // TIMEOUT_MS is the whole delivery's bound, not only an idle socket's: a receiver that sends a byte now and
+    // then does not hold the worker's lane (or its claim's lease) beyond it.
+    const deadline = setTimeout(() => req.destroy(new Error(`no complete answer in ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+    const resolve = (outcome: SendOutcome): void => {
+      clearTimeout(deadline);
+      settle(outcome);
+    };
     const req = client.request(
       target,
       {

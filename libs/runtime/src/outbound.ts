@@ -1,4 +1,4 @@
-import { ConfigError, defineConfigSection, env } from '@app/common';
+import { ConcurrencyLimit, ConfigError, defineConfigSection, env } from '@app/common';
 import { lookup } from 'node:dns/promises';
 import { BlockList, isIP, LookupFunction } from 'node:net';
 import { ValidationError } from '@app/contracts';
@@ -10,6 +10,13 @@ import { ValidationError } from '@app/contracts';
  * refused otherwise, and the address checked is the one connected to (`resolveOutbound` pins it), so a DNS
  * answer that changes between the check and the connection cannot reach what was refused.
  */
+/**
+ * Host-name lookups in flight at once, process-wide. `dns.lookup` (getaddrinfo, which reads /etc/hosts as the
+ * connection will) runs on libuv's pool of 4 threads, the pool the event log's writes and fsyncs use too: a
+ * resolver that hangs for seconds must not take every thread of it, whatever number of receivers is tried.
+ */
+const LOOKUPS = new ConcurrencyLimit(2);
+
 export class OutboundPolicy {
   private readonly allowed = new BlockList();
   private readonly allowedHosts: Set<string>;
@@ -54,7 +61,7 @@ export class OutboundPolicy {
     if (isIP(bare)) answers = [{ address: bare, family: isIP(bare) }];
     else {
       try {
-        answers = await lookup(bare, { all: true });
+        answers = await LOOKUPS.run(() => lookup(bare, { all: true }));
       } catch (e) {
         throw new ValidationError(`${field}: ${bare} does not resolve (${(e as NodeJS.ErrnoException).code ?? 'error'})`, [
           { field, message: `${bare} does not resolve` },

@@ -252,18 +252,16 @@ export class KafkaBus implements EventBus {
   /**
    * A group without a committed offset starts at the oldest record the topic still holds (fromBeginning)
    * or at its end; either way the log says where, since beyond the hot window only the archives hold more.
-   * A group that starts at the end has that end committed here, before it subscribes: "the end" is then the
-   * moment of this call (a record published once subscribe returns is consumed), not whenever the group
-   * first fetches after its join, which left out what was published in between.
+   * For a new group that starts at the end, the end offsets read here are returned: the consumer seeks its
+   * partitions to them on its first join (see subscribe), so "the end" is the moment of this call and a record
+   * published once subscribe returns is consumed. kafkajs alone takes "latest" at the group's first fetch,
+   * seconds later, and skipped what was published in between.
    */
-  private async announceNewGroup(group: string, topic: string, fromBeginning: boolean): Promise<void> {
+  private async announceNewGroup(group: string, topic: string, fromBeginning: boolean): Promise<Record<number, string> | undefined> {
     const [committed] = await this.admin.fetchOffsets({ groupId: group, topics: [topic] });
-    if ((committed?.partitions ?? []).some((p) => BigInt(p.offset) >= 0n)) return;
+    if ((committed?.partitions ?? []).some((p) => BigInt(p.offset) >= 0n)) return undefined;
     const ends = await this.admin.fetchTopicOffsets(topic);
     const start = Object.fromEntries(ends.map((e) => [e.partition, fromBeginning ? Number(e.low) : Number(e.high)]));
-    if (!fromBeginning) {
-      await this.admin.setOffsets({ groupId: group, topic, partitions: ends.map((e) => ({ partition: e.partition, offset: e.high })) });
-    }
     const trimmed = ends.some((e) => BigInt(e.low) > 0n);
     this.options.logger.info(
       { group, topic, start_offsets: start },
@@ -273,6 +271,7 @@ export class KafkaBus implements EventBus {
           ? 'a new consumer group starts at the oldest record held; older records are only in the archives'
           : 'a new consumer group starts at offset 0 of every partition: the topic holds every record since it began',
     );
+    return fromBeginning ? undefined : Object.fromEntries(ends.map((e) => [e.partition, e.high]));
   }
 
   async publish(topic: string, records: OutgoingRecord[]): Promise<void> {
@@ -330,9 +329,19 @@ export class KafkaBus implements EventBus {
       retryRequested: false,
       closed: false,
     };
+    // A new group that starts at the end: where announceNewGroup found the end. Applied on the first join only,
+    // to the partitions this member got (kafkajs commits a seek at the first fetch, before it would resolve
+    // "latest"); the partitions another member got are that member's to start.
+    let startAt: Record<number, string> | undefined;
     consumer.on(consumer.events.GROUP_JOIN, ({ payload }) => {
       state.generation++;
       state.assigned = new Set(payload.memberAssignment[topic] ?? []);
+      if (startAt) {
+        for (const partition of state.assigned) {
+          if (startAt[partition] !== undefined) consumer.seek({ topic, partition, offset: startAt[partition] });
+        }
+        startAt = undefined;
+      }
       this.options.logger.info(
         { group, topic, partitions: [...state.assigned], generation: state.generation },
         'joined the consumer group',
@@ -344,9 +353,13 @@ export class KafkaBus implements EventBus {
       this.options.logger.error({ group, err: state.fatal }, 'the Kafka consumer stopped and will not restart');
       this.options.onConsumerFatal?.(group, payload.error);
     });
-    await this.announceNewGroup(group, topic, options.fromBeginning ?? true).catch((e: unknown) =>
-      this.options.logger.warn({ group, topic, err: message(e) }, 'could not read where the consumer group starts'),
-    );
+    startAt = await this.announceNewGroup(group, topic, options.fromBeginning ?? true).catch((e: unknown) => {
+      this.options.logger.warn(
+        { group, topic, err: message(e) },
+        'could not read where the consumer group starts: a new group that starts at the end starts at its first fetch',
+      );
+      return undefined;
+    });
     await consumer.connect();
     await consumer.subscribe({ topics: [topic], fromBeginning: options.fromBeginning ?? true });
     await consumer.run({
