@@ -49,6 +49,25 @@ describe(sendWebhook.name, () => {
     expect(h['webhook-signature']).toBe(signWebhook(SECRET, 'msg_abc', Number(h['webhook-timestamp']), '{"a":1}'));
   });
 
+  it('given a receiver that answers a byte at a time, never finishing, when sent, then it fails at the whole-request bound', async () => {
+    const dribbler = createServer((req, res) => {
+      req.resume();
+      res.writeHead(200);
+      const drip = setInterval(() => res.write('.'), 50);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((r) => dribbler.listen(0, '127.0.0.1', () => r()));
+    try {
+      const at = (dribbler.address() as AddressInfo).port;
+      // an idle timeout alone (400 ms) never fires: a byte comes every 50 ms
+      const out = await sendWebhook(new OutboundPolicy(['127.0.0.0/8']), `http://127.0.0.1:${at}/`, SECRET, 'msg_1', '{}', 400);
+      expect([out.ok, out.permanent, out.error]).toEqual([false, false, 'no complete answer in 0.4 s']);
+    } finally {
+      dribbler.closeAllConnections();
+      await new Promise<void>((r) => dribbler.close(() => r()));
+    }
+  });
+
   it('given a redirect, when sent, then it is a failure and not followed', async () => {
     answer = 302;
     const out = await sendWebhook(new OutboundPolicy(['127.0.0.0/8']), `http://127.0.0.1:${port}/`, SECRET, 'msg_1', '{}');

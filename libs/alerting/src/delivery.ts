@@ -24,7 +24,14 @@ const MAX_RESPONSE_BYTES = 64 * 1024;
  * resolved once through the outbound policy and that address connected to (a DNS answer cannot change between
  * the check and the connection), no redirects followed (3xx is a failure), the answer read up to 64 KiB.
  */
-export async function sendWebhook(policy: OutboundPolicy, url: string, secret: string, id: string, body: string): Promise<SendOutcome> {
+export async function sendWebhook(
+  policy: OutboundPolicy,
+  url: string,
+  secret: string,
+  id: string,
+  body: string,
+  timeoutMs = TIMEOUT_MS,
+): Promise<SendOutcome> {
   const started = Date.now();
   const timestamp = Math.floor(started / 1000);
   const headers: Record<string, string> = {
@@ -46,9 +53,9 @@ export async function sendWebhook(policy: OutboundPolicy, url: string, secret: s
   const lookup = pinnedLookup(pinned);
   const client = target.protocol === 'https:' ? https : http;
   return new Promise<SendOutcome>((settle) => {
-    // TIMEOUT_MS is the whole delivery's bound, not only an idle socket's: a receiver that sends a byte now and
+    // timeoutMs is the whole delivery's bound, not only an idle socket's: a receiver that sends a byte now and
     // then does not hold the worker's lane (or its claim's lease) beyond it.
-    const deadline = setTimeout(() => req.destroy(new Error(`no complete answer in ${TIMEOUT_MS / 1000} s`)), TIMEOUT_MS);
+    const deadline = setTimeout(() => req.destroy(new Error(`no complete answer in ${timeoutMs / 1000} s`)), timeoutMs);
     const resolve = (outcome: SendOutcome): void => {
       clearTimeout(deadline);
       settle(outcome);
@@ -59,7 +66,7 @@ export async function sendWebhook(policy: OutboundPolicy, url: string, secret: s
         method: 'POST',
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         lookup,
-        timeout: TIMEOUT_MS,
+        timeout: timeoutMs,
         agent: false,
       },
       (res) => {
@@ -86,7 +93,7 @@ export async function sendWebhook(policy: OutboundPolicy, url: string, secret: s
         res.on('error', (e) => resolve({ ok: false, permanent: false, error: e.message, ms: Date.now() - started, request }));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer in ${TIMEOUT_MS / 1000} s`)));
+    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs / 1000} s`)));
     req.on('error', (e) => resolve({ ok: false, permanent: false, error: e.message, ms: Date.now() - started, request }));
     req.end(body);
   });
