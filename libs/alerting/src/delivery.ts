@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createTransport, Transporter } from 'nodemailer';
-import { OutboundPolicy, pinnedLookup } from '@app/runtime';
+import { boundRequest, OutboundPolicy, pinnedLookup } from '@app/runtime';
 import { signWebhook } from './core/signing';
 
 export interface SendOutcome {
@@ -52,14 +52,7 @@ export async function sendWebhook(
   }
   const lookup = pinnedLookup(pinned);
   const client = target.protocol === 'https:' ? https : http;
-  return new Promise<SendOutcome>((settle) => {
-    // timeoutMs is the whole delivery's bound, not only an idle socket's: a receiver that sends a byte now and
-    // then does not hold the worker's lane (or its claim's lease) beyond it.
-    const deadline = setTimeout(() => req.destroy(new Error(`no complete answer in ${timeoutMs / 1000} s`)), timeoutMs);
-    const resolve = (outcome: SendOutcome): void => {
-      clearTimeout(deadline);
-      settle(outcome);
-    };
+  return new Promise<SendOutcome>((resolve) => {
     const req = client.request(
       target,
       {
@@ -94,6 +87,7 @@ export async function sendWebhook(
       },
     );
     req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs / 1000} s`)));
+    boundRequest(req, timeoutMs, () => new Error(`no complete answer in ${timeoutMs / 1000} s`));
     req.on('error', (e) => resolve({ ok: false, permanent: false, error: e.message, ms: Date.now() - started, request }));
     req.end(body);
   });

@@ -1,5 +1,6 @@
 import { ConcurrencyLimit, ConfigError, defineConfigSection, env } from '@app/common';
 import { lookup } from 'node:dns/promises';
+import type { ClientRequest } from 'node:http';
 import { BlockList, isIP, LookupFunction } from 'node:net';
 import { ValidationError } from '@app/contracts';
 
@@ -131,3 +132,13 @@ export const OUTBOUND_CONFIG = defineConfigSection({
     return new OutboundPolicy(list);
   },
 });
+
+/**
+ * A bound on a whole outbound request (connect, send, the whole answer), where the `timeout` option of
+ * http(s).request is only an idle socket's: a receiver that sends a byte now and then would otherwise hold the
+ * sender for as long as it likes. The request is destroyed with `error()` at `ms`; the timer goes with it.
+ */
+export function boundRequest(req: ClientRequest, ms: number, error: () => Error): void {
+  const timer = setTimeout(() => req.destroy(error()), ms);
+  req.once('close', () => clearTimeout(timer));
+}

@@ -31,6 +31,8 @@ export interface S3StoreOptions {
   secretAccessKey?: string;
   /** Path-style URLs (endpoint/bucket/key): what S3-compatible servers (MinIO, s3proxy) expect. */
   forcePathStyle?: boolean;
+  /** Bounds on connecting and on a connection's silence (defaults: 10 s and 120 s); tests shorten them. */
+  timeouts?: { connectMs: number; idleMs: number };
 }
 
 /** The SHA-256 travels as user metadata, so `head` and `list` need no read of the object. */
@@ -43,6 +45,10 @@ const isNotFound = (e: unknown): boolean => {
 
 /** A stream up to this size is one PutObject; a longer one a multipart upload of parts this size (S3's minimum is 5 MiB). */
 export const S3_PART_BYTES = 8 * 1024 * 1024;
+
+/** Connecting to the object store, and a connection's silence, before the SDK gives up (and retries). */
+const S3_CONNECT_TIMEOUT_MS = 10_000;
+const S3_IDLE_TIMEOUT_MS = 120_000;
 
 /**
  * Objects in an S3-compatible bucket (`@aws-sdk/client-s3`). A PutObject and a completed multipart upload are
@@ -65,6 +71,12 @@ export class S3ObjectStore implements ObjectStore {
       // them (s3proxy 2.6.0: 501 NotImplemented); the SHA-256 kept with each object is the check.
       requestChecksumCalculation: 'WHEN_REQUIRED',
       responseChecksumValidation: 'WHEN_REQUIRED',
+      // The SDK's defaults wait forever: a server that accepts and then says nothing would hold an archive run
+      // (and its lock) for good. An idle bound, not a whole-request one: an archive's upload may take long.
+      requestHandler: {
+        connectionTimeout: options.timeouts?.connectMs ?? S3_CONNECT_TIMEOUT_MS,
+        socketTimeout: options.timeouts?.idleMs ?? S3_IDLE_TIMEOUT_MS,
+      },
       ...(options.accessKeyId && options.secretAccessKey
         ? { credentials: { accessKeyId: options.accessKeyId, secretAccessKey: options.secretAccessKey } }
         : {}),

@@ -101,6 +101,28 @@ describe(HttpsSender.name, () => {
     await new Promise<void>((r) => silent.close(() => r()));
   });
 
+  it('should cut a receiver that answers a byte at a time, never finishing, at the whole-request bound', async () => {
+    const dribbler = https.createServer({ cert: pki.cert, key: pki.key }, (req, res) => {
+      req.resume();
+      res.writeHead(200);
+      const drip = setInterval(() => res.write('.'), 50);
+      res.on('close', () => clearInterval(drip));
+    });
+    await new Promise<void>((r) => dribbler.listen(0, '127.0.0.1', () => r()));
+    try {
+      const s = new HttpsSender(
+        { url: `https://localhost:${(dribbler.address() as AddressInfo).port}/x`, batchMaxEvents: 10, tls: { ca: pki.ca } },
+        local,
+        // an idle timeout alone (400 ms) never fires: a byte comes every 50 ms
+        { timeoutMs: 400, attempts: 1, backoffMs: 1 },
+      );
+      await expect(s.send(['x'])).rejects.toMatchObject({ reason: 'timeout', message: 'no complete answer in 400 ms' });
+    } finally {
+      dribbler.closeAllConnections();
+      await new Promise<void>((r) => dribbler.close(() => r()));
+    }
+  });
+
   it('should report a refused connection as such', async () => {
     const s = new HttpsSender({ url: 'https://localhost:1/x', batchMaxEvents: 10, tls: { ca: pki.ca } }, local, {
       backoffMs: 1,

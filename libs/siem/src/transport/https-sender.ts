@@ -1,5 +1,5 @@
 import * as https from 'node:https';
-import { pinnedLookup } from '@app/runtime';
+import { boundRequest, pinnedLookup } from '@app/runtime';
 import { DeliveryError, Resolver, SentBatch } from './syslog-sender';
 
 export interface HttpsDestination {
@@ -132,6 +132,7 @@ export class HttpsSender {
       this.inFlight.add(req);
       req.on('close', () => this.inFlight.delete(req));
       req.on('timeout', () => req.destroy(new DeliveryError(`no answer in ${this.options.timeoutMs} ms`, 'timeout')));
+      boundRequest(req, this.options.timeoutMs, () => new DeliveryError(`no complete answer in ${this.options.timeoutMs} ms`, 'timeout'));
       req.on('error', (e: NodeJS.ErrnoException) => {
         const error =
           e instanceof DeliveryError
