@@ -17,6 +17,8 @@ export interface SendOutcome {
 }
 
 const TIMEOUT_MS = 15_000;
+/** Connecting, the server's greeting, and a connection's silence, before a mail's attempt fails. */
+const SMTP_TIMEOUTS = { connectionTimeout: 10_000, greetingTimeout: 10_000, socketTimeout: 20_000 };
 const MAX_RESPONSE_BYTES = 64 * 1024;
 
 /**
@@ -93,7 +95,7 @@ export async function sendWebhook(
   });
 }
 
-/** E-mail over AUDIT_SMTP_URL (nodemailer, pooled); without it, `available` is false and nothing is sent. */
+/** E-mail over AUDIT_SMTP_URL (nodemailer); without it, `available` is false and nothing is sent. */
 export class Mailer {
   private readonly transport?: Transporter;
 
@@ -101,7 +103,11 @@ export class Mailer {
     smtpUrl: string | undefined,
     private readonly from: string,
   ) {
-    if (smtpUrl) this.transport = createTransport(smtpUrl, { pool: true } as never);
+    // A connection per mail (the options with the URL; a second argument would be message defaults, which is
+    // where an earlier `{ pool: true }` went, unused). nodemailer waits up to 2 min to connect and 10 min of
+    // silence by default: far past the delivery claim's one-minute lease, so a hung SMTP server would let
+    // another replica send the same mail meanwhile.
+    if (smtpUrl) this.transport = createTransport({ url: smtpUrl, ...SMTP_TIMEOUTS });
   }
 
   get available(): boolean {
