@@ -1,7 +1,8 @@
 import { createServer, Server } from 'node:http';
+import * as net from 'node:net';
 import { AddressInfo } from 'node:net';
 import { OutboundPolicy } from '@app/runtime';
-import { retryDelay, RETRY_DELAYS_MS, sendWebhook } from './delivery';
+import { Mailer, retryDelay, RETRY_DELAYS_MS, sendWebhook } from './delivery';
 import { signWebhook } from './core/signing';
 
 const SECRET = 'whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw';
@@ -84,6 +85,30 @@ describe(sendWebhook.name, () => {
     expect(out.ok).toBe(false);
     expect(out.permanent).toBe(false);
   });
+});
+
+describe(Mailer.name, () => {
+  it('given an SMTP server that accepts and never greets, when a mail is sent, then the attempt fails at the greeting bound', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => void sockets.push(socket.on('error', () => undefined)));
+    await new Promise<void>((r) => silent.listen(0, '127.0.0.1', () => r()));
+    const mailer = new Mailer(`smtp://127.0.0.1:${(silent.address() as AddressInfo).port}`, 'audit@example.com', {
+      connectionTimeout: 300,
+      greetingTimeout: 300,
+      socketTimeout: 300,
+    });
+    try {
+      const out = await mailer.send(['soc@example.com'], 'alert', 'text', 'a1');
+      expect([out.ok, out.permanent]).toEqual([false, false]);
+      expect(out.error).toMatch(/greeting/i);
+      expect(sockets).toHaveLength(1);
+    } finally {
+      mailer.close();
+      for (const s of sockets) s.destroy();
+      await new Promise<void>((r) => silent.close(() => r()));
+    }
+    // (nodemailer's own greeting bound is 30 s: without these bounds this test runs out of its 10 s.)
+  }, 10_000);
 });
 
 describe(retryDelay.name, () => {

@@ -102,12 +102,13 @@ export class Mailer {
   constructor(
     smtpUrl: string | undefined,
     private readonly from: string,
+    timeouts: typeof SMTP_TIMEOUTS = SMTP_TIMEOUTS,
   ) {
     // A connection per mail (the options with the URL; a second argument would be message defaults, which is
     // where an earlier `{ pool: true }` went, unused). nodemailer waits up to 2 min to connect and 10 min of
     // silence by default: far past the delivery claim's one-minute lease, so a hung SMTP server would let
     // another replica send the same mail meanwhile.
-    if (smtpUrl) this.transport = createTransport({ url: smtpUrl, ...SMTP_TIMEOUTS });
+    if (smtpUrl) this.transport = createTransport({ url: smtpUrl, ...timeouts });
   }
 
   get available(): boolean {
