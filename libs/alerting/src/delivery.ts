@@ -1,7 +1,7 @@
 import * as http from 'node:http';
 import * as https from 'node:https';
 import { createTransport, Transporter } from 'nodemailer';
-import { boundRequest, OutboundPolicy, pinnedLookup } from '@app/runtime';
+import { boundRequest, isTransientLookupFailure, OutboundPolicy, pinnedLookup } from '@app/runtime';
 import { signWebhook } from './core/signing';
 
 export interface SendOutcome {
@@ -50,7 +50,8 @@ export async function sendWebhook(
     target = new URL(url);
     pinned = await policy.resolve(target.hostname, 'notification.webhook');
   } catch (e) {
-    return { ok: false, permanent: true, error: (e as Error).message, ms: Date.now() - started, request };
+    // A refused address or a name that does not exist stays so; a resolver that did not answer may next time.
+    return { ok: false, permanent: !isTransientLookupFailure(e), error: (e as Error).message, ms: Date.now() - started, request };
   }
   const lookup = pinnedLookup(pinned);
   const client = target.protocol === 'https:' ? https : http;

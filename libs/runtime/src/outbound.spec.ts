@@ -1,4 +1,4 @@
-import { OutboundPolicy } from './outbound';
+import { isTransientLookupFailure, OutboundPolicy } from './outbound';
 
 describe(OutboundPolicy.name, () => {
   it('should refuse private, loopback, link-local and metadata addresses by default', async () => {
@@ -42,5 +42,49 @@ describe(OutboundPolicy.name, () => {
     await expect(new OutboundPolicy().resolve('no-such-host.invalid', 'destination')).rejects.toMatchObject({
       message: expect.stringContaining('does not resolve'),
     });
+  });
+
+  it('should give a lookup its bound, and mark a lookup that ran out or a temporary resolver failure as transient', async () => {
+    let finish: () => void = () => undefined;
+    const hung = new OutboundPolicy([], () => new Promise((resolve) => (finish = () => resolve([]))));
+    const late = await hung.resolve('slow.example', 'destination', 50).catch((e: unknown) => e);
+    expect(late).toMatchObject({ status: 400, message: 'destination: slow.example does not resolve (ETIMEOUT)' });
+    expect(isTransientLookupFailure(late)).toBe(true);
+    // the lookup past its bound still holds its slot until it ends on its own
+    finish();
+    await new Promise((r) => setImmediate(r));
+    const failing = (code: string) => new OutboundPolicy([], async () => Promise.reject(Object.assign(new Error(code), { code })));
+    expect(
+      isTransientLookupFailure(
+        await failing('EAI_AGAIN')
+          .resolve('a.example', 'f')
+          .catch((e: unknown) => e),
+      ),
+    ).toBe(true);
+    expect(
+      isTransientLookupFailure(
+        await failing('ENOTFOUND')
+          .resolve('a.example', 'f')
+          .catch((e: unknown) => e),
+      ),
+    ).toBe(false);
+  });
+
+  it('should run at most two lookups at once, process-wide, and let the next one go when one ends', async () => {
+    const pending: Array<() => void> = [];
+    const asked: string[] = [];
+    const slow = new OutboundPolicy(['203.0.113.0/24'], (host) => {
+      asked.push(host);
+      return new Promise((resolve) => pending.push(() => resolve([{ address: '203.0.113.9', family: 4 }])));
+    });
+    const three = ['a.example', 'b.example', 'c.example'].map((h) => slow.resolve(h, 'destination', 5_000));
+    await new Promise((r) => setImmediate(r));
+    expect(asked).toEqual(['a.example', 'b.example']);
+    pending.shift()!();
+    await three[0];
+    await new Promise((r) => setImmediate(r));
+    expect(asked).toEqual(['a.example', 'b.example', 'c.example']);
+    for (const done of pending.splice(0)) done();
+    await Promise.all(three);
   });
 });

@@ -17,12 +17,21 @@ import { ValidationError } from '@app/contracts';
  * resolver that hangs for seconds must not take every thread of it, whatever number of receivers is tried.
  */
 const LOOKUPS = new ConcurrencyLimit(2);
+/** How long a host-name lookup (with its wait for a slot) may take before the send it is for fails, for now. */
+export const LOOKUP_TIMEOUT_MS = 5_000;
+
+/** Whether a failure of OutboundPolicy.resolve may pass (a lookup that ran out of time, EAI_AGAIN). */
+export const isTransientLookupFailure = (e: unknown): boolean => (e as { transient?: unknown })?.transient === true;
 
 export class OutboundPolicy {
   private readonly allowed = new BlockList();
   private readonly allowedHosts: Set<string>;
 
-  constructor(readonly allowList: string[] = []) {
+  constructor(
+    readonly allowList: string[] = [],
+    /** getaddrinfo, as the connection would resolve the name; unit tests give a fake. */
+    private readonly lookupHost: (host: string) => Promise<Array<{ address: string; family: number }>> = (h) => lookup(h, { all: true }),
+  ) {
     const hosts: string[] = [];
     for (const entry of allowList) {
       const [addr, bits] = entry.split('/');
@@ -54,19 +63,30 @@ export class OutboundPolicy {
 
   /**
    * The address to connect to for `host`: resolved once, every answer checked. Throws a ValidationError
-   * naming `field` when the host does not resolve or an answer is refused.
+   * naming `field` when the host does not resolve or an answer is refused. A lookup (with its wait for one of
+   * the LOOKUPS slots) gets `timeoutMs`; one that runs out, or a resolver's temporary failure (EAI_AGAIN), is
+   * marked `transient` on the error, so a sender tries again later instead of giving up on the receiver.
    */
-  async resolve(host: string, field: string): Promise<{ address: string; family: 4 | 6 }> {
+  async resolve(host: string, field: string, timeoutMs = LOOKUP_TIMEOUT_MS): Promise<{ address: string; family: 4 | 6 }> {
     const bare = host.replace(/^\[(.*)\]$/, '$1');
     let answers: Array<{ address: string; family: number }>;
     if (isIP(bare)) answers = [{ address: bare, family: isIP(bare) }];
     else {
+      let timer: NodeJS.Timeout | undefined;
       try {
-        answers = await LOOKUPS.run(() => lookup(bare, { all: true }));
+        // The lookup itself cannot be cancelled: past the bound it finishes (and frees its slot) on its own.
+        const late = new Promise<never>((_, reject) => {
+          timer = setTimeout(() => reject(Object.assign(new Error('lookup timed out'), { code: 'ETIMEOUT' })), timeoutMs);
+        });
+        answers = await Promise.race([LOOKUPS.run(() => this.lookupHost(bare)), late]);
       } catch (e) {
-        throw new ValidationError(`${field}: ${bare} does not resolve (${(e as NodeJS.ErrnoException).code ?? 'error'})`, [
-          { field, message: `${bare} does not resolve` },
-        ]);
+        const code = (e as NodeJS.ErrnoException).code ?? 'error';
+        throw Object.assign(
+          new ValidationError(`${field}: ${bare} does not resolve (${code})`, [{ field, message: `${bare} does not resolve` }]),
+          { transient: code === 'ETIMEOUT' || code === 'EAI_AGAIN' },
+        );
+      } finally {
+        clearTimeout(timer);
       }
     }
     for (const a of answers) {

@@ -31,7 +31,7 @@ export interface S3StoreOptions {
   secretAccessKey?: string;
   /** Path-style URLs (endpoint/bucket/key): what S3-compatible servers (MinIO, s3proxy) expect. */
   forcePathStyle?: boolean;
-  /** Bounds on connecting and on a connection's silence (defaults: 10 s and 120 s); tests shorten them. */
+  /** Bounds on connecting and on a connection's silence (defaults: 10 s and 300 s); tests shorten them. */
   timeouts?: { connectMs: number; idleMs: number };
 }
 
@@ -46,9 +46,13 @@ const isNotFound = (e: unknown): boolean => {
 /** A stream up to this size is one PutObject; a longer one a multipart upload of parts this size (S3's minimum is 5 MiB). */
 export const S3_PART_BYTES = 8 * 1024 * 1024;
 
-/** Connecting to the object store, and a connection's silence, before the SDK gives up (and retries). */
+/**
+ * Connecting to the object store, and a connection's silence, before the SDK gives up (and retries). The
+ * silence counts while a reader holds a download paused too (a restore waiting on ingest between batches), so
+ * it is minutes, not seconds: past it the download fails as a storage error and the restore starts again.
+ */
 const S3_CONNECT_TIMEOUT_MS = 10_000;
-const S3_IDLE_TIMEOUT_MS = 120_000;
+const S3_IDLE_TIMEOUT_MS = 300_000;
 
 /**
  * Objects in an S3-compatible bucket (`@aws-sdk/client-s3`). A PutObject and a completed multipart upload are
