@@ -62,7 +62,6 @@ export async function sendWebhook(
         method: 'POST',
         headers: { ...headers, 'content-length': String(Buffer.byteLength(body)) },
         lookup,
-        timeout: timeoutMs,
         agent: false,
       },
       (res) => {
@@ -89,7 +88,7 @@ export async function sendWebhook(
         res.on('error', (e) => resolve({ ok: false, permanent: false, error: e.message, ms: Date.now() - started, request }));
       },
     );
-    req.on('timeout', () => req.destroy(new Error(`no answer in ${timeoutMs / 1000} s`)));
+    // The whole request's bound (an idle socket's `timeout` would be a weaker copy of it: never first).
     boundRequest(req, timeoutMs, () => new Error(`no complete answer in ${timeoutMs / 1000} s`));
     req.on('error', (e) => resolve({ ok: false, permanent: false, error: e.message, ms: Date.now() - started, request }));
     req.end(body);

@@ -101,7 +101,6 @@ export class HttpsSender {
           method: 'POST',
           headers,
           lookup: pinnedLookup(pinned),
-          timeout: this.options.timeoutMs,
           agent: false,
           ...(tls.ca !== undefined ? { ca: tls.ca } : {}),
           ...(tls.cert !== undefined ? { cert: tls.cert, key: tls.key } : {}),
@@ -131,7 +130,7 @@ export class HttpsSender {
       );
       this.inFlight.add(req);
       req.on('close', () => this.inFlight.delete(req));
-      req.on('timeout', () => req.destroy(new DeliveryError(`no answer in ${this.options.timeoutMs} ms`, 'timeout')));
+      // The whole request's bound (an idle socket's `timeout` would be a weaker copy of it: never first).
       boundRequest(req, this.options.timeoutMs, () => new DeliveryError(`no complete answer in ${this.options.timeoutMs} ms`, 'timeout'));
       req.on('error', (e: NodeJS.ErrnoException) => {
         const error =
